@@ -1,0 +1,93 @@
+import Database from "better-sqlite3";
+import { Kysely, PostgresDialect, SqliteDialect, sql } from "kysely";
+import pg from "pg";
+import { BaseError } from "../errors/BaseError.js";
+import type { Schema } from "./schema.js";
+import { migrateToLatest } from "./migrate.js";
+
+export type Dialect = "sqlite" | "postgres";
+
+/** A migrated database handle: the Kysely instance and which engine is underneath. */
+export interface Store {
+  readonly db: Kysely<Schema>;
+  readonly dialect: Dialect;
+  /** Human-readable target without credentials, safe for logs and /health. */
+  readonly description: string;
+  close(): Promise<void>;
+}
+
+export interface OpenStoreOptions {
+  /** PostgreSQL connection string; when absent, SQLite at `sqlitePath`. */
+  databaseUrl?: string | undefined;
+  /** SQLite file path, or `:memory:`. */
+  sqlitePath?: string | undefined;
+  /** Run migrations (default true). */
+  migrate?: boolean;
+}
+
+// int8 and numeric as JS numbers: counters and block numbers stay far below 2^53.
+pg.types.setTypeParser(20, (v) => Number(v));
+pg.types.setTypeParser(1700, (v) => Number(v));
+
+/** Removes a password from a connection string so it can be logged. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return "<unparseable url>";
+  }
+}
+
+/**
+ * Opens the node's database: SQLite (WAL) by default, PostgreSQL when a URL is given, and
+ * migrates it. Fails with a `BaseError` naming the target when it cannot be reached.
+ */
+export async function openStore(options: OpenStoreOptions): Promise<Store> {
+  const store = options.databaseUrl ? await openPostgres(options.databaseUrl) : openSqlite(options.sqlitePath ?? ":memory:");
+  if (options.migrate !== false) {
+    try {
+      await migrateToLatest(store.db, store.dialect);
+    } catch (cause) {
+      await store.close();
+      throw new BaseError("unavailable", `database migration failed on ${store.description}`, { cause });
+    }
+  }
+  return store;
+}
+
+function openSqlite(path: string): Store {
+  let handle: Database.Database;
+  try {
+    handle = new Database(path);
+  } catch (cause) {
+    throw new BaseError("unavailable", `cannot open SQLite database at ${path}`, { cause });
+  }
+  handle.pragma("journal_mode = WAL");
+  handle.pragma("synchronous = NORMAL");
+  handle.pragma("busy_timeout = 5000");
+  handle.pragma("foreign_keys = ON");
+  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: handle }) });
+  return {
+    db,
+    dialect: "sqlite",
+    description: `sqlite:${path}`,
+    close: () => db.destroy(),
+  };
+}
+
+async function openPostgres(url: string): Promise<Store> {
+  const description = redactUrl(url);
+  const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5000 });
+  // An idle client losing its server must not crash the process.
+  pool.on("error", () => undefined);
+  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    await sql`select 1`.execute(db);
+  } catch (cause) {
+    await db.destroy();
+    throw new BaseError("unavailable", `cannot reach PostgreSQL at ${description}`, { cause });
+  }
+  return { db, dialect: "postgres", description, close: () => db.destroy() };
+}

@@ -1,0 +1,64 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { openStore, type Store } from "../../src/store/database.js";
+
+/**
+ * The storage engines every storage test runs on. SQLite always; PostgreSQL when
+ * `TEST_DATABASE_URL` points at a server (`.ci/run` starts one and sets it). Under CI a missing
+ * PostgreSQL is an error, not a silent skip.
+ */
+export const engines: Array<"sqlite" | "postgres"> = process.env.TEST_DATABASE_URL ? ["sqlite", "postgres"] : ["sqlite"];
+
+if (process.env.CI === "true" && !process.env.TEST_DATABASE_URL) {
+  throw new Error("CI=true but TEST_DATABASE_URL is not set: storage tests must run on PostgreSQL too");
+}
+
+export interface TestStore {
+  store: Store;
+  /** Connection string (postgres) or file path (sqlite), to reopen the same database. */
+  location: { databaseUrl?: string; sqlitePath?: string };
+  /** Closes the store and deletes the database. */
+  dispose(): Promise<void>;
+}
+
+/** Creates a fresh, migrated, empty database on the given engine. */
+export async function freshStore(engine: "sqlite" | "postgres"): Promise<TestStore> {
+  if (engine === "sqlite") {
+    const dir = mkdtempSync(join(tmpdir(), "carechain-db-"));
+    const sqlitePath = join(dir, "node.db");
+    const store = await openStore({ sqlitePath });
+    return {
+      store,
+      location: { sqlitePath },
+      dispose: async () => {
+        await store.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+  const adminUrl = process.env.TEST_DATABASE_URL;
+  if (!adminUrl) throw new Error("TEST_DATABASE_URL is not set");
+  const name = `carechain_test_${randomBytes(6).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const databaseUrl = url.toString();
+  const store = await openStore({ databaseUrl });
+  return {
+    store,
+    location: { databaseUrl },
+    dispose: async () => {
+      await store.close();
+      const a = new pg.Client({ connectionString: adminUrl });
+      await a.connect();
+      await a.query(`drop database if exists ${name} with (force)`);
+      await a.end();
+    },
+  };
+}
