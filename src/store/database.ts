@@ -48,7 +48,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
   const store = options.databaseUrl ? await openPostgres(options.databaseUrl) : openSqlite(options.sqlitePath ?? ":memory:");
   if (options.migrate !== false) {
     try {
-      await migrateToLatest(store.db, store.dialect);
+      await migrateToLatest(store.db as unknown as Kysely<unknown>, store.dialect);
     } catch (cause) {
       await store.close();
       throw new BaseError("unavailable", `database migration failed on ${store.description}`, { cause });

@@ -8,8 +8,7 @@ export interface DialectMigration {
 }
 
 /** Applies every migration in `migrations/index.ts` that has not run yet, in order. */
-export async function migrateToLatest(db: Kysely<unknown> | Kysely<never>, dialect: Dialect): Promise<void> {
-  const kdb = db as Kysely<unknown>;
+export async function migrateToLatest(kdb: Kysely<unknown>, dialect: Dialect): Promise<void> {
   const provider: MigrationProvider = {
     getMigrations: () => {
       const out: Record<string, Migration> = {};

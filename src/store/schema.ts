@@ -63,6 +63,51 @@ export interface ConsentGrantTable {
   revoked_at: number | null;
 }
 
+export interface PatientKeyTable {
+  patient: string;
+  /** version || iv || tag || ciphertext from the KeyProvider; NULL once erased. */
+  wrapped_key: Uint8Array | null;
+  /** `KeyProvider.id` that wrapped the key. */
+  provider_id: string;
+  created_at: number;
+  erased_at: number | null;
+}
+
+export interface AuditEntryTable {
+  /** 0-based leaf index in the Merkle log. */
+  idx: number;
+  /** Canonical JSON (RFC 8785) of the entry: the exact bytes hashed into the leaf. */
+  entry: string;
+  leaf_hash: Uint8Array;
+  /** Patient address (lowercase) or pseudonymous id, for a patient's access log. */
+  patient: string | null;
+  created_at: number;
+}
+
+/** Hash of the complete subtree covering leaves [idx * 2^level, (idx + 1) * 2^level). */
+export interface AuditNodeTable {
+  level: number;
+  idx: number;
+  hash: Uint8Array;
+}
+
+export type TreeHeadStatus = "signed" | "anchored";
+
+export interface AuditTreeHeadTable {
+  tree_size: number;
+  root: Uint8Array;
+  /** Unix seconds, as signed. */
+  timestamp: number;
+  /** The node account that signed. */
+  node: string;
+  /** EIP-712 signature (hex). */
+  signature: string;
+  status: TreeHeadStatus;
+  anchored_block: number | null;
+  anchored_tx: string | null;
+  created_at: number;
+}
+
 export interface Schema {
   meta: MetaTable;
   outbox: OutboxTable;
@@ -70,4 +115,8 @@ export interface Schema {
   practitioners: PractitionerTable;
   patients: PatientTable;
   consent_grants: ConsentGrantTable;
+  patient_keys: PatientKeyTable;
+  audit_entries: AuditEntryTable;
+  audit_nodes: AuditNodeTable;
+  audit_tree_heads: AuditTreeHeadTable;
 }

@@ -39,6 +39,25 @@ export async function freshStore(engine: "sqlite" | "postgres"): Promise<TestSto
       },
     };
   }
+  const database = await freshDatabase();
+  const store = await openStore({ databaseUrl: database.url });
+  return {
+    store,
+    location: { databaseUrl: database.url },
+    dispose: async () => {
+      await store.close();
+      await database.drop();
+    },
+  };
+}
+
+export interface FreshDatabase {
+  url: string;
+  drop(): Promise<void>;
+}
+
+/** Creates an empty PostgreSQL database on the TEST_DATABASE_URL server (for a node to migrate itself). */
+export async function freshDatabase(): Promise<FreshDatabase> {
   const adminUrl = process.env.TEST_DATABASE_URL;
   if (!adminUrl) throw new Error("TEST_DATABASE_URL is not set");
   const name = `carechain_test_${randomBytes(6).toString("hex")}`;
@@ -48,13 +67,9 @@ export async function freshStore(engine: "sqlite" | "postgres"): Promise<TestSto
   await admin.end();
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
-  const databaseUrl = url.toString();
-  const store = await openStore({ databaseUrl });
   return {
-    store,
-    location: { databaseUrl },
-    dispose: async () => {
-      await store.close();
+    url: url.toString(),
+    drop: async () => {
       const a = new pg.Client({ connectionString: adminUrl });
       await a.connect();
       await a.query(`drop database if exists ${name} with (force)`);

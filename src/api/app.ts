@@ -1,0 +1,78 @@
+import { randomUUID } from "node:crypto";
+import helmet from "@fastify/helmet";
+import rateLimit from "@fastify/rate-limit";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import { toOperationOutcome } from "./operationOutcome.js";
+import { openApiDocument } from "./routeDef.js";
+
+export interface AppOptions {
+  logger: Logger;
+  /** Requests per minute per client address (default 6000). */
+  rateLimitPerMinute?: number;
+  /** Default body limit in bytes (default 1 MiB); bundle import raises it per route. */
+  bodyLimit?: number;
+  /** Registers the rooms' routes. */
+  routes: Array<(app: FastifyInstance) => Promise<void> | void>;
+  version?: string;
+}
+
+/**
+ * Builds the node's HTTP app: security headers, rate and size limits, JSON and FHIR JSON bodies,
+ * request ids, one error mapping to FHIR OperationOutcome, and `/openapi.json`.
+ */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    genReqId: (req) => {
+      const given = req.headers["x-request-id"];
+      return typeof given === "string" && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomUUID();
+    },
+    requestIdHeader: false,
+    // Fastify's own request lines would log query strings; `onResponse` below logs paths only.
+    logController: new LogController({ disableRequestLogging: true }),
+  });
+
+  app.addContentTypeParser(
+    ["application/fhir+json", "application/json-patch+json"],
+    { parseAs: "string" },
+    app.getDefaultJsonParser("error", "ignore"),
+  );
+
+  await app.register(helmet, { contentSecurityPolicy: false });
+  await app.register(rateLimit, {
+    max: options.rateLimitPerMinute ?? 6000,
+    timeWindow: "1 minute",
+    allowList: (req) => req.url === "/health",
+  });
+
+  app.addHook("onSend", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+  });
+  app.addHook("onResponse", async (request, reply) => {
+    // Paths may hold resource ids but never PHI; query strings are not logged.
+    request.log.info(
+      { reqId: request.id, method: request.method, path: request.url.split("?")[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      "request",
+    );
+  });
+
+  app.setErrorHandler(async (error, request, reply) => {
+    const { status, body } = toOperationOutcome(error);
+    if (status >= 500) request.log.error({ reqId: request.id, err: error }, "request failed");
+    return reply.status(status).type("application/fhir+json").send(body);
+  });
+  app.setNotFoundHandler(async (request, reply) => {
+    const { status, body } = toOperationOutcome({ statusCode: 404 });
+    body.issue[0]!.diagnostics = `no route for ${request.method} ${request.url.split("?")[0]}`;
+    return reply.status(status).type("application/fhir+json").send(body);
+  });
+
+  for (const register of options.routes) await register(app);
+
+  app.get("/openapi.json", async () =>
+    openApiDocument(app, { title: "carechain node API", version: options.version ?? "0.1.0" }),
+  );
+  return app;
+}

@@ -1,0 +1,71 @@
+import type { Address } from "viem";
+import type { ChainClients } from "../chain/clients.js";
+import { deployContracts, type Deployment } from "../chain/deploy.js";
+import type { Config } from "../config/config.js";
+import { BaseError } from "../errors/BaseError.js";
+import type { Store } from "../store/database.js";
+import { getMeta, setMeta } from "../store/meta.js";
+
+const KEY = "chain.deployment";
+
+interface StoredDeployment {
+  chainId: number;
+  participantRegistry: Address;
+  consentRegistry: Address;
+  auditAnchor: Address;
+  blockNumber: string;
+}
+
+/**
+ * Finds the contracts this node uses: those remembered in its database, else those named in
+ * CARECHAIN_CONTRACTS (joining a consortium), else a fresh deployment (first run on the embedded
+ * ledger). Checks that code is really there, so a wiped ledger is reported, not silently reused.
+ */
+export async function resolveDeployment(
+  store: Store,
+  clients: ChainClients,
+  config: Config,
+): Promise<{ deployment: Deployment; deployed: boolean }> {
+  const remembered = await getMeta(store.db, KEY);
+  let deployment: Deployment | undefined;
+  let deployed = false;
+  if (remembered) {
+    const s = JSON.parse(remembered) as StoredDeployment;
+    if (s.chainId !== clients.chainId) {
+      throw new BaseError("config", `this node's database belongs to chain ${s.chainId}, but the ledger is chain ${clients.chainId}`);
+    }
+    deployment = { ...s, blockNumber: BigInt(s.blockNumber) };
+  } else if (config.contracts) {
+    deployment = {
+      chainId: clients.chainId,
+      participantRegistry: config.contracts.participantRegistry as Address,
+      consentRegistry: config.contracts.consentRegistry as Address,
+      auditAnchor: config.contracts.auditAnchor as Address,
+      blockNumber: BigInt(config.contracts.blockNumber),
+    };
+  } else {
+    deployment = await deployContracts(clients);
+    deployed = true;
+  }
+  for (const [name, address] of [
+    ["ParticipantRegistry", deployment.participantRegistry],
+    ["ConsentRegistry", deployment.consentRegistry],
+    ["AuditAnchor", deployment.auditAnchor],
+  ] as const) {
+    const code = await clients.publicClient.getCode({ address });
+    if (!code || code === "0x") {
+      throw new BaseError("unavailable", `no ${name} contract at ${address} on chain ${clients.chainId}`, {
+        details: "the ledger lost its state or CARECHAIN_CONTRACTS is wrong",
+      });
+    }
+  }
+  const stored: StoredDeployment = {
+    chainId: deployment.chainId,
+    participantRegistry: deployment.participantRegistry,
+    consentRegistry: deployment.consentRegistry,
+    auditAnchor: deployment.auditAnchor,
+    blockNumber: deployment.blockNumber.toString(),
+  };
+  await setMeta(store.db, KEY, JSON.stringify(stored));
+  return { deployment, deployed };
+}
