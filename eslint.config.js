@@ -3,7 +3,9 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules", "dist", "data", ".data", "src/chain/artifacts", "web/dist", "coverage"] },
+  {
+    ignores: [".tmp", "node_modules", "dist", "data", ".data", "src/chain/artifacts", "web/dist", "coverage"],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

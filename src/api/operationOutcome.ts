@@ -81,11 +81,15 @@ export function asBaseError(error: unknown): BaseError {
   const code = e.code ?? "";
   if (code === "FST_ERR_CTP_BODY_TOO_LARGE") return new BaseError("too-large", "request body is too large");
   if (code === "FST_ERR_CTP_INVALID_MEDIA_TYPE")
-    return new BaseError("unsupported", "unsupported content type: send application/json or application/fhir+json");
+    return new BaseError(
+      "unsupported",
+      "unsupported content type: send application/json or application/fhir+json",
+    );
   if (code === "FST_ERR_CTP_EMPTY_JSON_BODY") return new BaseError("invalid", "request body is empty");
   if (code === "FST_ERR_CTP_INVALID_JSON_BODY" || (error instanceof SyntaxError && e.statusCode === 400))
     return new BaseError("invalid", "request body is not valid JSON");
-  if (e.validation !== undefined) return new BaseError("invalid", `request is invalid: ${e.message ?? "schema validation failed"}`);
+  if (e.validation !== undefined)
+    return new BaseError("invalid", `request is invalid: ${e.message ?? "schema validation failed"}`);
   if (e.statusCode === 429) return new BaseError("rate-limited", "too many requests; slow down");
   if (e.statusCode === 404) return new BaseError("not-found", "not found");
   if (e.statusCode === 405) return new BaseError("invalid", "method not allowed", { code: "not-supported" });

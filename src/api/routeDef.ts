@@ -43,7 +43,11 @@ const registry = new WeakMap<object, OpenApiOperation[]>();
  * Declares a route whose inputs are validated once, at the edge, with zod; the same schemas
  * produce `/openapi.json`. A validation failure becomes a 400 OperationOutcome naming the field.
  */
-export function route<B extends z.ZodType = z.ZodUnknown, Q extends z.ZodType = z.ZodUnknown, P extends z.ZodType = z.ZodUnknown>(
+export function route<
+  B extends z.ZodType = z.ZodUnknown,
+  Q extends z.ZodType = z.ZodUnknown,
+  P extends z.ZodType = z.ZodUnknown,
+>(
   app: FastifyInstance,
   spec: RouteSpec<B, Q, P>,
   handler: (input: Parsed<z.infer<B>, z.infer<Q>, z.infer<P>>) => Promise<unknown>,
@@ -99,7 +103,12 @@ export function openApiDocument(app: FastifyInstance, info: { title: string; ver
         required?: string[];
       };
       for (const [name, s] of Object.entries(json.properties ?? {})) {
-        parameters.push({ name, in: where, required: where === "path" || (json.required ?? []).includes(name), schema: s });
+        parameters.push({
+          name,
+          in: where,
+          required: where === "path" || (json.required ?? []).includes(name),
+          schema: s,
+        });
       }
     }
     paths[path] ??= {};
@@ -111,7 +120,11 @@ export function openApiDocument(app: FastifyInstance, info: { title: string; ver
         ? {
             requestBody: {
               required: true,
-              content: { "application/json": { schema: z.toJSONSchema(op.body, { io: "input", unrepresentable: "any" }) } },
+              content: {
+                "application/json": {
+                  schema: z.toJSONSchema(op.body, { io: "input", unrepresentable: "any" }),
+                },
+              },
             },
           }
         : {}),
@@ -127,7 +140,9 @@ export function openApiDocument(app: FastifyInstance, info: { title: string; ver
   return {
     openapi: "3.1.0",
     info,
-    components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT (SIWE session)" } } },
+    components: {
+      securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT (SIWE session)" } },
+    },
     paths,
   };
 }

@@ -73,7 +73,12 @@ export async function startAnvil(options: AnvilOptions = {}): Promise<Anvil> {
     mkdirSync(options.dataDir, { recursive: true });
     pidFile = join(options.dataDir, "anvil.pid");
     await stopStale(pidFile);
-    args.push("--state", join(options.dataDir, "state.json"), "--state-interval", String(options.stateInterval ?? 1));
+    args.push(
+      "--state",
+      join(options.dataDir, "state.json"),
+      "--state-interval",
+      String(options.stateInterval ?? 1),
+    );
   }
   const child = spawn(anvilBinary(), args, { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";

@@ -31,7 +31,8 @@ export function reportCliError(error: unknown): number {
   const known = error instanceof BaseError ? error : commanderOrUnknown(error);
   const line = known.details ? `${known.message}: ${known.details}` : known.message;
   process.stderr.write(`carechain: ${line}\n`);
-  if (process.env.CARECHAIN_DEBUG === "1" && error instanceof Error) process.stderr.write(`${error.stack ?? ""}\n`);
+  if (process.env.CARECHAIN_DEBUG === "1" && error instanceof Error)
+    process.stderr.write(`${error.stack ?? ""}\n`);
   return exitCodeOf(known);
 }
 
@@ -42,7 +43,10 @@ function commanderOrUnknown(error: unknown): BaseError {
   }
   const mapped = asBaseError(error);
   if (mapped.kind === "internal" && error instanceof Error) {
-    return new BaseError("internal", `unexpected error (${error.name}); rerun with CARECHAIN_DEBUG=1 for details`);
+    return new BaseError(
+      "internal",
+      `unexpected error (${error.name}); rerun with CARECHAIN_DEBUG=1 for details`,
+    );
   }
   return mapped;
 }

@@ -6,7 +6,9 @@ import { z } from "zod";
 import { readKeystoreFile, writeKeystoreFile } from "../crypto/keystore.js";
 import { BaseError } from "../errors/BaseError.js";
 
-const privateKeySchema = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "must be a 0x-prefixed 32-byte hex private key");
+const privateKeySchema = z
+  .string()
+  .regex(/^0x[0-9a-fA-F]{64}$/, "must be a 0x-prefixed 32-byte hex private key");
 
 /** Where a user's keystore lives: --keystore, CARECHAIN_KEYSTORE, or ./carechain-key.json. */
 export function keystorePath(option: string | undefined): string {
@@ -17,7 +19,10 @@ export function keystorePath(option: string | undefined): string {
 export function keystorePassword(): string {
   const password = process.env.CARECHAIN_PASSWORD;
   if (!password || password.length < 8) {
-    throw new BaseError("invalid", "set CARECHAIN_PASSWORD (at least 8 characters) to encrypt or open the keystore");
+    throw new BaseError(
+      "invalid",
+      "set CARECHAIN_PASSWORD (at least 8 characters) to encrypt or open the keystore",
+    );
   }
   return password;
 }
@@ -34,7 +39,9 @@ export function registerKeysCommand(program: Command): void {
       const path = keystorePath(opts.keystore);
       const key = generatePrivateKey();
       await writeKeystoreFile(path, key, keystorePassword(), { force: opts.force ?? false });
-      process.stdout.write(`${JSON.stringify({ address: privateKeyToAccount(key).address, keystore: path })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ address: privateKeyToAccount(key).address, keystore: path })}\n`,
+      );
     });
   keys
     .command("import")
@@ -44,10 +51,15 @@ export function registerKeysCommand(program: Command): void {
     .action(async (opts: { keystore?: string; force?: boolean }) => {
       const raw = (process.env.CARECHAIN_PRIVATE_KEY ?? (await readStdin())).trim();
       const parsed = privateKeySchema.safeParse(raw);
-      if (!parsed.success) throw new BaseError("invalid", "private key must be a 0x-prefixed 32-byte hex string");
+      if (!parsed.success)
+        throw new BaseError("invalid", "private key must be a 0x-prefixed 32-byte hex string");
       const path = keystorePath(opts.keystore);
-      await writeKeystoreFile(path, parsed.data as `0x${string}`, keystorePassword(), { force: opts.force ?? false });
-      process.stdout.write(`${JSON.stringify({ address: privateKeyToAccount(parsed.data as `0x${string}`).address, keystore: path })}\n`);
+      await writeKeystoreFile(path, parsed.data as `0x${string}`, keystorePassword(), {
+        force: opts.force ?? false,
+      });
+      process.stdout.write(
+        `${JSON.stringify({ address: privateKeyToAccount(parsed.data as `0x${string}`).address, keystore: path })}\n`,
+      );
     });
   keys
     .command("show")
@@ -55,9 +67,12 @@ export function registerKeysCommand(program: Command): void {
     .option("--keystore <file>", "keystore file (env CARECHAIN_KEYSTORE)")
     .action(async (opts: { keystore?: string }) => {
       const path = keystorePath(opts.keystore);
-      if (!existsSync(path)) throw new BaseError("not-found", `no keystore at ${path}; run carechain keys create`);
+      if (!existsSync(path))
+        throw new BaseError("not-found", `no keystore at ${path}; run carechain keys create`);
       const key = await readKeystoreFile(path, keystorePassword());
-      process.stdout.write(`${JSON.stringify({ address: privateKeyToAccount(key).address, keystore: path })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ address: privateKeyToAccount(key).address, keystore: path })}\n`,
+      );
     });
 }
 

@@ -12,7 +12,12 @@ export function registerStartCommand(program: Command): void {
     .option("--demo", "seed demo data on first run (env CARECHAIN_DEMO)")
     .action(async (opts: { port?: string; host?: string; demo?: boolean }) => {
       const global = program.opts<{ dataDir?: string }>();
-      const config = loadConfig(process.env, { port: opts.port, host: opts.host, dataDir: global.dataDir, demo: opts.demo });
+      const config = loadConfig(process.env, {
+        port: opts.port,
+        host: opts.host,
+        dataDir: global.dataDir,
+        demo: opts.demo,
+      });
       const node = await startNode(config);
       process.stdout.write(`carechain node listening on ${node.url}  (health: ${node.url}/health)\n`);
       await new Promise<void>((resolve) => {

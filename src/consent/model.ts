@@ -58,7 +58,16 @@ export function isSensitive(category: Category): boolean {
 }
 
 /** HL7 v3 PurposeOfUse codes (http://terminology.hl7.org/CodeSystem/v3-ActReason). */
-export const PURPOSES = ["TREAT", "ETREAT", "HPAYMT", "HOPERAT", "HRESCH", "PATRQT", "PUBHLTH", "HDIRECT"] as const;
+export const PURPOSES = [
+  "TREAT",
+  "ETREAT",
+  "HPAYMT",
+  "HOPERAT",
+  "HRESCH",
+  "PATRQT",
+  "PUBHLTH",
+  "HDIRECT",
+] as const;
 export type Purpose = (typeof PURPOSES)[number];
 
 export function purposeBit(purpose: Purpose): number {
@@ -108,7 +117,15 @@ export const PRACTITIONER_ROLES = [
 ] as const;
 export type PractitionerRole = (typeof PRACTITIONER_ROLES)[number];
 
-export const ORGANIZATION_KINDS = ["hospital", "clinic", "pharmacy", "lab", "insurer", "research", "issuer"] as const;
+export const ORGANIZATION_KINDS = [
+  "hospital",
+  "clinic",
+  "pharmacy",
+  "lab",
+  "insurer",
+  "research",
+  "issuer",
+] as const;
 export type OrganizationKind = (typeof ORGANIZATION_KINDS)[number];
 
 /** EIP-712 domain name/version of ConsentRegistry. */
@@ -134,3 +151,33 @@ export const CONSENT_TYPES = {
     { name: "nonce", type: "uint256" },
   ],
 } as const;
+
+/** Every category bit defined above; a mask with bits outside it is malformed (or a careless "all"). */
+export const KNOWN_CATEGORY_MASK = categoryMask(CATEGORIES);
+export const KNOWN_PURPOSE_MASK = purposeMask(PURPOSES);
+export const KNOWN_ACTION_MASK = actionMask(ACTIONS);
+
+/**
+ * A patient's grant as the node holds it (the ConsentRegistry `ConsentGranted` event, plus its
+ * revocation time). Hex strings are `0x`-prefixed; `grantId` is the EIP-712 struct hash of the
+ * signed Grant.
+ */
+export interface Grant {
+  grantId: `0x${string}`;
+  patient: `0x${string}`;
+  granteeKind: GranteeKind;
+  /** Practitioner account left-padded to bytes32, or the organization id. */
+  grantee: `0x${string}`;
+  /** bytes32 of the role name for `role` grants, zero otherwise. */
+  role: `0x${string}`;
+  categories: number;
+  purposes: number;
+  actions: number;
+  /** Unix seconds, inclusive. */
+  notBefore: number;
+  /** Unix seconds, exclusive. */
+  notAfter: number;
+  nonce: bigint;
+  /** Unix seconds at which the patient revoked the grant. */
+  revokedAt?: number;
+}

@@ -32,7 +32,10 @@ export async function resolveDeployment(
   if (remembered) {
     const s = JSON.parse(remembered) as StoredDeployment;
     if (s.chainId !== clients.chainId) {
-      throw new BaseError("config", `this node's database belongs to chain ${s.chainId}, but the ledger is chain ${clients.chainId}`);
+      throw new BaseError(
+        "config",
+        `this node's database belongs to chain ${s.chainId}, but the ledger is chain ${clients.chainId}`,
+      );
     }
     deployment = { ...s, blockNumber: BigInt(s.blockNumber) };
   } else if (config.contracts) {

@@ -13,6 +13,13 @@ import { organizationByNode, participantMirror } from "../chain/participantMirro
 import { Relayer } from "../chain/relayer.js";
 import { buildApp } from "../api/app.js";
 import { healthRoutes } from "../api/routes/health.js";
+import { auditEventView, auditRoutes } from "../api/routes/audit.js";
+import { authRoutes } from "../api/routes/auth.js";
+import { consentRoutes, consentView } from "../api/routes/consents.js";
+import { fhirRoutes } from "../api/routes/fhir.js";
+import { SiweChallenges } from "../access/siwe.js";
+import { freePort } from "../chain/freePort.js";
+import { buildServices, type Services } from "./services.js";
 import type { Config } from "../config/config.js";
 import { ORGANIZATION_KINDS } from "../consent/model.js";
 import { BaseError } from "../errors/BaseError.js";
@@ -41,6 +48,7 @@ export interface NodeContext {
 export interface RunningNode {
   readonly url: string;
   readonly context: NodeContext;
+  readonly services: Services;
   readonly app: FastifyInstance;
   stop(): Promise<void>;
 }
@@ -59,10 +67,14 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
   mkdirSync(config.dataDir, { recursive: true });
   const cleanups: Array<() => Promise<void>> = [];
   const stopAll = async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch((err: unknown) => logger.warn({ err }, "stop step failed"));
+    for (const cleanup of cleanups.reverse())
+      await cleanup().catch((err: unknown) => logger.warn({ err }, "stop step failed"));
   };
   try {
-    const store = await openStore({ databaseUrl: config.databaseUrl, sqlitePath: join(config.dataDir, "carechain.db") });
+    const store = await openStore({
+      databaseUrl: config.databaseUrl,
+      sqlitePath: join(config.dataDir, "carechain.db"),
+    });
     cleanups.push(() => store.close());
 
     const key = await loadOrCreateNodeKey(config);
@@ -96,7 +108,9 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
     });
     indexer.onLog(participantMirror(store.db));
 
-    const organizationId = keccak256(encodePacked(["string", "address"], ["carechain.organization", key.account.address]));
+    const organizationId = keccak256(
+      encodePacked(["string", "address"], ["carechain.organization", key.account.address]),
+    );
     const context: NodeContext = {
       config,
       logger,
@@ -112,10 +126,43 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
       organizationId,
     };
 
+    const services = await buildServices({
+      config,
+      logger,
+      store,
+      key,
+      clients,
+      deployment,
+      outbox,
+      indexer,
+      organizationId,
+    });
+    cleanups.push(() => services.audit.flush());
+
     await indexer.syncOnce();
     indexer.start();
     cleanups.push(() => indexer.stop());
     await registerOwnOrganization(context, deployed);
+    await services.anchorer.start();
+    cleanups.push(async () => services.anchorer.stop());
+
+    const port = config.port === 0 ? await freePort() : config.port;
+    const publicUrl = config.publicUrl ?? `http://${config.host}:${port}`;
+    const challenges = new SiweChallenges({
+      domain: new URL(publicUrl).host,
+      uri: `${publicUrl}/auth`,
+      chainId: clients.chainId,
+      statement: `Sign in to the carechain node of ${config.orgName}`,
+    });
+    const nodeKey = key.privateKey;
+    const auditDeps = {
+      log: services.audit,
+      accessLog: services.accessLog,
+      nodeKey,
+      node: key.account.address,
+      auditAnchor: deployment.auditAnchor,
+      chainId: clients.chainId,
+    };
 
     const app = await buildApp({
       logger,
@@ -130,18 +177,45 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
           }),
           database: async () => {
             await store.db.selectFrom("meta").select("key").limit(1).execute();
-            return { engine: store.dialect, target: store.dialect === "sqlite" ? "embedded" : store.description };
+            return {
+              engine: store.dialect,
+              target: store.dialect === "sqlite" ? "embedded" : store.description,
+            };
           },
           indexerLag: async () => Number(await indexer.lag()),
           outboxDepth: () => outbox.depth(),
-          extra: async () => ({ node: { address: key.account.address, organization: organizationId } }),
+          extra: async () => ({
+            node: { address: key.account.address, organization: organizationId },
+            audit: {
+              size: services.audit.size(),
+              anchored: (await services.audit.latestTreeHead("anchored"))?.treeSize ?? 0,
+            },
+          }),
         }),
+        authRoutes({ challenges, store, nodeKey }),
+        fhirRoutes({
+          records: services.records,
+          nodeKey,
+          views: { AuditEvent: auditEventView(auditDeps), Consent: consentView(services.consents, nodeKey) },
+        }),
+        consentRoutes({
+          consents: services.consents,
+          gate: services.gate,
+          outbox,
+          audit: services.audit,
+          nodeKey,
+          nodeAccount: key.account.address,
+        }),
+        auditRoutes(auditDeps),
       ],
     });
     cleanups.push(() => app.close());
-    const url = await app.listen({ host: config.host, port: config.port });
-    logger.info({ url, chainId: clients.chainId, deployed, embeddedChain: anvil !== undefined, db: store.dialect }, "carechain node ready");
-    return { url, context, app, stop: stopAll };
+    const url = await app.listen({ host: config.host, port });
+    logger.info(
+      { url, chainId: clients.chainId, deployed, embeddedChain: anvil !== undefined, db: store.dialect },
+      "carechain node ready",
+    );
+    return { url, context, services, app, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;
@@ -180,7 +254,10 @@ async function registerOwnOrganization(ctx: NodeContext, deployed: boolean): Pro
   const existing = await organizationByNode(ctx.store.db, ctx.key.account.address);
   if (existing) return;
   if (!deployed && !ctx.embeddedChain) {
-    ctx.logger.warn({ node: ctx.key.account.address }, "this node's organization is not registered yet: ask a consortium governor");
+    ctx.logger.warn(
+      { node: ctx.key.account.address },
+      "this node's organization is not registered yet: ask a consortium governor",
+    );
     return;
   }
   const endpoint = ctx.config.publicUrl ?? `http://${ctx.config.host}:${ctx.config.port}`;
@@ -188,7 +265,12 @@ async function registerOwnOrganization(ctx: NodeContext, deployed: boolean): Pro
     key: `register-organization:${ctx.organizationId}`,
     contract: "ParticipantRegistry",
     functionName: "registerOrganization",
-    args: [ctx.organizationId, ctx.config.orgName, ORGANIZATION_KINDS.indexOf(ctx.config.orgKind), endpoint, ctx.key.account.address],
+    args: [
+      ctx.organizationId,
+      ctx.config.orgName,
+      ORGANIZATION_KINDS.indexOf(ctx.config.orgKind),
+      endpoint,
+      ctx.key.account.address,
+    ],
   });
 }
-

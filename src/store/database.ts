@@ -45,7 +45,9 @@ export function redactUrl(url: string): string {
  * migrates it. Fails with a `BaseError` naming the target when it cannot be reached.
  */
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
-  const store = options.databaseUrl ? await openPostgres(options.databaseUrl) : openSqlite(options.sqlitePath ?? ":memory:");
+  const store = options.databaseUrl
+    ? await openPostgres(options.databaseUrl)
+    : openSqlite(options.sqlitePath ?? ":memory:");
   if (options.migrate !== false) {
     try {
       await migrateToLatest(store.db as unknown as Kysely<unknown>, store.dialect);

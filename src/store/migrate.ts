@@ -16,7 +16,12 @@ export async function migrateToLatest(kdb: Kysely<unknown>, dialect: Dialect): P
       return Promise.resolve(out);
     },
   };
-  const migrator = new Migrator({ db: kdb, provider, migrationTableName: "schema_migrations", migrationLockTableName: "schema_migrations_lock" });
+  const migrator = new Migrator({
+    db: kdb,
+    provider,
+    migrationTableName: "schema_migrations",
+    migrationLockTableName: "schema_migrations_lock",
+  });
   const { error } = await migrator.migrateToLatest();
   if (error) throw error;
 }

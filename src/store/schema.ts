@@ -108,6 +108,77 @@ export interface AuditTreeHeadTable {
   created_at: number;
 }
 
+export interface ResourceVersionTable {
+  type: string;
+  id: string;
+  version_id: number;
+  patient_id: string | null;
+  categories: number;
+  author_org: string;
+  /** Account of whoever wrote this version. */
+  author: string;
+  /** Unix milliseconds. */
+  last_updated: number;
+  deleted: number;
+  content_hash: string;
+  /** Envelope-encrypted canonical JSON (src/crypto/envelope.ts); NULL for a delete marker. */
+  blob: Uint8Array | null;
+}
+
+export interface ResourceTable {
+  type: string;
+  id: string;
+  version_id: number;
+  patient_id: string | null;
+  categories: number;
+  author_org: string;
+  last_updated: number;
+  deleted: number;
+  /** The resource's clinical date (ms) for `_sort=date`; NULL when it has none. */
+  sort_date: number | null;
+}
+
+export interface SearchTokenTable {
+  type: string;
+  id: string;
+  param: string;
+  /** HMAC of the token value (a blind index: codes are PHI when tied to a patient). */
+  token: string | null;
+  start_ms: number | null;
+  end_ms: number | null;
+}
+
+export interface PatientLinkTable {
+  patient_id: string;
+  account: string;
+}
+
+export interface PatientSettingsTable {
+  account: string;
+  break_glass_allowed: number;
+  notify: string;
+  updated_at: number;
+}
+
+export interface BreakGlassSessionTable {
+  id: string;
+  practitioner: string;
+  organization: string | null;
+  patient: string;
+  reason: string;
+  started_at: number;
+  expires_at: number;
+}
+
+export interface NotificationTable {
+  id: string;
+  account: string;
+  kind: string;
+  payload: string;
+  created_at: number;
+  read_at: number | null;
+}
+
 export interface Schema {
   meta: MetaTable;
   outbox: OutboxTable;
@@ -119,4 +190,11 @@ export interface Schema {
   audit_entries: AuditEntryTable;
   audit_nodes: AuditNodeTable;
   audit_tree_heads: AuditTreeHeadTable;
+  resource_versions: ResourceVersionTable;
+  resources: ResourceTable;
+  search_tokens: SearchTokenTable;
+  patient_links: PatientLinkTable;
+  patient_settings: PatientSettingsTable;
+  break_glass_sessions: BreakGlassSessionTable;
+  notifications: NotificationTable;
 }

@@ -56,7 +56,11 @@ describe("carechain start refuses bad settings with one line", () => {
   it("names an unreachable CHAIN_RPC_URL", async () => {
     const dir = mkdtempSync(join(tmpdir(), "carechain-bad-"));
     const port = await freePort();
-    const r = await runCli(["start"], { CARECHAIN_DATA_DIR: dir, CHAIN_RPC_URL: `http://127.0.0.1:${port}`, PORT: "0" });
+    const r = await runCli(["start"], {
+      CARECHAIN_DATA_DIR: dir,
+      CHAIN_RPC_URL: `http://127.0.0.1:${port}`,
+      PORT: "0",
+    });
     rmSync(dir, { recursive: true, force: true });
     expect(r.code).toBe(3);
     expect(r.stderr.trim()).toBe(`carechain: cannot reach CHAIN_RPC_URL http://127.0.0.1:${port}`);
@@ -65,10 +69,16 @@ describe("carechain start refuses bad settings with one line", () => {
   it("names an unreachable DATABASE_URL without its password", async () => {
     const dir = mkdtempSync(join(tmpdir(), "carechain-bad-"));
     const port = await freePort();
-    const r = await runCli(["start"], { CARECHAIN_DATA_DIR: dir, DATABASE_URL: `postgres://u:secret@127.0.0.1:${port}/x`, PORT: "0" });
+    const r = await runCli(["start"], {
+      CARECHAIN_DATA_DIR: dir,
+      DATABASE_URL: `postgres://u:secret@127.0.0.1:${port}/x`,
+      PORT: "0",
+    });
     rmSync(dir, { recursive: true, force: true });
     expect(r.code).toBe(3);
-    expect(r.stderr.trim()).toBe(`carechain: cannot reach PostgreSQL at postgres://u:***@127.0.0.1:${port}/x`);
+    expect(r.stderr.trim()).toBe(
+      `carechain: cannot reach PostgreSQL at postgres://u:***@127.0.0.1:${port}/x`,
+    );
   });
 
   it("names a bad setting", async () => {

@@ -10,7 +10,12 @@ export interface CliResult {
 }
 
 /** Runs the real `carechain` CLI in a child process and collects its output. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, input?: string, timeoutMs = 60_000): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  input?: string,
+  timeoutMs = 60_000,
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(ROOT, "bin", "carechain.js"), ...args], {
       cwd: ROOT,

@@ -32,13 +32,25 @@ const store = await openStore(db.startsWith("postgres") ? { databaseUrl: db } : 
 const account = privateKeyToAccount(key);
 const clients = await createChainClients(rpcUrl, account);
 const outbox = new Outbox(store);
-const relayer = new Relayer({ store, outbox, clients, account, contracts: addressBookOf(deployment), pollMs: 20, maxInFlight: 8 });
+const relayer = new Relayer({
+  store,
+  outbox,
+  clients,
+  account,
+  contracts: addressBookOf(deployment),
+  pollMs: 20,
+  maxInFlight: 8,
+});
 relayer.start();
 
 for (let i = 0; i < count; i++) {
   const patient = privateKeyToAccount(generatePrivateKey());
   const signature = await patient.signTypedData({
-    domain: { ...PARTICIPANT_DOMAIN, chainId: deployment.chainId, verifyingContract: deployment.participantRegistry },
+    domain: {
+      ...PARTICIPANT_DOMAIN,
+      chainId: deployment.chainId,
+      verifyingContract: deployment.participantRegistry,
+    },
     types: PARTICIPANT_TYPES,
     primaryType: "RegisterPatient",
     message: { patient: patient.address },

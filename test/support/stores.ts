@@ -10,7 +10,9 @@ import { openStore, type Store } from "../../src/store/database.js";
  * `TEST_DATABASE_URL` points at a server (`.ci/run` starts one and sets it). Under CI a missing
  * PostgreSQL is an error, not a silent skip.
  */
-export const engines: Array<"sqlite" | "postgres"> = process.env.TEST_DATABASE_URL ? ["sqlite", "postgres"] : ["sqlite"];
+export const engines: Array<"sqlite" | "postgres"> = process.env.TEST_DATABASE_URL
+  ? ["sqlite", "postgres"]
+  : ["sqlite"];
 
 if (process.env.CI === "true" && !process.env.TEST_DATABASE_URL) {
   throw new Error("CI=true but TEST_DATABASE_URL is not set: storage tests must run on PostgreSQL too");

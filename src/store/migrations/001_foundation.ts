@@ -12,7 +12,9 @@ export const foundation: DialectMigration = {
 
     await db.schema
       .createTable("outbox")
-      .addColumn("id", serialType(dialect), (c) => (dialect === "sqlite" ? c.primaryKey().autoIncrement() : c.primaryKey()))
+      .addColumn("id", serialType(dialect), (c) =>
+        dialect === "sqlite" ? c.primaryKey().autoIncrement() : c.primaryKey(),
+      )
       .addColumn("idem_key", "text", (c) => c.notNull().unique())
       .addColumn("contract", "text", (c) => c.notNull())
       .addColumn("function_name", "text", (c) => c.notNull())

@@ -16,7 +16,11 @@ export const audit: DialectMigration = {
       .addColumn("patient", "text")
       .addColumn("created_at", bigintType(dialect), (c) => c.notNull())
       .execute();
-    await db.schema.createIndex("audit_entries_patient").on("audit_entries").columns(["patient", "idx"]).execute();
+    await db.schema
+      .createIndex("audit_entries_patient")
+      .on("audit_entries")
+      .columns(["patient", "idx"])
+      .execute();
 
     const nodes = db.schema
       .createTable("audit_nodes")
@@ -38,6 +42,10 @@ export const audit: DialectMigration = {
       .addColumn("anchored_tx", "text")
       .addColumn("created_at", bigintType(dialect), (c) => c.notNull())
       .execute();
-    await db.schema.createIndex("audit_tree_heads_status").on("audit_tree_heads").columns(["status", "tree_size"]).execute();
+    await db.schema
+      .createIndex("audit_tree_heads_status")
+      .on("audit_tree_heads")
+      .columns(["status", "tree_size"])
+      .execute();
   },
 };

@@ -2,10 +2,12 @@ import type { DialectMigration } from "../migrate.js";
 import { foundation } from "./001_foundation.js";
 import { patientKeyTables } from "./002_crypto.js";
 import { audit } from "./003_audit.js";
+import { records } from "./004_records.js";
 
 /** Every migration, in the order it runs. Names are stored: never rename, only append. */
 export const migrations: Record<string, DialectMigration> = {
   "001_foundation": foundation,
   "002_crypto": patientKeyTables,
   "003_audit": audit,
+  "004_records": records,
 };

@@ -1,0 +1,349 @@
+/**
+ * Consent decision benchmark: carechain's `decide()` on its grant index with 1k..1M grants in the
+ * system, against Cedar (`@cedar-policy/cedar-wasm`, one policy per grant, policy set preparsed)
+ * at 1k and 10k grants, on the same grants and the same random requests (permits and denials).
+ * Run: `npx tsx bench/consentDecision.ts` (prints JSON). Timings are reported, never asserted.
+ */
+import * as cedar from "@cedar-policy/cedar-wasm/nodejs";
+import { loadavg } from "node:os";
+import { pathToFileURL } from "node:url";
+import type { Address, Hex } from "viem";
+import { decide, type DecisionRequest } from "../src/consent/decide.js";
+import { GrantIndex } from "../src/consent/grantIndex.js";
+import {
+  CATEGORIES,
+  PURPOSES,
+  SENSITIVE_CATEGORIES,
+  categoriesOf,
+  categoryBit,
+  purposeMask,
+  purposesOf,
+  actionsOf,
+  type Grant,
+  type GranteeKind,
+} from "../src/consent/model.js";
+
+const NOW = 1_750_000_000;
+const DAY = 86_400;
+const ORGS = 200;
+const ROLES = ["physician", "nurse", "pharmacist", "care-coordinator"] as const;
+const ZERO32 = `0x${"0".repeat(64)}` as Hex;
+/** Distinct random requests per world, so the large worlds are not served from a few cached patients. */
+const REQUESTS = 32_768;
+
+/** Deterministic PRNG (mulberry32) so every run measures the same world. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const hex = (n: number, bytes: number): string => n.toString(16).padStart(bytes * 2, "0");
+const orgId = (o: number) => `0x${hex(o + 1, 32)}` as Hex;
+const roleHex = (r: string) => `0x${Buffer.from(r).toString("hex").padEnd(64, "0")}` as Hex;
+const account = (j: number) => `0x${hex(j + 0x1000, 20)}` as Address;
+
+/** Practitioner j works at organization j % ORGS in role ROLES[(j / ORGS) % 4]. */
+interface World {
+  grants: Grant[];
+  patients: Address[];
+  practitioners: number;
+  requests: DecisionRequest[];
+}
+
+function buildWorld(size: number, seed: number): World {
+  const rand = rng(seed);
+  const int = (n: number) => Math.floor(rand() * n);
+  const patientCount = Math.max(1, Math.floor(size / 5));
+  const practitioners = Math.max(ORGS * ROLES.length, Math.floor(size / 20));
+  const patients = Array.from({ length: patientCount }, (_, i) => `0x${hex(i + 0x10_0000, 20)}` as Address);
+  const pracGrantee = (j: number) => `0x${"0".repeat(24)}${account(j).slice(2)}` as Hex;
+  const nonSensitive = CATEGORIES.filter((c) => !SENSITIVE_CATEGORIES.includes(c));
+  const grants: Grant[] = new Array<Grant>(size);
+  for (let i = 0; i < size; i++) {
+    const u = rand();
+    const kind: GranteeKind = u < 0.6 ? "practitioner" : u < 0.85 ? "organization" : "role";
+    let categories = 0;
+    for (let k = 2 + int(4); k > 0; k--) categories |= categoryBit(nonSensitive[int(nonSensitive.length)]!);
+    if (rand() < 0.1) categories |= categoryBit(SENSITIVE_CATEGORIES[int(SENSITIVE_CATEGORIES.length)]!);
+    const notBefore = NOW - int(365) * DAY;
+    grants[i] = {
+      grantId: `0x${hex(i, 32)}`,
+      patient: patients[i % patientCount]!,
+      granteeKind: kind,
+      grantee: kind === "practitioner" ? pracGrantee(int(practitioners)) : orgId(int(ORGS)),
+      role: kind === "role" ? roleHex(ROLES[int(ROLES.length)]!) : ZERO32,
+      categories: categories >>> 0,
+      purposes: purposeMask(rand() < 0.3 ? ["TREAT", "ETREAT"] : rand() < 0.1 ? ["HRESCH"] : ["TREAT"]),
+      actions: rand() < 0.2 ? 3 : 1,
+      notBefore,
+      notAfter: notBefore + (30 + int(700)) * DAY,
+      nonce: BigInt(i),
+    };
+  }
+  const requests: DecisionRequest[] = [];
+  for (let n = 0; n < REQUESTS; n++) {
+    const g = grants[int(size)]!;
+    let j = int(practitioners);
+    if (rand() < 0.6) j = matchingPractitioner(g, practitioners, int);
+    const cats = categoriesOf(g.categories);
+    requests.push({
+      principal: {
+        account: account(j),
+        organization: orgId(j % ORGS),
+        role: ROLES[Math.floor(j / ORGS) % ROLES.length]!,
+        kind: "practitioner",
+      },
+      patient: g.patient,
+      category: rand() < 0.7 ? cats[int(cats.length)]! : CATEGORIES[int(CATEGORIES.length)]!,
+      purpose: rand() < 0.8 ? "TREAT" : PURPOSES[int(PURPOSES.length)]!,
+      action: rand() < 0.85 ? "read" : "write",
+      time: NOW,
+    });
+  }
+  return { grants, patients, practitioners, requests };
+}
+
+/** A practitioner the grant names: its account, or someone in its organization (and role). */
+function matchingPractitioner(g: Grant, practitioners: number, int: (n: number) => number): number {
+  if (g.granteeKind === "practitioner") return parseInt(g.grantee.slice(-40), 16) - 0x1000;
+  const org = parseInt(g.grantee.slice(2), 16) - 1;
+  const roleIndex =
+    g.granteeKind === "role" ? ROLES.findIndex((r) => roleHex(r) === g.role) : int(ROLES.length);
+  const slots = Math.max(
+    1,
+    Math.floor((practitioners - 1 - org - ORGS * roleIndex) / (ORGS * ROLES.length)) + 1,
+  );
+  return org + ORGS * (roleIndex + ROLES.length * int(slots));
+}
+
+interface Timing {
+  samples: number;
+  p50Ns: number;
+  p99Ns: number;
+  p999Ns: number;
+  meanNs: number;
+  permitRate: number;
+}
+
+/** Times `fn` call by call with process.hrtime.bigint after a warm-up; stops at `samples` or `maxMs`. */
+function measure(
+  requests: DecisionRequest[],
+  fn: (r: DecisionRequest) => boolean,
+  samples: number,
+  warmup: number,
+  maxMs: number,
+): Timing {
+  for (let i = 0; i < warmup; i++) fn(requests[i % requests.length]!);
+  const times = new Float64Array(samples);
+  let permits = 0;
+  let n = 0;
+  const deadline = process.hrtime.bigint() + BigInt(maxMs) * 1_000_000n;
+  for (; n < samples; n++) {
+    const r = requests[(n * 7919) % requests.length]!;
+    const t0 = process.hrtime.bigint();
+    const permit = fn(r);
+    const t1 = process.hrtime.bigint();
+    times[n] = Number(t1 - t0);
+    if (permit) permits++;
+    if ((n & 63) === 0 && t1 > deadline) {
+      n++;
+      break;
+    }
+  }
+  const sorted = times.subarray(0, n).sort();
+  const q = (p: number) => sorted[Math.min(n - 1, Math.floor(p * n))] ?? 0;
+  let sum = 0;
+  for (const t of sorted) sum += t;
+  return {
+    samples: n,
+    p50Ns: q(0.5),
+    p99Ns: q(0.99),
+    p999Ns: q(0.999),
+    meanNs: Math.round(sum / n),
+    permitRate: round(permits / n),
+  };
+}
+
+/** Mean cost without per-call timer overhead: one clock read around a batch of calls (same request order as {@link measure}). */
+function batchMeanNs(
+  requests: DecisionRequest[],
+  fn: (r: DecisionRequest) => boolean,
+  calls: number,
+): number {
+  const t0 = process.hrtime.bigint();
+  let sink = 0;
+  for (let i = 0; i < calls; i++) if (fn(requests[(i * 7919) % requests.length]!)) sink++;
+  const ns = Number(process.hrtime.bigint() - t0) / calls;
+  return sink >= 0 ? round(ns) : -1;
+}
+
+function cedarPolicy(g: Grant): string {
+  const principal =
+    g.granteeKind === "practitioner"
+      ? `principal == Practitioner::"0x${g.grantee.slice(-40)}"`
+      : g.granteeKind === "organization"
+        ? `principal in Organization::"${g.grantee}"`
+        : `principal in Role::"${g.grantee}/${Buffer.from(g.role.slice(2), "hex").toString().replace(/\0+$/, "")}"`;
+  const actions = actionsOf(g.actions)
+    .map((a) => `Action::"${a}"`)
+    .join(", ");
+  const list = (xs: readonly string[]) => `[${xs.map((x) => `"${x}"`).join(", ")}]`;
+  return (
+    `permit (${principal}, action in [${actions}], resource == Patient::"${g.patient}") when { ` +
+    `context.time >= ${g.notBefore} && context.time < ${g.notAfter} && ` +
+    `${list(categoriesOf(g.categories))}.contains(context.category) && ${list(purposesOf(g.purposes))}.contains(context.purpose) };`
+  );
+}
+
+function cedarCall(r: DecisionRequest): Omit<cedar.StatefulAuthorizationCall, "preparsedPolicySetId"> {
+  const org = r.principal.organization!;
+  const role = `${org}/${r.principal.role!}`;
+  return {
+    principal: { type: "Practitioner", id: r.principal.account },
+    action: { type: "Action", id: r.action },
+    resource: { type: "Patient", id: r.patient },
+    context: { time: r.time, category: r.category, purpose: r.purpose },
+    entities: [
+      {
+        uid: { type: "Practitioner", id: r.principal.account },
+        attrs: {},
+        parents: [
+          { type: "Organization", id: org },
+          { type: "Role", id: role },
+        ],
+      },
+      { uid: { type: "Organization", id: org }, attrs: {}, parents: [] },
+      { uid: { type: "Role", id: role }, attrs: {}, parents: [] },
+      { uid: { type: "Patient", id: r.patient }, attrs: {}, parents: [] },
+    ],
+  };
+}
+
+function cedarAllow(answer: cedar.AuthorizationAnswer): boolean {
+  if (answer.type !== "success")
+    throw new Error(`cedar failed: ${answer.errors.map((e) => e.message).join("; ")}`);
+  return answer.response.decision === "allow";
+}
+
+async function benchCedar(
+  size: number,
+  seed: number,
+  samples: number,
+  maxMs: number,
+): Promise<Record<string, unknown>> {
+  const world = buildWorld(size, seed);
+  const index = new GrantIndex();
+  for (const g of world.grants) index.add(g);
+  const t0 = performance.now();
+  const text = world.grants.map(cedarPolicy).join("\n");
+  const parsed = cedar.preparsePolicySet(`grants-${size}`, { staticPolicies: text });
+  if (parsed.type !== "success")
+    throw new Error(`cedar policy parse failed: ${parsed.errors[0]?.message ?? "?"}`);
+  const preparseMs = round(performance.now() - t0);
+  const calls = world.requests.map((r) => ({ ...cedarCall(r), preparsedPolicySetId: `grants-${size}` }));
+  const byRequest = new Map(world.requests.map((r, i) => [r, calls[i]!]));
+  const run = (r: DecisionRequest) => cedarAllow(cedar.statefulIsAuthorized(byRequest.get(r)!));
+  let agree = 0;
+  const checked = Math.min(world.requests.length, size >= 10_000 ? 300 : 1000);
+  for (let i = 0; i < checked; i++) {
+    const r = world.requests[i]!;
+    if (run(r) === decide(index, r).permit) agree++;
+  }
+  const timing = measure(world.requests, run, samples, Math.ceil(samples / 10), maxMs);
+  const result: Record<string, unknown> = {
+    policies: size,
+    preparseMs,
+    ...timing,
+    agreementWithCarechain: `${agree}/${checked}`,
+  };
+  if (size <= 1000) {
+    // The same request with the policy text parsed on every call (isAuthorized without preparse).
+    const unparsed = (r: DecisionRequest) =>
+      cedarAllow(cedar.isAuthorized({ ...cedarCall(r), policies: { staticPolicies: text } }));
+    result.withoutPreparse = measure(world.requests, unparsed, 200, 5, 5_000);
+  }
+  return result;
+}
+
+function benchCarechain(size: number, seed: number): Record<string, unknown> {
+  const world = buildWorld(size, seed);
+  const t0 = performance.now();
+  const index = new GrantIndex();
+  for (const g of world.grants) index.add(g);
+  const buildMs = round(performance.now() - t0);
+  world.grants.length = 0;
+  const heapUsedMB = round(process.memoryUsage().heapUsed / 2 ** 20);
+  const run = (r: DecisionRequest) => decide(index, r).permit;
+  const timing = measure(world.requests, run, 300_000, 100_000, 20_000);
+  return {
+    grants: size,
+    patients: world.patients.length,
+    practitioners: world.practitioners,
+    buildMs,
+    heapUsedMB,
+    ...timing,
+    batchMeanNs: batchMeanNs(world.requests, run, 1_000_000),
+  };
+}
+
+function timerOverheadNs(): number {
+  const times = new Float64Array(100_000);
+  for (let i = 0; i < times.length; i++) {
+    const t0 = process.hrtime.bigint();
+    times[i] = Number(process.hrtime.bigint() - t0);
+  }
+  return times.sort()[times.length >> 1] ?? 0;
+}
+
+const round = (x: number) => Math.round(x * 100) / 100;
+
+/**
+ * Runs the consent decision benchmark.
+ * @param sizes - grant counts for carechain (default 1k, 10k, 100k, 1M)
+ * @returns p50/p99 per size for carechain and Cedar, their ratio at 1k and 10k, and carechain's flatness
+ */
+export async function runConsentDecisionBench(
+  sizes: readonly number[] = [1_000, 10_000, 100_000, 1_000_000],
+): Promise<object> {
+  const carechain: Record<string, Record<string, unknown>> = {};
+  for (const size of sizes) carechain[size] = benchCarechain(size, 42);
+  const cedarResults: Record<string, Record<string, unknown>> = {
+    1000: await benchCedar(1_000, 42, 5_000, 10_000),
+    10000: await benchCedar(10_000, 42, 1_000, 10_000),
+  };
+  const p50 = (r: Record<string, unknown> | undefined) => (r?.p50Ns as number | undefined) ?? NaN;
+  const p99 = (r: Record<string, unknown> | undefined) => (r?.p99Ns as number | undefined) ?? NaN;
+  const smallest = carechain[String(sizes[0])];
+  const largest = carechain[String(sizes.at(-1))];
+  const ratioAt1k = round(p50(cedarResults[1000]) / p50(carechain[1000]));
+  const flatness = round(p50(largest) / p50(smallest));
+  return {
+    bench: "consent-decision",
+    node: process.version,
+    cedar: cedar.getCedarVersion(),
+    unit: "ns per decision (per-call process.hrtime.bigint; includes timer overhead)",
+    // The machine is shared: a load average above the core count inflates every timing below.
+    loadAverageAtEnd: loadavg().map(round),
+    timerOverheadNs: timerOverheadNs(),
+    carechain,
+    cedarPreparsed: cedarResults,
+    ratios: {
+      cedarOverCarechainP50At1k: ratioAt1k,
+      cedarOverCarechainP99At1k: round(p99(cedarResults[1000]) / p99(carechain[1000])),
+      cedarOverCarechainP50At10k: round(p50(cedarResults[10000]) / p50(carechain[10000])),
+      carechainP50LargestOverSmallest: flatness,
+      carechainP99LargestOverSmallest: round(p99(largest) / p99(smallest)),
+    },
+    targets: { fasterThanCedarAt1k: 300, met: ratioAt1k >= 300, flatWithin: 2, flat: flatness <= 2 },
+  };
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const result = await runConsentDecisionBench();
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+}

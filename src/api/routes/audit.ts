@@ -1,0 +1,146 @@
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { bytesToHex, type Address, type Hex } from "viem";
+import { z } from "zod";
+import type { AccessLog } from "../../audit/accessLog.js";
+import type { AuditLog } from "../../audit/auditLog.js";
+import { toAuditEvent } from "../../audit/auditEventView.js";
+import { BaseError } from "../../errors/BaseError.js";
+import { principalOf } from "../authenticate.js";
+import { route } from "../routeDef.js";
+
+export interface AuditDeps {
+  log: AuditLog;
+  accessLog: AccessLog;
+  nodeKey: Hex;
+  node: Address;
+  auditAnchor: Address;
+  chainId: number;
+}
+
+const page = z.object({
+  afterIndex: z.coerce.number().int().min(-1).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+});
+
+/** The access log and its proofs: `/audit/me`, single proofs, tree heads, consistency proofs. */
+export function auditRoutes(deps: AuditDeps) {
+  const who = (request: FastifyRequest) => principalOf(request, deps.nodeKey);
+  return (app: FastifyInstance): void => {
+    route(
+      app,
+      {
+        method: "GET",
+        url: "/audit/me",
+        summary: "Every access-log entry about you, each with an inclusion proof to an anchored root",
+        tags: ["audit"],
+        auth: true,
+        query: page,
+      },
+      async ({ request, query }) => {
+        const principal = who(request);
+        const result = await deps.accessLog.forPatient(principal, principal.account, {
+          ...(query.afterIndex !== undefined ? { afterIndex: query.afterIndex } : {}),
+          ...(query.limit !== undefined ? { limit: query.limit } : {}),
+        });
+        return { node: deps.node, auditAnchor: deps.auditAnchor, chainId: deps.chainId, ...result };
+      },
+    );
+
+    route(
+      app,
+      {
+        method: "GET",
+        url: "/audit/entries/:index/proof",
+        summary: "Inclusion proof of one of your entries to an anchored tree head",
+        tags: ["audit"],
+        auth: true,
+        params: z.object({ index: z.coerce.number().int().min(0) }),
+        query: z.object({ treeSize: z.coerce.number().int().min(1).optional() }),
+      },
+      async ({ request, params, query }) => {
+        const principal = who(request);
+        const stored = await deps.log.entry(params.index);
+        if (!stored) throw new BaseError("not-found", `no audit entry ${params.index}`);
+        if (
+          principal.kind !== "system" &&
+          stored.entry.patient?.toLowerCase() !== principal.account.toLowerCase()
+        ) {
+          throw new BaseError("forbidden", "this entry is not about you");
+        }
+        const head = query.treeSize ?? (await deps.log.latestTreeHead("anchored"))?.treeSize;
+        if (head === undefined || head <= params.index)
+          throw new BaseError("conflict", "this entry is not anchored yet; retry in a second");
+        return deps.accessLog.proofFor(params.index, head);
+      },
+    );
+
+    route(
+      app,
+      {
+        method: "GET",
+        url: "/audit/tree-heads",
+        summary: "This node's signed tree heads and their anchoring status",
+        tags: ["audit"],
+        query: z.object({ limit: z.coerce.number().int().min(1).max(1000).optional() }),
+      },
+      async ({ query }) => ({
+        node: deps.node,
+        size: deps.log.size(),
+        heads: await deps.log.treeHeads({ limit: query.limit ?? 100 }),
+      }),
+    );
+
+    route(
+      app,
+      {
+        method: "GET",
+        url: "/audit/consistency",
+        summary: "Consistency proof between two tree sizes (RFC 9162 section 2.1.4)",
+        tags: ["audit"],
+        query: z.object({ from: z.coerce.number().int().min(1), to: z.coerce.number().int().min(1) }),
+      },
+      async ({ query }) => {
+        if (query.from > query.to) throw new BaseError("invalid", "from must not exceed to");
+        const proof = await deps.log.consistencyProof(query.from, query.to);
+        return {
+          from: query.from,
+          to: query.to,
+          fromRoot: bytesToHex(await deps.log.root(query.from)),
+          toRoot: bytesToHex(await deps.log.root(query.to)),
+          proof: proof.map((p) => bytesToHex(p)),
+        };
+      },
+    );
+  };
+}
+
+/** `GET /fhir/AuditEvent?patient=<account>`: the AuditEvent view, enforced like any resource (a patient sees their own). */
+export function auditEventView(deps: AuditDeps) {
+  return async (
+    request: FastifyRequest,
+    query: Record<string, string | string[] | undefined>,
+  ): Promise<unknown> => {
+    const principal = principalOf(request, deps.nodeKey);
+    const raw = query.patient ?? query.subject;
+    const patient = (Array.isArray(raw) ? raw[0] : raw) ?? principal.account;
+    if (!/^0x[0-9a-fA-F]{40}$/.test(patient))
+      throw new BaseError("invalid", "AuditEvent search needs patient=<account address>", {
+        expression: "patient",
+      });
+    const count = Math.min(
+      Number(Array.isArray(query._count) ? query._count[0] : (query._count ?? 100)) || 100,
+      1000,
+    );
+    const { items } = await deps.accessLog.forPatient(principal, patient as Address, { limit: count });
+    return {
+      resourceType: "Bundle",
+      type: "searchset",
+      total: items.length,
+      entry: items.map((i) => ({
+        fullUrl: `AuditEvent/${i.index}`,
+        resource: toAuditEvent(i.index, i.entry),
+        search: { mode: "match" },
+      })),
+    };
+  };
+}

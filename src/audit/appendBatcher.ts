@@ -1,0 +1,85 @@
+/**
+ * Group commit for the audit log: concurrent `push` calls made in the same event-loop turn (or
+ * while a write is in flight) are written together by one `write` call, so request handlers do
+ * not each pay a database transaction.
+ */
+
+interface Pending<T> {
+  item: T;
+  resolve(index: number): void;
+  reject(error: unknown): void;
+}
+
+export interface AppendBatcherOptions {
+  /** Most items per write (default 1000). */
+  maxBatch?: number;
+  /** Wait this long before writing a partial batch; 0 (default) writes on the next turn. */
+  delayMs?: number;
+}
+
+export class AppendBatcher<T> {
+  private pending: Pending<T>[] = [];
+  private running: Promise<void> | undefined;
+  private scheduled = false;
+  private readonly maxBatch: number;
+  private readonly delayMs: number;
+  private idleWaiters: Array<() => void> = [];
+
+  /**
+   * @param write - writes items in order and returns the index of the first one
+   * @param options - batch size and delay
+   */
+  constructor(
+    private readonly write: (items: T[]) => Promise<number>,
+    options: AppendBatcherOptions = {},
+  ) {
+    this.maxBatch = Math.max(1, options.maxBatch ?? 1000);
+    this.delayMs = Math.max(0, options.delayMs ?? 0);
+  }
+
+  /** Queues one item; resolves with its index once its batch is committed. */
+  push(item: T): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      this.pending.push({ item, resolve, reject });
+      if (this.pending.length >= this.maxBatch) this.kick();
+      else this.schedule();
+    });
+  }
+
+  /** Resolves once everything queued so far is written (or has failed). */
+  flush(): Promise<void> {
+    if (this.pending.length === 0 && this.running === undefined) return Promise.resolve();
+    this.kick();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Items waiting to be written. */
+  get queued(): number {
+    return this.pending.length;
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    const run = (): void => {
+      this.scheduled = false;
+      this.kick();
+    };
+    if (this.delayMs > 0) setTimeout(run, this.delayMs);
+    else setImmediate(run);
+  }
+
+  private kick(): void {
+    if (this.running !== undefined || this.pending.length === 0) return;
+    const batch = this.pending.splice(0, this.maxBatch);
+    this.running = this.write(batch.map((p) => p.item)).then(
+      (first) => batch.forEach((p, i) => p.resolve(first + i)),
+      (error: unknown) => batch.forEach((p) => p.reject(error)),
+    );
+    void this.running.finally(() => {
+      this.running = undefined;
+      if (this.pending.length > 0) this.kick();
+      else for (const wake of this.idleWaiters.splice(0)) wake();
+    });
+  }
+}

@@ -1,0 +1,93 @@
+import { describe, expect, it } from "vitest";
+import { BaseError } from "../errors/BaseError.js";
+import {
+  decodeAuditEntry,
+  encodeAuditEntry,
+  entryLeafHash,
+  parseAuditEntry,
+  patientKey,
+  type AuditEntry,
+} from "./auditEntry.js";
+import { leafHash } from "./merkleHash.js";
+
+const account = "0x00000000000000000000000000000000000000A1";
+const base: AuditEntry = {
+  v: 1,
+  time: "2025-01-02T03:04:05.678Z",
+  requestId: "req-1",
+  actor: { account, organization: "org-1", role: "physician" },
+  patient: "0x00000000000000000000000000000000000000bB",
+  action: "read",
+  resources: ["Observation/123", "MedicationRequest/a-1/_history/2"],
+  categories: ["labs", "medications"],
+  purpose: "TREAT",
+  decision: "permit",
+};
+
+describe("auditEntry", () => {
+  it("encodes an entry as RFC 8785 canonical JSON (sorted keys, no spaces)", () => {
+    const text = encodeAuditEntry(
+      parseAuditEntry({
+        decision: "deny",
+        action: "deny",
+        v: 1,
+        requestId: "r",
+        time: base.time,
+        actor: { account },
+      }),
+    );
+    expect(text).toBe(
+      `{"action":"deny","actor":{"account":"${account}"},"decision":"deny","requestId":"r","time":"2025-01-02T03:04:05.678Z","v":1}`,
+    );
+    expect(decodeAuditEntry(text)).toEqual(JSON.parse(text));
+  });
+
+  it("gives the same text and leaf whatever the key order", () => {
+    const shuffled = Object.fromEntries(Object.entries(base).reverse()) as AuditEntry;
+    expect(encodeAuditEntry(shuffled)).toBe(encodeAuditEntry(base));
+    expect(entryLeafHash(encodeAuditEntry(base))).toEqual(
+      leafHash(new TextEncoder().encode(encodeAuditEntry(base))),
+    );
+  });
+
+  it("rejects unknown keys, bad values and free text identifiers", () => {
+    const bad: unknown[] = [
+      { ...base, name: "x" },
+      { ...base, v: 2 },
+      { ...base, action: "peek" },
+      { ...base, decision: "maybe" },
+      { ...base, time: "yesterday" },
+      { ...base, patient: "Jane Doe" },
+      { ...base, actor: { account: "bob" } },
+      { ...base, actor: { account, extra: 1 } },
+      { ...base, resources: ["not a reference"] },
+      { ...base, categories: ["everything"] },
+      { ...base, purpose: "FUN" },
+      { ...base, requestId: "" },
+    ];
+    for (const input of bad) expect(() => parseAuditEntry(input), JSON.stringify(input)).toThrow(BaseError);
+    expect(() =>
+      parseAuditEntry({ ...base, patient: "Jane Doe", action: "peek" }),
+    ).toThrowErrorMatchingInlineSnapshot(`[CarechainError: invalid audit entry]`);
+    try {
+      parseAuditEntry({ ...base, patient: "Jane Doe" });
+    } catch (e) {
+      expect((e as BaseError).details).toBe("invalid fields: patient");
+      expect((e as BaseError).details).not.toContain("Jane");
+    }
+  });
+
+  it("accepts every listed action and a pseudonymous patient id", () => {
+    expect(parseAuditEntry({ ...base, action: "break-glass", patient: "pid:7f3a9c" }).patient).toBe(
+      "pid:7f3a9c",
+    );
+    expect(parseAuditEntry({ ...base, action: "consent-revoked" }).action).toBe("consent-revoked");
+  });
+
+  it("lowercases addresses for the patient index only", () => {
+    expect(patientKey("0xAbC0000000000000000000000000000000000001")).toBe(
+      "0xabc0000000000000000000000000000000000001",
+    );
+    expect(patientKey("pid:AB")).toBe("pid:AB");
+  });
+});

@@ -1,0 +1,125 @@
+/**
+ * One entry of the audit log: its schema (validated with zod, unknown keys rejected) and its
+ * canonical encoding (RFC 8785 JSON Canonicalization Scheme), whose UTF-8 bytes are the Merkle
+ * leaf. Entries name accounts and pseudonymous ids, never a person's name or clinical values.
+ * https://www.rfc-editor.org/rfc/rfc8785
+ */
+import canonicalize from "canonicalize";
+import { z } from "zod";
+import { CATEGORIES, PURPOSES } from "../consent/model.js";
+import { BaseError } from "../errors/BaseError.js";
+import { leafHash } from "./merkleHash.js";
+
+export const AUDIT_ACTIONS = [
+  "read",
+  "search",
+  "create",
+  "update",
+  "delete",
+  "share",
+  "export",
+  "deny",
+  "break-glass",
+  "consent-granted",
+  "consent-revoked",
+  "erase",
+  "release",
+  "fetch",
+  "receive",
+  "login",
+  "anchor",
+  "payout",
+  "issue",
+  "alert",
+] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
+const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "expected a 0x-prefixed 20-byte address");
+/** An opaque identifier: no spaces, so free text such as a name does not fit. */
+const opaqueId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, "expected an opaque identifier");
+/** A FHIR relative reference, `Type/id` or `Type/id/_history/vid`. */
+const reference = z
+  .string()
+  .regex(/^[A-Z][A-Za-z]{1,63}\/[A-Za-z0-9.-]{1,64}(\/_history\/[A-Za-z0-9.-]{1,64})?$/, "expected Type/id");
+
+export const auditEntrySchema = z.strictObject({
+  v: z.literal(1),
+  time: z.iso.datetime(),
+  requestId: opaqueId,
+  actor: z.strictObject({
+    account: address,
+    organization: opaqueId.optional(),
+    role: opaqueId.optional(),
+  }),
+  /** The patient's account address or pseudonymous id: never a name. */
+  patient: z.union([address, opaqueId]).optional(),
+  action: z.enum(AUDIT_ACTIONS),
+  resources: z.array(reference).max(1000).optional(),
+  categories: z.array(z.enum(CATEGORIES)).max(CATEGORIES.length).optional(),
+  purpose: z.enum(PURPOSES).optional(),
+  decision: z.enum(["permit", "deny"]),
+  reason: z.string().min(1).max(500).optional(),
+  node: z.union([address, opaqueId]).optional(),
+});
+
+/** A validated audit entry. */
+export type AuditEntry = z.infer<typeof auditEntrySchema>;
+
+/**
+ * Validates an entry, rejecting unknown keys and malformed values.
+ * @param input - an untrusted value
+ * @returns the entry
+ * @throws BaseError("invalid") naming the offending fields (not their values)
+ */
+export function parseAuditEntry(input: unknown): AuditEntry {
+  const result = auditEntrySchema.safeParse(input);
+  if (result.success) return result.data;
+  const fields = [...new Set(result.error.issues.map((i) => i.path.join(".") || "(entry)"))];
+  throw new BaseError("invalid", "invalid audit entry", {
+    details: `invalid fields: ${fields.join(", ")}`,
+    expression: fields[0],
+  });
+}
+
+/**
+ * The canonical JSON text of an entry (RFC 8785), the exact text stored and hashed.
+ * @param entry - a validated entry
+ * @returns canonical JSON. https://www.rfc-editor.org/rfc/rfc8785
+ */
+export function encodeAuditEntry(entry: AuditEntry): string {
+  const text = canonicalize(entry);
+  if (text === undefined) throw new BaseError("internal", "audit entry has no JSON form");
+  return text;
+}
+
+/**
+ * Parses stored entry text back into an entry.
+ * @param text - canonical JSON as stored
+ * @returns the entry
+ * @throws BaseError("invalid") when the text is not a valid entry
+ */
+export function decodeAuditEntry(text: string): AuditEntry {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw new BaseError("invalid", "stored audit entry is not JSON", { cause });
+  }
+  return parseAuditEntry(json);
+}
+
+const utf8 = new TextEncoder();
+
+/**
+ * The Merkle leaf hash of an entry's stored text: `SHA-256(0x00 || UTF-8(text))`.
+ * @param text - the canonical JSON text
+ * @returns 32 bytes. https://www.rfc-editor.org/rfc/rfc9162#section-2.1.1
+ */
+export function entryLeafHash(text: string): Uint8Array {
+  return leafHash(utf8.encode(text));
+}
+
+/** The value of the indexed `patient` column: addresses lowercased so lookups ignore checksums. */
+export function patientKey(patient: string): string {
+  return /^0x[0-9a-fA-F]{40}$/.test(patient) ? patient.toLowerCase() : patient;
+}

@@ -1,0 +1,364 @@
+/**
+ * The node's append-only audit log: entries stored with their RFC 9162 leaf hashes and the hash of
+ * every complete subtree, so appends are O(log n) amortized and roots and proofs for any size need
+ * O(log n) reads. The right edge of the tree (the frontier) is kept in memory; a new `AuditLog`
+ * on the same database reloads it. One writer at a time per process; a second process appending
+ * to the same database is detected by the primary key and the batch is retried on fresh state.
+ */
+import type { Hex } from "viem";
+import type { Store } from "../store/database.js";
+import type { AuditEntryTable, TreeHeadStatus } from "../store/schema.js";
+import { BaseError } from "../errors/BaseError.js";
+import { AppendBatcher } from "./appendBatcher.js";
+import {
+  decodeAuditEntry,
+  encodeAuditEntry,
+  parseAuditEntry,
+  patientKey,
+  type AuditEntry,
+} from "./auditEntry.js";
+import { dbNodeSource, insertBatch, isUniqueViolation, storedSize, type NodeRow } from "./auditStore.js";
+import { buildConsistencyProof } from "./consistencyProof.js";
+import { buildInclusionProof } from "./inclusionProof.js";
+import { EMPTY_ROOT } from "./merkleHash.js";
+import { fastNodeHash, textLeafHash } from "./serverHash.js";
+import { foldSubtrees, frontierOf, type NodeSource } from "./subtrees.js";
+import { signTreeHead, type SignedTreeHead, type TreeHeadDomain, type TreeHeadSigner } from "./treeHead.js";
+import {
+  insertTreeHead,
+  latestTreeHead,
+  listTreeHeads,
+  markTreeHeadAnchored,
+  type StoredTreeHead,
+  type TreeHeadQuery,
+} from "./treeHeadStore.js";
+import { verifyStoredLog, type Anchor, type VerifyResult } from "./verifyLog.js";
+
+export interface AuditLogOptions {
+  /** Most entries `enqueue` groups into one transaction (default 1000). */
+  maxBatch?: number;
+  /** How long `enqueue` waits for company before writing (default 0: the next event-loop turn). */
+  flushDelayMs?: number;
+  /** Clock in milliseconds, for `created_at` and tree-head timestamps. */
+  now?: () => number;
+}
+
+/** An entry as stored, with its position and leaf hash. */
+export interface StoredAuditEntry {
+  index: number;
+  entry: AuditEntry;
+  /** The canonical JSON that was hashed. */
+  text: string;
+  leafHash: Uint8Array;
+  createdAt: number;
+}
+
+export interface EntryQuery {
+  /** Only entries about this patient (address or pseudonymous id). */
+  patient?: string;
+  /** Only entries with a larger index (for paging). */
+  afterIndex?: number;
+  /** Default 100, at most 1000. */
+  limit?: number;
+}
+
+interface EdgeNode {
+  level: number;
+  index: number;
+  hash: Uint8Array;
+}
+
+export class AuditLog {
+  private frontier: EdgeNode[];
+  private treeSize: number;
+  private readonly source: NodeSource;
+  private readonly batcher: AppendBatcher<AuditEntry>;
+  private readonly now: () => number;
+  private lock: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly store: Store,
+    treeSize: number,
+    frontier: EdgeNode[],
+    options: AuditLogOptions,
+  ) {
+    this.treeSize = treeSize;
+    this.frontier = frontier;
+    this.source = dbNodeSource(store.db);
+    this.now = options.now ?? Date.now;
+    this.batcher = new AppendBatcher((items) => this.appendValid(items).then((r) => r.firstIndex), {
+      ...(options.maxBatch === undefined ? {} : { maxBatch: options.maxBatch }),
+      ...(options.flushDelayMs === undefined ? {} : { delayMs: options.flushDelayMs }),
+    });
+  }
+
+  /**
+   * Opens the log stored in `store`, loading its right edge with O(log n) reads.
+   * @param store - a migrated store
+   * @param options - batching and clock
+   * @returns the log, ready to append
+   */
+  static async open(store: Store, options: AuditLogOptions = {}): Promise<AuditLog> {
+    const { size, frontier } = await loadFrontier(store);
+    return new AuditLog(store, size, frontier, options);
+  }
+
+  /** Number of entries in the log. */
+  size(): number {
+    return this.treeSize;
+  }
+
+  /**
+   * The Merkle tree hash of the first `size` entries (default: all), from O(log n) stored subtrees.
+   * @param size - a tree size up to `size()`
+   * @returns 32 bytes. https://www.rfc-editor.org/rfc/rfc9162#section-2.1.1
+   */
+  async root(size: number = this.treeSize): Promise<Uint8Array> {
+    this.checkSize(size, "tree size");
+    if (size === 0) return EMPTY_ROOT;
+    if (size === this.treeSize) return foldSubtrees(this.frontier.map((n) => n.hash));
+    return foldSubtrees(await this.source.nodes(frontierOf(size)));
+  }
+
+  /**
+   * Appends entries in one transaction.
+   * @param entries - entries (validated again here)
+   * @returns the index of the first entry and the new size
+   * @throws BaseError("invalid") for an invalid entry (nothing is appended)
+   */
+  async append(entries: readonly AuditEntry[]): Promise<{ firstIndex: number; size: number }> {
+    return await this.appendValid(entries.map((e) => parseAuditEntry(e)));
+  }
+
+  private async appendValid(entries: readonly AuditEntry[]): Promise<{ firstIndex: number; size: number }> {
+    const texts = entries.map(encodeAuditEntry);
+    const patients = entries.map((e) => (e.patient === undefined ? null : patientKey(e.patient)));
+    const leaves = texts.map(textLeafHash);
+    const run = this.lock.then(() => this.appendLocked(texts, patients, leaves));
+    this.lock = run.catch(() => undefined);
+    return await run;
+  }
+
+  /**
+   * Queues one entry for the next batched append; concurrent calls share a transaction.
+   * @param entry - the entry
+   * @returns its index, once committed
+   */
+  enqueue(entry: AuditEntry): Promise<number> {
+    try {
+      return this.batcher.push(parseAuditEntry(entry));
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  /** Resolves once every entry queued so far is committed (or failed). */
+  flush(): Promise<void> {
+    return this.batcher.flush();
+  }
+
+  /**
+   * One stored entry.
+   * @param index - its index
+   * @returns the entry, or undefined when there is none at that index
+   */
+  async entry(index: number): Promise<StoredAuditEntry | undefined> {
+    const row = await this.store.db
+      .selectFrom("audit_entries")
+      .selectAll()
+      .where("idx", "=", index)
+      .executeTakeFirst();
+    return row === undefined ? undefined : fromRow(row);
+  }
+
+  /**
+   * Entries in index order, optionally only a patient's (indexed lookup), for access logs.
+   * @param query - patient, paging cursor and limit
+   * @returns the entries
+   */
+  async entries(query: EntryQuery = {}): Promise<StoredAuditEntry[]> {
+    const limit = Math.min(Math.max(query.limit ?? 100, 1), 1000);
+    let q = this.store.db.selectFrom("audit_entries").selectAll().orderBy("idx", "asc").limit(limit);
+    if (query.patient !== undefined) q = q.where("patient", "=", patientKey(query.patient));
+    if (query.afterIndex !== undefined) q = q.where("idx", ">", query.afterIndex);
+    return (await q.execute()).map(fromRow);
+  }
+
+  /**
+   * The inclusion proof of entry `index` in the tree of `treeSize` entries, from O(log n) reads.
+   * @param index - the entry's index
+   * @param treeSize - size of the tree (default: current size)
+   * @returns the audit path. https://www.rfc-editor.org/rfc/rfc9162#section-2.1.3.1
+   */
+  async inclusionProof(index: number, treeSize: number = this.treeSize): Promise<Uint8Array[]> {
+    this.checkSize(treeSize, "tree size");
+    if (!Number.isSafeInteger(index) || index < 0 || index >= treeSize) {
+      throw new BaseError("invalid", "leaf index out of range", {
+        details: `index ${index}, tree size ${treeSize}`,
+      });
+    }
+    return await buildInclusionProof(this.source, index, treeSize);
+  }
+
+  /**
+   * The consistency proof between sizes `oldSize` and `newSize`, from O(log n) reads.
+   * @param oldSize - the earlier size, at least 1
+   * @param newSize - the later size (default: current size)
+   * @returns the proof. https://www.rfc-editor.org/rfc/rfc9162#section-2.1.4.1
+   */
+  async consistencyProof(oldSize: number, newSize: number = this.treeSize): Promise<Uint8Array[]> {
+    this.checkSize(newSize, "new tree size");
+    if (!Number.isSafeInteger(oldSize) || oldSize < 1 || oldSize > newSize) {
+      throw new BaseError("invalid", "old tree size out of range", {
+        details: `old ${oldSize}, new ${newSize}`,
+      });
+    }
+    return await buildConsistencyProof(this.source, oldSize, newSize);
+  }
+
+  /**
+   * Recomputes the whole log from the stored entry text and checks it against the stored tree,
+   * the anchored roots and the consistency between anchors.
+   * @param anchors - anchored roots (for instance from `anchoredHeads()`)
+   * @returns ok, or the first divergent entry index and why
+   */
+  async verifyAll(anchors: readonly Anchor[]): Promise<VerifyResult> {
+    await this.flush();
+    await this.lock;
+    // Appends after this point only add rows past the snapshot size, which is all that is checked.
+    return await verifyStoredLog(this.store.db, this.source, this.treeSize, anchors);
+  }
+
+  /**
+   * Signs the current tree head and records it with status `signed`.
+   * @param signer - the node's account
+   * @param domain - chain id and AuditAnchor address
+   * @returns the signed head. https://eips.ethereum.org/EIPS/eip-712
+   */
+  async createTreeHead(signer: TreeHeadSigner, domain: TreeHeadDomain): Promise<SignedTreeHead> {
+    await this.flush();
+    await this.lock;
+    const treeSize = this.treeSize;
+    const root = await this.root(treeSize);
+    const head = await signTreeHead(
+      signer,
+      { treeSize, rootHash: bytesToHex(root), timestamp: Math.floor(this.now() / 1000) },
+      domain,
+    );
+    await this.recordTreeHead(head);
+    return head;
+  }
+
+  /**
+   * Records a signed head after checking that its root is this log's root at its size.
+   * @param head - a signed head
+   * @throws BaseError("conflict") when the root differs from the log's
+   */
+  async recordTreeHead(head: SignedTreeHead): Promise<void> {
+    const root = await this.root(head.treeSize);
+    if (bytesToHex(root) !== head.rootHash.toLowerCase()) {
+      throw new BaseError("conflict", "tree head root is not this log's root", {
+        details: `tree size ${head.treeSize}`,
+      });
+    }
+    await insertTreeHead(this.store.db, head, this.now());
+  }
+
+  /** Marks the head of `treeSize` anchored in `block` (by transaction `tx`). */
+  markAnchored(treeSize: number, block: number, tx?: Hex): Promise<void> {
+    return markTreeHeadAnchored(this.store.db, treeSize, block, tx);
+  }
+
+  /** Recorded heads by ascending tree size. */
+  treeHeads(query: TreeHeadQuery = {}): Promise<StoredTreeHead[]> {
+    return listTreeHeads(this.store.db, query);
+  }
+
+  /** Anchored heads by ascending tree size. */
+  anchoredHeads(): Promise<StoredTreeHead[]> {
+    return listTreeHeads(this.store.db, { status: "anchored" });
+  }
+
+  /** The head with the largest tree size, optionally of one status. */
+  latestTreeHead(status?: TreeHeadStatus): Promise<StoredTreeHead | undefined> {
+    return latestTreeHead(this.store.db, status);
+  }
+
+  private async appendLocked(
+    texts: string[],
+    patients: Array<string | null>,
+    leaves: Uint8Array[],
+  ): Promise<{ firstIndex: number; size: number }> {
+    for (let attempt = 0; ; attempt++) {
+      const firstIndex = this.treeSize;
+      const frontier = this.frontier.slice();
+      const nodes: NodeRow[] = [];
+      const createdAt = this.now();
+      const rows: AuditEntryTable[] = texts.map((entry, i) => ({
+        idx: firstIndex + i,
+        entry,
+        leaf_hash: leaves[i] as Uint8Array,
+        patient: patients[i] ?? null,
+        created_at: createdAt,
+      }));
+      leaves.forEach((hash, i) => {
+        let top: EdgeNode = { level: 0, index: firstIndex + i, hash };
+        nodes.push(top);
+        while (frontier.length > 0 && frontier[frontier.length - 1]?.level === top.level) {
+          const left = frontier.pop() as EdgeNode;
+          top = { level: top.level + 1, index: left.index / 2, hash: fastNodeHash(left.hash, top.hash) };
+          nodes.push(top);
+        }
+        frontier.push(top);
+      });
+      try {
+        if (rows.length > 0)
+          await this.store.db
+            .transaction()
+            .execute((trx) => insertBatch(trx, this.store.dialect, rows, nodes));
+      } catch (cause) {
+        if (attempt < 3 && isUniqueViolation(cause, this.store.dialect)) {
+          // Another writer appended to this database: reload the edge and place the batch after it.
+          const fresh = await loadFrontier(this.store);
+          this.treeSize = fresh.size;
+          this.frontier = fresh.frontier;
+          continue;
+        }
+        throw new BaseError("unavailable", "audit append failed", { cause });
+      }
+      this.frontier = frontier;
+      this.treeSize = firstIndex + rows.length;
+      return { firstIndex, size: this.treeSize };
+    }
+  }
+
+  private checkSize(size: number, what: string): void {
+    if (!Number.isSafeInteger(size) || size < 0 || size > this.treeSize) {
+      throw new BaseError("invalid", `${what} out of range`, { details: `${size} of ${this.treeSize}` });
+    }
+  }
+}
+
+async function loadFrontier(store: Store): Promise<{ size: number; frontier: EdgeNode[] }> {
+  const size = await storedSize(store.db);
+  const keys = frontierOf(size);
+  const hashes = await dbNodeSource(store.db).nodes(keys);
+  return {
+    size,
+    frontier: keys.map((k, i) => ({ level: k.level, index: k.index, hash: hashes[i] as Uint8Array })),
+  };
+}
+
+function fromRow(row: AuditEntryTable): StoredAuditEntry {
+  return {
+    index: Number(row.idx),
+    entry: decodeAuditEntry(row.entry),
+    text: row.entry,
+    leafHash: row.leaf_hash,
+    createdAt: Number(row.created_at),
+  };
+}
+
+function bytesToHex(bytes: Uint8Array): Hex {
+  return `0x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex")}`;
+}

@@ -1,0 +1,149 @@
+/**
+ * Full audit of a stored log: recomputes every leaf hash from the stored entry text, checks it
+ * against the stored leaf hash and the stored tree (level 0 and every complete subtree above),
+ * checks each anchored root, and the consistency proofs between anchors. Reports the first
+ * divergent entry: an edited, deleted or reordered entry is found at its exact index.
+ */
+import type { Kysely } from "kysely";
+import type { Schema } from "../store/schema.js";
+import { buildConsistencyProof, verifyConsistency } from "./consistencyProof.js";
+import { hashesEqual, toHash, type HashLike } from "./merkleHash.js";
+import { fastNodeHash, textLeafHash } from "./serverHash.js";
+import { foldSubtrees, type NodeSource } from "./subtrees.js";
+
+/** A root the log committed to publicly (an anchored tree head). */
+export interface Anchor {
+  treeSize: number;
+  rootHash: HashLike;
+}
+
+export type VerifyResult = { ok: true } | { ok: false; firstBadIndex?: number; reason: string };
+
+const PAGE = 4096;
+
+interface Edge {
+  level: number;
+  index: number;
+  hash: Uint8Array;
+}
+
+/**
+ * Verifies the whole stored log of `size` leaves against itself and the given anchors.
+ * @param db - the store's Kysely instance
+ * @param source - the stored tree, for consistency proofs between anchors
+ * @param size - the log's size as the writer knows it
+ * @param anchors - anchored tree heads, any order
+ * @returns ok, or the first problem found. https://www.rfc-editor.org/rfc/rfc9162#section-2.1
+ */
+export async function verifyStoredLog(
+  db: Kysely<Schema>,
+  source: NodeSource,
+  size: number,
+  anchors: readonly Anchor[],
+): Promise<VerifyResult> {
+  const sorted = [...anchors].sort((a, b) => a.treeSize - b.treeSize);
+  const last = sorted[sorted.length - 1];
+  if (last !== undefined && last.treeSize > size) {
+    return {
+      ok: false,
+      firstBadIndex: size,
+      reason: `anchored tree size ${last.treeSize} exceeds the log size ${size}`,
+    };
+  }
+  let nextAnchor = 0;
+  const edge: Edge[] = [];
+  for (let start = 0; start < size; start += PAGE) {
+    const end = Math.min(start + PAGE, size);
+    const [entries, nodes] = await Promise.all([
+      readEntries(db, start, end),
+      readCompletedNodes(db, start, end),
+    ]);
+    for (let i = start; i < end; i++) {
+      const row = entries.get(i);
+      if (row === undefined) return { ok: false, firstBadIndex: i, reason: `entry ${i} is missing` };
+      const leaf = textLeafHash(row.entry);
+      if (!hashesEqual(leaf, row.leaf_hash)) {
+        return { ok: false, firstBadIndex: i, reason: `entry ${i} does not match its stored leaf hash` };
+      }
+      const stored = nodes.get(`0:${i}`);
+      if (stored === undefined || !hashesEqual(leaf, stored)) {
+        return {
+          ok: false,
+          firstBadIndex: i,
+          reason: `entry ${i} is not the leaf the tree holds at that index`,
+        };
+      }
+      let top: Edge = { level: 0, index: i, hash: leaf };
+      while (edge.length > 0 && edge[edge.length - 1]?.level === top.level) {
+        const left = edge.pop() as Edge;
+        top = { level: top.level + 1, index: left.index / 2, hash: fastNodeHash(left.hash, top.hash) };
+        const storedNode = nodes.get(`${top.level}:${top.index}`);
+        if (storedNode === undefined || !hashesEqual(storedNode, top.hash)) {
+          const first = top.index * 2 ** top.level;
+          const reason = `stored subtree at level ${top.level} from entry ${first} does not match its entries`;
+          return { ok: false, firstBadIndex: first, reason };
+        }
+      }
+      edge.push(top);
+      for (let a = sorted[nextAnchor]; a !== undefined && a.treeSize === i + 1; a = sorted[++nextAnchor]) {
+        const expected = toHash(a.rootHash);
+        const root = foldSubtrees(edge.map((e) => e.hash));
+        if (expected === undefined || !hashesEqual(root, expected)) {
+          const from = nextAnchor > 0 ? (sorted[nextAnchor - 1] as Anchor).treeSize : 0;
+          return {
+            ok: false,
+            reason: `root at tree size ${a.treeSize} differs from the anchored root: entries ${from}..${a.treeSize - 1} were rewritten`,
+          };
+        }
+      }
+    }
+  }
+  for (let k = 1; k < sorted.length; k++) {
+    const a = sorted[k - 1] as Anchor;
+    const b = sorted[k] as Anchor;
+    if (a.treeSize === 0) continue;
+    const proof = await buildConsistencyProof(source, a.treeSize, b.treeSize);
+    if (!verifyConsistency(a.treeSize, b.treeSize, a.rootHash, b.rootHash, proof)) {
+      return {
+        ok: false,
+        reason: `anchors at tree sizes ${a.treeSize} and ${b.treeSize} are not consistent`,
+      };
+    }
+  }
+  return { ok: true };
+}
+
+async function readEntries(db: Kysely<Schema>, start: number, end: number) {
+  const rows = await db
+    .selectFrom("audit_entries")
+    .select(["idx", "entry", "leaf_hash"])
+    .where("idx", ">=", start)
+    .where("idx", "<", end)
+    .execute();
+  return new Map(rows.map((r) => [Number(r.idx), r]));
+}
+
+/** Stored subtrees whose last leaf lies in `[start, end)`: those completed by this page. */
+async function readCompletedNodes(
+  db: Kysely<Schema>,
+  start: number,
+  end: number,
+): Promise<Map<string, Uint8Array>> {
+  const ranges: Array<{ level: number; lo: number; hi: number }> = [];
+  for (let level = 0, width = 1; width <= end; level++, width *= 2) {
+    const lo = Math.ceil((start + 1) / width) - 1;
+    const hi = Math.floor(end / width) - 1;
+    if (lo <= hi) ranges.push({ level, lo, hi });
+  }
+  if (ranges.length === 0) return new Map();
+  const rows = await db
+    .selectFrom("audit_nodes")
+    .select(["level", "idx", "hash"])
+    .where((eb) =>
+      eb.or(
+        ranges.map((r) => eb.and([eb("level", "=", r.level), eb("idx", ">=", r.lo), eb("idx", "<=", r.hi)])),
+      ),
+    )
+    .execute();
+  return new Map(rows.map((r) => [`${r.level}:${Number(r.idx)}`, r.hash]));
+}

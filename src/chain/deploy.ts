@@ -1,0 +1,78 @@
+import { getAddress, getContractAddress, type Address, type Hash } from "viem";
+import { BaseError } from "../errors/BaseError.js";
+import { auditAnchorAbi, auditAnchorBytecode } from "./artifacts/AuditAnchor.js";
+import { consentRegistryAbi, consentRegistryBytecode } from "./artifacts/ConsentRegistry.js";
+import { participantRegistryAbi, participantRegistryBytecode } from "./artifacts/ParticipantRegistry.js";
+import type { ChainClients } from "./clients.js";
+
+/** Where the carechain contracts live on a ledger. */
+export interface Deployment {
+  chainId: number;
+  participantRegistry: Address;
+  consentRegistry: Address;
+  auditAnchor: Address;
+  /** First block holding any of the contracts: where an indexer starts reading events. */
+  blockNumber: bigint;
+}
+
+/**
+ * Deploys ParticipantRegistry, ConsentRegistry and AuditAnchor from `clients.account` (which
+ * becomes the registry's admin and governor) and waits until all three are mined. The three
+ * transactions are sent back to back with consecutive nonces, so on a chain with block time
+ * they land in one block.
+ * @param clients - Clients with the deploying account.
+ * @returns The contract addresses and the deployment block.
+ */
+export async function deployContracts(clients: ChainClients): Promise<Deployment> {
+  const { publicClient, walletClient, account } = clients;
+  const nonce = await publicClient.getTransactionCount({ address: account.address, blockTag: "pending" });
+  const participantRegistry = getContractAddress({ from: account.address, nonce: BigInt(nonce) });
+
+  const hashes: Hash[] = [];
+  hashes.push(
+    await walletClient.deployContract({
+      abi: participantRegistryAbi,
+      bytecode: participantRegistryBytecode,
+      nonce,
+    }),
+  );
+  hashes.push(
+    await walletClient.deployContract({
+      abi: consentRegistryAbi,
+      bytecode: consentRegistryBytecode,
+      nonce: nonce + 1,
+    }),
+  );
+  hashes.push(
+    await walletClient.deployContract({
+      abi: auditAnchorAbi,
+      bytecode: auditAnchorBytecode,
+      args: [participantRegistry],
+      nonce: nonce + 2,
+    }),
+  );
+
+  const receipts = await Promise.all(hashes.map((hash) => publicClient.waitForTransactionReceipt({ hash })));
+  const addresses = receipts.map((receipt, i) => {
+    if (receipt.status !== "success" || !receipt.contractAddress) {
+      throw new BaseError("unavailable", "a contract deployment was reverted", {
+        details: `transaction ${receipt.transactionHash} (contract ${i + 1} of 3) has status ${receipt.status}`,
+      });
+    }
+    return getAddress(receipt.contractAddress);
+  });
+  const [registry, consent, audit] = addresses as [Address, Address, Address];
+  if (registry !== participantRegistry) {
+    throw new BaseError("internal", "ParticipantRegistry landed at an unexpected address", {
+      details: `expected ${participantRegistry}, got ${registry}: was another transaction sent from the deployer?`,
+    });
+  }
+  const blockNumber = receipts.map((r) => r.blockNumber).reduce((a, b) => (a < b ? a : b));
+  return {
+    chainId: clients.chainId,
+    participantRegistry: registry,
+    consentRegistry: consent,
+    auditAnchor: audit,
+    blockNumber,
+  };
+}

@@ -1,0 +1,37 @@
+import { EventEmitter } from "node:events";
+import type { Category } from "../consent/model.js";
+
+/** In-process notifications that feed subscriptions, live views and notifications. */
+export interface CarechainEvents {
+  "record.stored": {
+    type: string;
+    id: string;
+    versionId: number;
+    patientId: string | undefined;
+    patientAccount: string | undefined;
+    categories: Category[];
+  };
+  "consent.granted": { grantId: string; patient: string };
+  "consent.revoked": { grantId: string; patient: string };
+  "patient.alert": { account: string; kind: string; detail: Record<string, unknown> };
+}
+
+/** A typed in-process event bus; listeners run synchronously and must not throw. */
+export class EventBus {
+  readonly #emitter = new EventEmitter({ captureRejections: false });
+
+  constructor() {
+    this.#emitter.setMaxListeners(1000);
+  }
+
+  /** Publishes an event to every current listener. */
+  emit<K extends keyof CarechainEvents>(name: K, payload: CarechainEvents[K]): void {
+    this.#emitter.emit(name, payload);
+  }
+
+  /** Subscribes; returns the unsubscribe function. */
+  on<K extends keyof CarechainEvents>(name: K, listener: (payload: CarechainEvents[K]) => void): () => void {
+    this.#emitter.on(name, listener);
+    return () => this.#emitter.off(name, listener);
+  }
+}

@@ -1,0 +1,109 @@
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import type { Logger } from "pino";
+import type { Address, Hex } from "viem";
+import { AccessLog } from "../audit/accessLog.js";
+import { Anchorer } from "../audit/anchorer.js";
+import { AuditLog } from "../audit/auditLog.js";
+import type { Deployment } from "../chain/deploy.js";
+import type { ChainClients } from "../chain/clients.js";
+import type { Indexer } from "../chain/indexer.js";
+import type { Outbox } from "../chain/outbox.js";
+import { organizationByNode } from "../chain/participantMirror.js";
+import type { Config } from "../config/config.js";
+import { ConsentGate } from "../consent/consentGate.js";
+import { ConsentService } from "../consent/consentService.js";
+import { loadGrantIndex } from "../consent/grantStore.js";
+import { loadOrCreateLocalKeyProvider, type KeyProvider } from "../crypto/keyProvider.js";
+import { PatientKeyring } from "../crypto/patientKeys.js";
+import { EventBus } from "../events/eventBus.js";
+import { BlindIndex } from "../records/blindIndex.js";
+import { RecordRepository } from "../records/repository.js";
+import type { Store } from "../store/database.js";
+import { getMeta, setMeta } from "../store/meta.js";
+import type { NodeKey } from "./nodeKey.js";
+
+/** The rooms of a running node, wired to each other through the seams DESIGN.md names. */
+export interface Services {
+  events: EventBus;
+  keyring: PatientKeyring;
+  audit: AuditLog;
+  accessLog: AccessLog;
+  anchorer: Anchorer;
+  gate: ConsentGate;
+  consents: ConsentService;
+  records: RecordRepository;
+}
+
+export interface ServiceDeps {
+  config: Config;
+  logger: Logger;
+  store: Store;
+  key: NodeKey;
+  clients: ChainClients;
+  deployment: Deployment;
+  outbox: Outbox;
+  indexer: Indexer;
+  organizationId: Hex;
+}
+
+/** Builds the rooms and registers their ledger-event handlers on the indexer (before it starts). */
+export async function buildServices(d: ServiceDeps): Promise<Services> {
+  const provider = loadOrCreateLocalKeyProvider(join(d.config.dataDir, "master-key"));
+  const events = new EventBus();
+  const keyring = new PatientKeyring(d.store, provider);
+  const audit = await AuditLog.open(d.store);
+  const node = d.key.account.address as Address;
+  const accessLog = new AccessLog(audit, node);
+  const gate = new ConsentGate(await loadGrantIndex(d.store.db), d.store);
+  await gate.load();
+  const consents = new ConsentService({
+    store: d.store,
+    index: gate.index,
+    outbox: d.outbox,
+    clients: d.clients,
+    consentRegistry: d.deployment.consentRegistry,
+    events,
+    audit,
+    nodeAccount: node,
+    waitForBlock: (block, timeoutMs) => d.indexer.waitForBlock(block, timeoutMs),
+  });
+  const anchorer = new Anchorer({
+    log: audit,
+    outbox: d.outbox,
+    signer: d.key.account,
+    domain: { chainId: d.clients.chainId, verifyingContract: d.deployment.auditAnchor },
+    intervalMs: d.config.anchorIntervalMs,
+    maxEntries: d.config.anchorMaxEntries,
+    ready: async () => (await organizationByNode(d.store.db, node)) !== undefined,
+    logger: d.logger,
+  });
+  const records = new RecordRepository({
+    store: d.store,
+    keyring,
+    gate,
+    audit,
+    blind: new BlindIndex(await blindIndexKey(d.store, provider)),
+    events,
+    organizationId: d.organizationId,
+    nodeAccount: node,
+  });
+  events.on("patient.alert", (alert) => {
+    gate
+      .notify(alert.account, alert.kind, alert.detail)
+      .catch((err: unknown) => d.logger.warn({ err }, "could not store a patient notification"));
+  });
+  d.indexer.onLog(consents.onLog);
+  d.indexer.onLog(anchorer.onLog);
+  return { events, keyring, audit, accessLog, anchorer, gate, consents, records };
+}
+
+/** The blind-index HMAC key: random once, stored wrapped by the node's key provider. */
+async function blindIndexKey(store: Store, provider: KeyProvider): Promise<Uint8Array> {
+  const META = "records.blindIndexKey";
+  const stored = await getMeta(store.db, META);
+  if (stored) return provider.unwrap(Buffer.from(stored, "base64"), META);
+  const key = randomBytes(32);
+  await setMeta(store.db, META, Buffer.from(await provider.wrap(key, META)).toString("base64"));
+  return key;
+}

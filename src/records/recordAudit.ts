@@ -1,0 +1,40 @@
+import type { Principal } from "../access/principal.js";
+import type { AuditAction, AuditEntry } from "../audit/auditEntry.js";
+import type { Category } from "../consent/model.js";
+
+/** The one call every room uses to record an access, denial or change (batched underneath). */
+export interface AuditSink {
+  enqueue(entry: AuditEntry): Promise<number>;
+}
+
+export interface AuditFacts {
+  action: AuditAction;
+  decision: "permit" | "deny";
+  patient?: string | undefined;
+  resources?: string[] | undefined;
+  categories?: readonly Category[] | undefined;
+  reason?: string | undefined;
+}
+
+/** Builds an audit entry from who is calling and what happened; no PHI goes in. */
+export function auditEntryFor(principal: Principal, node: string, facts: AuditFacts): AuditEntry {
+  const entry: AuditEntry = {
+    v: 1,
+    time: new Date().toISOString(),
+    requestId: principal.requestId,
+    actor: {
+      account: principal.account,
+      ...(principal.organization ? { organization: principal.organization } : {}),
+      ...(principal.role ? { role: principal.role } : {}),
+    },
+    action: facts.action,
+    purpose: principal.purpose,
+    decision: facts.decision,
+    node,
+  };
+  if (facts.patient) entry.patient = facts.patient;
+  if (facts.resources?.length) entry.resources = facts.resources.slice(0, 1000);
+  if (facts.categories?.length) entry.categories = [...new Set(facts.categories)];
+  if (facts.reason) entry.reason = facts.reason;
+  return entry;
+}

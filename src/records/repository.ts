@@ -1,0 +1,786 @@
+import { randomUUID } from "node:crypto";
+import { getAddress, type Address, type Hex } from "viem";
+import type { Principal } from "../access/principal.js";
+import type { ConsentGate, PatientDecider } from "../consent/consentGate.js";
+import type { Decision } from "../consent/decide.js";
+import { categoriesOf, type Category } from "../consent/model.js";
+import { canonicalJson, contentHash } from "../crypto/canonicalJson.js";
+import { decryptRecord, encryptRecord } from "../crypto/envelope.js";
+import type { PatientKeyring } from "../crypto/patientKeys.js";
+import { BaseError } from "../errors/BaseError.js";
+import type { EventBus } from "../events/eventBus.js";
+import type { Insertable, Transaction } from "kysely";
+import type { Store } from "../store/database.js";
+import type { Schema, SearchTokenTable } from "../store/schema.js";
+import type { BlindIndex } from "./blindIndex.js";
+import { categorize, categoryMaskOf } from "./categorize.js";
+import type { FhirResource } from "./fhirTypes.js";
+import { auditEntryFor, type AuditFacts, type AuditSink } from "./recordAudit.js";
+import { searchWhere, type Candidate } from "./recordSearchSql.js";
+import { extractIndex, patientOf } from "./searchIndex.js";
+import { parseSearch, type SearchQuery } from "./searchParameters.js";
+import { validateResource } from "./validateResource.js";
+import { planBundleImport } from "./bundlePlan.js";
+import { PATIENT_ACCOUNT_SYSTEM, searchsetBundle, type SearchPage } from "./searchBundle.js";
+
+export interface RecordRepositoryDeps {
+  store: Store;
+  keyring: PatientKeyring;
+  gate: ConsentGate;
+  audit: AuditSink;
+  blind: BlindIndex;
+  events: EventBus;
+  /** This node's organization id: the author of everything written here. */
+  organizationId: Hex;
+  /** This node's account, named in audit entries. */
+  nodeAccount: Address;
+}
+
+interface StoredVersion {
+  type: string;
+  id: string;
+  version_id: number;
+  patient_id: string | null;
+  categories: number;
+  author_org: string;
+  last_updated: number;
+  deleted: number;
+  blob: Uint8Array | null;
+}
+
+interface PreparedWrite {
+  type: string;
+  id: string;
+  versionId: number;
+  previous: boolean;
+  patientId: string | undefined;
+  account: Address | undefined;
+  categories: Category[];
+  mask: number;
+  stored: FhirResource;
+  ciphertext: Uint8Array;
+  sortDate: number | null;
+  tokens: Insertable<SearchTokenTable>[];
+  now: number;
+  author: string;
+}
+
+/** Resource types outside any patient compartment. */
+const DIRECTORY_TYPES = new Set([
+  "Organization",
+  "Practitioner",
+  "PractitionerRole",
+  "Location",
+  "Medication",
+  "Device",
+]);
+
+/** Key under which a resource outside any patient compartment (Organization, Practitioner...) is encrypted. */
+const DIRECTORY_KEY = "Patient/carechain-directory";
+
+/**
+ * The one way to read or write health data. Every operation asks the consent gate and appends
+ * its audit entry here, whoever calls it (HTTP route, CLI, another node), so no path can forget
+ * either. Resources are stored as envelope-encrypted canonical JSON, one row per version.
+ */
+export class RecordRepository {
+  readonly #d: RecordRepositoryDeps;
+  readonly #links = new Map<string, Address | null>();
+
+  constructor(deps: RecordRepositoryDeps) {
+    this.#d = deps;
+  }
+
+  /** Creates a resource with a server-assigned id (or the given id when it is new). */
+  async create(principal: Principal, input: unknown): Promise<FhirResource> {
+    const resource = validateResource(input);
+    const id = resource.id ?? randomUUID();
+    return this.#write(principal, { ...resource, id });
+  }
+
+  /** Creates or updates `type/id` (FHIR update; create-on-update allowed). */
+  async update(principal: Principal, type: string, id: string, input: unknown): Promise<FhirResource> {
+    const resource = validateResource(input);
+    if (resource.resourceType !== type)
+      throw new BaseError("invalid", `resourceType must be ${type}`, { expression: "resourceType" });
+    if (resource.id !== undefined && resource.id !== id)
+      throw new BaseError("invalid", "resource id does not match the URL", { expression: `${type}.id` });
+    return this.#write(principal, { ...resource, id });
+  }
+
+  /** Reads the current version of `type/id`. */
+  async read(principal: Principal, type: string, id: string): Promise<FhirResource> {
+    const row = await this.#d.store.db
+      .selectFrom("resources as r")
+      .innerJoin("resource_versions as v", (j) =>
+        j
+          .onRef("v.type", "=", "r.type")
+          .onRef("v.id", "=", "r.id")
+          .onRef("v.version_id", "=", "r.version_id"),
+      )
+      .select([
+        "r.type",
+        "r.id",
+        "r.version_id",
+        "r.patient_id",
+        "r.categories",
+        "r.author_org",
+        "r.last_updated",
+        "r.deleted",
+        "v.blob",
+      ])
+      .where("r.type", "=", type)
+      .where("r.id", "=", id)
+      .executeTakeFirst();
+    if (!row) throw new BaseError("not-found", `${type}/${id} is not known`);
+    return this.#gatedOpen(principal, row, "read");
+  }
+
+  /** Reads one version of `type/id`. */
+  async vread(principal: Principal, type: string, id: string, versionId: number): Promise<FhirResource> {
+    const row = await this.#d.store.db
+      .selectFrom("resource_versions")
+      .select([
+        "type",
+        "id",
+        "version_id",
+        "patient_id",
+        "categories",
+        "author_org",
+        "last_updated",
+        "deleted",
+        "blob",
+      ])
+      .where("type", "=", type)
+      .where("id", "=", id)
+      .where("version_id", "=", versionId)
+      .executeTakeFirst();
+    if (!row) throw new BaseError("not-found", `${type}/${id}/_history/${versionId} is not known`);
+    return this.#gatedOpen(principal, row, "read");
+  }
+
+  /** Every version of `type/id` the principal may see, newest first, as a FHIR history Bundle. */
+  async history(principal: Principal, type: string, id: string): Promise<FhirResource> {
+    const rows = await this.#d.store.db
+      .selectFrom("resource_versions")
+      .select([
+        "type",
+        "id",
+        "version_id",
+        "patient_id",
+        "categories",
+        "author_org",
+        "last_updated",
+        "deleted",
+        "blob",
+      ])
+      .where("type", "=", type)
+      .where("id", "=", id)
+      .orderBy("version_id", "desc")
+      .execute();
+    if (rows.length === 0) throw new BaseError("not-found", `${type}/${id} is not known`);
+    const first = rows[0]!;
+    const account = await this.patientAccount(first.patient_id);
+    const decider = this.#d.gate.forPatient(principal, account, "read");
+    const allowed: StoredVersion[] = [];
+    let denied: Decision | undefined;
+    for (const row of rows) {
+      const d = decider.decide(categoriesOf(row.categories), row.author_org);
+      if (d.permit) allowed.push(row);
+      else denied ??= d;
+    }
+    await this.#audit(principal, {
+      action: "read",
+      decision: allowed.length ? "permit" : "deny",
+      patient: auditPatient(first.patient_id, account),
+      resources: [`${type}/${id}`],
+      categories: categoriesOf(first.categories),
+      reason: allowed.length ? `history: ${allowed.length} of ${rows.length} versions` : denied?.reason,
+    });
+    if (allowed.length === 0) throw forbiddenFor(denied);
+    const entries = [];
+    for (const row of allowed) {
+      const resource = row.deleted ? undefined : await this.#open(row);
+      entries.push({
+        fullUrl: `${type}/${id}`,
+        ...(resource ? { resource } : {}),
+        request: {
+          method: row.deleted ? "DELETE" : row.version_id === 1 ? "POST" : "PUT",
+          url: `${type}/${id}`,
+        },
+        response: {
+          status: row.deleted ? "204" : row.version_id === 1 ? "201" : "200",
+          lastModified: new Date(row.last_updated).toISOString(),
+        },
+      });
+    }
+    return { resourceType: "Bundle", type: "history", total: entries.length, entry: entries };
+  }
+
+  /**
+   * FHIR search. Candidates come from SQL over the blind index; the consent filter runs before
+   * counting, so `total` and every page hold only what the principal may see.
+   */
+  async search(
+    principal: Principal,
+    type: string,
+    params: Record<string, string | string[] | undefined>,
+    baseUrl = "",
+  ): Promise<FhirResource> {
+    const query = parseSearch(type, params);
+    const page = await this.#searchQuery(principal, query, "search");
+    return searchsetBundle(page, query, params, `${baseUrl}/${type}`);
+  }
+
+  /** `Patient/{id}/$everything`: the patient's whole record that the principal may see. */
+  async everything(principal: Principal, patientId: string): Promise<FhirResource> {
+    const patient = await this.#d.store.db
+      .selectFrom("resources")
+      .select(["id"])
+      .where("type", "=", "Patient")
+      .where("id", "=", patientId)
+      .executeTakeFirst();
+    if (!patient) throw new BaseError("not-found", `Patient/${patientId} is not known`);
+    const candidates = await this.#d.store.db
+      .selectFrom("resources")
+      .select(["type", "id", "version_id", "patient_id", "categories", "author_org"])
+      .where("patient_id", "=", patientId)
+      .where("deleted", "=", 0)
+      .orderBy("type")
+      .orderBy("last_updated")
+      .execute();
+    const page = await this.#filterAndOpen(principal, candidates, 0, Number.MAX_SAFE_INTEGER, "export");
+    return {
+      resourceType: "Bundle",
+      type: "searchset",
+      total: page.total,
+      entry: page.resources.map((r) => ({
+        fullUrl: `${r.resourceType}/${r.id}`,
+        resource: r,
+        search: { mode: "match" },
+      })),
+    };
+  }
+
+  /** Links a FHIR Patient to the patient's ledger account (consent is keyed by account). */
+  async linkPatient(patientId: string, account: Address): Promise<void> {
+    const lower = account.toLowerCase();
+    await this.#d.store.db
+      .insertInto("patient_links")
+      .values({ patient_id: patientId, account: lower })
+      .onConflict((oc) => oc.column("patient_id").doUpdateSet({ account: lower }))
+      .execute();
+    this.#links.set(patientId, getAddress(account));
+  }
+
+  /** The account linked to a FHIR Patient id, if any. */
+  async patientAccount(patientId: string | null | undefined): Promise<Address | undefined> {
+    if (!patientId) return undefined;
+    if (this.#links.has(patientId)) return this.#links.get(patientId) ?? undefined;
+    const row = await this.#d.store.db
+      .selectFrom("patient_links")
+      .select("account")
+      .where("patient_id", "=", patientId)
+      .executeTakeFirst();
+    const account = row ? getAddress(row.account) : null;
+    this.#links.set(patientId, account);
+    return account ?? undefined;
+  }
+
+  /** FHIR Patient ids linked to an account. */
+  async patientIdsOf(account: string): Promise<string[]> {
+    const rows = await this.#d.store.db
+      .selectFrom("patient_links")
+      .select("patient_id")
+      .where("account", "=", account.toLowerCase())
+      .execute();
+    return rows.map((r) => r.patient_id);
+  }
+
+  /**
+   * Crypto-shreds a patient: destroys their key so every stored version becomes unreadable for
+   * good, and drops their search index. Only the patient (or a system job) may do it.
+   */
+  async erasePatient(principal: Principal, patientId: string): Promise<{ resources: number }> {
+    const account = await this.patientAccount(patientId);
+    const self = account !== undefined && principal.account.toLowerCase() === account.toLowerCase();
+    if (!self && principal.kind !== "system") {
+      await this.#audit(principal, {
+        action: "erase",
+        decision: "deny",
+        patient: auditPatient(patientId, account),
+        reason: "only the patient may erase",
+      });
+      throw new BaseError("forbidden", "only the patient may erase their record");
+    }
+    await this.#d.keyring.erase(`Patient/${patientId}`);
+    const { db } = this.#d.store;
+    const count = await db.transaction().execute(async (tx) => {
+      const rows = await tx
+        .selectFrom("resources")
+        .select(["type", "id"])
+        .where("patient_id", "=", patientId)
+        .execute();
+      for (const r of rows)
+        await tx.deleteFrom("search_tokens").where("type", "=", r.type).where("id", "=", r.id).execute();
+      await tx.updateTable("resources").set({ deleted: 1 }).where("patient_id", "=", patientId).execute();
+      return rows.length;
+    });
+    await this.#audit(principal, {
+      action: "erase",
+      decision: "permit",
+      patient: auditPatient(patientId, account),
+      reason: `crypto-shredded ${count} resources`,
+    });
+    return { resources: count };
+  }
+
+  async #write(principal: Principal, resource: FhirResource): Promise<FhirResource> {
+    const prepared = await this.#prepare(principal, resource);
+    await this.#d.store.db.transaction().execute((tx) => this.#persist(tx, prepared));
+    await this.#finish(principal, prepared);
+    return prepared.stored;
+  }
+
+  /**
+   * Imports a FHIR transaction/batch/collection Bundle as Synthea writes them (references between
+   * entries resolved). All or nothing: every entry is validated, authorized and encrypted first,
+   * then everything is written in one database transaction.
+   * @param options - `patientAccount` links the bundle's Patient to the patient's ledger account
+   */
+  async importBundle(
+    principal: Principal,
+    input: unknown,
+    options: { patientAccount?: Address | undefined } = {},
+  ): Promise<FhirResource> {
+    const plan = planBundleImport(input);
+    const prepared: PreparedWrite[] = [];
+    const versions = new Map<string, number>();
+    for (const entry of plan.entries) {
+      let resource = entry.resource;
+      if (resource.resourceType === "Patient" && options.patientAccount) {
+        resource = withAccount(resource, options.patientAccount);
+      }
+      const key = `${resource.resourceType}/${resource.id}`;
+      const p = await this.#prepare(principal, resource, versions.get(key));
+      versions.set(key, p.versionId);
+      prepared.push(p);
+      // later entries of this bundle belong to the patient whose account it names
+      if (p.type === "Patient" && p.account && !this.#links.get(p.id)) this.#links.set(p.id, p.account);
+    }
+    try {
+      await this.#d.store.db.transaction().execute(async (tx) => {
+        for (const p of prepared) await this.#persist(tx, p);
+      });
+    } catch (error) {
+      for (const p of prepared) if (p.type === "Patient") this.#links.delete(p.id);
+      throw error;
+    }
+    for (const p of prepared) await this.#finish(principal, p);
+    return {
+      resourceType: "Bundle",
+      type: "transaction-response",
+      entry: prepared.map((p) => ({
+        response: {
+          status: p.previous ? "200 OK" : "201 Created",
+          location: `${p.type}/${p.id}/_history/${p.versionId}`,
+        },
+      })),
+    };
+  }
+
+  async #prepare(
+    principal: Principal,
+    resource: FhirResource,
+    knownVersion?: number,
+  ): Promise<PreparedWrite> {
+    const type = resource.resourceType;
+    const id = resource.id!;
+    const patientId = patientOf(resource);
+    if (patientId === undefined && !DIRECTORY_TYPES.has(type)) {
+      throw new BaseError("invalid", `${type} must reference its patient (subject or patient)`, {
+        expression: `${type}.subject`,
+      });
+    }
+    const categories = categorize(resource);
+    const account =
+      type === "Patient"
+        ? (accountIdentifier(resource) ?? (await this.patientAccount(id)))
+        : await this.patientAccount(patientId);
+    await this.#authorizeWrite(principal, patientId, account, categories, `${type}/${id}`);
+    const previous =
+      knownVersion ??
+      (
+        await this.#d.store.db
+          .selectFrom("resources")
+          .select(["version_id"])
+          .where("type", "=", type)
+          .where("id", "=", id)
+          .executeTakeFirst()
+      )?.version_id;
+    const versionId = (previous ?? 0) + 1;
+    const now = Date.now();
+    const stored: FhirResource = {
+      ...resource,
+      meta: {
+        ...(resource.meta ?? {}),
+        versionId: String(versionId),
+        lastUpdated: new Date(now).toISOString(),
+        source: `urn:carechain:org:${this.#d.organizationId}`,
+      },
+    };
+    const aad = `${type}/${id}/_history/${versionId}`;
+    const keyId = patientId ? `Patient/${patientId}` : DIRECTORY_KEY;
+    const plaintext = Buffer.from(canonicalJson(stored), "utf8");
+    const { ciphertext } = await encryptRecord(this.#d.keyring, keyId, plaintext, aad);
+    const index = extractIndex(stored);
+    return {
+      type,
+      id,
+      versionId,
+      previous: previous !== undefined,
+      patientId,
+      account,
+      categories,
+      mask: categoryMaskOf(resource),
+      stored,
+      ciphertext,
+      sortDate: index.find((r) => r.param === "date")?.start ?? null,
+      tokens: index.flatMap((row) => this.#tokenRows(type, id, row)),
+      now,
+      author: principal.account.toLowerCase(),
+    };
+  }
+
+  async #persist(tx: Transaction<Schema>, p: PreparedWrite): Promise<void> {
+    const org = this.#d.organizationId;
+    await tx
+      .insertInto("resource_versions")
+      .values({
+        type: p.type,
+        id: p.id,
+        version_id: p.versionId,
+        patient_id: p.patientId ?? null,
+        categories: p.mask,
+        author_org: org,
+        author: p.author,
+        last_updated: p.now,
+        deleted: 0,
+        content_hash: contentHash(p.stored),
+        blob: p.ciphertext,
+      })
+      .execute();
+    const current = {
+      version_id: p.versionId,
+      patient_id: p.patientId ?? null,
+      categories: p.mask,
+      author_org: org,
+      last_updated: p.now,
+      deleted: 0,
+      sort_date: p.sortDate,
+    };
+    if (p.previous) {
+      await tx
+        .updateTable("resources")
+        .set(current)
+        .where("type", "=", p.type)
+        .where("id", "=", p.id)
+        .execute();
+    } else {
+      await tx
+        .insertInto("resources")
+        .values({ type: p.type, id: p.id, ...current })
+        .execute();
+    }
+    await tx.deleteFrom("search_tokens").where("type", "=", p.type).where("id", "=", p.id).execute();
+    for (let i = 0; i < p.tokens.length; i += 200) {
+      await tx
+        .insertInto("search_tokens")
+        .values(p.tokens.slice(i, i + 200))
+        .execute();
+    }
+    if (p.type === "Patient" && p.account) {
+      const account = p.account.toLowerCase();
+      await tx
+        .insertInto("patient_links")
+        .values({ patient_id: p.id, account })
+        .onConflict((oc) => oc.column("patient_id").doUpdateSet({ account }))
+        .execute();
+    }
+  }
+
+  async #finish(principal: Principal, p: PreparedWrite): Promise<void> {
+    if (p.type === "Patient" && p.account) this.#links.set(p.id, getAddress(p.account));
+    await this.#audit(principal, {
+      action: p.previous ? "update" : "create",
+      decision: "permit",
+      patient: auditPatient(p.patientId, p.account),
+      resources: [`${p.type}/${p.id}/_history/${p.versionId}`],
+      categories: p.categories,
+    });
+    this.#d.events.emit("record.stored", {
+      type: p.type,
+      id: p.id,
+      versionId: p.versionId,
+      patientId: p.patientId,
+      patientAccount: p.account,
+      categories: p.categories,
+    });
+  }
+
+  async #authorizeWrite(
+    principal: Principal,
+    patientId: string | undefined,
+    account: Address | undefined,
+    categories: Category[],
+    ref: string,
+  ): Promise<void> {
+    if (principal.kind === "system" || principal.kind === "node") return;
+    if (
+      principal.kind === "practitioner" &&
+      principal.organization?.toLowerCase() === this.#d.organizationId.toLowerCase()
+    )
+      return;
+    if (patientId === undefined) {
+      if (principal.kind === "practitioner") return;
+    } else {
+      const d = this.#d.gate.forPatient(principal, account, "write").decide(categories, undefined);
+      if (d.permit) return;
+      await this.#audit(principal, {
+        action: "create",
+        decision: "deny",
+        patient: auditPatient(patientId, account),
+        resources: [ref],
+        categories,
+        reason: d.reason,
+      });
+      throw forbiddenFor(d);
+    }
+    throw new BaseError("forbidden", "not allowed to write here");
+  }
+
+  #tokenRows(
+    type: string,
+    id: string,
+    row: ReturnType<typeof extractIndex>[number],
+  ): Insertable<SearchTokenTable>[] {
+    const base = {
+      type,
+      id,
+      param: row.param as string,
+      token: null as string | null,
+      start_ms: null as number | null,
+      end_ms: null as number | null,
+    };
+    if (row.param === "date") return [{ ...base, start_ms: row.start ?? null, end_ms: row.end ?? null }];
+    if (row.param === "code" || row.param === "category" || row.param === "status") {
+      return this.#d.blind.codingTokens(row.system, row.code).map((token) => ({ ...base, token }));
+    }
+    return [];
+  }
+
+  async #gatedOpen(principal: Principal, row: StoredVersion, action: "read"): Promise<FhirResource> {
+    const ref = `${row.type}/${row.id}`;
+    const account = await this.patientAccount(row.patient_id);
+    const categories = categoriesOf(row.categories);
+    if (row.patient_id && (await this.#d.keyring.isErased(`Patient/${row.patient_id}`))) {
+      throw new BaseError("not-found", "the patient's data was erased");
+    }
+    const decision = row.patient_id
+      ? this.#d.gate.forPatient(principal, account, action).decide(categories, row.author_org)
+      : directoryDecision(principal);
+    await this.#audit(principal, {
+      action: decision.permit ? (decision.breakGlass ? "break-glass" : "read") : "deny",
+      decision: decision.permit ? "permit" : "deny",
+      patient: auditPatient(row.patient_id, account),
+      resources: [`${ref}/_history/${row.version_id}`],
+      categories,
+      reason: decision.reason,
+    });
+    if (decision.breakGlass && account)
+      this.#d.events.emit("patient.alert", {
+        account,
+        kind: "break-glass-read",
+        detail: { resource: ref, by: principal.account },
+      });
+    if (!decision.permit) throw forbiddenFor(decision);
+    if (row.deleted) throw new BaseError("not-found", `${ref} was deleted`);
+    return this.#open(row);
+  }
+
+  async #open(row: StoredVersion): Promise<FhirResource> {
+    if (!row.blob) throw new BaseError("not-found", `${row.type}/${row.id} has no content`);
+    const keyId = row.patient_id ? `Patient/${row.patient_id}` : DIRECTORY_KEY;
+    const plain = await decryptRecord(
+      this.#d.keyring,
+      keyId,
+      row.blob,
+      `${row.type}/${row.id}/_history/${row.version_id}`,
+    );
+    return JSON.parse(Buffer.from(plain).toString("utf8")) as FhirResource;
+  }
+
+  async #searchQuery(principal: Principal, query: SearchQuery, action: "search"): Promise<SearchPage> {
+    const desc = query.sort[0]?.descending ?? true;
+    const by = query.sort[0]?.param === "date" ? "r.sort_date" : "r.last_updated";
+    const candidates = await this.#d.store.db
+      .selectFrom("resources as r")
+      .select(["r.type", "r.id", "r.version_id", "r.patient_id", "r.categories", "r.author_org"])
+      .where((eb) => searchWhere(eb, query, this.#d.blind))
+      .orderBy(by, desc ? "desc" : "asc")
+      .orderBy("r.id")
+      .execute();
+    return this.#filterAndOpen(principal, candidates, query.offset, query.count, action);
+  }
+
+  /** Applies consent to every candidate (for the total), then decrypts only the requested page. */
+  async #filterAndOpen(
+    principal: Principal,
+    candidates: Candidate[],
+    offset: number,
+    count: number,
+    action: "search" | "export",
+  ): Promise<SearchPage> {
+    const deciders = new Map<string, PatientDecider>();
+    const permitted: Candidate[] = [];
+    const withheld = new Map<
+      string,
+      { categories: Set<Category>; reason: string; account: Address | undefined }
+    >();
+    for (const c of candidates) {
+      let decision: Decision;
+      let account: Address | undefined;
+      if (c.patient_id) {
+        let decider = deciders.get(c.patient_id);
+        if (!decider) {
+          decider = this.#d.gate.forPatient(principal, await this.patientAccount(c.patient_id), "read");
+          deciders.set(c.patient_id, decider);
+        }
+        account = decider.patientAccount;
+        decision = decider.decide(categoriesOf(c.categories), c.author_org);
+      } else decision = directoryDecision(principal);
+      if (decision.permit) permitted.push(c);
+      else if (c.patient_id) {
+        const w = withheld.get(c.patient_id) ?? {
+          categories: new Set<Category>(),
+          reason: decision.reason,
+          account,
+        };
+        for (const cat of categoriesOf(c.categories)) w.categories.add(cat);
+        withheld.set(c.patient_id, w);
+      }
+    }
+    const pageRows = permitted.slice(offset, offset + count);
+    const resources: FhirResource[] = [];
+    if (pageRows.length) {
+      const { db } = this.#d.store;
+      const byKey = new Map<string, StoredVersion>();
+      for (let i = 0; i < pageRows.length; i += 300) {
+        const chunk = pageRows.slice(i, i + 300);
+        const rows = await db
+          .selectFrom("resource_versions")
+          .select([
+            "type",
+            "id",
+            "version_id",
+            "patient_id",
+            "categories",
+            "author_org",
+            "last_updated",
+            "deleted",
+            "blob",
+          ])
+          .where((eb) =>
+            eb.or(
+              chunk.map((c) =>
+                eb.and([eb("type", "=", c.type), eb("id", "=", c.id), eb("version_id", "=", c.version_id)]),
+              ),
+            ),
+          )
+          .execute();
+        for (const r of rows) byKey.set(`${r.type}/${r.id}`, r);
+      }
+      for (const c of pageRows) {
+        const row = byKey.get(`${c.type}/${c.id}`);
+        if (row) resources.push(await this.#open(row));
+      }
+    }
+    // one audit entry per patient touched: what was returned, and what consent withheld
+    const returned = new Map<string, string[]>();
+    for (const r of resources) {
+      const pid = r.resourceType === "Patient" ? r.id : patientOf(r);
+      if (!pid) continue;
+      const list = returned.get(pid) ?? [];
+      list.push(`${r.resourceType}/${r.id}`);
+      returned.set(pid, list);
+    }
+    for (const [pid, refs] of returned) {
+      await this.#audit(principal, {
+        action,
+        decision: "permit",
+        patient: auditPatient(pid, await this.patientAccount(pid)),
+        resources: refs,
+      });
+    }
+    for (const [pid, w] of withheld) {
+      await this.#audit(principal, {
+        action: "deny",
+        decision: "deny",
+        patient: auditPatient(pid, w.account),
+        categories: [...w.categories],
+        reason: `${action}: ${w.reason}`,
+      });
+    }
+    return { resources, total: permitted.length, offset, count };
+  }
+
+  async #audit(principal: Principal, facts: AuditFacts): Promise<void> {
+    await this.#d.audit.enqueue(auditEntryFor(principal, this.#d.nodeAccount, facts));
+  }
+}
+
+/** Directory resources (Organization, Practitioner, Location...) hold no patient data: any signed-in caller may read them. */
+function directoryDecision(_principal: Principal): Decision {
+  return { permit: true, reason: "grant" };
+}
+
+function forbiddenFor(decision: Decision | undefined): BaseError {
+  return new BaseError(
+    "forbidden",
+    `access denied by the patient's consent (${decision?.reason ?? "no-grant"})`,
+    { code: "forbidden" },
+  );
+}
+
+/** The patient as the audit log names them: their account, else a pseudonymous `patient:<id>`. */
+function auditPatient(
+  patientId: string | null | undefined,
+  account: Address | undefined,
+): string | undefined {
+  if (account) return account;
+  return patientId ? `patient:${patientId}` : undefined;
+}
+
+/** The Patient with the carechain account identifier set to `account`. */
+function withAccount(resource: FhirResource, account: Address): FhirResource {
+  const ids = Array.isArray(resource.identifier) ? (resource.identifier as Array<{ system?: unknown }>) : [];
+  const kept = ids.filter((i) => i.system !== PATIENT_ACCOUNT_SYSTEM);
+  return {
+    ...resource,
+    identifier: [...kept, { system: PATIENT_ACCOUNT_SYSTEM, value: getAddress(account) }],
+  };
+}
+
+/** The account a Patient resource names with the carechain account identifier system. */
+function accountIdentifier(resource: FhirResource): Address | undefined {
+  const ids = Array.isArray(resource.identifier)
+    ? (resource.identifier as Array<{ system?: unknown; value?: unknown }>)
+    : [];
+  const hit = ids.find(
+    (i) =>
+      i.system === PATIENT_ACCOUNT_SYSTEM &&
+      typeof i.value === "string" &&
+      /^0x[0-9a-fA-F]{40}$/.test(i.value),
+  );
+  return hit ? getAddress(hit.value as string) : undefined;
+}
