@@ -13,6 +13,7 @@ import { organizationByNode, participantMirror } from "../chain/participantMirro
 import { Relayer } from "../chain/relayer.js";
 import { buildApp } from "../api/app.js";
 import { healthRoutes } from "../api/routes/health.js";
+import { homeRoutes } from "../api/routes/home.js";
 import { auditEventView, auditRoutes } from "../api/routes/audit.js";
 import { authRoutes } from "../api/routes/auth.js";
 import { consentRoutes, consentView } from "../api/routes/consents.js";
@@ -20,6 +21,7 @@ import { fhirRoutes } from "../api/routes/fhir.js";
 import { SiweChallenges } from "../access/siwe.js";
 import { freePort } from "../chain/freePort.js";
 import { buildServices, type Services } from "./services.js";
+import { seedDemo } from "./demoSeed.js";
 import type { Config } from "../config/config.js";
 import { ORGANIZATION_KINDS } from "../consent/model.js";
 import { BaseError } from "../errors/BaseError.js";
@@ -167,6 +169,7 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
     const app = await buildApp({
       logger,
       routes: [
+        homeRoutes,
         healthRoutes({
           chain: async () => ({
             rpcUrl: anvil ? "embedded" : redactRpc(rpcUrl),
@@ -215,6 +218,11 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
       { url, chainId: clients.chainId, deployed, embeddedChain: anvil !== undefined, db: store.dialect },
       "carechain node ready",
     );
+    if (config.demo) {
+      const file = await seedDemo(context, services);
+      if (file)
+        logger.info({ accounts: file }, "demo data seeded: demo identities and their keys are in this file");
+    }
     return { url, context, services, app, stop: stopAll };
   } catch (error) {
     await stopAll();
