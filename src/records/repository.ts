@@ -229,7 +229,40 @@ export class RecordRepository {
   ): Promise<FhirResource> {
     const query = parseSearch(type, params);
     const page = await this.#searchQuery(principal, query, "search");
-    return searchsetBundle(page, query, params, `${baseUrl}/${type}`);
+    const included = query.include.length ? await this.#includes(principal, page.resources, query) : [];
+    return searchsetBundle({ ...page, included }, query, params, `${baseUrl}/${type}`);
+  }
+
+  /**
+   * `_include`: resources referenced from the page, each read through the same gated, audited
+   * path as a direct read; those the principal may not see are left out.
+   */
+  async #includes(principal: Principal, page: FhirResource[], query: SearchQuery): Promise<FhirResource[]> {
+    const seen = new Set(page.map((r) => `${r.resourceType}/${r.id}`));
+    const wanted: string[] = [];
+    for (const spec of query.include) {
+      for (const resource of page) {
+        if (resource.resourceType !== spec.source) continue;
+        for (const ref of referencesAt(resource, spec.param)) {
+          if (spec.target && !ref.startsWith(`${spec.target}/`)) continue;
+          if (!seen.has(ref)) {
+            seen.add(ref);
+            wanted.push(ref);
+          }
+        }
+      }
+    }
+    const out: FhirResource[] = [];
+    for (const ref of wanted.slice(0, 1000)) {
+      const [type, id] = ref.split("/") as [string, string];
+      try {
+        out.push(await this.read(principal, type, id));
+      } catch (error) {
+        if (!(error instanceof BaseError) || (error.kind !== "forbidden" && error.kind !== "not-found"))
+          throw error;
+      }
+    }
+    return out;
   }
 
   /** `Patient/{id}/$everything`: the patient's whole record that the principal may see. */
@@ -249,6 +282,42 @@ export class RecordRepository {
       .orderBy("type")
       .orderBy("last_updated")
       .execute();
+    const page = await this.#filterAndOpen(principal, candidates, 0, Number.MAX_SAFE_INTEGER, "export");
+    return {
+      resourceType: "Bundle",
+      type: "searchset",
+      total: page.total,
+      entry: page.resources.map((r) => ({
+        fullUrl: `${r.resourceType}/${r.id}`,
+        resource: r,
+        search: { mode: "match" },
+      })),
+    };
+  }
+
+  /**
+   * `$everything` for a ledger account: the union over every FHIR Patient linked to `account` on
+   * this node, optionally only resources touching the `categories` mask. Same consent decision and
+   * audit entries as a local `$everything` (this is what another node's request is served by).
+   */
+  async everythingForAccount(
+    principal: Principal,
+    account: Address,
+    categories?: number,
+  ): Promise<FhirResource> {
+    const patientIds = await this.patientIdsOf(account);
+    const rows = patientIds.length
+      ? await this.#d.store.db
+          .selectFrom("resources")
+          .select(["type", "id", "version_id", "patient_id", "categories", "author_org"])
+          .where("patient_id", "in", patientIds)
+          .where("deleted", "=", 0)
+          .orderBy("type")
+          .orderBy("last_updated")
+          .execute()
+      : [];
+    const candidates =
+      categories === undefined ? rows : rows.filter((r) => (Number(r.categories) & categories) !== 0);
     const page = await this.#filterAndOpen(principal, candidates, 0, Number.MAX_SAFE_INTEGER, "export");
     return {
       resourceType: "Bundle",
@@ -759,6 +828,20 @@ function auditPatient(
 ): string | undefined {
   if (account) return account;
   return patientId ? `patient:${patientId}` : undefined;
+}
+
+/** `Type/id` references held in the element a search parameter names (`subject`, `encounter`, `medication`...). */
+function referencesAt(resource: FhirResource, param: string): string[] {
+  const names = param === "patient" ? ["patient", "subject", "beneficiary"] : [param, `${param}Reference`];
+  const out: string[] = [];
+  for (const name of names) {
+    const value = resource[name];
+    for (const item of Array.isArray(value) ? value : [value]) {
+      const ref = (item as { reference?: unknown } | undefined)?.reference;
+      if (typeof ref === "string" && /^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/.test(ref)) out.push(ref);
+    }
+  }
+  return out;
 }
 
 /** The Patient with the carechain account identifier set to `account`. */

@@ -7,6 +7,8 @@ export const PATIENT_ACCOUNT_SYSTEM = "https://carechain.dev/fhir/sid/account";
 /** One page of permitted results and the permitted total. */
 export interface SearchPage {
   resources: FhirResource[];
+  /** `_include`d resources (search mode "include"). */
+  included?: FhirResource[];
   total: number;
   offset: number;
   count: number;
@@ -14,8 +16,8 @@ export interface SearchPage {
 
 /**
  * A FHIR searchset Bundle with `self`/`next`/`previous` links that repeat the query with a new
- * `_offset` (https://hl7.org/fhir/R4/http.html#paging). `total` is present unless `_total=none`
- * was asked for explicitly... carechain always knows the permitted total, so it reports it.
+ * `_offset` (https://hl7.org/fhir/R4/http.html#paging). `total` is always reported: the consent
+ * filter runs over every match before paging, so the permitted total is known exactly.
  */
 export function searchsetBundle(
   page: SearchPage,
@@ -35,11 +37,18 @@ export function searchsetBundle(
     type: "searchset",
     total: page.total,
     link: links,
-    entry: page.resources.map((r) => ({
-      fullUrl: `${r.resourceType}/${r.id}`,
-      resource: r,
-      search: { mode: "match" },
-    })),
+    entry: [
+      ...page.resources.map((r) => ({
+        fullUrl: `${r.resourceType}/${r.id}`,
+        resource: r,
+        search: { mode: "match" },
+      })),
+      ...(page.included ?? []).map((r) => ({
+        fullUrl: `${r.resourceType}/${r.id}`,
+        resource: r,
+        search: { mode: "include" },
+      })),
+    ],
   };
 }
 

@@ -149,6 +149,15 @@ describe.each(engines)("primary care (%s)", (engine) => {
     expect(body.total).toBe(labCount + 1);
     expect(body.entry).toHaveLength(1);
     expect(body.link.some((l: { relation: string }) => l.relation === "next")).toBe(true);
+    const withPatient = await (
+      await doc.get(`/fhir/Observation?patient=${patientId}&_count=2&_include=Observation:patient`)
+    ).json();
+    const included = withPatient.entry.filter(
+      (e: { search: { mode: string } }) => e.search.mode === "include",
+    );
+    expect(included.map((e: { resource: { resourceType: string } }) => e.resource.resourceType)).toEqual([
+      "Patient",
+    ]);
   });
 
   it("lets the GP read labs under the patient's grant, and nothing sensitive", async () => {
@@ -179,6 +188,13 @@ describe.each(engines)("primary care (%s)", (engine) => {
     ).json();
     expect(search.total).toBe(labCount);
     expect(search.entry.every((e: { resource: { id: string } }) => e.resource.id !== "psy-lab-1")).toBe(true);
+    // _include passes the same decision: the grant does not cover demographics
+    const withPatient = await (
+      await gpSession.get(`/fhir/Observation?patient=${patientId}&_include=Observation:patient`)
+    ).json();
+    expect(withPatient.entry.some((e: { search: { mode: string } }) => e.search.mode === "include")).toBe(
+      false,
+    );
 
     // wrong purpose: the grant is for TREAT only
     expect((await gpSession.get(`/fhir/Observation/${lab.id}`, "HPAYMT")).status).toBe(403);
