@@ -214,6 +214,37 @@ export function verifySessionToken(
 ): SessionClaims {
   const key = material(nodeKey);
   if (typeof token !== "string" || token.length > MAX_TOKEN_LENGTH) throw fail("session token malformed");
+  const cacheKey = `${key.address}.${token}`;
+  const cached = verifiedCache.get(cacheKey);
+  if (cached !== undefined) {
+    // Same bytes, same signature and claims: only the checks that depend on `now` are repeated.
+    const nowSeconds = Math.floor(now.getTime() / 1000);
+    if (cached.iat > nowSeconds + CLOCK_SKEW_SECONDS) throw fail("session token malformed");
+    if (nowSeconds >= cached.exp) {
+      verifiedCache.delete(cacheKey);
+      throw fail("session token expired");
+    }
+    return { ...cached };
+  }
+  const claims = verifyUncached(key, token, now);
+  if (verifiedCache.size >= VERIFIED_CACHE_SIZE) {
+    // Oldest first (Map keeps insertion order): a bounded cache, whatever the number of sessions.
+    const oldest = verifiedCache.keys().next();
+    if (!oldest.done) verifiedCache.delete(oldest.value);
+  }
+  verifiedCache.set(cacheKey, claims);
+  return { ...claims };
+}
+
+/**
+ * Tokens whose signature and claims were verified, by node address and token string, so a
+ * session's later requests skip the secp256k1 verification (the largest cost of an authorized
+ * read). Entries are only ever successful verifications; expiry is checked on every hit.
+ */
+const verifiedCache = new Map<string, SessionClaims>();
+const VERIFIED_CACHE_SIZE = 10_000;
+
+function verifyUncached(key: KeyMaterial, token: string, now: Date): SessionClaims {
   const parts = token.split(".");
   if (parts.length !== 3 || !parts.every((p) => /^[A-Za-z0-9_-]+$/.test(p)))
     throw fail("session token malformed");

@@ -1,8 +1,14 @@
 import { randomUUID } from "node:crypto";
 import helmet from "@fastify/helmet";
 import rateLimit from "@fastify/rate-limit";
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+} from "fastify";
 import type { Logger } from "pino";
+import { BaseError } from "../errors/BaseError.js";
 import { toOperationOutcome } from "./operationOutcome.js";
 import { openApiDocument } from "./routeDef.js";
 
@@ -32,6 +38,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     requestIdHeader: false,
     // Fastify's own request lines would log query strings; `onResponse` below logs paths only.
     logController: new LogController({ disableRequestLogging: true }),
+    // errors raised before routing (a malformed percent-encoded URL) get the same OperationOutcome
+    frameworkErrors: (error, _request, reply) => {
+      const { status, body } = toOperationOutcome(error);
+      void (reply as FastifyReply).status(status).type("application/fhir+json").send(body);
+    },
   });
 
   app.addContentTypeParser(
@@ -66,7 +77,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.setErrorHandler(async (error, request, reply) => {
     const { status, body } = toOperationOutcome(error);
-    if (status >= 500) request.log.error({ reqId: request.id, err: error }, "request failed");
+    if (status >= 500) request.log.error({ reqId: request.id, err: redactedError(error) }, "request failed");
     return reply.status(status).type("application/fhir+json").send(body);
   });
   app.setNotFoundHandler(async (request, reply) => {
@@ -81,4 +92,21 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     openApiDocument(app, { title: "carechain node API", version: options.version ?? "0.1.0" }),
   );
   return app;
+}
+
+/**
+ * What an unexpected error may put in the log: its type and where it was thrown, not its message
+ * (which may quote input, and input may be PHI). Known errors carry only our own short messages.
+ */
+function redactedError(error: unknown): Record<string, unknown> {
+  if (!(error instanceof Error)) return { type: typeof error };
+  const frames = (error.stack ?? "").split("\n").slice(1, 12).join("\n");
+  const known = error instanceof BaseError;
+  return {
+    type: error.name,
+    ...(known ? { kind: error.kind, message: error.message } : {}),
+    code: (error as { code?: unknown }).code,
+    stack: frames,
+    ...(error.cause instanceof Error ? { cause: redactedError(error.cause) } : {}),
+  };
 }

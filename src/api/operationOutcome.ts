@@ -85,6 +85,8 @@ export function asBaseError(error: unknown): BaseError {
       "unsupported",
       "unsupported content type: send application/json or application/fhir+json",
     );
+  if (code === "FST_ERR_BAD_URL")
+    return new BaseError("invalid", "request URL is malformed: bad percent-encoding in the path");
   if (code === "FST_ERR_CTP_EMPTY_JSON_BODY") return new BaseError("invalid", "request body is empty");
   if (code === "FST_ERR_CTP_INVALID_JSON_BODY" || (error instanceof SyntaxError && e.statusCode === 400))
     return new BaseError("invalid", "request body is not valid JSON");

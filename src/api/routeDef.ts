@@ -83,7 +83,19 @@ function parse(schema: z.ZodType | undefined, value: unknown, where: string): un
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   const path = issue?.path.length ? issue.path.join(".") : where;
-  throw new BaseError("invalid", `${where} ${path}: ${issue?.message ?? "is invalid"}`, { expression: path });
+  const at = path === where ? where : `${where} ${path}`;
+  throw new BaseError("invalid", `${at}: ${issue ? describeIssue(issue) : "is invalid"}`, {
+    expression: path,
+  });
+}
+
+const SAFE_KEY_RE = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/;
+
+/** A zod issue in words that never repeat the input: unknown keys are named only when they look like field names. */
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code !== "unrecognized_keys") return issue.message;
+  const shown = issue.keys.filter((k) => SAFE_KEY_RE.test(k));
+  return shown.length === issue.keys.length ? `unknown field(s) ${shown.join(", ")}` : "has unknown fields";
 }
 
 /** The OpenAPI 3.1 document of every route declared with `route()` on this app. */

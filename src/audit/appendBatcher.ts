@@ -23,7 +23,10 @@ export class AppendBatcher<T> {
   private scheduled = false;
   private readonly maxBatch: number;
   private readonly delayMs: number;
-  private idleWaiters: Array<() => void> = [];
+  /** Items pushed, and items whose batch has settled (committed or failed); batches run in order. */
+  private pushed = 0;
+  private settled = 0;
+  private waiters: Array<{ upTo: number; wake: () => void }> = [];
 
   /**
    * @param write - writes items in order and returns the index of the first one
@@ -41,16 +44,21 @@ export class AppendBatcher<T> {
   push(item: T): Promise<number> {
     return new Promise<number>((resolve, reject) => {
       this.pending.push({ item, resolve, reject });
+      this.pushed++;
       if (this.pending.length >= this.maxBatch) this.kick();
       else this.schedule();
     });
   }
 
-  /** Resolves once everything queued so far is written (or has failed). */
+  /**
+   * Resolves once everything queued so far is written (or has failed). Items queued after the
+   * call are not waited for, so a flush finishes under a sustained stream of pushes too.
+   */
   flush(): Promise<void> {
-    if (this.pending.length === 0 && this.running === undefined) return Promise.resolve();
+    if (this.settled >= this.pushed) return Promise.resolve();
     this.kick();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    const upTo = this.pushed;
+    return new Promise((wake) => this.waiters.push({ upTo, wake }));
   }
 
   /** Items waiting to be written. */
@@ -78,8 +86,19 @@ export class AppendBatcher<T> {
     );
     void this.running.finally(() => {
       this.running = undefined;
-      if (this.pending.length > 0) this.kick();
-      else for (const wake of this.idleWaiters.splice(0)) wake();
+      this.settled += batch.length;
+      if (this.waiters.length > 0) {
+        const still: Array<{ upTo: number; wake: () => void }> = [];
+        for (const w of this.waiters) {
+          if (w.upTo <= this.settled) w.wake();
+          else still.push(w);
+        }
+        this.waiters = still;
+      }
+      // Yield to the event loop before the next batch: under a sustained stream of pushes that
+      // arrive in microtasks, kicking at once would starve timers and I/O (the anchorer, the relayer,
+      // HTTP) for as long as the stream lasts. The wait also lets the next batch grow.
+      if (this.pending.length > 0) setImmediate(() => this.kick());
     });
   }
 }

@@ -2,6 +2,7 @@
  * The audit log's tables: batched inserts of entries and complete subtree hashes, and the
  * O(log n)-key reads that roots and proofs need. Server side only (Kysely, Buffers).
  */
+import type Database from "better-sqlite3";
 import { CompiledQuery, type Kysely, type Transaction } from "kysely";
 import type { Dialect } from "../store/database.js";
 import type { AuditEntryTable, Schema } from "../store/schema.js";
@@ -46,6 +47,90 @@ export async function insertBatch(
     const params: unknown[] = [];
     for (const n of chunk) params.push(n.level, n.index, toBuffer(n.hash));
     await trx.executeQuery(CompiledQuery.raw(insertSql(dialect, NODE_INSERT, chunk.length), params));
+  }
+}
+
+/** Rows per cached multi-row statement on the synchronous SQLite path. */
+const SQLITE_ROWS = 64;
+
+interface SqliteStatements {
+  entries: Database.Statement;
+  entry: Database.Statement;
+  nodes: Database.Statement;
+  node: Database.Statement;
+  begin: Database.Statement;
+  commit: Database.Statement;
+  rollback: Database.Statement;
+}
+
+const statementCache = new WeakMap<Database.Database, SqliteStatements>();
+
+function sqliteStatements(handle: Database.Database): SqliteStatements {
+  let s = statementCache.get(handle);
+  if (s === undefined) {
+    s = {
+      entries: handle.prepare(insertSql("sqlite", ENTRY_INSERT, SQLITE_ROWS)),
+      entry: handle.prepare(insertSql("sqlite", ENTRY_INSERT, 1)),
+      nodes: handle.prepare(insertSql("sqlite", NODE_INSERT, SQLITE_ROWS)),
+      node: handle.prepare(insertSql("sqlite", NODE_INSERT, 1)),
+      begin: handle.prepare("begin immediate"),
+      commit: handle.prepare("commit"),
+      rollback: handle.prepare("rollback"),
+    };
+    statementCache.set(handle, s);
+  }
+  return s;
+}
+
+/**
+ * The SQLite fast path of {@link insertBatch}: one transaction of cached prepared statements run
+ * synchronously, so a batch pays neither statement preparation nor an await per statement. The
+ * caller must hold the store's Kysely connection (`db.connection().execute`) so that no Kysely
+ * transaction is open on the handle. Committed when it returns; rolled back when it throws.
+ * @param handle - the store's better-sqlite3 handle
+ * @param entries - entry rows
+ * @param nodes - the subtrees completed by these entries
+ */
+export function insertBatchSqlite(
+  handle: Database.Database,
+  entries: readonly AuditEntryTable[],
+  nodes: readonly NodeRow[],
+): void {
+  if (handle.inTransaction) throw new BaseError("internal", "audit append inside an open transaction");
+  const s = sqliteStatements(handle);
+  s.begin.run();
+  try {
+    const params: unknown[] = [];
+    let i = 0;
+    for (; i + SQLITE_ROWS <= entries.length; i += SQLITE_ROWS) {
+      params.length = 0;
+      for (let k = i; k < i + SQLITE_ROWS; k++) {
+        const e = entries[k]!;
+        params.push(e.idx, e.entry, toBuffer(e.leaf_hash), e.patient, e.created_at);
+      }
+      s.entries.run(params);
+    }
+    for (; i < entries.length; i++) {
+      const e = entries[i]!;
+      s.entry.run(e.idx, e.entry, toBuffer(e.leaf_hash), e.patient, e.created_at);
+    }
+    let j = 0;
+    for (; j + SQLITE_ROWS <= nodes.length; j += SQLITE_ROWS) {
+      params.length = 0;
+      for (let k = j; k < j + SQLITE_ROWS; k++) {
+        const n = nodes[k]!;
+        params.push(n.level, n.index, toBuffer(n.hash));
+      }
+      s.nodes.run(params);
+    }
+    for (; j < nodes.length; j++) {
+      const n = nodes[j]!;
+      s.node.run(n.level, n.index, toBuffer(n.hash));
+    }
+    s.commit.run();
+  } catch (error) {
+    if (handle.inTransaction) s.rollback.run();
+    throw error;
   }
 }
 

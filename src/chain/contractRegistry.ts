@@ -3,6 +3,7 @@ import { BaseError } from "../errors/BaseError.js";
 import { auditAnchorAbi } from "./artifacts/AuditAnchor.js";
 import { consentRegistryAbi } from "./artifacts/ConsentRegistry.js";
 import { participantRegistryAbi } from "./artifacts/ParticipantRegistry.js";
+import { recordLocatorAbi } from "./artifacts/RecordLocator.js";
 import type { Deployment } from "./deploy.js";
 
 /**
@@ -13,6 +14,7 @@ export const CONTRACT_ABIS = {
   ParticipantRegistry: participantRegistryAbi,
   ConsentRegistry: consentRegistryAbi,
   AuditAnchor: auditAnchorAbi,
+  RecordLocator: recordLocatorAbi,
 } as const;
 
 export type ContractName = keyof typeof CONTRACT_ABIS;
@@ -39,12 +41,13 @@ export function contractName(value: string): ContractName {
 
 /** Builds the address book from a deployment record. */
 export function addressBookOf(
-  deployment: Pick<Deployment, "participantRegistry" | "consentRegistry" | "auditAnchor">,
+  deployment: Pick<Deployment, "participantRegistry" | "consentRegistry" | "auditAnchor" | "recordLocator">,
 ): AddressBook {
   return {
     ParticipantRegistry: deployment.participantRegistry,
     ConsentRegistry: deployment.consentRegistry,
     AuditAnchor: deployment.auditAnchor,
+    RecordLocator: deployment.recordLocator,
   };
 }
 

@@ -3,6 +3,7 @@ import { BaseError } from "../errors/BaseError.js";
 import { auditAnchorAbi, auditAnchorBytecode } from "./artifacts/AuditAnchor.js";
 import { consentRegistryAbi, consentRegistryBytecode } from "./artifacts/ConsentRegistry.js";
 import { participantRegistryAbi, participantRegistryBytecode } from "./artifacts/ParticipantRegistry.js";
+import { recordLocatorAbi, recordLocatorBytecode } from "./artifacts/RecordLocator.js";
 import type { ChainClients } from "./clients.js";
 
 /** Where the carechain contracts live on a ledger. */
@@ -11,13 +12,15 @@ export interface Deployment {
   participantRegistry: Address;
   consentRegistry: Address;
   auditAnchor: Address;
+  /** Which organizations hold which categories of a patient's record (src/federation). */
+  recordLocator: Address;
   /** First block holding any of the contracts: where an indexer starts reading events. */
   blockNumber: bigint;
 }
 
 /**
- * Deploys ParticipantRegistry, ConsentRegistry and AuditAnchor from `clients.account` (which
- * becomes the registry's admin and governor) and waits until all three are mined. The three
+ * Deploys ParticipantRegistry, ConsentRegistry, AuditAnchor and RecordLocator from
+ * `clients.account` (which becomes the registry's admin and governor) and waits until all are mined. The
  * transactions are sent back to back with consecutive nonces, so on a chain with block time
  * they land in one block.
  * @param clients - Clients with the deploying account.
@@ -51,17 +54,25 @@ export async function deployContracts(clients: ChainClients): Promise<Deployment
       nonce: nonce + 2,
     }),
   );
+  hashes.push(
+    await walletClient.deployContract({
+      abi: recordLocatorAbi,
+      bytecode: recordLocatorBytecode,
+      args: [participantRegistry],
+      nonce: nonce + 3,
+    }),
+  );
 
   const receipts = await Promise.all(hashes.map((hash) => publicClient.waitForTransactionReceipt({ hash })));
   const addresses = receipts.map((receipt, i) => {
     if (receipt.status !== "success" || !receipt.contractAddress) {
       throw new BaseError("unavailable", "a contract deployment was reverted", {
-        details: `transaction ${receipt.transactionHash} (contract ${i + 1} of 3) has status ${receipt.status}`,
+        details: `transaction ${receipt.transactionHash} (contract ${i + 1} of ${hashes.length}) has status ${receipt.status}`,
       });
     }
     return getAddress(receipt.contractAddress);
   });
-  const [registry, consent, audit] = addresses as [Address, Address, Address];
+  const [registry, consent, audit, locator] = addresses as [Address, Address, Address, Address];
   if (registry !== participantRegistry) {
     throw new BaseError("internal", "ParticipantRegistry landed at an unexpected address", {
       details: `expected ${participantRegistry}, got ${registry}: was another transaction sent from the deployer?`,
@@ -73,6 +84,32 @@ export async function deployContracts(clients: ChainClients): Promise<Deployment
     participantRegistry: registry,
     consentRegistry: consent,
     auditAnchor: audit,
+    recordLocator: locator,
     blockNumber,
   };
+}
+
+/**
+ * Deploys only RecordLocator against an existing ParticipantRegistry: the upgrade path of a
+ * deployment made before record locators existed.
+ * @param clients - Clients with the deploying account.
+ * @param participantRegistry - The consortium's registry.
+ * @returns The locator's address and block.
+ */
+export async function deployRecordLocator(
+  clients: ChainClients,
+  participantRegistry: Address,
+): Promise<{ address: Address; blockNumber: bigint }> {
+  const hash = await clients.walletClient.deployContract({
+    abi: recordLocatorAbi,
+    bytecode: recordLocatorBytecode,
+    args: [participantRegistry],
+  });
+  const receipt = await clients.publicClient.waitForTransactionReceipt({ hash });
+  if (receipt.status !== "success" || !receipt.contractAddress) {
+    throw new BaseError("unavailable", "the RecordLocator deployment was reverted", {
+      details: `transaction ${hash}`,
+    });
+  }
+  return { address: getAddress(receipt.contractAddress), blockNumber: receipt.blockNumber };
 }

@@ -3,6 +3,12 @@ import { Command, Option } from "commander";
 import { reportCliError } from "./exit.js";
 import { registerStartCommand } from "./startCommand.js";
 import { registerKeysCommand } from "./keysCommand.js";
+import { registerConsentCommand } from "./consentCommand.js";
+import { registerRecordCommand } from "./recordCommand.js";
+import { registerPatientCommand } from "./patientCommand.js";
+import { registerAuditCommand } from "./auditCommand.js";
+import { registerOrgCommand } from "./orgCommand.js";
+import { registerDemoCommand } from "./demoCommand.js";
 
 /** The `carechain` command line: a thin shell over the same functions the API uses. */
 export function buildCli(): Command {
@@ -15,6 +21,12 @@ export function buildCli(): Command {
     .addOption(new Option("--data-dir <dir>", "data directory").env("CARECHAIN_DATA_DIR"));
   registerStartCommand(program);
   registerKeysCommand(program);
+  registerDemoCommand(program);
+  registerConsentCommand(program);
+  registerRecordCommand(program);
+  registerPatientCommand(program);
+  registerAuditCommand(program);
+  registerOrgCommand(program);
   return program;
 }
 

@@ -33,7 +33,7 @@ export const configSchema = z.object({
   keyFile: z.string().min(1),
   /** CARECHAIN_KEY_PASSWORD: password of the keystore (generated into the data dir when absent). */
   keyPassword: z.string().min(8).optional(),
-  /** CARECHAIN_CONTRACTS: JSON {participantRegistry, consentRegistry, auditAnchor} to join a consortium. */
+  /** CARECHAIN_CONTRACTS: JSON {participantRegistry, consentRegistry, auditAnchor, recordLocator} to join a consortium. */
   contracts: z
     .string()
     .transform((s, ctx) => {
@@ -49,6 +49,7 @@ export const configSchema = z.object({
         participantRegistry: z.string().regex(/^0x[0-9a-fA-F]{40}$/),
         consentRegistry: z.string().regex(/^0x[0-9a-fA-F]{40}$/),
         auditAnchor: z.string().regex(/^0x[0-9a-fA-F]{40}$/),
+        recordLocator: z.string().regex(/^0x[0-9a-fA-F]{40}$/),
         blockNumber: z.coerce.number().int().min(0).default(0),
       }),
     )

@@ -275,12 +275,14 @@ export function messageFromGrant(grant: Grant): GrantMessage {
 }
 
 const hexAddress = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "expected a 20-byte hex address");
-const hexBytes32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "expected 32 bytes of hex");
+const BYTES32_RE = /^0x[0-9a-fA-F]{64}$/;
+const hexBytes32 = z.string().regex(BYTES32_RE, "expected 32 bytes of hex");
 const unixSeconds = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const uint256String = z
   .string()
   .regex(/^(0|[1-9][0-9]{0,77})$/, "expected a decimal integer")
-  .refine((s) => BigInt(s) < 2n ** 256n, "exceeds uint256");
+  // zod runs a refinement even when the regex failed: convert only what the regex accepted
+  .refine((s) => !/^[0-9]+$/.test(s) || BigInt(s) < 2n ** 256n, "exceeds uint256");
 const mask = (known: number, what: string) =>
   z
     .number()
@@ -311,7 +313,7 @@ export const grantJsonSchema = z
     message: "notBefore must be before notAfter",
     path: ["notAfter"],
   })
-  .refine((g) => (g.granteeKind === 2) === (BigInt(g.role) !== 0n), {
+  .refine((g) => !BYTES32_RE.test(g.role) || (g.granteeKind === 2) === (BigInt(g.role) !== 0n), {
     message: "role is required for role grants and must be zero otherwise",
     path: ["role"],
   });

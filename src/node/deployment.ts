@@ -1,6 +1,6 @@
 import type { Address } from "viem";
 import type { ChainClients } from "../chain/clients.js";
-import { deployContracts, type Deployment } from "../chain/deploy.js";
+import { deployContracts, deployRecordLocator, type Deployment } from "../chain/deploy.js";
 import type { Config } from "../config/config.js";
 import { BaseError } from "../errors/BaseError.js";
 import type { Store } from "../store/database.js";
@@ -13,6 +13,8 @@ interface StoredDeployment {
   participantRegistry: Address;
   consentRegistry: Address;
   auditAnchor: Address;
+  /** Absent in deployments made before record locators existed (upgraded on start). */
+  recordLocator?: Address;
   blockNumber: string;
 }
 
@@ -20,6 +22,8 @@ interface StoredDeployment {
  * Finds the contracts this node uses: those remembered in its database, else those named in
  * CARECHAIN_CONTRACTS (joining a consortium), else a fresh deployment (first run on the embedded
  * ledger). Checks that code is really there, so a wiped ledger is reported, not silently reused.
+ * A remembered deployment from before RecordLocator existed is upgraded: CARECHAIN_CONTRACTS'
+ * `recordLocator` when given, else (embedded ledger only) a fresh RecordLocator deployed now.
  */
 export async function resolveDeployment(
   store: Store,
@@ -37,13 +41,18 @@ export async function resolveDeployment(
         `this node's database belongs to chain ${s.chainId}, but the ledger is chain ${clients.chainId}`,
       );
     }
-    deployment = { ...s, blockNumber: BigInt(s.blockNumber) };
+    deployment = {
+      ...s,
+      recordLocator: s.recordLocator ?? (await upgradeRecordLocator(clients, config, s.participantRegistry)),
+      blockNumber: BigInt(s.blockNumber),
+    };
   } else if (config.contracts) {
     deployment = {
       chainId: clients.chainId,
       participantRegistry: config.contracts.participantRegistry as Address,
       consentRegistry: config.contracts.consentRegistry as Address,
       auditAnchor: config.contracts.auditAnchor as Address,
+      recordLocator: config.contracts.recordLocator as Address,
       blockNumber: BigInt(config.contracts.blockNumber),
     };
   } else {
@@ -54,6 +63,7 @@ export async function resolveDeployment(
     ["ParticipantRegistry", deployment.participantRegistry],
     ["ConsentRegistry", deployment.consentRegistry],
     ["AuditAnchor", deployment.auditAnchor],
+    ["RecordLocator", deployment.recordLocator],
   ] as const) {
     const code = await clients.publicClient.getCode({ address });
     if (!code || code === "0x") {
@@ -67,8 +77,25 @@ export async function resolveDeployment(
     participantRegistry: deployment.participantRegistry,
     consentRegistry: deployment.consentRegistry,
     auditAnchor: deployment.auditAnchor,
+    recordLocator: deployment.recordLocator,
     blockNumber: deployment.blockNumber.toString(),
   };
   await setMeta(store.db, KEY, JSON.stringify(stored));
   return { deployment, deployed };
+}
+
+/** The RecordLocator for a deployment remembered from before it existed (see `resolveDeployment`). */
+async function upgradeRecordLocator(
+  clients: ChainClients,
+  config: Config,
+  registry: Address,
+): Promise<Address> {
+  if (config.contracts) return config.contracts.recordLocator as Address;
+  if (config.chainRpcUrl) {
+    throw new BaseError("config", "this node's deployment has no RecordLocator: set CARECHAIN_CONTRACTS", {
+      details: "a consortium governor deploys RecordLocator once and publishes its address",
+    });
+  }
+  const { address } = await deployRecordLocator(clients, registry);
+  return address;
 }

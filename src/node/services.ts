@@ -17,6 +17,12 @@ import { loadGrantIndex } from "../consent/grantStore.js";
 import { loadOrCreateLocalKeyProvider, type KeyProvider } from "../crypto/keyProvider.js";
 import { PatientKeyring } from "../crypto/patientKeys.js";
 import { EventBus } from "../events/eventBus.js";
+import { signNodeRequest } from "../federation/nodeAuth.js";
+import { locatorMirror } from "../federation/locatorMirror.js";
+import { LocatorPublisher } from "../federation/locatorPublisher.js";
+import { ReferralService } from "../federation/referrals.js";
+import { DeliveryQueue } from "../federation/subscriptionDelivery.js";
+import { SubscriptionService } from "../federation/subscriptions.js";
 import { BlindIndex } from "../records/blindIndex.js";
 import { RecordRepository } from "../records/repository.js";
 import type { Store } from "../store/database.js";
@@ -33,6 +39,12 @@ export interface Services {
   gate: ConsentGate;
   consents: ConsentService;
   records: RecordRepository;
+  /** Durable outgoing pushes (REST hooks, referral notices); started by startNode. */
+  deliveries: DeliveryQueue;
+  subscriptions: SubscriptionService;
+  referrals: ReferralService;
+  /** Publishes RecordLocator entries for stored records; started by startNode. */
+  locators: LocatorPublisher;
 }
 
 export interface ServiceDeps {
@@ -95,7 +107,47 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
   });
   d.indexer.onLog(consents.onLog);
   d.indexer.onLog(anchorer.onLog);
-  return { events, keyring, audit, accessLog, anchorer, gate, consents, records };
+  d.indexer.onLog(locatorMirror(d.store.db));
+  const locators = new LocatorPublisher({
+    db: d.store.db,
+    events,
+    outbox: d.outbox,
+    node,
+    organizationId: d.organizationId,
+    logger: d.logger,
+  });
+  const deliveries = new DeliveryQueue({
+    store: d.store,
+    logger: d.logger,
+    sign: (request) => signNodeRequest(d.key.account, request),
+  });
+  const push = {
+    store: d.store,
+    gate,
+    audit,
+    deliveries,
+    organizationId: d.organizationId,
+    nodeAccount: node,
+  };
+  const subscriptions = new SubscriptionService({ ...push, logger: d.logger });
+  const referrals = new ReferralService({ ...push, logger: d.logger });
+  events.on("record.stored", subscriptions.onRecordStored);
+  events.on("consent.revoked", subscriptions.onConsentRevoked);
+  events.on("consent.granted", referrals.onConsentGranted);
+  return {
+    events,
+    keyring,
+    audit,
+    accessLog,
+    anchorer,
+    gate,
+    consents,
+    records,
+    deliveries,
+    subscriptions,
+    referrals,
+    locators,
+  };
 }
 
 /** The blind-index HMAC key: random once, stored wrapped by the node's key provider. */

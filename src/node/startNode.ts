@@ -18,6 +18,9 @@ import { auditEventView, auditRoutes } from "../api/routes/audit.js";
 import { authRoutes } from "../api/routes/auth.js";
 import { consentRoutes, consentView } from "../api/routes/consents.js";
 import { fhirRoutes } from "../api/routes/fhir.js";
+import { federationRoutes } from "../api/routes/federation.js";
+import { referralRoutes } from "../api/routes/referrals.js";
+import { subscriptionRoutes } from "../api/routes/subscriptions.js";
 import { SiweChallenges } from "../access/siwe.js";
 import { freePort } from "../chain/freePort.js";
 import { buildServices, type Services } from "./services.js";
@@ -147,6 +150,12 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
     await registerOwnOrganization(context, deployed);
     await services.anchorer.start();
     cleanups.push(async () => services.anchorer.stop());
+    services.deliveries.start();
+    cleanups.push(() => services.deliveries.stop());
+    cleanups.push(() => services.subscriptions.idle());
+    await services.referrals.reconcile();
+    await services.locators.start();
+    cleanups.push(() => services.locators.stop());
 
     const port = config.port === 0 ? await freePort() : config.port;
     const publicUrl = config.publicUrl ?? `http://${config.host}:${port}`;
@@ -210,6 +219,16 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
           nodeAccount: key.account.address,
         }),
         auditRoutes(auditDeps),
+        subscriptionRoutes({ subscriptions: services.subscriptions, nodeKey }),
+        referralRoutes({ referrals: services.referrals, store, nodeKey }),
+        federationRoutes({
+          db: store.db,
+          records: services.records,
+          audit: services.audit,
+          account: key.account,
+          organizationId,
+          chainId: clients.chainId,
+        }),
       ],
     });
     cleanups.push(() => app.close());

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { getAddress, type Address, type Hex } from "viem";
+import { getAddress, isAddressEqual, type Address, type Hex } from "viem";
 import type { Principal } from "../access/principal.js";
 import type { ConsentGate, PatientDecider } from "../consent/consentGate.js";
 import type { Decision } from "../consent/decide.js";
@@ -319,16 +319,23 @@ export class RecordRepository {
     const candidates =
       categories === undefined ? rows : rows.filter((r) => (Number(r.categories) & categories) !== 0);
     const page = await this.#filterAndOpen(principal, candidates, 0, Number.MAX_SAFE_INTEGER, "export");
-    return {
-      resourceType: "Bundle",
-      type: "searchset",
-      total: page.total,
-      entry: page.resources.map((r) => ({
-        fullUrl: `${r.resourceType}/${r.id}`,
-        resource: r,
-        search: { mode: "match" },
-      })),
-    };
+    const entry: object[] = page.resources.map((r) => ({
+      fullUrl: `${r.resourceType}/${r.id}`,
+      resource: r,
+      search: { mode: "match" },
+    }));
+    if (page.total < candidates.length) {
+      entry.push({
+        resource: {
+          resourceType: "OperationOutcome",
+          issue: [
+            { severity: "information", code: "suppressed", diagnostics: "withheld by the patient's consent" },
+          ],
+        },
+        search: { mode: "outcome" },
+      });
+    }
+    return { resourceType: "Bundle", type: "searchset", total: page.total, entry };
   }
 
   /** Links a FHIR Patient to the patient's ledger account (consent is keyed by account). */
@@ -425,23 +432,24 @@ export class RecordRepository {
     const plan = planBundleImport(input);
     const prepared: PreparedWrite[] = [];
     const versions = new Map<string, number>();
-    for (const entry of plan.entries) {
-      let resource = entry.resource;
-      if (resource.resourceType === "Patient" && options.patientAccount) {
-        resource = withAccount(resource, options.patientAccount);
-      }
-      const key = `${resource.resourceType}/${resource.id}`;
-      const p = await this.#prepare(principal, resource, versions.get(key));
-      versions.set(key, p.versionId);
-      prepared.push(p);
-      // later entries of this bundle belong to the patient whose account it names
-      if (p.type === "Patient" && p.account && !this.#links.get(p.id)) this.#links.set(p.id, p.account);
-    }
     try {
+      for (const entry of plan.entries) {
+        let resource = entry.resource;
+        if (resource.resourceType === "Patient" && options.patientAccount) {
+          resource = withAccount(resource, options.patientAccount);
+        }
+        const key = `${resource.resourceType}/${resource.id}`;
+        const p = await this.#prepare(principal, resource, versions.get(key));
+        versions.set(key, p.versionId);
+        prepared.push(p);
+        // later entries of this bundle belong to the patient whose account it names
+        if (p.type === "Patient" && p.account && !this.#links.get(p.id)) this.#links.set(p.id, p.account);
+      }
       await this.#d.store.db.transaction().execute(async (tx) => {
         for (const p of prepared) await this.#persist(tx, p);
       });
     } catch (error) {
+      // nothing of a failed bundle stays, not even the links its Patient claimed in memory
       for (const p of prepared) if (p.type === "Patient") this.#links.delete(p.id);
       throw error;
     }
@@ -458,6 +466,16 @@ export class RecordRepository {
     };
   }
 
+  async #hasRecords(patientId: string): Promise<boolean> {
+    const row = await this.#d.store.db
+      .selectFrom("resources")
+      .select("id")
+      .where("patient_id", "=", patientId)
+      .limit(1)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
   async #prepare(
     principal: Principal,
     resource: FhirResource,
@@ -472,11 +490,6 @@ export class RecordRepository {
       });
     }
     const categories = categorize(resource);
-    const account =
-      type === "Patient"
-        ? (accountIdentifier(resource) ?? (await this.patientAccount(id)))
-        : await this.patientAccount(patientId);
-    await this.#authorizeWrite(principal, patientId, account, categories, `${type}/${id}`);
     const previous =
       knownVersion ??
       (
@@ -487,6 +500,35 @@ export class RecordRepository {
           .where("id", "=", id)
           .executeTakeFirst()
       )?.version_id;
+    let account: Address | undefined;
+    if (type === "Patient") {
+      // The account a Patient names is a claim: an existing Patient is written under the account it
+      // is linked to (none: its authoring organization only), and its link never changes this way.
+      const linked = await this.patientAccount(id);
+      const claimed = accountIdentifier(resource);
+      await this.#authorizeWrite(
+        principal,
+        patientId,
+        previous === undefined ? (linked ?? claimed) : linked,
+        categories,
+        `${type}/${id}`,
+      );
+      if (previous === undefined && !linked && principal.kind === "patient" && (await this.#hasRecords(id))) {
+        // records already held for this id (from an organization) are not claimable by a new Patient
+        throw new BaseError(
+          "forbidden",
+          "records already exist for this patient id: ask the organization holding them to link your account",
+        );
+      }
+      if (linked && claimed && !isAddressEqual(linked, claimed))
+        throw new BaseError("conflict", "this Patient is linked to another account", {
+          expression: "Patient.identifier",
+        });
+      account = linked ?? claimed;
+    } else {
+      account = await this.patientAccount(patientId);
+      await this.#authorizeWrite(principal, patientId, account, categories, `${type}/${id}`);
+    }
     const versionId = (previous ?? 0) + 1;
     const now = Date.now();
     const stored: FhirResource = {

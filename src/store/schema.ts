@@ -179,6 +179,94 @@ export interface NotificationTable {
   read_at: number | null;
 }
 
+/** Mirror of RecordLocator `LocatorPublished`: which organization holds which categories of a patient. */
+export interface RecordLocatorTable {
+  patient: string;
+  /** bytes32 organization id (lowercase hex). */
+  organization: string;
+  /** Category bitmask held (OR-ed over time). */
+  categories: number;
+  /** Unix seconds of the holder's last update. */
+  updated_at: number;
+  block_number: number;
+}
+
+/** Seen node-request signatures and access-request nonces, kept until they expire (unix ms). */
+export interface FederationReplayTable {
+  kind: string;
+  key: string;
+  expires_at: number;
+}
+
+/** A subscription to a patient's new data (src/federation/subscriptions.ts). */
+export interface SubscriptionTable {
+  id: string;
+  /** Subscriber account (lowercase) and the principal facts its decisions are made with. */
+  subscriber: string;
+  subscriber_kind: string;
+  organization: string | null;
+  role: string | null;
+  purpose: string;
+  /** Patient account (lowercase). */
+  patient: string;
+  /** Category bitmask subscribed to. */
+  categories: number;
+  channel: string;
+  endpoint: string | null;
+  status: string;
+  end_reason: string | null;
+  created_at: number;
+  ended_at: number | null;
+}
+
+/** One stored event of a subscription, numbered for Server-Sent Events `Last-Event-ID` resume. */
+export interface SubscriptionEventTable {
+  seq: Generated<number>;
+  subscription_id: string;
+  /** "notification" | "ended". */
+  kind: string;
+  /** `Type/id/_history/v` of the new version (notifications). */
+  reference: string | null;
+  categories: number;
+  /** JSON of extra fields (the end reason). */
+  detail: string | null;
+  created_at: number;
+}
+
+/** A durable outgoing HTTP push (REST hook, referral notice), retried with backoff. */
+export interface PushDeliveryTable {
+  id: Generated<number>;
+  idem_key: string;
+  kind: string;
+  url: string;
+  body: string;
+  /** "pending" | "delivered" | "failed". */
+  status: string;
+  attempts: number;
+  next_attempt_at: number;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** A referral of a patient from one organization to another (codes only, no free text). */
+export interface ReferralTable {
+  id: string;
+  /** "outbound" (made here) | "inbound" (notice received from the referring node). */
+  direction: string;
+  patient: string;
+  from_org: string;
+  to_org: string;
+  requester: string;
+  categories: number;
+  reason_code: string | null;
+  /** "requested" | "accepted". */
+  status: string;
+  grant_id: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
 export interface Schema {
   meta: MetaTable;
   outbox: OutboxTable;
@@ -197,4 +285,10 @@ export interface Schema {
   patient_settings: PatientSettingsTable;
   break_glass_sessions: BreakGlassSessionTable;
   notifications: NotificationTable;
+  record_locators: RecordLocatorTable;
+  federation_replay: FederationReplayTable;
+  subscriptions: SubscriptionTable;
+  subscription_events: SubscriptionEventTable;
+  push_deliveries: PushDeliveryTable;
+  referrals: ReferralTable;
 }

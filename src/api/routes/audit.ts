@@ -127,10 +127,10 @@ export function auditEventView(deps: AuditDeps) {
       throw new BaseError("invalid", "AuditEvent search needs patient=<account address>", {
         expression: "patient",
       });
-    const count = Math.min(
-      Number(Array.isArray(query._count) ? query._count[0] : (query._count ?? 100)) || 100,
-      1000,
-    );
+    const rawCount = Array.isArray(query._count) ? query._count[0] : query._count;
+    const count = rawCount === undefined ? 100 : Number(rawCount);
+    if (rawCount !== undefined && (!/^\d{1,4}$/.test(rawCount) || count < 1 || count > 1000))
+      throw new BaseError("invalid", "invalid value for search parameter '_count'", { expression: "_count" });
     const { items } = await deps.accessLog.forPatient(principal, patient as Address, { limit: count });
     return {
       resourceType: "Bundle",

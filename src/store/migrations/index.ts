@@ -3,6 +3,8 @@ import { foundation } from "./001_foundation.js";
 import { patientKeyTables } from "./002_crypto.js";
 import { audit } from "./003_audit.js";
 import { records } from "./004_records.js";
+import { federation } from "./005_federation.js";
+import { subscriptions } from "./006_subscriptions.js";
 
 /** Every migration, in the order it runs. Names are stored: never rename, only append. */
 export const migrations: Record<string, DialectMigration> = {
@@ -10,4 +12,6 @@ export const migrations: Record<string, DialectMigration> = {
   "002_crypto": patientKeyTables,
   "003_audit": audit,
   "004_records": records,
+  "005_federation": federation,
+  "006_subscriptions": subscriptions,
 };

@@ -1,0 +1,139 @@
+/**
+ * Audit throughput against the naive design, on one embedded anvil and SQLite (one run, same
+ * machine, side by side):
+ * (a) carechain: many concurrent producers call `AuditLog.enqueue` with realistic entries on a
+ *     real node while its Anchorer (interval 1000 ms) signs tree heads and its outbox relayer
+ *     lands `AuditAnchor.anchor` transactions; measured: entries durably appended per second
+ *     (an enqueue resolves only after its batch committed), anchor transactions landed per
+ *     second, and enqueue-to-durable latency;
+ * (b) naive: one signed `AuditAnchor.anchor` transaction per access event, receipt awaited, a few
+ *     concurrent senders (bench/support/naiveLedger.ts).
+ * Issue targets: >= 50,000 entries/s and >= 200x the naive rate at <= 1 anchor tx/s. Reported,
+ * never asserted. Run: `npx tsx bench/auditThroughput.ts [--quick]`.
+ */
+import { keccak256, toHex } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { encodeAuditEntry } from "../src/audit/auditEntry.js";
+import { canonicalText } from "../src/audit/auditLog.js";
+import { auditAnchorAbi } from "../src/chain/artifacts/AuditAnchor.js";
+import { auditEntries } from "./support/auditEntries.js";
+import { startBenchNode, type BenchNode } from "./support/benchNode.js";
+import { runNaive } from "./support/naiveLedger.js";
+import { isMain, latencySummary, load, round, runAsScript, type BenchOptions } from "./support/report.js";
+
+const TARGETS = { entriesPerSecond: 50_000, ratioOverNaive: 200, anchorTxPerSecondAtMost: 1 };
+
+async function carechain(bench: BenchNode, seconds: number, producers: number) {
+  const { services, context } = bench.node;
+  const log = services.audit;
+  const client = context.clients.publicClient;
+  const entry = auditEntries(context.key.account.address);
+  // The fast encoder must give the bytes of the general RFC 8785 encoder.
+  for (let i = 0; i < 2000; i++) {
+    const e = entry(i);
+    if (canonicalText(e) !== encodeAuditEntry(e)) throw new Error(`canonicalText differs at sample ${i}`);
+  }
+  // Warm-up: JIT, statement cache, first anchor.
+  await Promise.all(Array.from({ length: 20_000 }, (_, i) => log.enqueue(entry(i))));
+  const sizeBefore = log.size();
+  const startBlock = await client.getBlockNumber();
+  let next = 20_000;
+  let durable = 0;
+  const latencies: number[] = [];
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: producers }, async () => {
+      while (performance.now() < deadline) {
+        const e = entry(next++);
+        const t0 = performance.now();
+        await log.enqueue(e);
+        latencies.push(performance.now() - t0);
+        durable++;
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  const endBlock = await client.getBlockNumber();
+  const sizeAtEnd = log.size();
+  // How long until an anchor on the ledger covers everything appended in the window.
+  const t = performance.now();
+  let anchoredSize = 0;
+  while (performance.now() - t < 15_000) {
+    anchoredSize = (await log.latestTreeHead("anchored"))?.treeSize ?? 0;
+    if (anchoredSize >= sizeAtEnd) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const coveredAfterMs = anchoredSize >= sizeAtEnd ? round(performance.now() - t, 0) : null;
+  const anchors = await client.getContractEvents({
+    address: context.deployment.auditAnchor,
+    abi: auditAnchorAbi,
+    eventName: "TreeHeadAnchored",
+    args: { node: context.key.account.address },
+    fromBlock: startBlock + 1n,
+    toBlock: endBlock,
+  });
+  return {
+    producers,
+    seconds: round(elapsed),
+    entriesDurable: durable,
+    entriesPerSecond: Math.round(durable / elapsed),
+    logSize: { before: sizeBefore, after: sizeAtEnd },
+    enqueueToDurableMs: latencySummary(latencies),
+    anchorsLanded: anchors.length,
+    anchorTxPerSecond: round(anchors.length / elapsed),
+    anchorCoversWindowEndAfterMs: coveredAfterMs,
+  };
+}
+
+/**
+ * Runs both designs on one node's anvil and returns rates, latencies and the ratio.
+ * @param options - `quick` for 3 s windows
+ */
+export async function runAuditThroughputBench(options: BenchOptions = { quick: false }): Promise<object> {
+  const seconds = options.quick ? 3 : 10;
+  const producers = options.quick ? 1000 : 4000;
+  const bench = await startBenchNode({ anchorIntervalMs: 1000, anchorMaxEntries: 1_000_000_000 });
+  try {
+    process.stderr.write(`auditThroughput: carechain, ${producers} producers, ${seconds} s\n`);
+    const a = await carechain(bench, seconds, producers);
+    process.stderr.write(`auditThroughput: naive, ${seconds} s\n`);
+    // The naive design signs as a second registered node, so the two anchor sequences stay apart.
+    const naiveNode = privateKeyToAccount(generatePrivateKey());
+    await bench.registerOrganization(keccak256(toHex("bench-naive-org")), "Naive Org", naiveNode.address);
+    const { context } = bench.node;
+    const b = await runNaive({
+      publicClient: context.clients.publicClient,
+      chainId: context.clients.chainId,
+      auditAnchor: context.deployment.auditAnchor,
+      nodeSigner: naiveNode,
+      sender: privateKeyToAccount(generatePrivateKey()),
+      senders: 8,
+      seconds,
+      entry: auditEntries(naiveNode.address),
+    });
+    const ratio = round(a.entriesPerSecond / (b.eventsPerSecond as number), 1);
+    return {
+      bench: "auditThroughput",
+      engine: "sqlite (file, WAL, synchronous=NORMAL)",
+      ledger: "embedded anvil (automine), same instance for both",
+      quick: options.quick,
+      anchorIntervalMs: 1000,
+      note: "ANCHOR_MAX_ENTRIES is raised for this run: with the default 10,000 the anchorer (checking every 200 ms) anchors up to 5 times a second at this load",
+      carechain: a,
+      naive: b,
+      ratioEntriesPerSecondOverNaive: ratio,
+      targets: TARGETS,
+      met: {
+        entriesPerSecond: a.entriesPerSecond >= TARGETS.entriesPerSecond,
+        ratio: ratio >= TARGETS.ratioOverNaive,
+        anchorRate: a.anchorTxPerSecond <= TARGETS.anchorTxPerSecondAtMost,
+      },
+      loadAverage1m: load(),
+    };
+  } finally {
+    await bench.stop();
+  }
+}
+
+if (isMain(import.meta.url)) await runAsScript(runAuditThroughputBench);

@@ -1,0 +1,209 @@
+/**
+ * Authorized, decrypted FHIR read over HTTP against a bare Fastify JSON route, in the same run:
+ * a real node (startNode: SQLite, embedded anvil, temp dir, port 0, silent logs) where a hospital
+ * practitioner imported a Synthea bundle and the patient signed a grant of labs to a GP; the GP's
+ * session token then reads `GET /fhir/Observation/<lab id>` (SIWE session, consent decision,
+ * envelope decryption, audit entry committed before the response) under autocannon, and the same
+ * autocannon settings hit a bare Fastify app whose one route returns that Observation as JSON.
+ * The load generator runs in its own process. Rounds alternate (bare, carechain, bare, ...) to
+ * spread the noise of a shared machine over both. While carechain is loaded, a CPU profile says
+ * where its time goes. Issue target: carechain >= 40% of the bare route's req/s. Reported, never
+ * asserted. Run: `npx tsx bench/fhirRead.ts [--quick]`.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import Fastify from "fastify";
+import { buildApp } from "../src/api/app.js";
+import { fhirRoutes } from "../src/api/routes/fhir.js";
+import { createLogger } from "../src/node/logger.js";
+import { keccak256, toHex } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { buildGrantMessage, signGrant, signedGrantToJson } from "../src/consent/signConsent.js";
+import { signIn } from "../test/support/session.js";
+import { startBenchNode } from "./support/benchNode.js";
+import { startCpuProfile, type CategoryRule } from "./support/cpuProfile.js";
+import { runLoad, type LoadResult } from "./support/loadgen.js";
+import { isMain, load, round, runAsScript, type BenchOptions } from "./support/report.js";
+
+const TARGET_RATIO = 0.4;
+const FIXTURES = join(import.meta.dirname, "..", "test", "fixtures", "synthea");
+
+interface Bundle {
+  entry: Array<{
+    resource: { resourceType: string; id: string; category?: Array<{ coding?: Array<{ code?: string }> }> };
+  }>;
+}
+
+/** Where a profile sample's time goes: the deepest frame matching a rule names it. */
+const RULES: CategoryRule[] = [
+  ["gc", (f) => f.functionName === "(garbage collector)"],
+  ["idle", (f) => f.functionName === "(idle)"],
+  ["session token: ES256K verify (node:crypto)", (f) => f.url.includes("internal/crypto/sig")],
+  ["session token: claims", (f) => f.url.includes("access/sessionToken") || f.url.includes("access/")],
+  [
+    "decryption (AES-GCM, keys)",
+    (f) => f.url.includes("internal/crypto/cipher") || f.url.includes("/src/crypto/"),
+  ],
+  ["database (kysely, better-sqlite3)", (f) => /kysely|better-sqlite3/.test(f.url)],
+  ["audit enqueue + batched append", (f) => f.url.includes("/src/audit/")],
+  ["consent decision", (f) => f.url.includes("/src/consent/")],
+  ["records repository (other)", (f) => f.url.includes("/src/records/")],
+  ["api routes (carechain)", (f) => f.url.includes("/src/api/")],
+  [
+    "fastify + node http",
+    (f) => /fastify|find-my-way|avvio|pino|node:_http|node:net|node:internal\/(http|stream|net)/.test(f.url),
+  ],
+];
+
+function labFrom(bundle: Bundle): string {
+  const lab = bundle.entry.find(
+    (e) =>
+      e.resource.resourceType === "Observation" &&
+      e.resource.category?.[0]?.coding?.[0]?.code === "laboratory",
+  );
+  if (!lab) throw new Error("the fixture has no laboratory Observation");
+  return lab.resource.id;
+}
+
+/**
+ * Runs the comparison.
+ * @param options - `quick` for 3 s rounds and one round each
+ */
+export async function runFhirReadBench(options: BenchOptions = { quick: false }): Promise<object> {
+  const seconds = options.quick ? 3 : 8;
+  const rounds = options.quick ? 1 : 2;
+  const connections = 10;
+  const pipelining = 1;
+  const file = readdirSync(FIXTURES).find((f) => f.startsWith("Alfreda_Wyman"))!;
+  const bundle = JSON.parse(readFileSync(join(FIXTURES, file), "utf8")) as Bundle;
+  const labId = labFrom(bundle);
+
+  const bench = await startBenchNode({ anchorIntervalMs: 1000 });
+  const bare = Fastify({ logger: false });
+  const closers: Array<() => Promise<unknown>> = [];
+  try {
+    const { node } = bench;
+    const patient = privateKeyToAccount(generatePrivateKey());
+    const gp = privateKeyToAccount(generatePrivateKey());
+    const hospitalDoc = privateKeyToAccount(generatePrivateKey());
+    const clinic = keccak256(toHex("bench-gp-clinic"));
+    await bench.registerOrganization(clinic, "Bench GP", privateKeyToAccount(generatePrivateKey()).address);
+    await bench.addPractitioners([
+      { organization: clinic, account: gp.address, role: "physician" },
+      { organization: node.context.organizationId, account: hospitalDoc.address, role: "physician" },
+    ]);
+    const doc = await signIn(node.url, hospitalDoc);
+    const imported = await doc.send("POST", "/fhir", bundle, undefined, {
+      "x-patient-account": patient.address,
+    });
+    if (imported.status !== 200) throw new Error(`bundle import failed: ${imported.status}`);
+
+    const domain = (await (await fetch(`${node.url}/consents/domain`)).json()) as Parameters<
+      typeof signGrant
+    >[1];
+    const message = buildGrantMessage({
+      patient: patient.address,
+      grantee: { kind: "practitioner", account: gp.address },
+      categories: ["labs", "medications"],
+      purposes: ["TREAT"],
+      actions: ["read"],
+      notBefore: Math.floor(Date.now() / 1000) - 60,
+      notAfter: new Date(Date.now() + 24 * 3600_000),
+      nonce: 0n,
+    });
+    const granted = await fetch(`${node.url}/consents?wait=true`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(signedGrantToJson(message, await signGrant(patient, domain, message))),
+    });
+    if (granted.status !== 201) throw new Error(`grant failed: ${granted.status}`);
+
+    const session = await signIn(node.url, gp);
+    const path = `/fhir/Observation/${labId}`;
+    const probe = await session.get(path, "TREAT");
+    if (probe.status !== 200) throw new Error(`the GP cannot read the lab: ${probe.status}`);
+    const body = await probe.text();
+    const document = JSON.parse(body) as unknown;
+
+    bare.get("/obs", async (_request, reply) => reply.type("application/fhir+json").send(document));
+    const bareUrl = await bare.listen({ host: "127.0.0.1", port: 0 });
+    // The node's app allows 6000 requests a minute per client address, and every load-generator
+    // connection comes from 127.0.0.1: the measured app is the same `buildApp` (helmet, rate
+    // limiter, error mapping) with the same FHIR routes over the node's own repository, with only
+    // the limit raised above the load.
+    const measured = await buildApp({
+      logger: createLogger("silent"),
+      rateLimitPerMinute: 100_000_000,
+      routes: [fhirRoutes({ records: node.services.records, nodeKey: node.context.key.privateKey })],
+    });
+    const careUrl = await measured.listen({ host: "127.0.0.1", port: 0 });
+    closers.push(() => measured.close());
+
+    const common = { connections, pipelining, seconds };
+    const headers = { authorization: `Bearer ${session.token}`, "x-purpose-of-use": "TREAT" };
+    // Warm-up both (JIT, caches), not measured.
+    await runLoad({ ...common, seconds: 2, url: `${bareUrl}/obs` });
+    await runLoad({ ...common, seconds: 2, url: `${careUrl}${path}`, headers });
+    await node.services.audit.flush();
+    const auditBefore = node.services.audit.size();
+    const bareRuns: LoadResult[] = [];
+    const careRuns: LoadResult[] = [];
+    let profile: Awaited<ReturnType<Awaited<ReturnType<typeof startCpuProfile>>>> | undefined;
+    for (let r = 0; r < rounds; r++) {
+      bareRuns.push(await runLoad({ ...common, url: `${bareUrl}/obs` }));
+      const stop = r === rounds - 1 ? await startCpuProfile(RULES) : undefined;
+      careRuns.push(await runLoad({ ...common, url: `${careUrl}${path}`, headers }));
+      if (stop) profile = await stop();
+    }
+    await node.services.audit.flush();
+    const auditEntries = node.services.audit.size() - auditBefore;
+
+    const mean = (xs: LoadResult[], f: (x: LoadResult) => number) =>
+      round(xs.reduce((s, x) => s + f(x), 0) / xs.length, 2);
+    const summary = (xs: LoadResult[]) => ({
+      requestsPerSecond: mean(xs, (x) => x.requestsPerSecond),
+      latencyMsP50: mean(xs, (x) => x.latencyMs.p50),
+      latencyMsP99: mean(xs, (x) => x.latencyMs.p99),
+      requests: xs.reduce((s, x) => s + x.requests, 0),
+      non2xx: xs.reduce((s, x) => s + x.non2xx, 0),
+      errors: xs.reduce((s, x) => s + x.errors, 0),
+      bytesPerResponse: xs[0]?.bytesPerRequest ?? 0,
+      rounds: xs.map((x) => x.requestsPerSecond),
+    });
+    const care = summary(careRuns);
+    const plain = summary(bareRuns);
+    const ratio = round(care.requestsPerSecond / plain.requestsPerSecond, 3);
+    return {
+      bench: "fhirRead",
+      quick: options.quick,
+      load: {
+        connections,
+        pipelining,
+        secondsPerRound: seconds,
+        rounds,
+        generator: "autocannon in a child process",
+      },
+      documentBytes: Buffer.byteLength(body),
+      carechain: {
+        ...care,
+        route:
+          "GET /fhir/Observation/:id (authorized, decrypted, audited; buildApp + fhirRoutes, rate limit raised)",
+      },
+      bareFastify: { ...plain, route: "GET /obs (same JSON document)" },
+      ratio,
+      auditEntriesWritten: auditEntries,
+      auditEntriesPerCarechainRequest: round(auditEntries / Math.max(1, care.requests), 3),
+      // Any non-2xx or error makes the run meaningless: the rates would count refusals.
+      valid: care.non2xx + care.errors + plain.non2xx + plain.errors === 0,
+      targets: { ratioAtLeast: TARGET_RATIO, met: ratio >= TARGET_RATIO },
+      carechainProfile: profile,
+      loadAverage1m: load(),
+    };
+  } finally {
+    for (const close of closers) await close();
+    await bare.close();
+    await bench.stop();
+  }
+}
+
+if (isMain(import.meta.url)) await runAsScript(runFhirReadBench);

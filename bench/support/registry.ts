@@ -1,0 +1,18 @@
+/**
+ * The benches `npm run bench` knows, by name, each behind a lazy import so a child process loads
+ * only the one it runs. Order is the order of a full run.
+ */
+import type { BenchOptions } from "./report.js";
+
+export type BenchRun = (options: BenchOptions) => Promise<object>;
+
+export const BENCHES: Record<string, BenchRun> = {
+  consentDecision: async ({ quick }) =>
+    (await import("../consentDecision.js")).runConsentDecisionBench(
+      quick ? [1_000, 10_000] : [1_000, 10_000, 100_000, 1_000_000],
+    ),
+  auditProof: async (options) => (await import("../auditProof.js")).runAuditProofBench(options),
+  auditThroughput: async (options) =>
+    (await import("../auditThroughput.js")).runAuditThroughputBench(options),
+  fhirRead: async (options) => (await import("../fhirRead.js")).runFhirReadBench(options),
+};

@@ -1,0 +1,211 @@
+import type { Command } from "commander";
+import type { Address } from "viem";
+import { z } from "zod";
+import { encodeAuditEntry, parseAuditEntry, type AuditEntry } from "../audit/auditEntry.js";
+import { AuditLog } from "../audit/auditLog.js";
+import { verifyEntryProof, type EntryProof } from "../audit/entryProof.js";
+import { verifyLogAgainstChain } from "../audit/verifyAgainstChain.js";
+import { createChainClients, type ChainReadClients } from "../chain/clients.js";
+import { BaseError } from "../errors/BaseError.js";
+import {
+  ApiClient,
+  nodeUrl,
+  parseOptions,
+  printJson,
+  signedInClient,
+  withUserOptions,
+  type UserOptions,
+} from "./apiClient.js";
+import { openLedger, openNodeDirectory } from "./operatorContext.js";
+
+interface AccessLogPage {
+  node: Address;
+  auditAnchor: Address;
+  chainId: number;
+  anchoredSize: number;
+  items: Array<{ index: number; entry: AuditEntry; proof: EntryProof | null }>;
+}
+
+type Verdict = { ok: true } | { ok: false; reason: string } | { ok: null; reason: "not-anchored-yet" };
+
+const PAGE = 1000;
+const rpcUrl = z
+  .string()
+  .refine((v) => {
+    try {
+      return ["http:", "https:"].includes(new URL(v).protocol);
+    } catch {
+      return false;
+    }
+  }, "must be an http(s) JSON-RPC URL")
+  .optional();
+const chainRpcOption = z.object({ chainRpc: rpcUrl });
+/** The part of a node's `/health` that names its ledger: only the contract address, never a root. */
+const healthSchema = z.object({
+  chain: z.object({
+    chainId: z.number().int(),
+    contracts: z.object({ AuditAnchor: z.string().regex(/^0x[0-9a-fA-F]{40}$/) }),
+  }),
+});
+
+/** The ledger a patient checks proofs against: `--chain-rpc` or CHAIN_RPC_URL, never the node. */
+async function ledger(option: string | undefined, chainId: number | undefined): Promise<ChainReadClients> {
+  const { chainRpc } = parseOptions(chainRpcOption, {
+    chainRpc: option ?? (process.env.CHAIN_RPC_URL || undefined),
+  });
+  if (!chainRpc) {
+    throw new BaseError("invalid", "verifying needs the ledger: pass --chain-rpc <url> or set CHAIN_RPC_URL");
+  }
+  const clients = await createChainClients(chainRpc);
+  if (chainId !== undefined && clients.chainId !== chainId)
+    throw new BaseError(
+      "conflict",
+      `the ledger is chain ${clients.chainId}, but the node anchors on chain ${chainId}`,
+    );
+  return clients;
+}
+
+async function verdictOf(
+  item: { index: number; entry: AuditEntry; proof: EntryProof | null },
+  clients: ChainReadClients,
+  auditAnchor: Address,
+): Promise<Verdict> {
+  if (item.proof === null) return { ok: null, reason: "not-anchored-yet" };
+  if (item.proof.index !== item.index || encodeAuditEntry(parseAuditEntry(item.entry)) !== item.proof.entry)
+    return { ok: false, reason: "entry-differs-from-proof" };
+  const v = await verifyEntryProof(item.proof, clients.publicClient, auditAnchor);
+  return v.ok ? { ok: true } : { ok: false, reason: v.reason };
+}
+
+const chainRpcHelp = "ledger JSON-RPC URL to check roots against (env CHAIN_RPC_URL)";
+
+/** `carechain audit log|proof|verify`: the access log, its proofs, and the operator's full audit. */
+export function registerAuditCommand(program: Command): void {
+  const audit = program.command("audit").description("the tamper-evident access log and its proofs");
+
+  withUserOptions(
+    audit
+      .command("log")
+      .description("every access to your record on this node (who, what, when, why, allowed or denied)")
+      .option("--verify", "check each entry's inclusion proof against the root anchored on the ledger")
+      .option("--chain-rpc <url>", chainRpcHelp),
+  ).action(async (raw: UserOptions & { verify?: boolean; chainRpc?: string }) => {
+    const api = await signedInClient({ as: "patient", ...raw });
+    let page = await api.get<AccessLogPage>(`/audit/me?limit=${PAGE}`);
+    const all = { ...page, items: [...page.items] };
+    while (page.items.length === PAGE) {
+      page = await api.get<AccessLogPage>(`/audit/me?limit=${PAGE}&afterIndex=${page.items.at(-1)!.index}`);
+      all.items.push(...page.items);
+    }
+    if (!raw.verify) {
+      printJson(all);
+      return;
+    }
+    const clients = await ledger(raw.chainRpc, all.chainId);
+    const items = [];
+    let failed = 0;
+    for (const item of all.items) {
+      const verified = await verdictOf(item, clients, all.auditAnchor);
+      if (verified.ok === false) failed++;
+      items.push({ ...item, verified });
+    }
+    printJson({ ...all, items });
+    if (failed > 0)
+      throw new BaseError(
+        "conflict",
+        `${failed} of ${items.length} entries fail verification against the ledger`,
+      );
+  });
+
+  withUserOptions(
+    audit
+      .command("proof <index>")
+      .description("the inclusion proof of one of your entries to a root anchored on the ledger")
+      .option("--tree-size <n>", "prove against this anchored tree size (default: the latest)")
+      .option("--chain-rpc <url>", `${chainRpcHelp}; verifies the proof when given`),
+  ).action(async (indexRaw: string, raw: UserOptions & { treeSize?: string; chainRpc?: string }) => {
+    const o = parseOptions(
+      z.object({
+        index: z.coerce.number().int().min(0, "must be an entry index (0 or more)"),
+        treeSize: z.coerce.number().int().min(1, "must be a tree size (1 or more)").optional(),
+      }),
+      { index: indexRaw, treeSize: raw.treeSize },
+    );
+    const api = await signedInClient({ as: "patient", ...raw });
+    const proof = await api.get<EntryProof>(
+      `/audit/entries/${o.index}/proof${o.treeSize ? `?treeSize=${o.treeSize}` : ""}`,
+    );
+    const rpc = raw.chainRpc ?? (process.env.CHAIN_RPC_URL || undefined);
+    if (!rpc) {
+      printJson({ proof });
+      return;
+    }
+    const health = healthSchema.safeParse(await new ApiClient(nodeUrl(raw.node)).get("/health"));
+    if (!health.success)
+      throw new BaseError("unavailable", "the node's /health names no AuditAnchor contract");
+    const clients = await ledger(rpc, health.data.chain.chainId);
+    const v = await verifyEntryProof(
+      proof,
+      clients.publicClient,
+      health.data.chain.contracts.AuditAnchor as Address,
+    );
+    printJson({ proof, verified: v.ok ? { ok: true } : { ok: false, reason: v.reason } });
+    if (!v.ok)
+      throw new BaseError("conflict", `entry ${o.index} fails verification against the ledger: ${v.reason}`);
+  });
+
+  audit
+    .command("verify")
+    .description(
+      "node operator: re-check this node's whole stored audit log against every root it anchored on the ledger",
+    )
+    .option(
+      "--chain-rpc <url>",
+      "the ledger (default CHAIN_RPC_URL; for the embedded ledger, a read-only copy of its last state dump)",
+    )
+    .addHelpText(
+      "after",
+      `
+Opens the node's data directory (--data-dir / CARECHAIN_DATA_DIR, DATABASE_URL) read-only, without
+starting the node; it may be running. Roots come from the AuditAnchor contract on the ledger, never
+from the node's database. With the embedded ledger and no --chain-rpc, a private anvil is started
+from <data-dir>/chain/state.json (at most a second behind a running node) and stopped afterwards.
+Prints {ok:true,size,anchors} or exits 1 with "audit log diverges at entry <n>: <reason>".`,
+    )
+    .action(async (raw: { chainRpc?: string }) => {
+      const { chainRpc } = parseOptions(chainRpcOption, raw);
+      const ctx = await openNodeDirectory(program.opts<{ dataDir?: string }>().dataDir);
+      try {
+        const chain = await openLedger(ctx, chainRpc);
+        try {
+          const log = await AuditLog.open(ctx.store);
+          const { result, size, anchors } = await verifyLogAgainstChain(
+            log,
+            chain.publicClient,
+            ctx.auditAnchor,
+            ctx.node,
+          );
+          if (!result.ok) {
+            throw new BaseError(
+              "conflict",
+              result.firstBadIndex === undefined
+                ? `audit log diverges from the ledger: ${result.reason}`
+                : `audit log diverges at entry ${result.firstBadIndex}: ${result.reason}`,
+            );
+          }
+          printJson({
+            ok: true,
+            size,
+            anchors: anchors.length,
+            anchoredSize: anchors.at(-1)?.treeSize ?? 0,
+            node: ctx.node,
+            ledger: chain.source,
+          });
+        } finally {
+          await chain.close();
+        }
+      } finally {
+        await ctx.close();
+      }
+    });
+}

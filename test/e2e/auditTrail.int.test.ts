@@ -1,0 +1,279 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { keccak256, toHex } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { readAnchors } from "../../src/audit/chainAnchors.js";
+import { verifyEntryProof, type EntryProof } from "../../src/audit/entryProof.js";
+import { ParticipantAdmin } from "../../src/chain/participantAdmin.js";
+import { loadConfig } from "../../src/config/config.js";
+import { buildGrantMessage, signGrant, signedGrantToJson } from "../../src/consent/signConsent.js";
+import { createLogger } from "../../src/node/logger.js";
+import { startNode, type RunningNode } from "../../src/node/startNode.js";
+import { runCli } from "../support/cli.js";
+import { signIn, type Session } from "../support/session.js";
+import { engines, freshDatabase, type FreshDatabase } from "../support/stores.js";
+
+interface LogItem {
+  index: number;
+  entry: { action: string; decision: string; actor: { account: string } };
+  proof: EntryProof | null;
+}
+
+/**
+ * The issue's must-show: a practitioner's permitted read and a denied attempt both appear in the
+ * patient's access log with inclusion proofs that verify against the root anchored on chain; and
+ * a stored entry edited, deleted or reordered afterwards is found at its index, by the operator's
+ * `carechain audit verify` (roots read from the ledger, not from the node's database).
+ */
+describe.each(engines)("audit trail (%s)", (engine) => {
+  const dir = mkdtempSync(join(tmpdir(), "carechain-audit-"));
+  let database: FreshDatabase | undefined;
+  let node: RunningNode;
+  const patient = privateKeyToAccount(generatePrivateKey());
+  const gp = privateKeyToAccount(generatePrivateKey());
+  const stranger = privateKeyToAccount(generatePrivateKey());
+  const doc = privateKeyToAccount(generatePrivateKey());
+  const clinic = keccak256(toHex("audit-gp-clinic"));
+  const otherClinic = keccak256(toHex("audit-other-clinic"));
+  let me: Session;
+  let read: LogItem;
+  let denied: LogItem;
+  const verifyCli = () =>
+    runCli(["--data-dir", dir, "audit", "verify", "--chain-rpc", node.context.rpcUrl], {
+      DATABASE_URL: database?.url ?? "",
+      CHAIN_RPC_URL: "",
+    });
+  const anchorsOnChain = () =>
+    readAnchors(
+      node.context.clients.publicClient,
+      node.context.deployment.auditAnchor,
+      node.context.key.account.address,
+    );
+
+  beforeAll(async () => {
+    if (engine === "postgres") database = await freshDatabase();
+    node = await startNode(
+      loadConfig({}, { dataDir: dir, port: 0, databaseUrl: database?.url, anchorIntervalMs: 300 }),
+      { logger: createLogger("silent") },
+    );
+    const { outbox, organizationId, indexer } = node.context;
+    const admin = new ParticipantAdmin(outbox);
+    const intents = [];
+    for (const [id, name] of [
+      [clinic, "Elm Street GP"],
+      [otherClinic, "Other Clinic"],
+    ] as const)
+      intents.push(
+        await admin.registerOrganization({
+          id,
+          name,
+          kind: "clinic",
+          endpoint: "http://127.0.0.1:1",
+          node: privateKeyToAccount(generatePrivateKey()).address,
+        }),
+      );
+    await outbox.waitFor(`register-organization:${organizationId}`, 15_000);
+    intents.push(await admin.addPractitioner(clinic, gp.address, "physician"));
+    intents.push(await admin.addPractitioner(otherClinic, stranger.address, "physician"));
+    intents.push(await admin.addPractitioner(organizationId, doc.address, "physician"));
+    let last = 0;
+    for (const i of intents) last = Math.max(last, (await outbox.waitFor(i.id, 15_000)).block_number ?? 0);
+    await indexer.waitForBlock(BigInt(last), 10_000);
+
+    const author = await signIn(node.url, doc);
+    const lab = {
+      resourceType: "Observation",
+      id: "audit-lab-1",
+      status: "final",
+      category: [
+        {
+          coding: [
+            { system: "http://terminology.hl7.org/CodeSystem/observation-category", code: "laboratory" },
+          ],
+        },
+      ],
+      code: { coding: [{ system: "http://loinc.org", code: "2345-7" }] },
+      subject: { reference: "Patient/audit-pat-1" },
+      effectiveDateTime: "2024-03-01T09:00:00Z",
+    };
+    const imported = await author.send(
+      "POST",
+      "/fhir",
+      {
+        resourceType: "Bundle",
+        type: "collection",
+        entry: [{ resource: { resourceType: "Patient", id: "audit-pat-1" } }, { resource: lab }],
+      },
+      undefined,
+      { "x-patient-account": patient.address },
+    );
+    expect(imported.status).toBe(200);
+
+    const domain = (await (await fetch(`${node.url}/consents/domain`)).json()) as Parameters<
+      typeof signGrant
+    >[1];
+    const message = buildGrantMessage({
+      patient: patient.address,
+      grantee: { kind: "practitioner", account: gp.address },
+      categories: ["labs"],
+      purposes: ["TREAT"],
+      actions: ["read"],
+      notBefore: Math.floor(Date.now() / 1000) - 60,
+      notAfter: new Date("2030-01-01T00:00:00Z"),
+      nonce: 0n,
+    });
+    const submitted = await fetch(`${node.url}/consents?wait=true`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(signedGrantToJson(message, await signGrant(patient, domain, message))),
+    });
+    expect(submitted.status).toBe(201);
+
+    expect((await (await signIn(node.url, gp)).get("/fhir/Observation/audit-lab-1", "TREAT")).status).toBe(
+      200,
+    );
+    expect(
+      (await (await signIn(node.url, stranger)).get("/fhir/Observation/audit-lab-1", "TREAT")).status,
+    ).toBe(403);
+    me = await signIn(node.url, patient);
+  }, 120_000);
+
+  afterAll(async () => {
+    await node?.stop();
+    rmSync(dir, { recursive: true, force: true });
+    await database?.drop();
+  });
+
+  it("shows the permitted read and the denied attempt with proofs to the root anchored on chain", async () => {
+    await node.services.audit.flush();
+    const size = node.services.audit.size();
+    const deadline = Date.now() + 15_000;
+    let items: LogItem[] = [];
+    for (;;) {
+      const body = (await (await me.get("/audit/me?limit=1000")).json()) as {
+        items: LogItem[];
+        anchoredSize: number;
+      };
+      items = body.items;
+      if (body.anchoredSize >= size) break;
+      if (Date.now() > deadline) throw new Error("the log was not anchored in time");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    read = items.find((i) => i.entry.action === "read" && i.entry.actor.account === gp.address)!;
+    denied = items.find((i) => i.entry.decision === "deny" && i.entry.actor.account === stranger.address)!;
+    expect(read).toBeDefined();
+    expect(denied).toBeDefined();
+    const { publicClient } = node.context.clients;
+    const anchor = node.context.deployment.auditAnchor;
+    const onChain = await anchorsOnChain();
+    for (const item of [read, denied]) {
+      expect(item.proof).not.toBeNull();
+      const verdict = await verifyEntryProof(item.proof!, publicClient, anchor);
+      expect(verdict).toEqual({ ok: true, anchoredRoot: item.proof!.rootHash });
+      expect(
+        onChain.some((a) => a.treeSize === item.proof!.treeSize && a.rootHash === item.proof!.rootHash),
+      ).toBe(true);
+    }
+    // the proof really binds the entry: another actor in the same entry does not verify
+    const forged = { ...read.proof!, entry: read.proof!.entry.replace(gp.address, stranger.address) };
+    expect(await verifyEntryProof(forged, publicClient, anchor)).toEqual({
+      ok: false,
+      reason: "proof-does-not-match-root",
+    });
+  });
+
+  it("passes `carechain audit verify` on the untouched log", async () => {
+    const r = await verifyCli();
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, node: node.context.key.account.address });
+  });
+
+  it("makes `carechain audit verify` fail naming an edited entry", async () => {
+    const { db } = node.context.store;
+    const row = await db
+      .selectFrom("audit_entries")
+      .selectAll()
+      .where("idx", "=", read.index)
+      .executeTakeFirstOrThrow();
+    const edited = row.entry.replace(gp.address, stranger.address);
+    expect(edited).not.toBe(row.entry);
+    const anchoredSizes = (await node.services.audit.anchoredHeads()).map((h) => h.treeSize);
+    await db.updateTable("audit_entries").set({ entry: edited }).where("idx", "=", read.index).execute();
+    try {
+      const r = await verifyCli();
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toBe(
+        `carechain: audit log diverges at entry ${read.index}: entry ${read.index} does not match its stored leaf hash\n`,
+      );
+      // editing the stored heads too cannot hide it: the roots come from the ledger
+      await db.updateTable("audit_tree_heads").set({ status: "signed" }).execute();
+      expect((await verifyCli()).code).toBe(1);
+    } finally {
+      await db.updateTable("audit_entries").set({ entry: row.entry }).where("idx", "=", read.index).execute();
+      await db
+        .updateTable("audit_tree_heads")
+        .set({ status: "anchored" })
+        .where("tree_size", "in", anchoredSizes)
+        .execute();
+    }
+    expect((await verifyCli()).code).toBe(0);
+  });
+
+  it("detects a deleted and a reordered entry", async () => {
+    const { db } = node.context.store;
+    const log = node.services.audit;
+    const anchors = (await anchorsOnChain()).map((a) => ({ treeSize: a.treeSize, rootHash: a.rootHash }));
+    expect(await log.verifyAll(anchors)).toEqual({ ok: true });
+
+    const gone = await db
+      .selectFrom("audit_entries")
+      .selectAll()
+      .where("idx", "=", denied.index)
+      .executeTakeFirstOrThrow();
+    await db.deleteFrom("audit_entries").where("idx", "=", denied.index).execute();
+    try {
+      expect(await log.verifyAll(anchors)).toEqual({
+        ok: false,
+        firstBadIndex: denied.index,
+        reason: `entry ${denied.index} is missing`,
+      });
+    } finally {
+      await db.insertInto("audit_entries").values(gone).execute();
+    }
+
+    const a = read.index;
+    const [first, second] = await db
+      .selectFrom("audit_entries")
+      .selectAll()
+      .where("idx", "in", [a, a + 1])
+      .orderBy("idx")
+      .execute();
+    const swap = async (x: typeof first, y: typeof first) => {
+      await db
+        .updateTable("audit_entries")
+        .set({ entry: y!.entry, leaf_hash: y!.leaf_hash, patient: y!.patient })
+        .where("idx", "=", x!.idx)
+        .execute();
+    };
+    await swap(first, second);
+    await swap(second, first);
+    try {
+      expect(await log.verifyAll(anchors)).toEqual({
+        ok: false,
+        firstBadIndex: a,
+        reason: `entry ${a} is not the leaf the tree holds at that index`,
+      });
+      expect((await verifyCli()).stderr).toMatch(
+        new RegExp(`^carechain: audit log diverges at entry ${a}: `),
+      );
+    } finally {
+      await swap(first, first);
+      await swap(second, second);
+    }
+    expect(await log.verifyAll(anchors)).toEqual({ ok: true });
+  });
+});
