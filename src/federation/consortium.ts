@@ -83,8 +83,10 @@ export async function spawnNode(
   },
 ): Promise<NodeProcess> {
   const url = `http://127.0.0.1:${spec.port}`;
+  // a node process gets its database and contracts from `options`, never from the caller's environment
+  const { DATABASE_URL: _db, CARECHAIN_CONTRACTS: _contracts, ...inherited } = process.env as Record<string, string>;
   const env: Record<string, string> = {
-    ...(process.env as Record<string, string>),
+    ...inherited,
     CHAIN_RPC_URL: options.rpcUrl,
     CARECHAIN_DATA_DIR: spec.dataDir,
     CARECHAIN_KEY_PASSWORD: options.keyPassword,
@@ -98,8 +100,6 @@ export async function spawnNode(
     ...(options.contracts ? { CARECHAIN_CONTRACTS: JSON.stringify(options.contracts) } : {}),
     ...options.env,
   };
-  if (!options.contracts) delete env.CARECHAIN_CONTRACTS;
-  delete env.DATABASE_URL;
   const child = spawn(process.execPath, [CLI, "start"], { env, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   const collect = (chunk: Buffer) => {

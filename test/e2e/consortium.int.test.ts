@@ -34,6 +34,8 @@ import {
 import { isLab, splitBundle } from "../../src/federation/splitBundle.js";
 import type { FhirResource } from "../../src/records/fhirTypes.js";
 import { signIn } from "../support/session.js";
+import { sseReader } from "../support/sse.js";
+import { freshDatabase, type FreshDatabase } from "../support/stores.js";
 
 const PASSWORD = "consortium-test-password";
 const CHAIN_ID = 31337;
@@ -54,6 +56,7 @@ interface Entry {
 describe("consortium of node processes", () => {
   const root = mkdtempSync(join(tmpdir(), "carechain-consortium-"));
   let anvil: Anvil;
+  let gpDatabase: FreshDatabase | undefined;
   const nodes: NodeProcess[] = [];
   let A: NodeProcess;
   let B: NodeProcess;
@@ -117,6 +120,7 @@ describe("consortium of node processes", () => {
   };
 
   beforeAll(async () => {
+    if (process.env.TEST_DATABASE_URL) gpDatabase = await freshDatabase();
     anvil = await startAnvil();
     const keys = await Promise.all(["a", "b", "c"].map((n) => prepareNodeKey(join(root, n), PASSWORD)));
     const spec = async (name: string, kind: "lab" | "clinic" | "hospital", dir: string) => ({
@@ -138,6 +142,8 @@ describe("consortium of node processes", () => {
         account: keys[1]!,
         keyPassword: PASSWORD,
         contracts,
+        // with a PostgreSQL server at hand, one node of the consortium keeps its data there
+        ...(gpDatabase ? { env: { DATABASE_URL: gpDatabase.url } } : {}),
       }),
       spawnNode(await spec("City Hospital", "hospital", "c"), {
         rpcUrl: anvil.rpcUrl,
@@ -222,6 +228,7 @@ describe("consortium of node processes", () => {
     for (const n of nodes) await n.stop();
     await anvil?.stop();
     rmSync(root, { recursive: true, force: true });
+    await gpDatabase?.drop();
   });
 
   it("lets the GP at B fetch the labs held at A under the patient's consent", async () => {
@@ -236,6 +243,50 @@ describe("consortium of node processes", () => {
     expect(conditions.every((e) => e.resource.meta?.source === sourceOf(B.organizationId))).toBe(true);
     expect(body.entry.filter((e) => e.resource.resourceType === "Patient")).toHaveLength(1);
     expect(body.entry.some((e) => e.search.mode === "outcome")).toBe(false);
+  });
+
+  it("pushes a new lab stored at A to the GP's subscription within 1 s", async () => {
+    // the GP of B subscribes at the node that holds the data (signed in there with SIWE)
+    const gpAtA = await signIn(A.url, gp);
+    const created = await gpAtA.send(
+      "POST",
+      "/subscriptions",
+      { patient: patient.address, categories: ["labs"], channel: "sse" },
+      "TREAT",
+    );
+    expect(created.status).toBe(201);
+    const { id } = (await created.json()) as { id: string };
+    const stream = sseReader(
+      await fetch(`${A.url}/subscriptions/${id}/events`, {
+        headers: { authorization: `Bearer ${gpAtA.token}`, "x-purpose-of-use": "TREAT" },
+      }),
+    );
+    const patientId = (parts.get("lab")!.entry as Entry[]).find((e) => e.resource.resourceType === "Patient")!
+      .resource.id;
+    const tech = await signIn(A.url, labTech);
+    const stored = Date.now();
+    const res = await tech.send("POST", "/fhir/Observation", {
+      resourceType: "Observation",
+      id: "push-lab-1",
+      status: "final",
+      category: [
+        {
+          coding: [
+            { system: "http://terminology.hl7.org/CodeSystem/observation-category", code: "laboratory" },
+          ],
+        },
+      ],
+      code: { coding: [{ system: "http://loinc.org", code: "2345-7" }] },
+      subject: { reference: `Patient/${patientId}` },
+      effectiveDateTime: "2026-11-25T09:00:00Z",
+    });
+    expect(res.status).toBe(201);
+    const frame = await stream.next(0, 5000);
+    expect(frame?.data.resource).toMatch(/^Observation\/push-lab-1/);
+    expect(frame!.at - stored).toBeLessThan(1000);
+    // the notification carries a reference; the content comes through the audited read path
+    expect((await gpAtA.get("/fhir/Observation/push-lab-1", "TREAT")).status).toBe(200);
+    await gpAtA.send("DELETE", `/subscriptions/${id}`, undefined);
   });
 
   it("refuses a cardiologist at C without consent, and A logs the denial", async () => {

@@ -18,6 +18,7 @@ import {
 import { signNodeRequest, verifyNodeRequest } from "../../src/federation/nodeAuth.js";
 import { createLogger } from "../../src/node/logger.js";
 import { startNode, type RunningNode } from "../../src/node/startNode.js";
+import { sseReader } from "../support/sse.js";
 import { signIn, type Session } from "../support/session.js";
 import { engines, freshDatabase, type FreshDatabase } from "../support/stores.js";
 
@@ -43,53 +44,6 @@ async function hookServer(): Promise<{ server: Server; url: string; received: Re
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, received };
-}
-
-/** Reads Server-Sent Events frames from a fetch response. */
-function sseReader(res: Response) {
-  const frames: Array<{
-    id?: string | undefined;
-    event?: string | undefined;
-    data: Record<string, unknown>;
-    at: number;
-  }> = [];
-  let done = false;
-  const waiters: Array<() => void> = [];
-  void (async () => {
-    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-    let buffer = "";
-    for (;;) {
-      const { value, done: end } = await reader.read().catch(() => ({ value: undefined, done: true }));
-      if (end) break;
-      buffer += value;
-      let cut: number;
-      while ((cut = buffer.indexOf("\n\n")) >= 0) {
-        const block = buffer.slice(0, cut);
-        buffer = buffer.slice(cut + 2);
-        const fields = Object.fromEntries(
-          block
-            .split("\n")
-            .filter((l) => l && !l.startsWith(":"))
-            .map((l) => [l.slice(0, l.indexOf(":")), l.slice(l.indexOf(":") + 1).trimStart()]),
-        );
-        if (fields.data)
-          frames.push({ id: fields.id, event: fields.event, data: JSON.parse(fields.data), at: Date.now() });
-        waiters.splice(0).forEach((w) => w());
-      }
-    }
-    done = true;
-    waiters.splice(0).forEach((w) => w());
-  })();
-  const next = async (index: number, timeoutMs = 5000) => {
-    const until = Date.now() + timeoutMs;
-    while (frames.length <= index && !done && Date.now() < until)
-      await new Promise<void>((r) => {
-        waiters.push(r);
-        setTimeout(r, 50);
-      });
-    return frames[index];
-  };
-  return { frames, next, isDone: () => done };
 }
 
 const until = async (check: () => Promise<boolean> | boolean, timeoutMs = 10_000) => {
