@@ -84,7 +84,11 @@ export async function spawnNode(
 ): Promise<NodeProcess> {
   const url = `http://127.0.0.1:${spec.port}`;
   // a node process gets its database and contracts from `options`, never from the caller's environment
-  const { DATABASE_URL: _db, CARECHAIN_CONTRACTS: _contracts, ...inherited } = process.env as Record<string, string>;
+  const {
+    DATABASE_URL: _db,
+    CARECHAIN_CONTRACTS: _contracts,
+    ...inherited
+  } = process.env as Record<string, string>;
   const env: Record<string, string> = {
     ...inherited,
     CHAIN_RPC_URL: options.rpcUrl,
