@@ -84,6 +84,17 @@ describe("session tokens", () => {
     );
   });
 
+  it("keeps its verification cache per node key and hands out copies", () => {
+    const token = issueSessionToken(nodeKey, { sub: alice, kind: "patient", ttlSeconds: 600 }, T0);
+    const first = verifySessionToken(nodeKey, token, at(1));
+    (first as { sub: string }).sub = "0x0000000000000000000000000000000000000001";
+    // a cached verification is not shared with another node's key
+    expect(() => verifySessionToken(otherKey, token, at(2))).toThrow(
+      unauthenticated("session token signature invalid"),
+    );
+    expect(verifySessionToken(nodeKey, token, at(2)).sub).toBe(alice);
+  });
+
   it("refuses a tampered payload", () => {
     const token = issueSessionToken(nodeKey, { sub: alice, kind: "patient" }, T0);
     const [h, p, s] = parts(token);
