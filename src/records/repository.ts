@@ -228,6 +228,11 @@ export class RecordRepository {
     baseUrl = "",
   ): Promise<FhirResource> {
     const query = parseSearch(type, params);
+    if (query.cursor !== undefined) {
+      throw new BaseError("invalid", "search parameter '_cursor' is not supported here: page with _offset", {
+        code: "not-supported",
+      });
+    }
     const page = await this.#searchQuery(principal, query, "search");
     const included = query.include.length ? await this.#includes(principal, page.resources, query) : [];
     return searchsetBundle({ ...page, included }, query, params, `${baseUrl}/${type}`);

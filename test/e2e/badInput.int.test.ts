@@ -897,6 +897,7 @@ describe.each(engines)("bad input at the HTTP edge (%s)", (engine) => {
       ["_count=-1", /'_count'/],
       [`_count=${m}`, /'_count'/],
       ["_count=1&_count=2", /'_count' must not be repeated/],
+      ["_cursor=abc", /'_cursor' is not supported/],
       ["_offset=-5", /'_offset'/],
       [`code=a|b|${m}`, /search parameter 'code'/],
       ["code=|", /search parameter 'code'/],
