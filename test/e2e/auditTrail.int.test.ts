@@ -6,12 +6,12 @@ import { keccak256, toHex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { readAnchors } from "../../src/audit/chainAnchors.js";
 import { verifyEntryProof, type EntryProof } from "../../src/audit/entryProof.js";
-import { ParticipantAdmin } from "../../src/chain/participantAdmin.js";
 import { loadConfig } from "../../src/config/config.js";
 import { buildGrantMessage, signGrant, signedGrantToJson } from "../../src/consent/signConsent.js";
 import { createLogger } from "../../src/node/logger.js";
 import { startNode, type RunningNode } from "../../src/node/startNode.js";
 import { runCli } from "../support/cli.js";
+import { registerParticipants } from "../support/participants.js";
 import { signIn, type Session } from "../support/session.js";
 import { engines, freshDatabase, type FreshDatabase } from "../support/stores.js";
 
@@ -58,29 +58,18 @@ describe.each(engines)("audit trail (%s)", (engine) => {
       loadConfig({}, { dataDir: dir, port: 0, databaseUrl: database?.url, anchorIntervalMs: 300 }),
       { logger: createLogger("silent") },
     );
-    const { outbox, organizationId, indexer } = node.context;
-    const admin = new ParticipantAdmin(outbox);
-    const intents = [];
-    for (const [id, name] of [
-      [clinic, "Elm Street GP"],
-      [otherClinic, "Other Clinic"],
-    ] as const)
-      intents.push(
-        await admin.registerOrganization({
-          id,
-          name,
-          kind: "clinic",
-          endpoint: "http://127.0.0.1:1",
-          node: privateKeyToAccount(generatePrivateKey()).address,
-        }),
-      );
-    await outbox.waitFor(`register-organization:${organizationId}`, 15_000);
-    intents.push(await admin.addPractitioner(clinic, gp.address, "physician"));
-    intents.push(await admin.addPractitioner(otherClinic, stranger.address, "physician"));
-    intents.push(await admin.addPractitioner(organizationId, doc.address, "physician"));
-    let last = 0;
-    for (const i of intents) last = Math.max(last, (await outbox.waitFor(i.id, 15_000)).block_number ?? 0);
-    await indexer.waitForBlock(BigInt(last), 10_000);
+    await registerParticipants(
+      node,
+      [
+        { id: clinic, name: "Elm Street GP" },
+        { id: otherClinic, name: "Other Clinic" },
+      ],
+      [
+        { organization: clinic, account: gp.address, role: "physician" },
+        { organization: otherClinic, account: stranger.address, role: "physician" },
+        { account: doc.address, role: "physician" },
+      ],
+    );
 
     const author = await signIn(node.url, doc);
     const lab = {

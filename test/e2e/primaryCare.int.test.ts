@@ -5,7 +5,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { keccak256, toHex, type Hex } from "viem";
 import { loadConfig } from "../../src/config/config.js";
-import { ParticipantAdmin } from "../../src/chain/participantAdmin.js";
 import {
   buildGrantMessage,
   buildRevokeMessage,
@@ -17,6 +16,7 @@ import { decryptRecord } from "../../src/crypto/envelope.js";
 import { createLogger } from "../../src/node/logger.js";
 import { startNode, type RunningNode } from "../../src/node/startNode.js";
 import { engines, freshDatabase, type FreshDatabase } from "../support/stores.js";
+import { registerParticipants } from "../support/participants.js";
 import { signIn, type Session } from "../support/session.js";
 
 const fixture = (name: string) => {
@@ -67,31 +67,18 @@ describe.each(engines)("primary care (%s)", (engine) => {
       loadConfig({}, { dataDir: dir, port: 0, databaseUrl: database?.url, anchorIntervalMs: 500 }),
       { logger: createLogger("silent") },
     );
-    const { outbox, organizationId, indexer } = node.context;
-    const admin = new ParticipantAdmin(outbox);
-    const intents = [
-      await admin.registerOrganization({
-        id: clinic,
-        name: "Elm Street GP",
-        kind: "clinic",
-        endpoint: "http://127.0.0.1:1",
-        node: privateKeyToAccount(generatePrivateKey()).address,
-      }),
-      await admin.registerOrganization({
-        id: otherClinic,
-        name: "Other Clinic",
-        kind: "clinic",
-        endpoint: "http://127.0.0.1:2",
-        node: privateKeyToAccount(generatePrivateKey()).address,
-      }),
-    ];
-    await outbox.waitFor(`register-organization:${organizationId}`, 15_000);
-    intents.push(await admin.addPractitioner(clinic, gp.address, "physician"));
-    intents.push(await admin.addPractitioner(otherClinic, stranger.address, "physician"));
-    intents.push(await admin.addPractitioner(organizationId, hospitalDoc.address, "physician"));
-    let last = 0;
-    for (const i of intents) last = Math.max(last, (await outbox.waitFor(i.id, 15_000)).block_number ?? 0);
-    await indexer.waitForBlock(BigInt(last), 10_000);
+    await registerParticipants(
+      node,
+      [
+        { id: clinic, name: "Elm Street GP" },
+        { id: otherClinic, name: "Other Clinic", endpoint: "http://127.0.0.1:2" },
+      ],
+      [
+        { organization: clinic, account: gp.address, role: "physician" },
+        { organization: otherClinic, account: stranger.address, role: "physician" },
+        { account: hospitalDoc.address, role: "physician" },
+      ],
+    );
 
     doc = await signIn(node.url, hospitalDoc);
     const imported = await doc.send("POST", "/fhir", bundle, undefined, {
