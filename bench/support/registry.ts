@@ -15,4 +15,5 @@ export const BENCHES: Record<string, BenchRun> = {
   auditThroughput: async (options) =>
     (await import("../auditThroughput.js")).runAuditThroughputBench(options),
   fhirRead: async (options) => (await import("../fhirRead.js")).runFhirReadBench(options),
+  federatedFetch: async (options) => (await import("../federatedFetch.js")).runFederatedFetchBench(options),
 };
