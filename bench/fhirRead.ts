@@ -7,8 +7,8 @@
  * autocannon settings hit a bare Fastify app whose one route returns that Observation as JSON.
  * The load generator runs in its own process. Rounds alternate (bare, carechain, bare, ...) to
  * spread the noise of a shared machine over both. While carechain is loaded, a CPU profile says
- * where its time goes. Issue target: carechain >= 40% of the bare route's req/s. Reported, never
- * asserted. Run: `npx tsx bench/fhirRead.ts [--quick]`.
+ * where its time goes; one more round each runs at 64 connections. Issue target: carechain >= 40%
+ * of the bare route's req/s. Reported, never asserted. Run: `npx tsx bench/fhirRead.ts [--quick]`.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -26,6 +26,7 @@ import { runLoad, type LoadResult } from "./support/loadgen.js";
 import { isMain, load, round, runAsScript, type BenchOptions } from "./support/report.js";
 
 const TARGET_RATIO = 0.4;
+const WIDE_CONNECTIONS = 64;
 const FIXTURES = join(import.meta.dirname, "..", "test", "fixtures", "synthea");
 
 interface Bundle {
@@ -157,6 +158,10 @@ export async function runFhirReadBench(options: BenchOptions = { quick: false })
     }
     await node.services.audit.flush();
     const auditEntries = node.services.audit.size() - auditBefore;
+    // Same settings for both at 64 connections, one round each: does group commit keep up?
+    const wide = { ...common, connections: WIDE_CONNECTIONS };
+    const bareWide = await runLoad({ ...wide, url: `${bareUrl}/obs` });
+    const careWide = await runLoad({ ...wide, url: `${careUrl}${path}`, headers });
 
     const mean = (xs: LoadResult[], f: (x: LoadResult) => number) =>
       round(xs.reduce((s, x) => s + f(x), 0) / xs.length, 2);
@@ -196,6 +201,12 @@ export async function runFhirReadBench(options: BenchOptions = { quick: false })
       // Any non-2xx or error makes the run meaningless: the rates would count refusals.
       valid: care.non2xx + care.errors + plain.non2xx + plain.errors === 0,
       targets: { ratioAtLeast: TARGET_RATIO, met: ratio >= TARGET_RATIO },
+      at64Connections: {
+        carechain: summary([careWide]),
+        bareFastify: summary([bareWide]),
+        ratio: round(careWide.requestsPerSecond / bareWide.requestsPerSecond, 3),
+        valid: careWide.non2xx + careWide.errors + bareWide.non2xx + bareWide.errors === 0,
+      },
       carechainProfile: profile,
       loadAverage1m: load(),
     };

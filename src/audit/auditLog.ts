@@ -28,6 +28,7 @@ import {
 import { buildConsistencyProof } from "./consistencyProof.js";
 import { buildInclusionProof } from "./inclusionProof.js";
 import { EMPTY_ROOT } from "./merkleHash.js";
+import { indexedUpTo, patientEntries, PatientIndexer } from "./patientIndex.js";
 import { fastNodeHash, textLeafHash } from "./serverHash.js";
 import { foldSubtrees, frontierOf, type NodeSource } from "./subtrees.js";
 import { signTreeHead, type SignedTreeHead, type TreeHeadDomain, type TreeHeadSigner } from "./treeHead.js";
@@ -54,6 +55,11 @@ export interface AuditLogOptions {
   flushDelayMs?: number;
   /** Clock in milliseconds, for `created_at` and tree-head timestamps. */
   now?: () => number;
+  /**
+   * How long after an append its patient pairs are copied into the deferred patient index
+   * (default 500 ms). Lookups by patient are complete at any time; this only bounds the tail they scan.
+   */
+  patientIndexDelayMs?: number;
 }
 
 /** An entry as stored, with its position and leaf hash. */
@@ -87,6 +93,7 @@ export class AuditLog {
   private readonly source: NodeSource;
   private readonly batcher: AppendBatcher<AuditEntry>;
   private readonly now: () => number;
+  private readonly patientIndex: PatientIndexer;
   private lock: Promise<unknown> = Promise.resolve();
 
   private constructor(
@@ -99,6 +106,9 @@ export class AuditLog {
     this.frontier = frontier;
     this.source = dbNodeSource(store.db);
     this.now = options.now ?? Date.now;
+    this.patientIndex = new PatientIndexer(store, {
+      ...(options.patientIndexDelayMs === undefined ? {} : { delayMs: options.patientIndexDelayMs }),
+    });
     this.batcher = new AppendBatcher((items) => this.appendValid(items).then((r) => r.firstIndex), {
       maxBatch: options.maxBatch ?? DEFAULT_MAX_BATCH,
       ...(options.flushDelayMs === undefined ? {} : { delayMs: options.flushDelayMs }),
@@ -113,7 +123,10 @@ export class AuditLog {
    */
   static async open(store: Store, options: AuditLogOptions = {}): Promise<AuditLog> {
     const { size, frontier } = await loadFrontier(store);
-    return new AuditLog(store, size, frontier, options);
+    const log = new AuditLog(store, size, frontier, options);
+    // Entries appended before a restart and not yet indexed: catch up in the background.
+    if ((await indexedUpTo(store.db)) < size) log.patientIndex.appended(size);
+    return log;
   }
 
   /** Number of entries in the log. */
@@ -185,16 +198,39 @@ export class AuditLog {
   }
 
   /**
-   * Entries in index order, optionally only a patient's (indexed lookup), for access logs.
+   * Entries in index order, optionally only a patient's, for access logs. A patient's lookup uses
+   * the deferred patient index plus a scan of the entries not indexed yet: complete as soon as
+   * their append resolved.
    * @param query - patient, paging cursor and limit
    * @returns the entries
    */
   async entries(query: EntryQuery = {}): Promise<StoredAuditEntry[]> {
     const limit = Math.min(Math.max(query.limit ?? 100, 1), 1000);
+    if (query.patient !== undefined) {
+      const rows = await patientEntries(
+        this.store.db,
+        patientKey(query.patient),
+        query.afterIndex ?? -1,
+        limit,
+      );
+      return rows.map(fromRow);
+    }
     let q = this.store.db.selectFrom("audit_entries").selectAll().orderBy("idx", "asc").limit(limit);
-    if (query.patient !== undefined) q = q.where("patient", "=", patientKey(query.patient));
     if (query.afterIndex !== undefined) q = q.where("idx", ">", query.afterIndex);
     return (await q.execute()).map(fromRow);
+  }
+
+  /** Brings the deferred patient index up to the current size now (it otherwise follows on a timer). */
+  async indexPatients(): Promise<void> {
+    await this.flush();
+    await this.lock;
+    this.patientIndex.appended(this.treeSize);
+    await this.patientIndex.catchUp();
+  }
+
+  /** Stops the patient index's timer; call before closing the store. Appends stay possible. */
+  stopBackground(): void {
+    this.patientIndex.stop();
   }
 
   /**
@@ -348,6 +384,7 @@ export class AuditLog {
       }
       this.frontier = frontier;
       this.treeSize = firstIndex + rows.length;
+      if (rows.length > 0) this.patientIndex.appended(this.treeSize);
       return { firstIndex, size: this.treeSize };
     }
   }

@@ -14,6 +14,12 @@ export interface PatientKeyringOptions {
    * Bounds how long another process on the same database keeps decrypting after an erase.
    */
   cacheTtlMs?: number;
+  /**
+   * How long "this patient is not erased" may be answered from memory (default 2 s). Bounds how
+   * long another process on the same database keeps serving reads after an erase; an erase in
+   * this process, and an erase seen once, are remembered for good.
+   */
+  erasedRecheckMs?: number;
   /** Clock in milliseconds since the epoch (tests). */
   now?: () => number;
 }
@@ -47,6 +53,9 @@ export class PatientKeyring {
   readonly #now: () => number;
   readonly #cache = new Map<string, CacheEntry>();
   readonly #loading = new Map<string, Promise<KeyObject>>();
+  readonly #erasedRecheck: number;
+  /** Patients known erased (true, for good) or seen not erased (the time of that check). */
+  readonly #erased = new Map<string, true | number>();
 
   constructor(store: Store, provider: KeyProvider, options: PatientKeyringOptions = {}) {
     this.#store = store;
@@ -54,6 +63,7 @@ export class PatientKeyring {
     this.#cacheSize = Math.max(1, options.cacheSize ?? 10_000);
     this.#ttl = options.cacheTtlMs ?? 60_000;
     this.#now = options.now ?? Date.now;
+    this.#erasedRecheck = Math.max(0, options.erasedRecheckMs ?? 2000);
   }
 
   /**
@@ -96,6 +106,7 @@ export class PatientKeyring {
   async erase(patient: string): Promise<void> {
     const id = normalizePatient(patient);
     this.#forget(id);
+    this.#erased.set(id, true);
     const { db, dialect } = this.#store;
     const now = this.#now();
     const update = db
@@ -135,15 +146,32 @@ export class PatientKeyring {
   /**
    * Whether the patient's key was erased.
    * @param patient - the patient's account address
-   * @returns true once {@link PatientKeyring.erase} ran for the patient, in any process
+   * @returns true once {@link PatientKeyring.erase} ran for the patient: in this process at once,
+   *   in another process on the same database within `erasedRecheckMs`
    */
   async isErased(patient: string): Promise<boolean> {
+    const id = normalizePatient(patient);
+    const known = this.#erased.get(id);
+    if (known === true) return true;
+    const now = this.#now();
+    if (known !== undefined && now - known < this.#erasedRecheck) return false;
     const row = await this.#store.db
       .selectFrom("patient_keys")
       .select("erased_at")
-      .where("patient", "=", normalizePatient(patient))
+      .where("patient", "=", id)
       .executeTakeFirst();
-    return row?.erased_at !== undefined && row.erased_at !== null;
+    const erased = row?.erased_at !== undefined && row.erased_at !== null;
+    // An erase() that ran meanwhile wins over this (older) answer.
+    if (this.#erased.get(id) !== true) {
+      this.#erased.delete(id);
+      this.#erased.set(id, erased ? true : now);
+      while (this.#erased.size > this.#cacheSize) {
+        const oldest = this.#erased.keys().next();
+        if (oldest.done) break;
+        this.#erased.delete(oldest.value);
+      }
+    }
+    return erased || this.#erased.get(id) === true;
   }
 
   async #load(id: string, create: boolean): Promise<KeyObject> {
@@ -175,7 +203,10 @@ export class PatientKeyring {
       row = await select();
       if (!row) throw new BaseError("internal", "patient key vanished right after it was stored");
     }
-    if (row.erased_at !== null || row.wrapped_key === null) throw new BaseError("not-found", ERASED_MESSAGE);
+    if (row.erased_at !== null || row.wrapped_key === null) {
+      if (row.erased_at !== null) this.#erased.set(id, true);
+      throw new BaseError("not-found", ERASED_MESSAGE);
+    }
     if (row.provider_id !== this.#provider.id) {
       throw new BaseError("config", "patient key was wrapped by another master key", {
         details: `stored under ${row.provider_id}, this node uses ${this.#provider.id}`,

@@ -10,6 +10,7 @@ import type { PatientKeyring } from "../crypto/patientKeys.js";
 import { BaseError } from "../errors/BaseError.js";
 import type { EventBus } from "../events/eventBus.js";
 import type { Insertable, Transaction } from "kysely";
+import type { Statement as SqliteStatement } from "better-sqlite3";
 import type { Store } from "../store/database.js";
 import type { Schema, SearchTokenTable } from "../store/schema.js";
 import type { BlindIndex } from "./blindIndex.js";
@@ -65,6 +66,13 @@ interface PreparedWrite {
   author: string;
 }
 
+/** `read`'s query on the SQLite fast path: the same columns and join as its Kysely form. */
+const CURRENT_ROW_SQL = `select r.type, r.id, r.version_id, r.patient_id, r.categories, r.author_org,
+  r.last_updated, r.deleted, v.blob
+  from resources as r
+  inner join resource_versions as v on v.type = r.type and v.id = r.id and v.version_id = r.version_id
+  where r.type = ? and r.id = ?`;
+
 /** Resource types outside any patient compartment. */
 const DIRECTORY_TYPES = new Set([
   "Organization",
@@ -86,6 +94,7 @@ const DIRECTORY_KEY = "Patient/carechain-directory";
 export class RecordRepository {
   readonly #d: RecordRepositoryDeps;
   readonly #links = new Map<string, Address | null>();
+  #readStatement: SqliteStatement<[string, string], StoredVersion> | undefined;
 
   constructor(deps: RecordRepositoryDeps) {
     this.#d = deps;
@@ -110,7 +119,25 @@ export class RecordRepository {
 
   /** Reads the current version of `type/id`. */
   async read(principal: Principal, type: string, id: string): Promise<FhirResource> {
-    const row = await this.#d.store.db
+    const row = this.#currentRowSync(type, id) ?? (await this.#currentRow(type, id));
+    if (!row) throw new BaseError("not-found", `${type}/${id} is not known`);
+    return this.#gatedOpen(principal, row, "read");
+  }
+
+  /**
+   * The hot read's row through a prepared better-sqlite3 statement, run synchronously: null when
+   * not on SQLite or while a Kysely transaction is open on the handle (its uncommitted writes must
+   * not be seen), and the caller then takes the Kysely path, which waits for the connection.
+   */
+  #currentRowSync(type: string, id: string): StoredVersion | undefined | null {
+    const handle = this.#d.store.sqlite;
+    if (handle === undefined || handle.inTransaction || !handle.open) return null;
+    this.#readStatement ??= handle.prepare<[string, string], StoredVersion>(CURRENT_ROW_SQL);
+    return this.#readStatement.get(type, id);
+  }
+
+  async #currentRow(type: string, id: string): Promise<StoredVersion | undefined> {
+    return await this.#d.store.db
       .selectFrom("resources as r")
       .innerJoin("resource_versions as v", (j) =>
         j
@@ -132,8 +159,6 @@ export class RecordRepository {
       .where("r.type", "=", type)
       .where("r.id", "=", id)
       .executeTakeFirst();
-    if (!row) throw new BaseError("not-found", `${type}/${id} is not known`);
-    return this.#gatedOpen(principal, row, "read");
   }
 
   /** Reads one version of `type/id`. */

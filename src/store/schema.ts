@@ -73,6 +73,13 @@ export interface PatientKeyTable {
   erased_at: number | null;
 }
 
+/** The deferred patient index of the audit log: one row per entry about a patient, written in bulk. */
+export interface AuditPatientEntryTable {
+  /** Same key as `audit_entries.patient`. */
+  patient: string;
+  idx: number;
+}
+
 export interface AuditEntryTable {
   /** 0-based leaf index in the Merkle log. */
   idx: number;
@@ -277,6 +284,7 @@ export interface Schema {
   patient_keys: PatientKeyTable;
   audit_entries: AuditEntryTable;
   audit_nodes: AuditNodeTable;
+  audit_patient_entries: AuditPatientEntryTable;
   audit_tree_heads: AuditTreeHeadTable;
   resource_versions: ResourceVersionTable;
   resources: ResourceTable;

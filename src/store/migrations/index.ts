@@ -5,6 +5,7 @@ import { audit } from "./003_audit.js";
 import { records } from "./004_records.js";
 import { federation } from "./005_federation.js";
 import { subscriptions } from "./006_subscriptions.js";
+import { auditPatientIndex } from "./007_audit_patient_index.js";
 
 /** Every migration, in the order it runs. Names are stored: never rename, only append. */
 export const migrations: Record<string, DialectMigration> = {
@@ -14,4 +15,5 @@ export const migrations: Record<string, DialectMigration> = {
   "004_records": records,
   "005_federation": federation,
   "006_subscriptions": subscriptions,
+  "007_audit_patient_index": auditPatientIndex,
 };

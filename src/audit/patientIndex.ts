@@ -1,0 +1,256 @@
+/**
+ * The audit log's deferred patient index. Appends write only `audit_entries` and the Merkle
+ * nodes; a per-row secondary index on the patient would dirty one random index page per entry on
+ * every commit. Instead {@link PatientIndexer} copies (patient, idx) pairs into
+ * `audit_patient_entries` in bulk, sorted by patient, a moment after the appends, and advances a
+ * watermark in `meta` in the same transaction. {@link patientEntries} reads the indexed part
+ * below the watermark and scans only the not-yet-indexed tail above it, so a patient's entries are
+ * complete as soon as their append resolved, on any process sharing the database.
+ */
+import type Database from "better-sqlite3";
+import { sql, type Kysely } from "kysely";
+import type { Store } from "../store/database.js";
+import type { AuditEntryTable, Schema } from "../store/schema.js";
+import { AUDIT_PATIENT_WATERMARK } from "../store/migrations/007_audit_patient_index.js";
+
+/** Entries indexed per transaction: bounds how long one step holds the SQLite handle. */
+const CHUNK = 50_000;
+/** Rows per multi-row INSERT on the SQLite path. */
+const ROWS = 100;
+
+/**
+ * The index watermark: every entry with a smaller index is in `audit_patient_entries`.
+ * @param db - the store's Kysely instance
+ * @returns the watermark (0 when nothing was indexed)
+ */
+export async function indexedUpTo(db: Kysely<Schema>): Promise<number> {
+  const row = await db
+    .selectFrom("meta")
+    .select("value")
+    .where("key", "=", AUDIT_PATIENT_WATERMARK)
+    .executeTakeFirst();
+  return row === undefined ? 0 : Number(row.value);
+}
+
+/**
+ * A patient's entries in index order: the indexed part below the watermark, then the tail above
+ * it scanned by primary key. Complete and without duplicates whatever the indexer does meanwhile,
+ * since the watermark only moves after its rows are committed.
+ * @param db - the store's Kysely instance
+ * @param patient - the stored patient key
+ * @param afterIndex - only entries with a larger index (-1 for all)
+ * @param limit - most entries returned
+ * @returns the rows
+ */
+export async function patientEntries(
+  db: Kysely<Schema>,
+  patient: string,
+  afterIndex: number,
+  limit: number,
+): Promise<AuditEntryTable[]> {
+  const watermark = await indexedUpTo(db);
+  const indexed =
+    afterIndex + 1 < watermark
+      ? await db
+          .selectFrom("audit_patient_entries as p")
+          .innerJoin("audit_entries as e", "e.idx", "p.idx")
+          .selectAll("e")
+          .where("p.patient", "=", patient)
+          .where("p.idx", ">", afterIndex)
+          .where("p.idx", "<", watermark)
+          .orderBy("p.idx", "asc")
+          .limit(limit)
+          .execute()
+      : [];
+  if (indexed.length >= limit) return indexed;
+  const tail = await db
+    .selectFrom("audit_entries")
+    .selectAll()
+    .where("idx", ">=", Math.max(watermark, afterIndex + 1))
+    .where("patient", "=", patient)
+    .orderBy("idx", "asc")
+    .limit(limit - indexed.length)
+    .execute();
+  return indexed.concat(tail);
+}
+
+export interface PatientIndexerOptions {
+  /** How long after an append the index catches up (default 500 ms). */
+  delayMs?: number;
+}
+
+/**
+ * Keeps `audit_patient_entries` close behind the log: {@link PatientIndexer.appended} schedules a
+ * catch-up step on a timer, which indexes everything below the log's size in chunks. Failures are
+ * retried on the next append; lookups stay complete meanwhile through the tail scan.
+ */
+export class PatientIndexer {
+  readonly #store: Store;
+  readonly #delayMs: number;
+  #target = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+
+  constructor(store: Store, options: PatientIndexerOptions = {}) {
+    this.#store = store;
+    this.#delayMs = Math.max(0, options.delayMs ?? 500);
+  }
+
+  /** Notes that the log holds `size` committed entries; the index follows within the delay. */
+  appended(size: number): void {
+    if (size > this.#target) this.#target = size;
+    if (this.#timer !== undefined || this.#running !== undefined) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      // A failed step (say, the store closing) is retried after the next append.
+      this.catchUp().catch(() => undefined);
+    }, this.#delayMs);
+    this.#timer.unref();
+  }
+
+  /**
+   * Indexes every entry below the size last noted.
+   * @throws what the database threw; the watermark then stays where the last committed step left it
+   */
+  async catchUp(): Promise<void> {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    while (this.#running !== undefined) await this.#running;
+    const run = this.#indexAll();
+    this.#running = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    try {
+      await run;
+    } finally {
+      this.#running = undefined;
+    }
+  }
+
+  /** Stops the timer (the database may be closed after this). */
+  stop(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  async #indexAll(): Promise<void> {
+    const target = this.#target;
+    let from = await indexedUpTo(this.#store.db);
+    while (from < target) {
+      const to = Math.min(target, from + CHUNK);
+      await indexRange(this.#store, from, to);
+      from = to;
+      if (from < target) await new Promise((r) => setImmediate(r));
+    }
+  }
+}
+
+/**
+ * Copies the (patient, idx) pairs of entries `[from, to)` into the index, sorted by patient, and
+ * raises the watermark to `to`, in one transaction. Idempotent: another process indexing the same
+ * range at the same time inserts nothing twice and never lowers the watermark.
+ * @param store - the store
+ * @param from - the current watermark
+ * @param to - the new watermark; every entry below it must be committed
+ */
+export async function indexRange(store: Store, from: number, to: number): Promise<void> {
+  const handle = store.sqlite;
+  if (handle !== undefined) {
+    await store.db.connection().execute(async () => indexRangeSqlite(handle, from, to));
+    return;
+  }
+  await store.db.transaction().execute(async (trx) => {
+    const rows = await trx
+      .selectFrom("audit_entries")
+      .select(["patient", "idx"])
+      .where("idx", ">=", from)
+      .where("idx", "<", to)
+      .where("patient", "is not", null)
+      .execute();
+    const pairs = rows
+      .map((r) => ({ patient: r.patient as string, idx: Number(r.idx) }))
+      .sort(byPatientThenIndex);
+    for (let i = 0; i < pairs.length; i += 5000) {
+      await trx
+        .insertInto("audit_patient_entries")
+        .values(pairs.slice(i, i + 5000))
+        .onConflict((oc) => oc.doNothing())
+        .execute();
+    }
+    await trx
+      .updateTable("meta")
+      .set({ value: String(to) })
+      .where("key", "=", AUDIT_PATIENT_WATERMARK)
+      .where(sql<number>`cast(value as bigint)`, "<", to)
+      .execute();
+  });
+}
+
+interface SqliteStatements {
+  select: Database.Statement<[number, number], [string, number]>;
+  insertMany: Database.Statement;
+  insertOne: Database.Statement;
+  watermark: Database.Statement<[string, string, number]>;
+  begin: Database.Statement;
+  commit: Database.Statement;
+  rollback: Database.Statement;
+}
+
+const statementCache = new WeakMap<Database.Database, SqliteStatements>();
+
+function statements(handle: Database.Database): SqliteStatements {
+  let s = statementCache.get(handle);
+  if (s === undefined) {
+    const insert = "insert or ignore into audit_patient_entries (patient, idx) values ";
+    s = {
+      select: handle
+        .prepare<[number, number], [string, number]>(
+          "select patient, idx from audit_entries where idx >= ? and idx < ? and patient is not null",
+        )
+        .raw(true),
+      insertMany: handle.prepare(insert + Array.from({ length: ROWS }, () => "(?, ?)").join(", ")),
+      insertOne: handle.prepare(`${insert}(?, ?)`),
+      watermark: handle.prepare<[string, string, number]>(
+        "update meta set value = ? where key = ? and cast(value as integer) < ?",
+      ),
+      begin: handle.prepare("begin immediate"),
+      commit: handle.prepare("commit"),
+      rollback: handle.prepare("rollback"),
+    };
+    statementCache.set(handle, s);
+  }
+  return s;
+}
+
+/** {@link indexRange} on SQLite: cached statements run synchronously while holding Kysely's connection. */
+function indexRangeSqlite(handle: Database.Database, from: number, to: number): void {
+  const s = statements(handle);
+  s.begin.run();
+  try {
+    const pairs = s.select.all(from, to).map(([patient, idx]) => ({ patient, idx }));
+    pairs.sort(byPatientThenIndex);
+    const params: Array<string | number> = [];
+    let i = 0;
+    for (; i + ROWS <= pairs.length; i += ROWS) {
+      params.length = 0;
+      for (let k = i; k < i + ROWS; k++) params.push(pairs[k]!.patient, pairs[k]!.idx);
+      s.insertMany.run(params);
+    }
+    for (; i < pairs.length; i++) s.insertOne.run(pairs[i]!.patient, pairs[i]!.idx);
+    s.watermark.run(String(to), AUDIT_PATIENT_WATERMARK, to);
+    s.commit.run();
+  } catch (error) {
+    if (handle.inTransaction) s.rollback.run();
+    throw error;
+  }
+}
+
+function byPatientThenIndex(
+  a: { patient: string; idx: number },
+  b: { patient: string; idx: number },
+): number {
+  return a.patient < b.patient ? -1 : a.patient > b.patient ? 1 : a.idx - b.idx;
+}
