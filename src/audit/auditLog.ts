@@ -42,7 +42,7 @@ import {
 } from "./treeHeadStore.js";
 import { verifyStoredLog, type Anchor, type VerifyResult } from "./verifyLog.js";
 
-const DEFAULT_MAX_BATCH = 8192;
+const DEFAULT_MAX_BATCH = 1024;
 
 export interface AuditLogOptions {
   /**

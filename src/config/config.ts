@@ -115,7 +115,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: ConfigOverrides = 
     orgKind: pick("orgKind") ?? "hospital",
     publicUrl: pick("publicUrl"),
     anchorIntervalMs: pick("anchorIntervalMs") ?? 1000,
-    anchorMaxEntries: pick("anchorMaxEntries") ?? 10_000,
+    anchorMaxEntries: pick("anchorMaxEntries") ?? 100_000,
     logLevel: pick("logLevel") ?? "info",
     demo: parseBool(pick("demo")),
   };

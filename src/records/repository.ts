@@ -125,6 +125,21 @@ export class RecordRepository {
   }
 
   /**
+   * The same read as {@link read}, returning the stored canonical JSON text and its version as
+   * they are, so an HTTP response need not parse and serialize the resource again.
+   */
+  async readText(
+    principal: Principal,
+    type: string,
+    id: string,
+  ): Promise<{ text: string; versionId: number }> {
+    const row = this.#currentRowSync(type, id) ?? (await this.#currentRow(type, id));
+    if (!row) throw new BaseError("not-found", `${type}/${id} is not known`);
+    await this.#gate(principal, row, "read");
+    return { text: await this.#openText(row), versionId: row.version_id };
+  }
+
+  /**
    * The hot read's row through a prepared better-sqlite3 statement, run synchronously: null when
    * not on SQLite or while a Kysely transaction is open on the handle (its uncommitted writes must
    * not be seen), and the caller then takes the Kysely path, which waits for the connection.
@@ -721,6 +736,12 @@ export class RecordRepository {
   }
 
   async #gatedOpen(principal: Principal, row: StoredVersion, action: "read"): Promise<FhirResource> {
+    await this.#gate(principal, row, action);
+    return this.#open(row);
+  }
+
+  /** The consent decision and audit entry of one read; throws when the principal may not see it. */
+  async #gate(principal: Principal, row: StoredVersion, action: "read"): Promise<void> {
     const ref = `${row.type}/${row.id}`;
     const account = await this.patientAccount(row.patient_id);
     const categories = categoriesOf(row.categories);
@@ -746,10 +767,14 @@ export class RecordRepository {
       });
     if (!decision.permit) throw forbiddenFor(decision);
     if (row.deleted) throw new BaseError("not-found", `${ref} was deleted`);
-    return this.#open(row);
   }
 
   async #open(row: StoredVersion): Promise<FhirResource> {
+    return JSON.parse(await this.#openText(row)) as FhirResource;
+  }
+
+  /** The stored canonical JSON (RFC 8785) of one version, decrypted. */
+  async #openText(row: StoredVersion): Promise<string> {
     if (!row.blob) throw new BaseError("not-found", `${row.type}/${row.id} has no content`);
     const keyId = row.patient_id ? `Patient/${row.patient_id}` : DIRECTORY_KEY;
     const plain = await decryptRecord(
@@ -758,7 +783,7 @@ export class RecordRepository {
       row.blob,
       `${row.type}/${row.id}/_history/${row.version_id}`,
     );
-    return JSON.parse(Buffer.from(plain).toString("utf8")) as FhirResource;
+    return Buffer.from(plain).toString("utf8");
   }
 
   async #searchQuery(principal: Principal, query: SearchQuery, action: "search"): Promise<SearchPage> {

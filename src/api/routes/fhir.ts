@@ -153,8 +153,9 @@ export function fhirRoutes(deps: FhirDeps) {
       },
       async ({ request, reply, params }) => {
         const principal = who(request);
-        const resource = await records.read(principal, supported(params.type), params.id);
-        return reply.header("etag", `W/"${resource.meta?.versionId}"`).type(FHIR_JSON).send(resource);
+        // the stored canonical JSON goes out as it is: no parse and re-serialize per read
+        const { text, versionId } = await records.readText(principal, supported(params.type), params.id);
+        return reply.header("etag", `W/"${versionId}"`).type(FHIR_JSON).send(text);
       },
     );
 
