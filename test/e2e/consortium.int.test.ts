@@ -243,6 +243,16 @@ describe("consortium of node processes", () => {
     expect(conditions.every((e) => e.resource.meta?.source === sourceOf(B.organizationId))).toBe(true);
     expect(body.entry.filter((e) => e.resource.resourceType === "Patient")).toHaveLength(1);
     expect(body.entry.some((e) => e.search.mode === "outcome")).toBe(false);
+    // the same merged view through the FHIR operation with federated=true
+    const patientId = (parts.get("gp")!.entry as Entry[]).find((e) => e.resource.resourceType === "Patient")!
+      .resource.id;
+    const viaFhir = await fetch(`${B.url}/fhir/Patient/${patientId}/$everything?federated=true`, {
+      headers: {
+        "x-carechain-access-request": encodeAccessRequestHeader(await accessRequest(gp, B.organizationId)),
+      },
+    });
+    expect(viaFhir.status).toBe(200);
+    expect(labsIn((await viaFhir.json()) as { entry: Entry[] }).length).toBe(labIds.size);
   });
 
   it("pushes a new lab stored at A to the GP's subscription within 1 s", async () => {

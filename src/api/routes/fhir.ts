@@ -67,13 +67,27 @@ export function fhirRoutes(deps: FhirDeps) {
       {
         method: "GET",
         url: "/fhir/Patient/:id/$everything",
-        summary: "The patient's whole record you may see",
+        summary:
+          "The patient's whole record you may see; with federated=true, across the consortium (same as /federation/everything)",
         tags: ["fhir"],
         auth: true,
         params: idParams.omit({ type: true }),
+        query: z.object({ federated: z.enum(["true", "false"]).optional() }),
       },
-      async ({ request, reply, params }) =>
-        reply.type(FHIR_JSON).send(await records.everything(who(request), params.id)),
+      async ({ request, reply, params, query }) => {
+        if (query.federated === "true") {
+          // the merged view is keyed by the patient's account and authorized by the practitioner's
+          // signed AccessRequest header, which a 307 keeps
+          const account = await records.patientAccount(params.id);
+          if (!account)
+            throw new BaseError(
+              "not-found",
+              `Patient/${params.id} has no linked account to look up across nodes`,
+            );
+          return reply.redirect(`/federation/everything?patient=${account}`, 307);
+        }
+        return reply.type(FHIR_JSON).send(await records.everything(who(request), params.id));
+      },
     );
 
     route(
