@@ -65,7 +65,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // Paths may hold resource ids but never PHI; query strings are not logged.
     request.log.info(
       {
-        reqId: request.id,
         method: request.method,
         path: request.url.split("?")[0],
         status: reply.statusCode,
