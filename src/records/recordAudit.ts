@@ -1,3 +1,4 @@
+import type { Address } from "viem";
 import type { Principal } from "../access/principal.js";
 import type { AuditAction, AuditEntry } from "../audit/auditEntry.js";
 import type { Category } from "../consent/model.js";
@@ -37,4 +38,13 @@ export function auditEntryFor(principal: Principal, node: string, facts: AuditFa
   if (facts.categories?.length) entry.categories = [...new Set(facts.categories)];
   if (facts.reason) entry.reason = facts.reason;
   return entry;
+}
+
+/** The patient as the audit log names them: their account, else a pseudonymous `patient:<id>`. */
+export function auditPatient(
+  patientId: string | null | undefined,
+  account: Address | undefined,
+): string | undefined {
+  if (account) return account;
+  return patientId ? `patient:${patientId}` : undefined;
 }

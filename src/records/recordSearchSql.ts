@@ -8,6 +8,19 @@ type EB = ExpressionBuilder<Schema & { r: Schema["resources"] }, "r">;
 const NEG = -8_640_000_000_000_000;
 const POS = 8_640_000_000_000_000;
 
+/** One stored version as the read paths select it. */
+export interface StoredVersion {
+  type: string;
+  id: string;
+  version_id: number;
+  patient_id: string | null;
+  categories: number;
+  author_org: string;
+  last_updated: number;
+  deleted: number;
+  blob: Uint8Array | null;
+}
+
 /** One candidate row of a search, before the consent filter. */
 export interface Candidate {
   type: string;

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { getAddress, isAddressEqual, type Address, type Hex } from "viem";
 import type { Principal } from "../access/principal.js";
-import type { ConsentGate, PatientDecider } from "../consent/consentGate.js";
+import type { ConsentGate } from "../consent/consentGate.js";
 import type { Decision } from "../consent/decide.js";
 import { categoriesOf, type Category } from "../consent/model.js";
 import { canonicalJson, contentHash } from "../crypto/canonicalJson.js";
@@ -16,13 +16,14 @@ import type { Schema, SearchTokenTable } from "../store/schema.js";
 import type { BlindIndex } from "./blindIndex.js";
 import { categorize, categoryMaskOf } from "./categorize.js";
 import type { FhirResource } from "./fhirTypes.js";
-import { auditEntryFor, type AuditFacts, type AuditSink } from "./recordAudit.js";
-import { searchWhere, type Candidate } from "./recordSearchSql.js";
+import { auditEntryFor, auditPatient, type AuditFacts, type AuditSink } from "./recordAudit.js";
 import { extractIndex, patientOf } from "./searchIndex.js";
-import { parseSearch, type SearchQuery } from "./searchParameters.js";
 import { validateResource } from "./validateResource.js";
+import { RecordSearch } from "./recordSearch.js";
+import { directoryDecision, forbiddenFor } from "./accessDecision.js";
+import type { StoredVersion } from "./recordSearchSql.js";
 import { planBundleImport } from "./bundlePlan.js";
-import { PATIENT_ACCOUNT_SYSTEM, searchsetBundle, type SearchPage } from "./searchBundle.js";
+import { PATIENT_ACCOUNT_SYSTEM } from "./searchBundle.js";
 
 export interface RecordRepositoryDeps {
   store: Store;
@@ -35,18 +36,6 @@ export interface RecordRepositoryDeps {
   organizationId: Hex;
   /** This node's account, named in audit entries. */
   nodeAccount: Address;
-}
-
-interface StoredVersion {
-  type: string;
-  id: string;
-  version_id: number;
-  patient_id: string | null;
-  categories: number;
-  author_org: string;
-  last_updated: number;
-  deleted: number;
-  blob: Uint8Array | null;
 }
 
 interface PreparedWrite {
@@ -96,8 +85,20 @@ export class RecordRepository {
   readonly #links = new Map<string, Address | null>();
   #readStatement: SqliteStatement<[string, string], StoredVersion> | undefined;
 
+  readonly #search: RecordSearch;
+
   constructor(deps: RecordRepositoryDeps) {
     this.#d = deps;
+    this.#search = new RecordSearch({
+      store: deps.store,
+      blind: deps.blind,
+      gate: deps.gate,
+      patientAccount: (patientId) => this.patientAccount(patientId),
+      patientIdsOf: (account) => this.patientIdsOf(account),
+      read: (principal, type, id) => this.read(principal, type, id),
+      open: (row) => this.#open(row),
+      audit: (principal, facts) => this.#audit(principal, facts),
+    });
   }
 
   /** Creates a resource with a server-assigned id (or the given id when it is new). */
@@ -258,129 +259,26 @@ export class RecordRepository {
   }
 
   /**
-   * FHIR search. Candidates come from SQL over the blind index; the consent filter runs before
-   * counting, so `total` and every page hold only what the principal may see.
+   * FHIR search (https://hl7.org/fhir/R4/search.html): the consent filter runs before counting, so
+   * `total` and every page hold only what the principal may see.
    */
-  async search(
+  search(
     principal: Principal,
     type: string,
     params: Record<string, string | string[] | undefined>,
     baseUrl = "",
   ): Promise<FhirResource> {
-    const query = parseSearch(type, params);
-    if (query.cursor !== undefined) {
-      throw new BaseError("invalid", "search parameter '_cursor' is not supported here: page with _offset", {
-        code: "not-supported",
-      });
-    }
-    const page = await this.#searchQuery(principal, query, "search");
-    const included = query.include.length ? await this.#includes(principal, page.resources, query) : [];
-    return searchsetBundle({ ...page, included }, query, params, `${baseUrl}/${type}`);
-  }
-
-  /**
-   * `_include`: resources referenced from the page, each read through the same gated, audited
-   * path as a direct read; those the principal may not see are left out.
-   */
-  async #includes(principal: Principal, page: FhirResource[], query: SearchQuery): Promise<FhirResource[]> {
-    const seen = new Set(page.map((r) => `${r.resourceType}/${r.id}`));
-    const wanted: string[] = [];
-    for (const spec of query.include) {
-      for (const resource of page) {
-        if (resource.resourceType !== spec.source) continue;
-        for (const ref of referencesAt(resource, spec.param)) {
-          if (spec.target && !ref.startsWith(`${spec.target}/`)) continue;
-          if (!seen.has(ref)) {
-            seen.add(ref);
-            wanted.push(ref);
-          }
-        }
-      }
-    }
-    const out: FhirResource[] = [];
-    for (const ref of wanted.slice(0, 1000)) {
-      const [type, id] = ref.split("/") as [string, string];
-      try {
-        out.push(await this.read(principal, type, id));
-      } catch (error) {
-        if (!(error instanceof BaseError) || (error.kind !== "forbidden" && error.kind !== "not-found"))
-          throw error;
-      }
-    }
-    return out;
+    return this.#search.search(principal, type, params, baseUrl);
   }
 
   /** `Patient/{id}/$everything`: the patient's whole record that the principal may see. */
-  async everything(principal: Principal, patientId: string): Promise<FhirResource> {
-    const patient = await this.#d.store.db
-      .selectFrom("resources")
-      .select(["id"])
-      .where("type", "=", "Patient")
-      .where("id", "=", patientId)
-      .executeTakeFirst();
-    if (!patient) throw new BaseError("not-found", `Patient/${patientId} is not known`);
-    const candidates = await this.#d.store.db
-      .selectFrom("resources")
-      .select(["type", "id", "version_id", "patient_id", "categories", "author_org"])
-      .where("patient_id", "=", patientId)
-      .where("deleted", "=", 0)
-      .orderBy("type")
-      .orderBy("last_updated")
-      .execute();
-    const page = await this.#filterAndOpen(principal, candidates, 0, Number.MAX_SAFE_INTEGER, "export");
-    return {
-      resourceType: "Bundle",
-      type: "searchset",
-      total: page.total,
-      entry: page.resources.map((r) => ({
-        fullUrl: `${r.resourceType}/${r.id}`,
-        resource: r,
-        search: { mode: "match" },
-      })),
-    };
+  everything(principal: Principal, patientId: string): Promise<FhirResource> {
+    return this.#search.everything(principal, patientId);
   }
 
-  /**
-   * `$everything` for a ledger account: the union over every FHIR Patient linked to `account` on
-   * this node, optionally only resources touching the `categories` mask. Same consent decision and
-   * audit entries as a local `$everything` (this is what another node's request is served by).
-   */
-  async everythingForAccount(
-    principal: Principal,
-    account: Address,
-    categories?: number,
-  ): Promise<FhirResource> {
-    const patientIds = await this.patientIdsOf(account);
-    const rows = patientIds.length
-      ? await this.#d.store.db
-          .selectFrom("resources")
-          .select(["type", "id", "version_id", "patient_id", "categories", "author_org"])
-          .where("patient_id", "in", patientIds)
-          .where("deleted", "=", 0)
-          .orderBy("type")
-          .orderBy("last_updated")
-          .execute()
-      : [];
-    const candidates =
-      categories === undefined ? rows : rows.filter((r) => (Number(r.categories) & categories) !== 0);
-    const page = await this.#filterAndOpen(principal, candidates, 0, Number.MAX_SAFE_INTEGER, "export");
-    const entry: object[] = page.resources.map((r) => ({
-      fullUrl: `${r.resourceType}/${r.id}`,
-      resource: r,
-      search: { mode: "match" },
-    }));
-    if (page.total < candidates.length) {
-      entry.push({
-        resource: {
-          resourceType: "OperationOutcome",
-          issue: [
-            { severity: "information", code: "suppressed", diagnostics: "withheld by the patient's consent" },
-          ],
-        },
-        search: { mode: "outcome" },
-      });
-    }
-    return { resourceType: "Bundle", type: "searchset", total: page.total, entry };
+  /** `$everything` over every Patient linked to `account` (what another node's fetch is served by). */
+  everythingForAccount(principal: Principal, account: Address, categories?: number): Promise<FhirResource> {
+    return this.#search.everythingForAccount(principal, account, categories);
   }
 
   /** Links a FHIR Patient to the patient's ledger account (consent is keyed by account). */
@@ -786,159 +684,9 @@ export class RecordRepository {
     return Buffer.from(plain).toString("utf8");
   }
 
-  async #searchQuery(principal: Principal, query: SearchQuery, action: "search"): Promise<SearchPage> {
-    const desc = query.sort[0]?.descending ?? true;
-    const by = query.sort[0]?.param === "date" ? "r.sort_date" : "r.last_updated";
-    const candidates = await this.#d.store.db
-      .selectFrom("resources as r")
-      .select(["r.type", "r.id", "r.version_id", "r.patient_id", "r.categories", "r.author_org"])
-      .where((eb) => searchWhere(eb, query, this.#d.blind))
-      .orderBy(by, desc ? "desc" : "asc")
-      .orderBy("r.id")
-      .execute();
-    return this.#filterAndOpen(principal, candidates, query.offset, query.count, action);
-  }
-
-  /** Applies consent to every candidate (for the total), then decrypts only the requested page. */
-  async #filterAndOpen(
-    principal: Principal,
-    candidates: Candidate[],
-    offset: number,
-    count: number,
-    action: "search" | "export",
-  ): Promise<SearchPage> {
-    const deciders = new Map<string, PatientDecider>();
-    const permitted: Candidate[] = [];
-    const withheld = new Map<
-      string,
-      { categories: Set<Category>; reason: string; account: Address | undefined }
-    >();
-    for (const c of candidates) {
-      let decision: Decision;
-      let account: Address | undefined;
-      if (c.patient_id) {
-        let decider = deciders.get(c.patient_id);
-        if (!decider) {
-          decider = this.#d.gate.forPatient(principal, await this.patientAccount(c.patient_id), "read");
-          deciders.set(c.patient_id, decider);
-        }
-        account = decider.patientAccount;
-        decision = decider.decide(categoriesOf(c.categories), c.author_org);
-      } else decision = directoryDecision(principal);
-      if (decision.permit) permitted.push(c);
-      else if (c.patient_id) {
-        const w = withheld.get(c.patient_id) ?? {
-          categories: new Set<Category>(),
-          reason: decision.reason,
-          account,
-        };
-        for (const cat of categoriesOf(c.categories)) w.categories.add(cat);
-        withheld.set(c.patient_id, w);
-      }
-    }
-    const pageRows = permitted.slice(offset, offset + count);
-    const resources: FhirResource[] = [];
-    if (pageRows.length) {
-      const { db } = this.#d.store;
-      const byKey = new Map<string, StoredVersion>();
-      for (let i = 0; i < pageRows.length; i += 300) {
-        const chunk = pageRows.slice(i, i + 300);
-        const rows = await db
-          .selectFrom("resource_versions")
-          .select([
-            "type",
-            "id",
-            "version_id",
-            "patient_id",
-            "categories",
-            "author_org",
-            "last_updated",
-            "deleted",
-            "blob",
-          ])
-          .where((eb) =>
-            eb.or(
-              chunk.map((c) =>
-                eb.and([eb("type", "=", c.type), eb("id", "=", c.id), eb("version_id", "=", c.version_id)]),
-              ),
-            ),
-          )
-          .execute();
-        for (const r of rows) byKey.set(`${r.type}/${r.id}`, r);
-      }
-      for (const c of pageRows) {
-        const row = byKey.get(`${c.type}/${c.id}`);
-        if (row) resources.push(await this.#open(row));
-      }
-    }
-    // one audit entry per patient touched: what was returned, and what consent withheld
-    const returned = new Map<string, string[]>();
-    for (const r of resources) {
-      const pid = r.resourceType === "Patient" ? r.id : patientOf(r);
-      if (!pid) continue;
-      const list = returned.get(pid) ?? [];
-      list.push(`${r.resourceType}/${r.id}`);
-      returned.set(pid, list);
-    }
-    for (const [pid, refs] of returned) {
-      await this.#audit(principal, {
-        action,
-        decision: "permit",
-        patient: auditPatient(pid, await this.patientAccount(pid)),
-        resources: refs,
-      });
-    }
-    for (const [pid, w] of withheld) {
-      await this.#audit(principal, {
-        action: "deny",
-        decision: "deny",
-        patient: auditPatient(pid, w.account),
-        categories: [...w.categories],
-        reason: `${action}: ${w.reason}`,
-      });
-    }
-    return { resources, total: permitted.length, offset, count };
-  }
-
   async #audit(principal: Principal, facts: AuditFacts): Promise<void> {
     await this.#d.audit.enqueue(auditEntryFor(principal, this.#d.nodeAccount, facts));
   }
-}
-
-/** Directory resources (Organization, Practitioner, Location...) hold no patient data: any signed-in caller may read them. */
-function directoryDecision(_principal: Principal): Decision {
-  return { permit: true, reason: "grant" };
-}
-
-function forbiddenFor(decision: Decision | undefined): BaseError {
-  return new BaseError(
-    "forbidden",
-    `access denied by the patient's consent (${decision?.reason ?? "no-grant"})`,
-    { code: "forbidden" },
-  );
-}
-
-/** The patient as the audit log names them: their account, else a pseudonymous `patient:<id>`. */
-function auditPatient(
-  patientId: string | null | undefined,
-  account: Address | undefined,
-): string | undefined {
-  if (account) return account;
-  return patientId ? `patient:${patientId}` : undefined;
-}
-
-/** `Type/id` references held in the element a search parameter names (`subject`, `encounter`, `medication`...). */
-function referencesAt(resource: FhirResource, param: string): string[] {
-  const names = param === "patient" ? ["patient", "subject", "beneficiary"] : [param, `${param}Reference`];
-  const out: string[] = [];
-  for (const name of names) {
-    const value = resource[name];
-    for (const item of Array.isArray(value) ? value : [value]) {
-      const ref = (item as { reference?: unknown } | undefined)?.reference;
-      if (typeof ref === "string" && /^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/.test(ref)) out.push(ref);
-    }
-  }
-  return out;
 }
 
 /** The Patient with the carechain account identifier set to `account`. */
