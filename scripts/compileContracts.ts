@@ -90,7 +90,8 @@ function render(source: string, name: string, abi: unknown[], bytecode: string):
   return [
     `// Generated from ${source} by scripts/compileContracts.ts (solc ${solc.version()}, ` +
       `optimizer ${SETTINGS.optimizer.runs} runs, evm ${SETTINGS.evmVersion}); ${HEADER_MARK}`,
-    `export const ${id}Abi = ${JSON.stringify(abi, null, 2)} as const;`,
+    // one ABI item per line: a readable diff per function/event/error without a page per item
+    `export const ${id}Abi = [\n${(abi as unknown[]).map((item) => `  ${JSON.stringify(item)},`).join("\n")}\n] as const;`,
     "",
     `export const ${id}Bytecode = "0x${bytecode}" as const;`,
     "",

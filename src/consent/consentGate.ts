@@ -3,6 +3,7 @@ import { zeroAddress, type Address, type Hex } from "viem";
 import type { Principal } from "../access/principal.js";
 import { BaseError } from "../errors/BaseError.js";
 import type { Store } from "../store/database.js";
+import { auditEntryFor, type AuditSink } from "../records/recordAudit.js";
 import { BREAK_GLASS_SECONDS, decide, type Decision } from "./decide.js";
 import type { GrantIndex } from "./grantIndex.js";
 import { isSensitive, type Action, type Category } from "./model.js";
@@ -44,6 +45,8 @@ export class ConsentGate {
   constructor(
     readonly index: GrantIndex,
     private readonly store: Store,
+    /** Where break-glass openings and refusals are audited, and the node named in those entries. */
+    private readonly audit?: { sink: AuditSink; node: string },
     private readonly now: () => number = () => Math.floor(Date.now() / 1000),
   ) {}
 
@@ -100,10 +103,49 @@ export class ConsentGate {
   }
 
   /**
-   * Opens a break-glass session for a practitioner on a patient, if the patient allows it.
-   * @returns the session; the caller audits it and notifies the patient
+   * Opens a break-glass session for a practitioner on a patient, if the patient allows it; audits
+   * the opening or the refusal and flags the patient at once.
+   * @returns the session
    */
   async openBreakGlass(
+    principal: Principal,
+    patientAccount: Address,
+    reason: string,
+  ): Promise<{ id: string; expiresAt: number }> {
+    let session: { id: string; expiresAt: number };
+    try {
+      session = await this.#openBreakGlass(principal, patientAccount, reason);
+    } catch (error) {
+      await this.#auditBreakGlass(
+        principal,
+        patientAccount,
+        "deny",
+        error instanceof BaseError ? error.message.slice(0, 200) : "refused",
+      );
+      throw error;
+    }
+    await this.#auditBreakGlass(principal, patientAccount, "permit", "break-glass session opened");
+    await this.notify(patientAccount, "break-glass", {
+      by: principal.account,
+      organization: principal.organization ?? null,
+      expiresAt: session.expiresAt,
+    });
+    return session;
+  }
+
+  async #auditBreakGlass(
+    principal: Principal,
+    patient: Address,
+    decision: "permit" | "deny",
+    reason: string,
+  ): Promise<void> {
+    if (!this.audit) return;
+    await this.audit.sink.enqueue(
+      auditEntryFor(principal, this.audit.node, { action: "break-glass", decision, patient, reason }),
+    );
+  }
+
+  async #openBreakGlass(
     principal: Principal,
     patientAccount: Address,
     reason: string,

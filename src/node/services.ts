@@ -67,7 +67,7 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
   const audit = await AuditLog.open(d.store);
   const node = d.key.account.address as Address;
   const accessLog = new AccessLog(audit, node);
-  const gate = new ConsentGate(await loadGrantIndex(d.store.db), d.store);
+  const gate = new ConsentGate(await loadGrantIndex(d.store.db), d.store, { sink: audit, node });
   await gate.load();
   const consents = new ConsentService({
     store: d.store,

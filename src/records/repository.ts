@@ -4,15 +4,13 @@ import type { Principal } from "../access/principal.js";
 import type { ConsentGate } from "../consent/consentGate.js";
 import type { Decision } from "../consent/decide.js";
 import { categoriesOf, type Category } from "../consent/model.js";
-import { canonicalJson, contentHash } from "../crypto/canonicalJson.js";
+import { canonicalJson } from "../crypto/canonicalJson.js";
 import { decryptRecord, encryptRecord } from "../crypto/envelope.js";
 import type { PatientKeyring } from "../crypto/patientKeys.js";
 import { BaseError } from "../errors/BaseError.js";
 import type { EventBus } from "../events/eventBus.js";
-import type { Insertable, Transaction } from "kysely";
 import type { Statement as SqliteStatement } from "better-sqlite3";
 import type { Store } from "../store/database.js";
-import type { Schema, SearchTokenTable } from "../store/schema.js";
 import type { BlindIndex } from "./blindIndex.js";
 import { categorize, categoryMaskOf } from "./categorize.js";
 import type { FhirResource } from "./fhirTypes.js";
@@ -23,7 +21,14 @@ import { RecordSearch } from "./recordSearch.js";
 import { directoryDecision, forbiddenFor } from "./accessDecision.js";
 import type { StoredVersion } from "./recordSearchSql.js";
 import { planBundleImport } from "./bundlePlan.js";
-import { PATIENT_ACCOUNT_SYSTEM } from "./searchBundle.js";
+import {
+  accountIdentifier,
+  DIRECTORY_TYPES,
+  persistWrite,
+  tokenRowsOf,
+  withAccount,
+  type PreparedWrite,
+} from "./recordWrite.js";
 
 export interface RecordRepositoryDeps {
   store: Store;
@@ -38,39 +43,11 @@ export interface RecordRepositoryDeps {
   nodeAccount: Address;
 }
 
-interface PreparedWrite {
-  type: string;
-  id: string;
-  versionId: number;
-  previous: boolean;
-  patientId: string | undefined;
-  account: Address | undefined;
-  categories: Category[];
-  mask: number;
-  stored: FhirResource;
-  ciphertext: Uint8Array;
-  sortDate: number | null;
-  tokens: Insertable<SearchTokenTable>[];
-  now: number;
-  author: string;
-}
-
-/** `read`'s query on the SQLite fast path: the same columns and join as its Kysely form. */
 const CURRENT_ROW_SQL = `select r.type, r.id, r.version_id, r.patient_id, r.categories, r.author_org,
   r.last_updated, r.deleted, v.blob
   from resources as r
   inner join resource_versions as v on v.type = r.type and v.id = r.id and v.version_id = r.version_id
   where r.type = ? and r.id = ?`;
-
-/** Resource types outside any patient compartment. */
-const DIRECTORY_TYPES = new Set([
-  "Organization",
-  "Practitioner",
-  "PractitionerRole",
-  "Location",
-  "Medication",
-  "Device",
-]);
 
 /** Key under which a resource outside any patient compartment (Organization, Practitioner...) is encrypted. */
 const DIRECTORY_KEY = "Patient/carechain-directory";
@@ -356,7 +333,7 @@ export class RecordRepository {
 
   async #write(principal: Principal, resource: FhirResource): Promise<FhirResource> {
     const prepared = await this.#prepare(principal, resource);
-    await this.#d.store.db.transaction().execute((tx) => this.#persist(tx, prepared));
+    await this.#d.store.db.transaction().execute((tx) => persistWrite(tx, prepared, this.#d.organizationId));
     await this.#finish(principal, prepared);
     return prepared.stored;
   }
@@ -389,7 +366,7 @@ export class RecordRepository {
         if (p.type === "Patient" && p.account && !this.#links.get(p.id)) this.#links.set(p.id, p.account);
       }
       await this.#d.store.db.transaction().execute(async (tx) => {
-        for (const p of prepared) await this.#persist(tx, p);
+        for (const p of prepared) await persistWrite(tx, p, this.#d.organizationId);
       });
     } catch (error) {
       // nothing of a failed bundle stays, not even the links its Patient claimed in memory
@@ -500,67 +477,10 @@ export class RecordRepository {
       stored,
       ciphertext,
       sortDate: index.find((r) => r.param === "date")?.start ?? null,
-      tokens: index.flatMap((row) => this.#tokenRows(type, id, row)),
+      tokens: index.flatMap((row) => tokenRowsOf(this.#d.blind, type, id, row)),
       now,
       author: principal.account.toLowerCase(),
     };
-  }
-
-  async #persist(tx: Transaction<Schema>, p: PreparedWrite): Promise<void> {
-    const org = this.#d.organizationId;
-    await tx
-      .insertInto("resource_versions")
-      .values({
-        type: p.type,
-        id: p.id,
-        version_id: p.versionId,
-        patient_id: p.patientId ?? null,
-        categories: p.mask,
-        author_org: org,
-        author: p.author,
-        last_updated: p.now,
-        deleted: 0,
-        content_hash: contentHash(p.stored),
-        blob: p.ciphertext,
-      })
-      .execute();
-    const current = {
-      version_id: p.versionId,
-      patient_id: p.patientId ?? null,
-      categories: p.mask,
-      author_org: org,
-      last_updated: p.now,
-      deleted: 0,
-      sort_date: p.sortDate,
-    };
-    if (p.previous) {
-      await tx
-        .updateTable("resources")
-        .set(current)
-        .where("type", "=", p.type)
-        .where("id", "=", p.id)
-        .execute();
-    } else {
-      await tx
-        .insertInto("resources")
-        .values({ type: p.type, id: p.id, ...current })
-        .execute();
-    }
-    await tx.deleteFrom("search_tokens").where("type", "=", p.type).where("id", "=", p.id).execute();
-    for (let i = 0; i < p.tokens.length; i += 200) {
-      await tx
-        .insertInto("search_tokens")
-        .values(p.tokens.slice(i, i + 200))
-        .execute();
-    }
-    if (p.type === "Patient" && p.account) {
-      const account = p.account.toLowerCase();
-      await tx
-        .insertInto("patient_links")
-        .values({ patient_id: p.id, account })
-        .onConflict((oc) => oc.column("patient_id").doUpdateSet({ account }))
-        .execute();
-    }
   }
 
   async #finish(principal: Principal, p: PreparedWrite): Promise<void> {
@@ -611,26 +531,6 @@ export class RecordRepository {
       throw forbiddenFor(d);
     }
     throw new BaseError("forbidden", "not allowed to write here");
-  }
-
-  #tokenRows(
-    type: string,
-    id: string,
-    row: ReturnType<typeof extractIndex>[number],
-  ): Insertable<SearchTokenTable>[] {
-    const base = {
-      type,
-      id,
-      param: row.param as string,
-      token: null as string | null,
-      start_ms: null as number | null,
-      end_ms: null as number | null,
-    };
-    if (row.param === "date") return [{ ...base, start_ms: row.start ?? null, end_ms: row.end ?? null }];
-    if (row.param === "code" || row.param === "category" || row.param === "status") {
-      return this.#d.blind.codingTokens(row.system, row.code).map((token) => ({ ...base, token }));
-    }
-    return [];
   }
 
   async #gatedOpen(principal: Principal, row: StoredVersion, action: "read"): Promise<FhirResource> {
@@ -687,28 +587,4 @@ export class RecordRepository {
   async #audit(principal: Principal, facts: AuditFacts): Promise<void> {
     await this.#d.audit.enqueue(auditEntryFor(principal, this.#d.nodeAccount, facts));
   }
-}
-
-/** The Patient with the carechain account identifier set to `account`. */
-function withAccount(resource: FhirResource, account: Address): FhirResource {
-  const ids = Array.isArray(resource.identifier) ? (resource.identifier as Array<{ system?: unknown }>) : [];
-  const kept = ids.filter((i) => i.system !== PATIENT_ACCOUNT_SYSTEM);
-  return {
-    ...resource,
-    identifier: [...kept, { system: PATIENT_ACCOUNT_SYSTEM, value: getAddress(account) }],
-  };
-}
-
-/** The account a Patient resource names with the carechain account identifier system. */
-function accountIdentifier(resource: FhirResource): Address | undefined {
-  const ids = Array.isArray(resource.identifier)
-    ? (resource.identifier as Array<{ system?: unknown; value?: unknown }>)
-    : [];
-  const hit = ids.find(
-    (i) =>
-      i.system === PATIENT_ACCOUNT_SYSTEM &&
-      typeof i.value === "string" &&
-      /^0x[0-9a-fA-F]{40}$/.test(i.value),
-  );
-  return hit ? getAddress(hit.value as string) : undefined;
 }

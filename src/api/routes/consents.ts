@@ -9,16 +9,12 @@ import { BaseError } from "../../errors/BaseError.js";
 import type { Outbox } from "../../chain/outbox.js";
 import { principalOf } from "../authenticate.js";
 import { route } from "../routeDef.js";
-import type { AuditSink } from "../../records/recordAudit.js";
-import { auditEntryFor } from "../../records/recordAudit.js";
 
 export interface ConsentDeps {
   consents: ConsentService;
   gate: ConsentGate;
   outbox: Outbox;
-  audit: AuditSink;
   nodeKey: Hex;
-  nodeAccount: Address;
 }
 
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "must be a 0x-prefixed 20-byte address");
@@ -184,35 +180,9 @@ export function consentRoutes(deps: ConsentDeps) {
         body: z.strictObject({ patient: address, reason: z.string().min(3).max(500) }),
       },
       async ({ request, body, reply }) => {
-        const principal = who(request);
-        try {
-          const session = await deps.gate.openBreakGlass(principal, body.patient as Address, body.reason);
-          await deps.audit.enqueue(
-            auditEntryFor(principal, deps.nodeAccount, {
-              action: "break-glass",
-              decision: "permit",
-              patient: body.patient,
-              reason: "break-glass session opened",
-            }),
-          );
-          await deps.gate.notify(body.patient as Address, "break-glass", {
-            by: principal.account,
-            organization: principal.organization ?? null,
-            expiresAt: session.expiresAt,
-          });
-          reply.status(201);
-          return { id: session.id, expiresAt: new Date(session.expiresAt * 1000).toISOString() };
-        } catch (error) {
-          await deps.audit.enqueue(
-            auditEntryFor(principal, deps.nodeAccount, {
-              action: "break-glass",
-              decision: "deny",
-              patient: body.patient,
-              reason: error instanceof BaseError ? error.message.slice(0, 200) : "refused",
-            }),
-          );
-          throw error;
-        }
+        const session = await deps.gate.openBreakGlass(who(request), body.patient as Address, body.reason);
+        reply.status(201);
+        return { id: session.id, expiresAt: new Date(session.expiresAt * 1000).toISOString() };
       },
     );
     route(

@@ -1,53 +1,8 @@
 // Generated from contracts/test/TestWallet1271.sol by scripts/compileContracts.ts (solc 0.8.28+commit.7893614a.Emscripten.clang, optimizer 200 runs, evm cancun); do not edit; npm run contracts:build
 export const testWallet1271Abi = [
-  {
-    "inputs": [
-      {
-        "internalType": "address",
-        "name": "owner_",
-        "type": "address"
-      }
-    ],
-    "stateMutability": "nonpayable",
-    "type": "constructor"
-  },
-  {
-    "inputs": [
-      {
-        "internalType": "bytes32",
-        "name": "hash",
-        "type": "bytes32"
-      },
-      {
-        "internalType": "bytes",
-        "name": "signature",
-        "type": "bytes"
-      }
-    ],
-    "name": "isValidSignature",
-    "outputs": [
-      {
-        "internalType": "bytes4",
-        "name": "",
-        "type": "bytes4"
-      }
-    ],
-    "stateMutability": "view",
-    "type": "function"
-  },
-  {
-    "inputs": [],
-    "name": "owner",
-    "outputs": [
-      {
-        "internalType": "address",
-        "name": "",
-        "type": "address"
-      }
-    ],
-    "stateMutability": "view",
-    "type": "function"
-  }
+  {"inputs":[{"internalType":"address","name":"owner_","type":"address"}],"stateMutability":"nonpayable","type":"constructor"},
+  {"inputs":[{"internalType":"bytes32","name":"hash","type":"bytes32"},{"internalType":"bytes","name":"signature","type":"bytes"}],"name":"isValidSignature","outputs":[{"internalType":"bytes4","name":"","type":"bytes4"}],"stateMutability":"view","type":"function"},
+  {"inputs":[],"name":"owner","outputs":[{"internalType":"address","name":"","type":"address"}],"stateMutability":"view","type":"function"},
 ] as const;
 
 export const testWallet1271Bytecode = "0x60a0604052348015600e575f5ffd5b506040516103b43803806103b4833981016040819052602b91603b565b6001600160a01b03166080526066565b5f60208284031215604a575f5ffd5b81516001600160a01b0381168114605f575f5ffd5b9392505050565b6080516103306100845f395f81816076015261010501526103305ff3fe608060405234801561000f575f5ffd5b5060043610610034575f3560e01c80631626ba7e146100385780638da5cb5b14610069575b5f5ffd5b61004b61004636600461026f565b6100a0565b6040516001600160e01b031990911681526020015b60405180910390f35b6040516001600160a01b037f0000000000000000000000000000000000000000000000000000000000000000168152602001610060565b5f5f5f6100e28686868080601f0160208091040260200160405190810160405280939291908181526020018383808284375f9201919091525061015e92505050565b5090925090505f8160038111156100fb576100fb6102e6565b14801561013957507f00000000000000000000000000000000000000000000000000000000000000006001600160a01b0316826001600160a01b0316145b61014b576001600160e01b0319610154565b630b135d3f60e11b5b9695505050505050565b5f5f5f8351604103610195576020840151604085015160608601515f1a610187888285856101a7565b9550955095505050506101a0565b505081515f91506002905b9250925092565b5f80807f7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a08411156101e057505f91506003905082610265565b604080515f808252602082018084528a905260ff891692820192909252606081018790526080810186905260019060a0016020604051602081039080840390855afa158015610231573d5f5f3e3d5ffd5b5050604051601f1901519150506001600160a01b03811661025c57505f925060019150829050610265565b92505f91508190505b9450945094915050565b5f5f5f60408486031215610281575f5ffd5b83359250602084013567ffffffffffffffff81111561029e575f5ffd5b8401601f810186136102ae575f5ffd5b803567ffffffffffffffff8111156102c4575f5ffd5b8660208284010111156102d5575f5ffd5b939660209190910195509293505050565b634e487b7160e01b5f52602160045260245ffdfea26469706673582212201faf049a56adb8f15c6f21061203f0018ef8fde551060ee94966c529a8a5edb264736f6c634300081c0033" as const;
