@@ -7,6 +7,8 @@
 import * as cedar from "@cedar-policy/cedar-wasm/nodejs";
 import { loadavg } from "node:os";
 import { pathToFileURL } from "node:url";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import type { Address, Hex } from "viem";
 import { decide, type DecisionRequest } from "../src/consent/decide.js";
 import { GrantIndex } from "../src/consent/grantIndex.js";
@@ -277,18 +279,36 @@ function benchCarechain(size: number, seed: number): Record<string, unknown> {
   for (const g of world.grants) index.add(g);
   const buildMs = round(performance.now() - t0);
   world.grants.length = 0;
-  const heapUsedMB = round(process.memoryUsage().heapUsed / 2 ** 20);
+  const memory = process.memoryUsage();
+  const heapUsedMB = round(memory.heapUsed / 2 ** 20);
+  const arrayBuffersMB = round(memory.arrayBuffers / 2 ** 20);
   const run = (r: DecisionRequest) => decide(index, r).permit;
   const timing = measure(world.requests, run, 300_000, 100_000, 20_000);
+  const batch = batchMeanNs(world.requests, run, 1_000_000);
+  // After the timings, so forcing a collection does not change them: what the index really keeps.
+  collectGarbage();
+  const settled = process.memoryUsage();
   return {
     grants: size,
     patients: world.patients.length,
     practitioners: world.practitioners,
     buildMs,
     heapUsedMB,
+    arrayBuffersMB,
+    heapUsedAfterGcMB: round(settled.heapUsed / 2 ** 20),
+    arrayBuffersAfterGcMB: round(settled.arrayBuffers / 2 ** 20),
+    /** The decision arena: 64 bytes per line allocated (see GrantIndex.arenaLines), included in arrayBuffers. */
+    arenaMB: round((index.arenaLines.capacity * 64) / 2 ** 20),
+    indexKept: index.size,
     ...timing,
-    batchMeanNs: batchMeanNs(world.requests, run, 1_000_000),
+    batchMeanNs: batch,
   };
+}
+
+/** A full collection through V8's `gc` (exposed at run time, so the bench needs no node flag). */
+function collectGarbage(): void {
+  setFlagsFromString("--expose-gc");
+  (runInNewContext("gc") as () => void)();
 }
 
 function timerOverheadNs(): number {

@@ -1,14 +1,12 @@
 import { stringToHex, type Address, type Hex } from "viem";
-import type { GrantIndex } from "./grantIndex.js";
+import { Stage, type GrantIndex } from "./grantIndex.js";
 import {
   ACTIONS,
   CATEGORIES,
-  KNOWN_CATEGORY_MASK,
   PURPOSES,
   SENSITIVE_CATEGORIES,
   type Action,
   type Category,
-  type Grant,
   type Purpose,
 } from "./model.js";
 
@@ -79,98 +77,61 @@ const CATEGORY_BIT = bitTable(CATEGORIES);
 const PURPOSE_BIT = bitTable(PURPOSES);
 const ACTION_BIT = bitTable(ACTIONS);
 const SENSITIVE = new Set<Category>(SENSITIVE_CATEGORIES);
-const UNKNOWN_CATEGORY_BITS = ~KNOWN_CATEGORY_MASK >>> 0;
 
-/**
- * Grant denials by how far the grant got before it failed: a denial from a later stage tells the
- * caller more (a revoked labs grant explains a labs denial better than an unrelated imaging grant).
- */
-const DENIALS = [
-  "no-grant",
-  "category-not-granted",
-  "sensitive-not-granted",
-  "purpose-not-granted",
-  "action-not-granted",
-  "revoked",
-  "grant-not-yet-valid",
-  "grant-expired",
-] as const satisfies readonly DecisionReason[];
-const NO_GRANT = 0;
-const CATEGORY = 1;
-const SENSITIVE_CATEGORY = 2;
-const PURPOSE = 3;
-const ACTION = 4;
-const REVOKED = 5;
-const NOT_YET_VALID = 6;
-const EXPIRED = 7;
+/** The reason for a denial by the latest {@link Stage} a grant of the principal reached. */
+const DENIALS: Record<Stage, DecisionReason> = {
+  [Stage.noGrant]: "no-grant",
+  [Stage.category]: "category-not-granted",
+  [Stage.sensitive]: "sensitive-not-granted",
+  [Stage.purpose]: "purpose-not-granted",
+  [Stage.action]: "action-not-granted",
+  [Stage.revoked]: "revoked",
+  [Stage.notYetValid]: "grant-not-yet-valid",
+  [Stage.expired]: "grant-expired",
+};
 
 const roleKeyCache = new Map<string, Hex>();
 
 /**
  * The one consent decision (DESIGN.md "Consent model"): the patient may do anything with their own
  * data, the authoring organization may read its record, anyone else needs a matching grant or a
- * break-glass the patient allows. Looks only at the grants of this patient to this principal's
- * practitioner account, organization and organization role, so its cost does not grow with the
- * number of grants in the system.
+ * break-glass the patient allows. Among the grants of this patient, a grant to the practitioner
+ * account wins over one to the organization, which wins over one to the role within it; a denial
+ * names the most informative stage any of them reached. Looks only at this patient's grants, laid
+ * out flat by the index, so its cost does not grow with the number of grants in the system.
  * @param index - the grant index fed by ledger events
  * @param request - who asks, for which patient, category, purpose, action and time
  * @returns permit or deny, with a short machine-friendly reason
  */
 export function decide(index: GrantIndex, request: DecisionRequest): Decision {
-  const { principal, action } = request;
-  const patient = request.patient.toLowerCase();
-  const account = principal.account.toLowerCase();
-  if (account === patient) return { permit: true, reason: "patient-self" };
+  const { principal, action, patient } = request;
+  const account = principal.account;
+  if (sameIgnoringCase(account, patient)) return { permit: true, reason: "patient-self" };
   const organization = principal.organization?.toLowerCase();
   if (
     action === "read" &&
     organization !== undefined &&
-    request.authorOrganization?.toLowerCase() === organization
+    request.authorOrganization !== undefined &&
+    sameIgnoringCase(request.authorOrganization, organization)
   ) {
     return { permit: true, reason: "author-organization" };
   }
 
-  let denial = check(index.forPractitioner(patient, account), request);
-  if (typeof denial !== "number") return denial;
-  if (organization !== undefined) {
-    const byOrg = check(index.forOrganization(patient, organization), request);
-    if (typeof byOrg !== "number") return byOrg;
-    if (byOrg > denial) denial = byOrg;
-    const role = principal.role === undefined ? undefined : roleBytes32(principal.role);
-    if (role !== undefined) {
-      const byRole = check(index.forRole(patient, organization, role), request);
-      if (typeof byRole !== "number") return byRole;
-      if (byRole > denial) denial = byRole;
-    }
-  }
-
+  const found = index.match({
+    patient,
+    account,
+    organization,
+    role:
+      organization === undefined || principal.role === undefined ? undefined : roleBytes32(principal.role),
+    categoryBit: CATEGORY_BIT.get(request.category) ?? 0,
+    sensitive: SENSITIVE.has(request.category),
+    purposeBit: PURPOSE_BIT.get(request.purpose) ?? 0,
+    actionBit: ACTION_BIT.get(action) ?? 0,
+    time: request.time,
+  });
+  if (typeof found === "string") return { permit: true, reason: "grant", grantId: found };
   if (request.breakGlass) return breakGlass(request, request.breakGlass);
-  return { permit: false, reason: DENIALS[denial] ?? "no-grant" };
-}
-
-/** Returns a permit for the first grant that matches, or the stage of the most informative denial. */
-function check(grants: readonly Readonly<Grant>[], request: DecisionRequest): Decision | number {
-  if (grants.length === 0) return NO_GRANT;
-  const categoryBit = CATEGORY_BIT.get(request.category) ?? 0;
-  const sensitive = SENSITIVE.has(request.category);
-  const purposeBit = PURPOSE_BIT.get(request.purpose) ?? 0;
-  const actionBit = ACTION_BIT.get(request.action) ?? 0;
-  const time = request.time;
-  let best = NO_GRANT;
-  for (const g of grants) {
-    let stage: number;
-    if ((g.categories & categoryBit) === 0) stage = sensitive ? SENSITIVE_CATEGORY : CATEGORY;
-    // A mask with undefined bits set looks like a careless "all": it never stands for a sensitive category.
-    else if (sensitive && (g.categories & UNKNOWN_CATEGORY_BITS) !== 0) stage = SENSITIVE_CATEGORY;
-    else if ((g.purposes & purposeBit) === 0) stage = PURPOSE;
-    else if ((g.actions & actionBit) === 0) stage = ACTION;
-    else if (g.revokedAt !== undefined) stage = REVOKED;
-    else if (time < g.notBefore) stage = NOT_YET_VALID;
-    else if (time >= g.notAfter) stage = EXPIRED;
-    else return { permit: true, reason: "grant", grantId: g.grantId };
-    if (stage > best) best = stage;
-  }
-  return best;
+  return { permit: false, reason: DENIALS[found] };
 }
 
 function breakGlass(request: DecisionRequest, bg: BreakGlassRequest): Decision {
@@ -185,6 +146,25 @@ function breakGlass(request: DecisionRequest, bg: BreakGlassRequest): Decision {
     return deny("break-glass-expired");
   }
   return { permit: true, reason: "break-glass", breakGlass: true };
+}
+
+/**
+ * `a.toLowerCase() === b.toLowerCase()`, comparing from the end (where two accounts usually differ)
+ * without making lowercase copies while both tails are ASCII.
+ */
+function sameIgnoringCase(a: string, b: string): boolean {
+  let i = a.length - 1;
+  let j = b.length - 1;
+  for (; i >= 0 && j >= 0; i--, j--) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(j);
+    if (x === y && x < 128) continue;
+    if (x >= 128 || y >= 128) break;
+    const folded = x | 32;
+    if (folded !== (y | 32) || folded < 97 || folded > 122) return false;
+  }
+  if (i < 0 && j < 0) return true;
+  return a.toLowerCase() === b.toLowerCase();
 }
 
 /** bytes32 of a role name, or undefined when no grant can name it (empty or over 32 bytes). */

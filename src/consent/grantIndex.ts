@@ -1,5 +1,5 @@
 import type { Address, Hex } from "viem";
-import type { Grant, GranteeKind } from "./model.js";
+import { KNOWN_CATEGORY_MASK, type Grant, type GranteeKind } from "./model.js";
 
 const ZERO_BYTES32 = `0x${"0".repeat(64)}` as const;
 
@@ -23,29 +23,116 @@ export function granteeKey(kind: GranteeKind, grantee: Hex, role?: Hex): string 
   }
 }
 
-const EMPTY: readonly Grant[] = Object.freeze([]);
+/**
+ * How far a grant got before it failed, in the order `decide()` ranks denials: a later stage tells
+ * the caller more (a revoked labs grant explains a labs denial better than an unrelated imaging grant).
+ */
+export const Stage = {
+  noGrant: 0,
+  category: 1,
+  sensitive: 2,
+  purpose: 3,
+  action: 4,
+  revoked: 5,
+  notYetValid: 6,
+  expired: 7,
+} as const;
+export type Stage = (typeof Stage)[keyof typeof Stage];
 
-/** One patient's grants, by grantee: practitioner account (20-byte, lowercase), organization id, organization then role. */
-interface PatientGrants {
-  practitioner: Map<string, Grant[]>;
-  organization: Map<string, Grant[]>;
-  role: Map<string, Map<string, Grant[]>>;
+/** What a request needs from a grant, as {@link GrantIndex.match} reads it. */
+export interface GrantQuery {
+  /** Patient account, `0x` and 40 hex digits in either case. */
+  patient: string;
+  /** Practitioner account, `0x` and 40 hex digits in either case. */
+  account: string;
+  /** Organization id (bytes32) the principal acts for, lowercase. */
+  organization: string | undefined;
+  /** bytes32 of the principal's role, lowercase; looked at only with an organization. */
+  role: string | undefined;
+  categoryBit: number;
+  sensitive: boolean;
+  purposeBit: number;
+  actionBit: number;
+  /** Unix seconds. */
+  time: number;
 }
 
+// A grant's decision fields are one 64-byte line of the arena: 16 int32 words, or 8 float64.
+const LINE = 16;
+const KIND = 0; // grantee kind code, plus REVOKED
+const CATEGORIES = 1;
+const PURPOSES = 2;
+const ACTIONS = 3;
+const GRANTEE = 4; // words 4..8: practitioner account; word 4 alone: organization or role id
+const ORDINAL = 9; // position of the Grant in #grants
+const NOT_BEFORE = 5; // float64 index within the line (byte 40)
+const NOT_AFTER = 6; // float64 index within the line (byte 48)
+const UNMATCHABLE = 0; // a practitioner grantee whose last 40 characters are not hex
+const PRACTITIONER = 1;
+const ORGANIZATION = 2;
+const ROLE = 3;
+const KIND_MASK = 3;
+const REVOKED = 4;
+const KIND_CODE: Record<GranteeKind, number> = {
+  practitioner: PRACTITIONER,
+  organization: ORGANIZATION,
+  role: ROLE,
+};
+
+// A patient's slot in the open-addressing table: 20-byte address as 5 words, then its block.
+const SLOT = 8;
+const START = 5;
+const LENGTH = 6;
+const CAPACITY = 7; // 0: empty slot
+const FIRST_BLOCK = 1;
+const MIN_LINES = 64;
+const MIN_SLOTS = 64;
+
+const UNKNOWN_CATEGORY_BITS = ~KNOWN_CATEGORY_MASK;
+const HEX = new Int8Array(128).fill(-1);
+for (let i = 0; i < 16; i++) {
+  HEX[i.toString(16).charCodeAt(0)] = i;
+  HEX[i.toString(16).toUpperCase().charCodeAt(0)] = i;
+}
+/** Scratch for the parsed patient (words 0..4) and account (words 5..9). */
+const WORDS = new Int32Array(10);
+
 /**
- * The in-memory grant index behind `decide()`: grants by patient then by grantee, so one decision
- * only looks at the grants of one patient-grantee pair, plus a reverse index by grantee ("shared
- * with me") and an index by grant id. Fed by ledger events; addresses are held lowercase.
- * Lookups use the request's own strings as keys (no key is built per decision).
+ * The in-memory grant index behind `decide()`. The decision's hot path is flat memory: each patient
+ * has a slot in an open-addressing table (the address itself, so no string is hashed or chased) that
+ * points at a contiguous block of 64-byte grant lines in one arena, so a decision touches about three
+ * cache lines whatever the number of grants in the system. Grantees in a line are exact: the 20-byte
+ * practitioner account, or an id interned for the organization (or organization and role), so a
+ * look-alike address can never stand for another. The Grant objects stay for the cold paths: by id,
+ * by patient and by grantee ("shared with me"). Fed by ledger events; addresses are held lowercase.
  */
 export class GrantIndex {
-  readonly #byId = new Map<string, Grant>();
-  readonly #byPatient = new Map<string, PatientGrants>();
+  readonly #byId = new Map<string, number>();
+  readonly #grants: Grant[] = [];
+  /** Grant ids by ordinal, apart from the Grants: a permit reads one pointer, not a Grant. */
+  readonly #ids: Hex[] = [];
   readonly #byGrantee = new Map<string, Grant[]>();
+  /** Grants whose patient is not a 20-byte address: listed by patient, never decided on. */
+  readonly #unaddressed = new Map<string, Grant[]>();
+  readonly #organizations = new Map<string, { id: number; roles: Map<string, number> }>();
+  #granteeIds = 0;
+  readonly #seed = crypto.getRandomValues(new Uint32Array(1))[0]! | 0;
+  #slots = new Int32Array(MIN_SLOTS * SLOT);
+  #patients = 0;
+  #words = new Int32Array(MIN_LINES * LINE);
+  #numbers = new Float64Array(this.#words.buffer);
+  /** Lines handed out (holes included), and lines left behind by blocks that moved. */
+  #end = 0;
+  #holes = 0;
 
   /** Number of grants held (revoked ones included). */
   get size(): number {
     return this.#byId.size;
+  }
+
+  /** Arena lines: allocated, in use (holes included), abandoned. For tests and benchmarks. */
+  get arenaLines(): { capacity: number; end: number; holes: number } {
+    return { capacity: this.#words.length / LINE, end: this.#end, holes: this.#holes };
   }
 
   /**
@@ -56,8 +143,7 @@ export class GrantIndex {
    */
   add(grant: Grant): boolean {
     const id = grant.grantId.toLowerCase();
-    const existing = this.#byId.get(id);
-    if (existing) {
+    if (this.#byId.has(id)) {
       if (grant.revokedAt !== undefined) this.revoke(id as Hex, grant.revokedAt);
       return false;
     }
@@ -68,30 +154,24 @@ export class GrantIndex {
       grantee: grant.grantee.toLowerCase() as Hex,
       role: grant.role.toLowerCase() as Hex,
     };
-    this.#byId.set(id, stored);
-    let mine = this.#byPatient.get(stored.patient);
-    if (!mine) {
-      mine = { practitioner: new Map(), organization: new Map(), role: new Map() };
-      this.#byPatient.set(stored.patient, mine);
+    const key = granteeKey(stored.granteeKind, stored.grantee, stored.role);
+    const peers = this.#byGrantee.get(key);
+    // Share one copy of the grantee strings among that grantee's grants.
+    if (peers?.[0]?.grantee === stored.grantee) stored.grantee = peers[0].grantee;
+    if (peers?.[0]?.role === stored.role) stored.role = peers[0].role;
+    if (peers) peers.push(stored);
+    else this.#byGrantee.set(key, [stored]);
+    const ordinal = this.#grants.length;
+    this.#grants.push(stored);
+    this.#ids.push(stored.grantId);
+    this.#byId.set(id, ordinal);
+    if (!readAddress(stored.patient, WORDS, 0)) {
+      const list = this.#unaddressed.get(stored.patient);
+      if (list) list.push(stored);
+      else this.#unaddressed.set(stored.patient, [stored]);
+      return true;
     }
-    switch (stored.granteeKind) {
-      case "practitioner":
-        push(mine.practitioner, `0x${stored.grantee.slice(-40)}`, stored);
-        break;
-      case "organization":
-        push(mine.organization, stored.grantee, stored);
-        break;
-      case "role": {
-        let roles = mine.role.get(stored.grantee);
-        if (!roles) {
-          roles = new Map();
-          mine.role.set(stored.grantee, roles);
-        }
-        push(roles, stored.role, stored);
-        break;
-      }
-    }
-    push(this.#byGrantee, granteeKey(stored.granteeKind, stored.grantee, stored.role), stored);
+    this.#place(stored, ordinal);
     return true;
   }
 
@@ -100,25 +180,37 @@ export class GrantIndex {
    * @returns false when the grant is unknown
    */
   revoke(grantId: Hex, at: number): boolean {
-    const grant = this.#byId.get(grantId.toLowerCase());
-    if (!grant) return false;
+    const ordinal = this.#byId.get(grantId.toLowerCase());
+    if (ordinal === undefined) return false;
+    const grant = this.#grants[ordinal]!;
     if (grant.revokedAt === undefined || at < grant.revokedAt) grant.revokedAt = at;
+    if (!readAddress(grant.patient, WORDS, 0)) return true;
+    const slot = this.#find();
+    if (slot < 0) return true;
+    const words = this.#words;
+    const end = (this.#slots[slot + START]! + this.#slots[slot + LENGTH]!) * LINE;
+    for (let w = this.#slots[slot + START]! * LINE; w < end; w += LINE) {
+      if (words[w + ORDINAL] === ordinal) words[w + KIND]! |= REVOKED;
+    }
     return true;
   }
 
   /** The grant with this id, if held. */
   get(grantId: Hex): Readonly<Grant> | undefined {
-    return this.#byId.get(grantId.toLowerCase());
+    const ordinal = this.#byId.get(grantId.toLowerCase());
+    return ordinal === undefined ? undefined : this.#grants[ordinal];
   }
 
-  /** Every grant a patient has signed, revoked ones included. */
+  /** Every grant a patient has signed, revoked ones included, in the order they were added. */
   forPatient(patient: Address): Readonly<Grant>[] {
-    const mine = this.#byPatient.get(patient.toLowerCase());
-    if (!mine) return [];
+    if (!readAddress(patient, WORDS, 0)) return this.#unaddressed.get(patient.toLowerCase())?.slice() ?? [];
+    const slot = this.#find();
+    if (slot < 0) return [];
     const out: Grant[] = [];
-    for (const list of mine.practitioner.values()) out.push(...list);
-    for (const list of mine.organization.values()) out.push(...list);
-    for (const roles of mine.role.values()) for (const list of roles.values()) out.push(...list);
+    const end = (this.#slots[slot + START]! + this.#slots[slot + LENGTH]!) * LINE;
+    for (let w = this.#slots[slot + START]! * LINE; w < end; w += LINE) {
+      out.push(this.#grants[this.#words[w + ORDINAL]!]!);
+    }
     return out;
   }
 
@@ -132,24 +224,220 @@ export class GrantIndex {
     return this.#byGrantee.get(granteeKey(kind, grantee, role))?.slice() ?? [];
   }
 
-  /** A patient's grants to a practitioner account; the decision's hot path. All arguments lowercase. */
-  forPractitioner(patient: string, account: string): readonly Readonly<Grant>[] {
-    return this.#byPatient.get(patient)?.practitioner.get(account) ?? EMPTY;
+  /**
+   * The decision's hot path: among the patient's grants to the practitioner account, then to the
+   * organization, then to the role within it, the first that permits (its id), or else the latest
+   * {@link Stage} any of them reached. One pass over the patient's block.
+   * @param q - the request, reduced to bits and lowercase strings by `decide()`
+   */
+  match(q: GrantQuery): Hex | Stage {
+    if (!readAddress(q.patient, WORDS, 0)) return Stage.noGrant;
+    const slot = this.#find();
+    if (slot < 0) return Stage.noGrant;
+    const practitioner = readAddress(q.account, WORDS, 5);
+    const a0 = WORDS[5]!;
+    const a1 = WORDS[6]!;
+    const a2 = WORDS[7]!;
+    const a3 = WORDS[8]!;
+    const a4 = WORDS[9]!;
+    const org = q.organization === undefined ? undefined : this.#organizations.get(q.organization);
+    const orgId = org === undefined ? -1 : org.id;
+    const roleId = org === undefined || q.role === undefined ? -1 : (org.roles.get(q.role) ?? -1);
+    const { categoryBit, sensitive, purposeBit, actionBit, time } = q;
+    const words = this.#words;
+    const numbers = this.#numbers;
+    let byOrg = -1;
+    let byRole = -1;
+    let best: Stage = Stage.noGrant;
+    const end = (this.#slots[slot + START]! + this.#slots[slot + LENGTH]!) * LINE;
+    for (let w = this.#slots[slot + START]! * LINE; w < end; w += LINE) {
+      const kind = words[w + KIND]! & KIND_MASK;
+      const grantee = words[w + GRANTEE]!;
+      if (kind === PRACTITIONER) {
+        if (!practitioner || grantee !== a0 || words[w + 5] !== a1 || words[w + 6] !== a2) continue;
+        if (words[w + 7] !== a3 || words[w + 8] !== a4) continue;
+      } else if (kind === ORGANIZATION) {
+        if (grantee !== orgId || byOrg >= 0) continue;
+      } else if (kind !== ROLE || grantee !== roleId || byOrg >= 0 || byRole >= 0) continue;
+      const categories = words[w + CATEGORIES]!;
+      let stage: Stage;
+      if ((categories & categoryBit) === 0) stage = sensitive ? Stage.sensitive : Stage.category;
+      // A mask with undefined bits set looks like a careless "all": it never stands for a sensitive category.
+      else if (sensitive && (categories & UNKNOWN_CATEGORY_BITS) !== 0) stage = Stage.sensitive;
+      else if ((words[w + PURPOSES]! & purposeBit) === 0) stage = Stage.purpose;
+      else if ((words[w + ACTIONS]! & actionBit) === 0) stage = Stage.action;
+      else if ((words[w + KIND]! & REVOKED) !== 0) stage = Stage.revoked;
+      else if (time < numbers[(w >> 1) + NOT_BEFORE]!) stage = Stage.notYetValid;
+      else if (time >= numbers[(w >> 1) + NOT_AFTER]!) stage = Stage.expired;
+      else if (kind === PRACTITIONER) return this.#ids[words[w + ORDINAL]!]!;
+      else {
+        if (kind === ORGANIZATION) byOrg = words[w + ORDINAL]!;
+        else byRole = words[w + ORDINAL]!;
+        continue;
+      }
+      if (stage > best) best = stage;
+    }
+    const permit = byOrg >= 0 ? byOrg : byRole;
+    return permit >= 0 ? this.#ids[permit]! : best;
   }
 
-  /** A patient's grants to an organization (bytes32 id). All arguments lowercase. */
-  forOrganization(patient: string, organization: string): readonly Readonly<Grant>[] {
-    return this.#byPatient.get(patient)?.organization.get(organization) ?? EMPTY;
+  /** Writes the grant's line at the end of its patient's block (WORDS 0..4 hold the patient). */
+  #place(grant: Grant, ordinal: number): void {
+    let slot = this.#find();
+    if (slot < 0) {
+      if (this.#end + FIRST_BLOCK > this.#words.length / LINE)
+        this.#compact(this.#end - this.#holes + FIRST_BLOCK);
+      slot = this.#insert(this.#end, FIRST_BLOCK);
+      this.#end += FIRST_BLOCK;
+    }
+    const slots = this.#slots;
+    let length = slots[slot + LENGTH]!;
+    if (length === slots[slot + CAPACITY]!) {
+      // A full block grows by half: moved to the end of the arena, or laid out anew if it is full.
+      const capacity = length + Math.max(1, length >> 1);
+      if (this.#end + capacity > this.#words.length / LINE) {
+        slots[slot + CAPACITY] = capacity;
+        this.#compact(this.#end - this.#holes - length + capacity);
+      } else {
+        const from = slots[slot + START]! * LINE;
+        this.#words.copyWithin(this.#end * LINE, from, from + length * LINE);
+        this.#holes += length;
+        slots[slot + START] = this.#end;
+        slots[slot + CAPACITY] = capacity;
+        this.#end += capacity;
+      }
+    }
+    if (length > 0) {
+      // Share the patient string too: the block's first grant has it.
+      const first = this.#grants[this.#words[slots[slot + START]! * LINE + ORDINAL]!]!;
+      if (first.patient === grant.patient) grant.patient = first.patient;
+    }
+    const w = (slots[slot + START]! + length) * LINE;
+    slots[slot + LENGTH] = ++length;
+    const words = this.#words;
+    words.fill(0, w, w + LINE);
+    words[w + KIND] =
+      (KIND_CODE[grant.granteeKind] ?? UNMATCHABLE) | (grant.revokedAt === undefined ? 0 : REVOKED);
+    if (grant.granteeKind === "practitioner") {
+      if (!readAddress(`0x${grant.grantee.slice(-40)}`, words, w + GRANTEE)) words[w + KIND] = UNMATCHABLE;
+    } else if (grant.granteeKind === "organization" || grant.granteeKind === "role") {
+      words[w + GRANTEE] = this.#granteeId(grant);
+    }
+    words[w + CATEGORIES] = grant.categories;
+    words[w + PURPOSES] = grant.purposes;
+    words[w + ACTIONS] = grant.actions;
+    words[w + ORDINAL] = ordinal;
+    this.#numbers[(w >> 1) + NOT_BEFORE] = Number(grant.notBefore);
+    this.#numbers[(w >> 1) + NOT_AFTER] = Number(grant.notAfter);
   }
 
-  /** A patient's grants to a role (bytes32) within an organization. All arguments lowercase. */
-  forRole(patient: string, organization: string, role: string): readonly Readonly<Grant>[] {
-    return this.#byPatient.get(patient)?.role.get(organization)?.get(role) ?? EMPTY;
+  /** The interned id of an organization grantee, or of an organization and role. */
+  #granteeId(grant: Grant): number {
+    let org = this.#organizations.get(grant.grantee);
+    if (!org) {
+      org = { id: this.#granteeIds++, roles: new Map() };
+      this.#organizations.set(grant.grantee, org);
+    }
+    if (grant.granteeKind === "organization") return org.id;
+    let id = org.roles.get(grant.role);
+    if (id === undefined) {
+      id = this.#granteeIds++;
+      org.roles.set(grant.role, id);
+    }
+    return id;
+  }
+
+  /** The slot (word offset) of the patient in WORDS 0..4, or -1. */
+  #find(): number {
+    const slots = this.#slots;
+    const mask = slots.length / SLOT - 1;
+    const p0 = WORDS[0]!;
+    const p1 = WORDS[1]!;
+    const p2 = WORDS[2]!;
+    const p3 = WORDS[3]!;
+    const p4 = WORDS[4]!;
+    for (let i = hash(this.#seed, WORDS, 0) & mask; ; i = (i + 1) & mask) {
+      const s = i * SLOT;
+      if (slots[s + CAPACITY] === 0) return -1;
+      if (slots[s] === p0 && slots[s + 1] === p1 && slots[s + 2] === p2 && slots[s + 3] === p3) {
+        if (slots[s + 4] === p4) return s;
+      }
+    }
+  }
+
+  /** Adds a slot for the patient in WORDS 0..4 with an empty block; returns its offset. */
+  #insert(start: number, capacity: number): number {
+    if ((this.#patients + 1) * 2 * SLOT > this.#slots.length) this.#rehash(this.#slots.length * 2);
+    const slots = this.#slots;
+    const mask = slots.length / SLOT - 1;
+    let i = hash(this.#seed, WORDS, 0) & mask;
+    while (slots[i * SLOT + CAPACITY] !== 0) i = (i + 1) & mask;
+    slots.set(WORDS.subarray(0, 5), i * SLOT);
+    slots[i * SLOT + START] = start;
+    slots[i * SLOT + LENGTH] = 0;
+    slots[i * SLOT + CAPACITY] = capacity;
+    this.#patients++;
+    return i * SLOT;
+  }
+
+  #rehash(length: number): void {
+    const old = this.#slots;
+    const slots = new Int32Array(length);
+    const mask = length / SLOT - 1;
+    for (let s = 0; s < old.length; s += SLOT) {
+      if (old[s + CAPACITY] === 0) continue;
+      let i = hash(this.#seed, old, s) & mask;
+      while (slots[i * SLOT + CAPACITY] !== 0) i = (i + 1) & mask;
+      slots.set(old.subarray(s, s + SLOT), i * SLOT);
+    }
+    this.#slots = slots;
+  }
+
+  /**
+   * Moves every block to the front of a fresh arena with room for as much again as `live` lines
+   * (the blocks' capacities): that drops the holes moved blocks left behind.
+   */
+  #compact(live: number): void {
+    const old = this.#words;
+    const words = new Int32Array(Math.max(MIN_LINES, 2 * live) * LINE);
+    const slots = this.#slots;
+    let end = 0;
+    for (let s = 0; s < slots.length; s += SLOT) {
+      if (slots[s + CAPACITY] === 0) continue;
+      const start = slots[s + START]!;
+      words.set(old.subarray(start * LINE, (start + slots[s + LENGTH]!) * LINE), end * LINE);
+      slots[s + START] = end;
+      end += slots[s + CAPACITY]!;
+    }
+    this.#words = words;
+    this.#numbers = new Float64Array(words.buffer);
+    this.#end = end;
+    this.#holes = 0;
   }
 }
 
-function push(map: Map<string, Grant[]>, key: string, grant: Grant): void {
-  const list = map.get(key);
-  if (list) list.push(grant);
-  else map.set(key, [grant]);
+/** Reads `0x` and 40 hex digits (either case) into five words of `out` from `at`; false if `s` is not that. */
+function readAddress(s: string, out: Int32Array, at: number): boolean {
+  if (s.length !== 42 || s.charCodeAt(0) !== 48 || (s.charCodeAt(1) | 32) !== 120) return false;
+  for (let word = 0, i = 2; word < 5; word++) {
+    let v = 0;
+    for (const stop = i + 8; i < stop; i++) {
+      const digit = HEX[s.charCodeAt(i)] ?? -1;
+      if (digit < 0) return false;
+      v = (v << 4) | digit;
+    }
+    out[at + word] = v;
+  }
+  return true;
+}
+
+/** A seeded mix of a 20-byte address, so crafted addresses cannot pile onto one probe chain. */
+function hash(seed: number, words: Int32Array, at: number): number {
+  let h = seed;
+  for (let i = at; i < at + 5; i++) {
+    h = Math.imul(h ^ words[i]!, 0x9e3779b1);
+    h ^= h >>> 15;
+  }
+  h = Math.imul(h, 0x85ebca6b);
+  return h ^ (h >>> 13);
 }
