@@ -21,6 +21,7 @@ import { AuditLog } from "../src/audit/auditLog.js";
 import type { AuditEntry } from "../src/audit/auditEntry.js";
 import { verifyConsistency } from "../src/audit/consistencyProof.js";
 import { verifyInclusion } from "../src/audit/inclusionProof.js";
+import { nodePosition } from "../src/audit/auditStore.js";
 import { fastNodeHash } from "../src/audit/serverHash.js";
 import { openStore } from "../src/store/database.js";
 import { isMain, runAsScript, type BenchOptions } from "./support/report.js";
@@ -81,11 +82,10 @@ async function appendThroughput(sqlitePath: string) {
 }
 
 /**
- * Fills `audit_nodes` for `leaves` random leaves in bulk; returns build seconds. Level by level,
- * so every level is one append in key order (the fastest way into a WITHOUT ROWID b-tree), with
- * cached 256-row INSERT statements, journal off and an exclusive lock during the build only; the
- * hashes of the level being built are kept in one Buffer (32 bytes a node), so memory stays
- * about 16 bytes x leaves x 1.5.
+ * Fills `audit_tree` for `leaves` random leaves in bulk; returns build seconds. Nodes are written
+ * in the order appends complete them (leaf by leaf, with the right edge on a stack), which is the
+ * table's key order, so every insert lands at the b-tree's right end; cached 256-row INSERT
+ * statements, journal off and an exclusive lock during the build only.
  */
 async function buildBigTree(path: string, leaves: number): Promise<number> {
   await (await openStore({ sqlitePath: path })).close();
@@ -96,44 +96,38 @@ async function buildBigTree(path: string, leaves: number): Promise<number> {
   db.pragma("locking_mode = EXCLUSIVE");
   db.pragma("cache_size = -262144");
   const ROWS = 256;
-  const marks = Array.from({ length: ROWS }, () => "(?, ?, ?)").join(", ");
-  const many = db.prepare(`insert into audit_nodes (level, idx, hash) values ${marks}`);
-  const one = db.prepare("insert into audit_nodes (level, idx, hash) values (?, ?, ?)");
-  const params: unknown[] = new Array<unknown>(ROWS * 3);
-  const writeLevel = (level: number, hashes: Buffer, count: number): void => {
-    db.exec("begin");
-    let i = 0;
-    for (; i + ROWS <= count; i += ROWS) {
-      for (let k = 0; k < ROWS; k++) {
-        params[k * 3] = level;
-        params[k * 3 + 1] = i + k;
-        params[k * 3 + 2] = hashes.subarray((i + k) * 32, (i + k + 1) * 32);
-      }
+  const marks = Array.from({ length: ROWS }, () => "(?, ?)").join(", ");
+  const many = db.prepare(`insert into audit_tree (pos, hash) values ${marks}`);
+  const one = db.prepare("insert into audit_tree (pos, hash) values (?, ?)");
+  const params: unknown[] = [];
+  const emit = (level: number, index: number, hash: Uint8Array) => {
+    params.push(nodePosition(level, index), hash);
+    if (params.length === ROWS * 2) {
       many.run(params);
+      params.length = 0;
     }
-    for (; i < count; i++) one.run(level, i, hashes.subarray(i * 32, (i + 1) * 32));
-    db.exec("commit");
   };
-  let level = 0;
-  let count = leaves;
-  let hashes = Buffer.allocUnsafe(leaves * 32);
-  randomFillSync(hashes);
-  while (count > 0) {
-    writeLevel(level, hashes, count);
-    // Complete subtrees only: an odd last node has no parent until its sibling arrives.
-    const parents = Math.floor(count / 2);
-    if (parents === 0) break;
-    const up = Buffer.allocUnsafe(parents * 32);
-    for (let i = 0; i < parents; i++) {
-      up.set(
-        fastNodeHash(hashes.subarray(i * 64, i * 64 + 32), hashes.subarray(i * 64 + 32, i * 64 + 64)),
-        i * 32,
-      );
+  const edge: Array<{ level: number; index: number; hash: Uint8Array }> = [];
+  type Edge = (typeof edge)[number];
+  const random = Buffer.allocUnsafe(32 * 4096);
+  db.exec("begin");
+  for (let i = 0; i < leaves; i++) {
+    if (i % 4096 === 0) randomFillSync(random);
+    let top: Edge = {
+      level: 0,
+      index: i,
+      hash: Buffer.from(random.subarray((i % 4096) * 32, (i % 4096) * 32 + 32)),
+    };
+    emit(top.level, top.index, top.hash);
+    while (edge.length > 0 && edge[edge.length - 1]!.level === top.level) {
+      const left = edge.pop()!;
+      top = { level: top.level + 1, index: left.index / 2, hash: fastNodeHash(left.hash, top.hash) };
+      emit(top.level, top.index, top.hash);
     }
-    hashes = up;
-    count = parents;
-    level++;
+    edge.push(top);
   }
+  for (let k = 0; k < params.length; k += 2) one.run(params[k], params[k + 1]);
+  db.exec("commit");
   db.pragma("locking_mode = NORMAL");
   db.pragma("journal_mode = WAL");
   db.close();
@@ -162,10 +156,9 @@ async function proofLatency(dir: string, leaves: number) {
     if (s % 1000 === 0) {
       const leaf = (
         await store.db
-          .selectFrom("audit_nodes")
+          .selectFrom("audit_tree")
           .select("hash")
-          .where("level", "=", 0)
-          .where("idx", "=", index)
+          .where("pos", "=", nodePosition(0, index))
           .executeTakeFirstOrThrow()
       ).hash;
       if (verifyInclusion(leaf, index, size, proof, root)) verified++;

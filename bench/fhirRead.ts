@@ -22,7 +22,7 @@ import { buildGrantMessage, signGrant, signedGrantToJson } from "../src/consent/
 import { signIn } from "../test/support/session.js";
 import { startBenchNode } from "./support/benchNode.js";
 import { startCpuProfile, type CategoryRule } from "./support/cpuProfile.js";
-import { runLoad, type LoadResult } from "./support/loadgen.js";
+import { runLoad as runLoadOnly, type LoadOptions, type LoadResult } from "./support/loadgen.js";
 import { isMain, load, round, runAsScript, type BenchOptions } from "./support/report.js";
 
 const TARGET_RATIO = 0.4;
@@ -55,6 +55,21 @@ const RULES: CategoryRule[] = [
     (f) => /fastify|find-my-way|avvio|pino|node:_http|node:net|node:internal\/(http|stream|net)/.test(f.url),
   ],
 ];
+
+/** A load round plus this process's CPU time per request (user + system), robust to a busy machine. */
+interface MeasuredLoad extends LoadResult {
+  serverCpuUsPerRequest: number;
+}
+
+async function runLoad(options: LoadOptions): Promise<MeasuredLoad> {
+  const before = process.cpuUsage();
+  const result = await runLoadOnly(options);
+  const used = process.cpuUsage(before);
+  return {
+    ...result,
+    serverCpuUsPerRequest: round((used.user + used.system) / Math.max(1, result.requests), 1),
+  };
+}
 
 function labFrom(bundle: Bundle): string {
   const lab = bundle.entry.find(
@@ -147,8 +162,8 @@ export async function runFhirReadBench(options: BenchOptions = { quick: false })
     await runLoad({ ...common, seconds: 2, url: `${careUrl}${path}`, headers });
     await node.services.audit.flush();
     const auditBefore = node.services.audit.size();
-    const bareRuns: LoadResult[] = [];
-    const careRuns: LoadResult[] = [];
+    const bareRuns: MeasuredLoad[] = [];
+    const careRuns: MeasuredLoad[] = [];
     let profile: Awaited<ReturnType<Awaited<ReturnType<typeof startCpuProfile>>>> | undefined;
     for (let r = 0; r < rounds; r++) {
       bareRuns.push(await runLoad({ ...common, url: `${bareUrl}/obs` }));
@@ -163,10 +178,11 @@ export async function runFhirReadBench(options: BenchOptions = { quick: false })
     const bareWide = await runLoad({ ...wide, url: `${bareUrl}/obs` });
     const careWide = await runLoad({ ...wide, url: `${careUrl}${path}`, headers });
 
-    const mean = (xs: LoadResult[], f: (x: LoadResult) => number) =>
+    const mean = (xs: MeasuredLoad[], f: (x: MeasuredLoad) => number) =>
       round(xs.reduce((s, x) => s + f(x), 0) / xs.length, 2);
-    const summary = (xs: LoadResult[]) => ({
+    const summary = (xs: MeasuredLoad[]) => ({
       requestsPerSecond: mean(xs, (x) => x.requestsPerSecond),
+      serverCpuUsPerRequest: mean(xs, (x) => x.serverCpuUsPerRequest),
       latencyMsP50: mean(xs, (x) => x.latencyMs.p50),
       latencyMsP99: mean(xs, (x) => x.latencyMs.p99),
       requests: xs.reduce((s, x) => s + x.requests, 0),

@@ -3,6 +3,7 @@
  * summarized as where the time goes: shares of samples by category (the deepest frame that
  * matches a rule wins) and the top functions by self time.
  */
+import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import { round } from "./report.js";
 
@@ -35,6 +36,9 @@ export async function startCpuProfile(rules: CategoryRule[]): Promise<() => Prom
   return async () => {
     const { profile } = (await session.post("Profiler.stop")) as unknown as { profile: Profile };
     session.disconnect();
+    // BENCH_CPU_PROFILE=<file> keeps the raw profile (open it in Chrome DevTools or speedscope).
+    const keep = process.env.BENCH_CPU_PROFILE;
+    if (keep) writeFileSync(keep, JSON.stringify(profile));
     return summarize(profile, rules);
   };
 }

@@ -1,6 +1,9 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { BaseError } from "../errors/BaseError.js";
 import {
+  auditEntrySchema,
+  certainlyValidEntry,
   decodeAuditEntry,
   encodeAuditEntry,
   entryLeafHash,
@@ -89,5 +92,82 @@ describe("auditEntry", () => {
       "0xabc0000000000000000000000000000000000001",
     );
     expect(patientKey("pid:AB")).toBe("pid:AB");
+  });
+});
+
+describe("certainlyValidEntry", () => {
+  const field = fc.constantFrom(
+    "v",
+    "time",
+    "requestId",
+    "actor",
+    "patient",
+    "action",
+    "resources",
+    "categories",
+    "purpose",
+    "decision",
+    "reason",
+    "node",
+    "extra",
+  );
+  const oddValue = fc.oneof(
+    fc.constant(undefined),
+    fc.constant(null),
+    fc.integer(),
+    fc.string({ maxLength: 8 }),
+    fc.constant(""),
+    fc.constant("x".repeat(501)),
+    fc.constant("Jane Doe"),
+    fc.constant("2025-13-02T03:04:05.678Z"),
+    fc.constant("2025-01-02T03:04:05Z"),
+    fc.constant(["Observation/1", "not a ref"]),
+    fc.constant([
+      "labs",
+      "labs",
+      "labs",
+      "labs",
+      "labs",
+      "labs",
+      "labs",
+      "labs",
+      "labs",
+      "labs",
+      "labs",
+      "labs",
+      "labs",
+      "labs",
+      "labs",
+      "labs",
+    ]),
+    fc.constant({ account }),
+    fc.constant({ account, extra: 1 }),
+    fc.constant({ account: "0x12" }),
+    fc.constant(account),
+    fc.constant("TREAT"),
+    fc.constant("read"),
+  );
+
+  it("passes the entries the layers build", () => {
+    expect(certainlyValidEntry(base)).toBe(true);
+    expect(
+      certainlyValidEntry({ ...base, reason: "no grant", node: account, time: new Date().toISOString() }),
+    ).toBe(true);
+  });
+
+  it("passes nothing the schema refuses (random edits of a valid entry)", () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(field, oddValue), { maxLength: 3 }), (edits) => {
+        const entry: Record<string, unknown> = structuredClone(base);
+        for (const [key, value] of edits) entry[key] = value;
+        if (certainlyValidEntry(entry)) expect(auditEntrySchema.safeParse(entry).success).toBe(true);
+      }),
+      { numRuns: 3000 },
+    );
+    // and it is not vacuous: some edits keep the entry certainly valid, some do not
+    expect(certainlyValidEntry({ ...base, purpose: "ETREAT" })).toBe(true);
+    expect(certainlyValidEntry({ ...base, purpose: "nope" })).toBe(false);
+    expect(certainlyValidEntry({ ...base, extra: 1 })).toBe(false);
+    expect(certainlyValidEntry({ ...base, actor: { account, name: "Jane" } })).toBe(false);
   });
 });

@@ -65,6 +65,62 @@ export const auditEntrySchema = z.strictObject({
 /** A validated audit entry. */
 export type AuditEntry = z.infer<typeof auditEntrySchema>;
 
+const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
+const OPAQUE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+const REFERENCE = /^[A-Z][A-Za-z]{1,63}\/[A-Za-z0-9.-]{1,64}(\/_history\/[A-Za-z0-9.-]{1,64})?$/;
+/** `Date.prototype.toISOString` output, which the schema's ISO datetime accepts. */
+const ISO_TIME = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/;
+const ENTRY_KEYS = new Set(Object.keys(auditEntrySchema.shape));
+const ACTOR_KEYS = new Set(["account", "organization", "role"]);
+const ACTION_SET = new Set<string>(AUDIT_ACTIONS);
+const CATEGORY_SET = new Set<string>(CATEGORIES);
+const PURPOSE_SET = new Set<string>(PURPOSES);
+
+const opaque = (v: unknown) => typeof v === "string" && OPAQUE.test(v);
+const addressOrOpaque = (v: unknown) => typeof v === "string" && (ADDRESS.test(v) || OPAQUE.test(v));
+const onlyKeys = (o: object, keys: Set<string>) => {
+  for (const k in o) if (!keys.has(k)) return false;
+  return true;
+};
+const stringsIn = (v: unknown, max: number, test: (x: string) => boolean) =>
+  Array.isArray(v) && v.length <= max && v.every((x) => typeof x === "string" && test(x));
+
+/**
+ * The hot path's check: true only for entries the schema certainly accepts, as the records and
+ * consent layers build them (plain objects, no undefined-valued keys, times from `toISOString`).
+ * Anything else (including every invalid entry) goes through the schema, which also names what is
+ * wrong. A property test holds it to the schema.
+ */
+export function certainlyValidEntry(e: unknown): e is AuditEntry {
+  if (typeof e !== "object" || e === null || Object.getPrototypeOf(e) !== Object.prototype) return false;
+  const x = e as Record<string, unknown>;
+  const actor = x.actor as Record<string, unknown> | null | undefined;
+  return (
+    onlyKeys(x, ENTRY_KEYS) &&
+    x.v === 1 &&
+    typeof x.time === "string" &&
+    ISO_TIME.test(x.time) &&
+    opaque(x.requestId) &&
+    typeof actor === "object" &&
+    actor !== null &&
+    Object.getPrototypeOf(actor) === Object.prototype &&
+    onlyKeys(actor, ACTOR_KEYS) &&
+    typeof actor.account === "string" &&
+    ADDRESS.test(actor.account) &&
+    (!("organization" in actor) || opaque(actor.organization)) &&
+    (!("role" in actor) || opaque(actor.role)) &&
+    (!("patient" in x) || addressOrOpaque(x.patient)) &&
+    typeof x.action === "string" &&
+    ACTION_SET.has(x.action) &&
+    (!("resources" in x) || stringsIn(x.resources, 1000, (r) => REFERENCE.test(r))) &&
+    (!("categories" in x) || stringsIn(x.categories, CATEGORIES.length, (c) => CATEGORY_SET.has(c))) &&
+    (!("purpose" in x) || (typeof x.purpose === "string" && PURPOSE_SET.has(x.purpose))) &&
+    (x.decision === "permit" || x.decision === "deny") &&
+    (!("reason" in x) || (typeof x.reason === "string" && x.reason.length >= 1 && x.reason.length <= 500)) &&
+    (!("node" in x) || addressOrOpaque(x.node))
+  );
+}
+
 /**
  * Validates an entry, rejecting unknown keys and malformed values.
  * @param input - an untrusted value

@@ -16,9 +16,25 @@ export interface NodeRow {
   hash: Uint8Array;
 }
 
+/**
+ * Where the subtree (`level`, `index`) is stored: its last leaf times 64, plus its level. Nodes
+ * are completed in this order as leaves are appended, so appends write at the table's right end,
+ * and the nodes a range of leaves completed are one key range. Exact below 2^47 leaves.
+ */
+export function nodePosition(level: number, index: number): number {
+  return ((index + 1) * 2 ** level - 1) * 64 + level;
+}
+
+/** The subtree stored at `pos` (inverse of {@link nodePosition}). */
+export function nodeAt(pos: number): { level: number; index: number } {
+  const level = pos % 64;
+  const lastLeaf = (pos - level) / 64;
+  return { level, index: (lastLeaf + 1) / 2 ** level - 1 };
+}
+
 /** Rows per INSERT, far below SQLite's 32766 and PostgreSQL's 65535 bound parameters. */
 const ENTRY_CHUNK = 1000;
-const NODE_CHUNK = 2000;
+const NODE_CHUNK = 3000;
 
 const toBuffer = (b: Uint8Array): Buffer =>
   Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
@@ -45,7 +61,7 @@ export async function insertBatch(
   for (let i = 0; i < nodes.length; i += NODE_CHUNK) {
     const chunk = nodes.slice(i, i + NODE_CHUNK);
     const params: unknown[] = [];
-    for (const n of chunk) params.push(n.level, n.index, toBuffer(n.hash));
+    for (const n of chunk) params.push(nodePosition(n.level, n.index), toBuffer(n.hash));
     await trx.executeQuery(CompiledQuery.raw(insertSql(dialect, NODE_INSERT, chunk.length), params));
   }
 }
@@ -119,13 +135,13 @@ export function insertBatchSqlite(
       params.length = 0;
       for (let k = j; k < j + SQLITE_ROWS; k++) {
         const n = nodes[k]!;
-        params.push(n.level, n.index, toBuffer(n.hash));
+        params.push(nodePosition(n.level, n.index), toBuffer(n.hash));
       }
       s.nodes.run(params);
     }
     for (; j < nodes.length; j++) {
       const n = nodes[j]!;
-      s.node.run(n.level, n.index, toBuffer(n.hash));
+      s.node.run(nodePosition(n.level, n.index), toBuffer(n.hash));
     }
     s.commit.run();
   } catch (error) {
@@ -138,7 +154,7 @@ const ENTRY_INSERT = {
   head: "insert into audit_entries (idx, entry, leaf_hash, patient, created_at) values ",
   columns: 5,
 };
-const NODE_INSERT = { head: "insert into audit_nodes (level, idx, hash) values ", columns: 3 };
+const NODE_INSERT = { head: "insert into audit_tree (pos, hash) values ", columns: 2 };
 const sqlCache = new Map<string, string>();
 
 /**
@@ -163,22 +179,22 @@ function insertSql(dialect: Dialect, table: { head: string; columns: number }, r
 }
 
 /**
- * The number of leaves the stored tree has (one past the highest level-0 node). The subtree
- * table, not the entries table, is authoritative, so a deleted tail entry shows up as a gap.
+ * The number of leaves the stored tree has: one past the last leaf of the highest stored subtree.
+ * The subtree table, not the entries table, is authoritative, so a deleted tail entry shows up as
+ * a gap.
  */
 export async function storedSize(db: Kysely<Schema>): Promise<number> {
   const row = await db
-    .selectFrom("audit_nodes")
-    .select("idx")
-    .where("level", "=", 0)
-    .orderBy("idx", "desc")
+    .selectFrom("audit_tree")
+    .select("pos")
+    .orderBy("pos", "desc")
     .limit(1)
     .executeTakeFirst();
-  return row === undefined ? 0 : Number(row.idx) + 1;
+  return row === undefined ? 0 : Math.floor(Number(row.pos) / 64) + 1;
 }
 
 /**
- * A `NodeSource` over the `audit_nodes` table: one query per call whatever the number of keys.
+ * A `NodeSource` over the `audit_tree` table: one query per call whatever the number of keys.
  * @param db - the store's Kysely instance
  * @returns the source
  */
@@ -186,14 +202,15 @@ export function dbNodeSource(db: Kysely<Schema>): NodeSource {
   return {
     async nodes(keys: readonly NodeKey[]): Promise<Uint8Array[]> {
       if (keys.length === 0) return [];
+      const positions = keys.map((k) => nodePosition(k.level, k.index));
       const rows = await db
-        .selectFrom("audit_nodes")
-        .select(["level", "idx", "hash"])
-        .where((eb) => eb.or(keys.map((k) => eb.and([eb("level", "=", k.level), eb("idx", "=", k.index)]))))
+        .selectFrom("audit_tree")
+        .select(["pos", "hash"])
+        .where("pos", "in", positions)
         .execute();
-      const found = new Map(rows.map((r) => [`${r.level}:${r.idx}`, r.hash]));
-      return keys.map((k) => {
-        const hash = found.get(`${k.level}:${k.index}`);
+      const found = new Map(rows.map((r) => [Number(r.pos), r.hash]));
+      return keys.map((k, i) => {
+        const hash = found.get(positions[i] as number);
         if (hash === undefined) {
           throw new BaseError("internal", "audit subtree hash missing", {
             details: `level ${k.level} index ${k.index}`,

@@ -151,8 +151,9 @@ describe.each(engines)("migration 007 on %s", (engine) => {
     try {
       const db = store.db as unknown as Kysely<unknown>;
       const names = Object.keys(migrations);
-      expect(names.at(-1)).toBe("007_audit_patient_index");
-      for (const name of names.slice(0, -1)) await migrations[name]!.up(db, store.dialect);
+      const at = names.indexOf("007_audit_patient_index");
+      expect(at).toBeGreaterThan(0);
+      for (const name of names.slice(0, at)) await migrations[name]!.up(db, store.dialect);
       const rows = [0, 1, 2, 3, 4].map((i) => ({
         idx: i,
         entry: "{}",

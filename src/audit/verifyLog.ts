@@ -4,6 +4,7 @@
  * checks each anchored root, and the consistency proofs between anchors. Reports the first
  * divergent entry: an edited, deleted or reordered entry is found at its exact index.
  */
+import { nodeAt } from "./auditStore.js";
 import type { Kysely } from "kysely";
 import type { Schema } from "../store/schema.js";
 import { buildConsistencyProof, verifyConsistency } from "./consistencyProof.js";
@@ -123,27 +124,23 @@ async function readEntries(db: Kysely<Schema>, start: number, end: number) {
   return new Map(rows.map((r) => [Number(r.idx), r]));
 }
 
-/** Stored subtrees whose last leaf lies in `[start, end)`: those completed by this page. */
+/** Stored subtrees whose last leaf lies in `[start, end)`: those completed by this page (one key range). */
 async function readCompletedNodes(
   db: Kysely<Schema>,
   start: number,
   end: number,
 ): Promise<Map<string, Uint8Array>> {
-  const ranges: Array<{ level: number; lo: number; hi: number }> = [];
-  for (let level = 0, width = 1; width <= end; level++, width *= 2) {
-    const lo = Math.ceil((start + 1) / width) - 1;
-    const hi = Math.floor(end / width) - 1;
-    if (lo <= hi) ranges.push({ level, lo, hi });
-  }
-  if (ranges.length === 0) return new Map();
+  if (end <= start) return new Map();
   const rows = await db
-    .selectFrom("audit_nodes")
-    .select(["level", "idx", "hash"])
-    .where((eb) =>
-      eb.or(
-        ranges.map((r) => eb.and([eb("level", "=", r.level), eb("idx", ">=", r.lo), eb("idx", "<=", r.hi)])),
-      ),
-    )
+    .selectFrom("audit_tree")
+    .select(["pos", "hash"])
+    .where("pos", ">=", start * 64)
+    .where("pos", "<", end * 64)
     .execute();
-  return new Map(rows.map((r) => [`${r.level}:${Number(r.idx)}`, r.hash]));
+  return new Map(
+    rows.map((r) => {
+      const { level, index } = nodeAt(Number(r.pos));
+      return [`${level}:${index}`, r.hash];
+    }),
+  );
 }

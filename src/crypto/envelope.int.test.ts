@@ -187,6 +187,37 @@ describe.each(engines)("envelope encryption on %s", (engine) => {
       expect(files().some((bytes) => bytes.includes(wrapped))).toBe(false);
     });
 
+  it("keeps a record's unwrapped data key with the patient's key: reused, bound to the record, gone on erase", async () => {
+    const sealed = await encryptRecord(keyring, alice, text("labs"), "Observation/1/1");
+    const unwraps: number[] = [];
+    const counting = {
+      keyFor: keyring.keyFor.bind(keyring),
+      dataKey: (patient: string, wrapped: string, unwrap: Parameters<PatientKeyring["dataKey"]>[2]) =>
+        keyring.dataKey(patient, wrapped, (key) => {
+          unwraps.push(1);
+          return unwrap(key);
+        }),
+    };
+    for (let i = 0; i < 3; i++) {
+      expect(
+        Buffer.from(await decryptRecord(counting, alice, sealed.ciphertext, "Observation/1/1")).toString(),
+      ).toBe("labs");
+    }
+    expect(unwraps).toHaveLength(1);
+    // the cached key is bound to the record identity and wrapped bytes: another AAD misses and fails
+    expect((await rejection(decryptRecord(counting, alice, sealed.ciphertext, "Observation/2/1"))).kind).toBe(
+      "internal",
+    );
+    const altered = Uint8Array.from(sealed.ciphertext);
+    altered[RECORD_OVERHEAD - 1]! ^= 1;
+    expect((await rejection(decryptRecord(counting, alice, altered, "Observation/1/1"))).kind).toBe(
+      "internal",
+    );
+    await keyring.erase(alice);
+    const error = await rejection(decryptRecord(counting, alice, sealed.ciphertext, "Observation/1/1"));
+    expect([error.kind, error.message]).toEqual(["not-found", ERASED_MESSAGE]);
+  });
+
   it("marks a patient erased before any key existed, and creates none later", async () => {
     await keyring.erase(carol);
     expect(await keyring.isErased(carol)).toBe(true);

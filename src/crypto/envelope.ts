@@ -30,7 +30,7 @@ export interface EncryptedRecord {
   ciphertext: Uint8Array;
 }
 
-type PatientKeys = Pick<PatientKeyring, "keyFor">;
+type PatientKeys = Pick<PatientKeyring, "keyFor" | "dataKey">;
 
 /**
  * Encrypts one record for a patient under a fresh data key (envelope encryption, NIST SP 800-38D
@@ -89,16 +89,19 @@ export async function decryptRecord(
   if (blob.length < DATA_AT || blob[0] !== VERSION) {
     throw new BaseError("internal", "encrypted record has an unknown format");
   }
-  const patientKey = await keyring.keyFor(patient, { create: false });
   const bytes = Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
+  // The wrapped key with the record it is bound to: one cached data key per record version.
+  const wrapped = `${aad}\0${bytes.toString("base64", DEK_IV_AT, IV_AT)}`;
   let dek: Buffer | undefined;
   try {
-    dek = open(
-      patientKey,
-      bytes.subarray(DEK_IV_AT, DEK_TAG_AT),
-      bytes.subarray(DEK_TAG_AT, DEK_AT),
-      dekAad(aad),
-      bytes.subarray(DEK_AT, IV_AT),
+    dek = await keyring.dataKey(patient, wrapped, (patientKey) =>
+      open(
+        patientKey,
+        bytes.subarray(DEK_IV_AT, DEK_TAG_AT),
+        bytes.subarray(DEK_TAG_AT, DEK_AT),
+        dekAad(aad),
+        bytes.subarray(DEK_AT, IV_AT),
+      ),
     );
     return open(
       dek,
@@ -108,6 +111,8 @@ export async function decryptRecord(
       bytes.subarray(DATA_AT),
     );
   } catch (cause) {
+    // an erased or unknown patient key keeps its own error
+    if (cause instanceof BaseError) throw cause;
     throw new BaseError(
       "internal",
       "record decryption failed: wrong record, wrong patient, or altered bytes",

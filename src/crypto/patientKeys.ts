@@ -32,7 +32,12 @@ export interface KeyForOptions {
 interface CacheEntry {
   key: KeyObject;
   expiresAt: number;
+  /** Records' data keys unwrapped with `key`, by wrapped form: they live and die with it. */
+  dataKeys?: Map<string, Buffer>;
 }
+
+/** Unwrapped data keys kept per patient key; the map is wiped and restarted when full. */
+const DATA_KEYS_PER_PATIENT = 1024;
 
 const KEY_BYTES = 32;
 
@@ -96,6 +101,33 @@ export class PatientKeyring {
       });
     this.#loading.set(pendingKey, load);
     return load;
+  }
+
+  /**
+   * A record's data key (envelope encryption's second layer): unwrapped with the patient's key by
+   * `unwrap` on first use, then kept beside the patient's key in memory, so it is forgotten with
+   * it (erase, expiry, eviction) and never outlives it. Returns a copy the caller may wipe.
+   * @param patient - the patient's key id
+   * @param wrapped - a string naming the wrapped key and the record it belongs to
+   * @param unwrap - unwraps (and authenticates) the data key with the patient's key
+   * @throws whatever `keyFor` (erased patient, no key) or `unwrap` (altered bytes) throws
+   */
+  async dataKey(
+    patient: string,
+    wrapped: string,
+    unwrap: (patientKey: KeyObject) => Buffer,
+  ): Promise<Buffer> {
+    const key = await this.keyFor(patient, { create: false });
+    const entry = this.#cache.get(normalizePatient(patient));
+    const known = entry?.key === key ? entry.dataKeys?.get(wrapped) : undefined;
+    if (known !== undefined) return Buffer.from(known);
+    const unwrapped = unwrap(key);
+    if (entry?.key === key) {
+      entry.dataKeys ??= new Map();
+      if (entry.dataKeys.size >= DATA_KEYS_PER_PATIENT) wipe(entry);
+      entry.dataKeys.set(wrapped, Buffer.from(unwrapped));
+    }
+    return unwrapped;
   }
 
   /**
@@ -226,17 +258,27 @@ export class PatientKeyring {
     this.#cache.delete(id);
     this.#cache.set(id, { key, expiresAt: this.#now() + this.#ttl });
     while (this.#cache.size > this.#cacheSize) {
-      const oldest = this.#cache.keys().next();
+      const oldest = this.#cache.entries().next();
       if (oldest.done) break;
-      this.#cache.delete(oldest.value);
+      wipe(oldest.value[1]);
+      this.#cache.delete(oldest.value[0]);
     }
   }
 
   #forget(id: string): void {
+    const entry = this.#cache.get(id);
+    if (entry !== undefined) wipe(entry);
     this.#cache.delete(id);
     this.#loading.delete(`${id}:true`);
     this.#loading.delete(`${id}:false`);
   }
+}
+
+/** Zeroes and drops a cached patient key's data keys (best effort: copies handed out are the callers'). */
+function wipe(entry: CacheEntry): void {
+  if (entry.dataKeys === undefined) return;
+  for (const dek of entry.dataKeys.values()) dek.fill(0);
+  entry.dataKeys.clear();
 }
 
 /** Patients are accounts: one canonical spelling, so no patient can end up with two keys. */

@@ -9,7 +9,6 @@ import { decryptRecord, encryptRecord } from "../crypto/envelope.js";
 import type { PatientKeyring } from "../crypto/patientKeys.js";
 import { BaseError } from "../errors/BaseError.js";
 import type { EventBus } from "../events/eventBus.js";
-import type { Statement as SqliteStatement } from "better-sqlite3";
 import type { Store } from "../store/database.js";
 import type { BlindIndex } from "./blindIndex.js";
 import { categorize, categoryMaskOf } from "./categorize.js";
@@ -21,6 +20,7 @@ import { RecordSearch } from "./recordSearch.js";
 import { directoryDecision, forbiddenFor } from "./accessDecision.js";
 import type { StoredVersion } from "./recordSearchSql.js";
 import { planBundleImport } from "./bundlePlan.js";
+import { CurrentRowCache } from "./currentRowCache.js";
 import {
   accountIdentifier,
   DIRECTORY_TYPES,
@@ -43,12 +43,6 @@ export interface RecordRepositoryDeps {
   nodeAccount: Address;
 }
 
-const CURRENT_ROW_SQL = `select r.type, r.id, r.version_id, r.patient_id, r.categories, r.author_org,
-  r.last_updated, r.deleted, v.blob
-  from resources as r
-  inner join resource_versions as v on v.type = r.type and v.id = r.id and v.version_id = r.version_id
-  where r.type = ? and r.id = ?`;
-
 /** Key under which a resource outside any patient compartment (Organization, Practitioner...) is encrypted. */
 const DIRECTORY_KEY = "Patient/carechain-directory";
 
@@ -60,12 +54,13 @@ const DIRECTORY_KEY = "Patient/carechain-directory";
 export class RecordRepository {
   readonly #d: RecordRepositoryDeps;
   readonly #links = new Map<string, Address | null>();
-  #readStatement: SqliteStatement<[string, string], StoredVersion> | undefined;
+  readonly #rows: CurrentRowCache | undefined;
 
   readonly #search: RecordSearch;
 
   constructor(deps: RecordRepositoryDeps) {
     this.#d = deps;
+    this.#rows = deps.store.sqlite === undefined ? undefined : new CurrentRowCache(deps.store.sqlite);
     this.#search = new RecordSearch({
       store: deps.store,
       blind: deps.blind,
@@ -118,15 +113,11 @@ export class RecordRepository {
   }
 
   /**
-   * The hot read's row through a prepared better-sqlite3 statement, run synchronously: null when
-   * not on SQLite or while a Kysely transaction is open on the handle (its uncommitted writes must
-   * not be seen), and the caller then takes the Kysely path, which waits for the connection.
+   * The hot read's row on SQLite, synchronously (src/records/currentRowCache.ts): null when not on
+   * SQLite or when it must wait for the connection, and the caller then takes the Kysely path.
    */
   #currentRowSync(type: string, id: string): StoredVersion | undefined | null {
-    const handle = this.#d.store.sqlite;
-    if (handle === undefined || handle.inTransaction || !handle.open) return null;
-    this.#readStatement ??= handle.prepare<[string, string], StoredVersion>(CURRENT_ROW_SQL);
-    return this.#readStatement.get(type, id);
+    return this.#rows === undefined ? null : this.#rows.get(type, id);
   }
 
   async #currentRow(type: string, id: string): Promise<StoredVersion | undefined> {
@@ -322,6 +313,7 @@ export class RecordRepository {
       await tx.updateTable("resources").set({ deleted: 1 }).where("patient_id", "=", patientId).execute();
       return rows.length;
     });
+    this.#rows?.clear();
     await this.#audit(principal, {
       action: "erase",
       decision: "permit",
@@ -334,6 +326,7 @@ export class RecordRepository {
   async #write(principal: Principal, resource: FhirResource): Promise<FhirResource> {
     const prepared = await this.#prepare(principal, resource);
     await this.#d.store.db.transaction().execute((tx) => persistWrite(tx, prepared, this.#d.organizationId));
+    this.#rows?.invalidate(prepared.type, prepared.id);
     await this.#finish(principal, prepared);
     return prepared.stored;
   }
@@ -368,6 +361,7 @@ export class RecordRepository {
       await this.#d.store.db.transaction().execute(async (tx) => {
         for (const p of prepared) await persistWrite(tx, p, this.#d.organizationId);
       });
+      for (const p of prepared) this.#rows?.invalidate(p.type, p.id);
     } catch (error) {
       // nothing of a failed bundle stays, not even the links its Patient claimed in memory
       for (const p of prepared) if (p.type === "Patient") this.#links.delete(p.id);

@@ -114,6 +114,11 @@ function cachingPrepare(handle: Database.Database): SqliteDatabase {
       handle.close();
     },
     prepare(sqlText: string): SqliteStatement {
+      // Kysely opens transactions with a deferred BEGIN. IMMEDIATE takes the write lock up front
+      // (waiting on busy_timeout), so a transaction that reads and then writes can never fail with
+      // SQLITE_BUSY_SNAPSHOT when another connection (the audit writer thread, an operator's CLI)
+      // committed in between.
+      if (sqlText === "begin") sqlText = "begin immediate";
       let statement = cache.get(sqlText);
       if (statement === undefined) {
         statement = handle.prepare(sqlText);

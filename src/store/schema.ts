@@ -92,9 +92,9 @@ export interface AuditEntryTable {
 }
 
 /** Hash of the complete subtree covering leaves [idx * 2^level, (idx + 1) * 2^level). */
-export interface AuditNodeTable {
-  level: number;
-  idx: number;
+/** A complete subtree's hash at `pos = (last leaf) * 64 + level` (src/audit/auditStore.ts). */
+export interface AuditTreeTable {
+  pos: number;
   hash: Uint8Array;
 }
 
@@ -283,7 +283,7 @@ export interface Schema {
   consent_grants: ConsentGrantTable;
   patient_keys: PatientKeyTable;
   audit_entries: AuditEntryTable;
-  audit_nodes: AuditNodeTable;
+  audit_tree: AuditTreeTable;
   audit_patient_entries: AuditPatientEntryTable;
   audit_tree_heads: AuditTreeHeadTable;
   resource_versions: ResourceVersionTable;

@@ -6,6 +6,7 @@ import { records } from "./004_records.js";
 import { federation } from "./005_federation.js";
 import { subscriptions } from "./006_subscriptions.js";
 import { auditPatientIndex } from "./007_audit_patient_index.js";
+import { auditTreeLayout } from "./008_audit_tree_layout.js";
 
 /** Every migration, in the order it runs. Names are stored: never rename, only append. */
 export const migrations: Record<string, DialectMigration> = {
@@ -16,4 +17,5 @@ export const migrations: Record<string, DialectMigration> = {
   "005_federation": federation,
   "006_subscriptions": subscriptions,
   "007_audit_patient_index": auditPatientIndex,
+  "008_audit_tree_layout": auditTreeLayout,
 };
