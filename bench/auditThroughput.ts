@@ -118,6 +118,7 @@ export async function runAuditThroughputBench(options: BenchOptions = { quick: f
     const ratio = round(a.entriesPerSecond / (b.eventsPerSecond as number), 1);
     return {
       bench: "auditThroughput",
+      v8Flags: process.execArgv.filter((a) => a.startsWith("--max")),
       engine: "sqlite (file, WAL, synchronous=NORMAL)",
       ledger: "embedded anvil (automine), same instance for both",
       quick: options.quick,

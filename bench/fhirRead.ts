@@ -197,6 +197,8 @@ export async function runFhirReadBench(options: BenchOptions = { quick: false })
     return {
       bench: "fhirRead",
       quick: options.quick,
+      // V8 flags of this process (npm run bench sets the young generation size `carechain start` uses)
+      v8Flags: process.execArgv.filter((a) => a.startsWith("--max")),
       load: {
         connections,
         pipelining,

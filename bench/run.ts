@@ -35,7 +35,15 @@ function runChild(name: string): Promise<{ result?: unknown; error?: string; sec
   return new Promise((resolve) => {
     const proc = spawn(
       process.execPath,
-      ["--import", "tsx", child, name, ...(options.quick ? ["--quick"] : [])],
+      // the same V8 flags as this process (npm run bench passes the ones `carechain start` uses)
+      [
+        ...process.execArgv.filter((a) => a.startsWith("--max")),
+        "--import",
+        "tsx",
+        child,
+        name,
+        ...(options.quick ? ["--quick"] : []),
+      ],
       { stdio: ["ignore", "pipe", "inherit"] },
     );
     let out = "";

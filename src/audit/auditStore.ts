@@ -66,14 +66,12 @@ export async function insertBatch(
   }
 }
 
-/** Rows per cached multi-row statement on the synchronous SQLite path. */
+/** Most rows per multi-row statement on the synchronous SQLite path. */
 const SQLITE_ROWS = 64;
 
 interface SqliteStatements {
-  entries: Database.Statement;
-  entry: Database.Statement;
-  nodes: Database.Statement;
-  node: Database.Statement;
+  /** Multi-row INSERTs by table and row count (1..SQLITE_ROWS), prepared on first use. */
+  inserts: Map<string, Database.Statement>;
   begin: Database.Statement;
   commit: Database.Statement;
   rollback: Database.Statement;
@@ -85,10 +83,7 @@ function sqliteStatements(handle: Database.Database): SqliteStatements {
   let s = statementCache.get(handle);
   if (s === undefined) {
     s = {
-      entries: handle.prepare(insertSql("sqlite", ENTRY_INSERT, SQLITE_ROWS)),
-      entry: handle.prepare(insertSql("sqlite", ENTRY_INSERT, 1)),
-      nodes: handle.prepare(insertSql("sqlite", NODE_INSERT, SQLITE_ROWS)),
-      node: handle.prepare(insertSql("sqlite", NODE_INSERT, 1)),
+      inserts: new Map(),
       begin: handle.prepare("begin immediate"),
       commit: handle.prepare("commit"),
       rollback: handle.prepare("rollback"),
@@ -98,11 +93,33 @@ function sqliteStatements(handle: Database.Database): SqliteStatements {
   return s;
 }
 
+/** Inserts `rows` rows whose flattened values are `values`, at most SQLITE_ROWS per statement. */
+function insertRows(
+  handle: Database.Database,
+  s: SqliteStatements,
+  table: { head: string; columns: number },
+  values: unknown[],
+): void {
+  const width = table.columns;
+  const rows = values.length / width;
+  for (let at = 0; at < rows; at += SQLITE_ROWS) {
+    const count = Math.min(SQLITE_ROWS, rows - at);
+    const key = `${table.head}${count}`;
+    let statement = s.inserts.get(key);
+    if (statement === undefined) {
+      statement = handle.prepare(insertSql("sqlite", table, count));
+      s.inserts.set(key, statement);
+    }
+    statement.run(count === rows ? values : values.slice(at * width, (at + count) * width));
+  }
+}
+
 /**
  * The SQLite fast path of {@link insertBatch}: one transaction of cached prepared statements run
- * synchronously, so a batch pays neither statement preparation nor an await per statement. The
- * caller must hold the store's Kysely connection (`db.connection().execute`) so that no Kysely
- * transaction is open on the handle. Committed when it returns; rolled back when it throws.
+ * synchronously (one multi-row INSERT per 64 rows of each table, whatever the batch size), so a
+ * batch pays neither statement preparation nor an await per statement. The caller must hold the
+ * store's Kysely connection (`db.connection().execute`) so that no Kysely transaction is open on
+ * the handle. Committed when it returns; rolled back when it throws.
  * @param handle - the store's better-sqlite3 handle
  * @param entries - entry rows
  * @param nodes - the subtrees completed by these entries
@@ -114,35 +131,14 @@ export function insertBatchSqlite(
 ): void {
   if (handle.inTransaction) throw new BaseError("internal", "audit append inside an open transaction");
   const s = sqliteStatements(handle);
+  const entryValues: unknown[] = [];
+  for (const e of entries) entryValues.push(e.idx, e.entry, toBuffer(e.leaf_hash), e.patient, e.created_at);
+  const nodeValues: unknown[] = [];
+  for (const n of nodes) nodeValues.push(nodePosition(n.level, n.index), toBuffer(n.hash));
   s.begin.run();
   try {
-    const params: unknown[] = [];
-    let i = 0;
-    for (; i + SQLITE_ROWS <= entries.length; i += SQLITE_ROWS) {
-      params.length = 0;
-      for (let k = i; k < i + SQLITE_ROWS; k++) {
-        const e = entries[k]!;
-        params.push(e.idx, e.entry, toBuffer(e.leaf_hash), e.patient, e.created_at);
-      }
-      s.entries.run(params);
-    }
-    for (; i < entries.length; i++) {
-      const e = entries[i]!;
-      s.entry.run(e.idx, e.entry, toBuffer(e.leaf_hash), e.patient, e.created_at);
-    }
-    let j = 0;
-    for (; j + SQLITE_ROWS <= nodes.length; j += SQLITE_ROWS) {
-      params.length = 0;
-      for (let k = j; k < j + SQLITE_ROWS; k++) {
-        const n = nodes[k]!;
-        params.push(nodePosition(n.level, n.index), toBuffer(n.hash));
-      }
-      s.nodes.run(params);
-    }
-    for (; j < nodes.length; j++) {
-      const n = nodes[j]!;
-      s.node.run(nodePosition(n.level, n.index), toBuffer(n.hash));
-    }
+    insertRows(handle, s, ENTRY_INSERT, entryValues);
+    insertRows(handle, s, NODE_INSERT, nodeValues);
     s.commit.run();
   } catch (error) {
     if (handle.inTransaction) s.rollback.run();
@@ -172,7 +168,7 @@ function insertSql(dialect: Dialect, table: { head: string; columns: number }, r
       tuples.push(`(${marks.join(", ")})`);
     }
     text = table.head + tuples.join(", ");
-    if (sqlCache.size > 64) sqlCache.clear();
+    if (sqlCache.size > 512) sqlCache.clear();
     sqlCache.set(key, text);
   }
   return text;

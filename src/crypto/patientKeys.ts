@@ -80,12 +80,8 @@ export class PatientKeyring {
    */
   async keyFor(patient: string, options: KeyForOptions = {}): Promise<KeyObject> {
     const id = normalizePatient(patient);
-    const hit = this.#cache.get(id);
-    if (hit && hit.expiresAt > this.#now()) {
-      this.#cache.delete(id);
-      this.#cache.set(id, hit);
-      return hit.key;
-    }
+    const hit = this.#fresh(id);
+    if (hit !== undefined) return hit.key;
     const create = options.create !== false;
     const pendingKey = `${id}:${create}`;
     const pending = this.#loading.get(pendingKey);
@@ -117,16 +113,20 @@ export class PatientKeyring {
     wrapped: string,
     unwrap: (patientKey: KeyObject) => Buffer,
   ): Promise<Buffer> {
-    const key = await this.keyFor(patient, { create: false });
-    const entry = this.#cache.get(normalizePatient(patient));
-    const known = entry?.key === key ? entry.dataKeys?.get(wrapped) : undefined;
-    if (known !== undefined) return Buffer.from(known);
-    const unwrapped = unwrap(key);
-    if (entry?.key === key) {
-      entry.dataKeys ??= new Map();
-      if (entry.dataKeys.size >= DATA_KEYS_PER_PATIENT) wipe(entry);
-      entry.dataKeys.set(wrapped, Buffer.from(unwrapped));
+    const id = normalizePatient(patient);
+    let entry = this.#fresh(id);
+    if (entry === undefined) {
+      const key = await this.keyFor(id, { create: false });
+      entry = this.#fresh(id);
+      // erased or evicted meanwhile: unwrap once, keep nothing
+      if (entry?.key !== key) return unwrap(key);
     }
+    const known = entry.dataKeys?.get(wrapped);
+    if (known !== undefined) return Buffer.from(known);
+    const unwrapped = unwrap(entry.key);
+    entry.dataKeys ??= new Map();
+    if (entry.dataKeys.size >= DATA_KEYS_PER_PATIENT) wipe(entry);
+    entry.dataKeys.set(wrapped, Buffer.from(unwrapped));
     return unwrapped;
   }
 
@@ -252,6 +252,15 @@ export class PatientKeyring {
     } finally {
       raw.fill(0);
     }
+  }
+
+  /** The cached entry of a patient key id while it is within its TTL, marked most recently used. */
+  #fresh(id: string): CacheEntry | undefined {
+    const hit = this.#cache.get(id);
+    if (hit === undefined || hit.expiresAt <= this.#now()) return undefined;
+    this.#cache.delete(id);
+    this.#cache.set(id, hit);
+    return hit;
   }
 
   #remember(id: string, key: KeyObject): void {

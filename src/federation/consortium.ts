@@ -104,7 +104,10 @@ export async function spawnNode(
     ...(options.contracts ? { CARECHAIN_CONTRACTS: JSON.stringify(options.contracts) } : {}),
     ...options.env,
   };
-  const child = spawn(process.execPath, [CLI, "start"], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--max-semi-space-size=64", CLI, "start"], {
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
   const collect = (chunk: Buffer) => {
     const text = chunk.toString("utf8");

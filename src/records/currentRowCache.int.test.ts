@@ -1,7 +1,7 @@
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { freshStore, type TestStore } from "../../test/support/stores.js";
-import { CurrentRowCache } from "./currentRowCache.js";
+import { CurrentRowCache, RECHECK_MS } from "./currentRowCache.js";
 
 // SQLite only: the cache sits on the synchronous better-sqlite3 handle, which PostgreSQL has not.
 describe("CurrentRowCache (sqlite)", () => {
@@ -42,7 +42,7 @@ describe("CurrentRowCache (sqlite)", () => {
     expect(cache.get("Observation", "missing")).toBeUndefined();
   });
 
-  it("sees another connection's commit at once (PRAGMA data_version)", () => {
+  it("sees another connection's commit within RECHECK_MS (PRAGMA data_version)", async () => {
     const cache = new CurrentRowCache(handle);
     put(handle, "a", 1, "v1");
     expect(blobOf(cache.get("Observation", "a"))).toBe("v1");
@@ -52,6 +52,7 @@ describe("CurrentRowCache (sqlite)", () => {
     } finally {
       other.close();
     }
+    await new Promise((r) => setTimeout(r, RECHECK_MS + 1));
     expect(blobOf(cache.get("Observation", "a"))).toBe("from-another-process");
   });
 

@@ -3,7 +3,10 @@
  * statement run synchronously, in front of it a bounded cache of recently read rows. The cache is
  * exact: this process's writes invalidate what they change (the repository calls
  * {@link CurrentRowCache.invalidate} after each commit), and `PRAGMA data_version`, which changes
- * whenever another connection (an operator's CLI, another process) commits, empties it.
+ * whenever another connection (an operator's CLI, another process) commits, empties it. That
+ * pragma is a read transaction of its own (file locks, a few microseconds), so it is asked at most
+ * once per {@link RECHECK_MS}: another process's commit is seen within a millisecond, this
+ * process's own at once.
  */
 import type Database from "better-sqlite3";
 import type { StoredVersion } from "./recordSearchSql.js";
@@ -14,6 +17,9 @@ const CURRENT_ROW_SQL = `select r.type, r.id, r.version_id, r.patient_id, r.cate
   inner join resource_versions as v on v.type = r.type and v.id = r.id and v.version_id = r.version_id
   where r.type = ? and r.id = ?`;
 
+/** How stale another connection's commit may be seen, in milliseconds. */
+export const RECHECK_MS = 1;
+
 /** Rows kept; the oldest goes first. About 1-2 KiB each. */
 const DEFAULT_CAPACITY = 4096;
 
@@ -22,6 +28,7 @@ export class CurrentRowCache {
   readonly #read: Database.Statement<[string, string], StoredVersion>;
   readonly #dataVersion: Database.Statement<[], number>;
   #seenVersion = -1;
+  #checkedAt = -Infinity;
 
   /**
    * @param handle - the store's SQLite handle
@@ -44,10 +51,14 @@ export class CurrentRowCache {
     if (!this.handle.open) return null;
     const key = `${type}/${id}`;
     if (this.capacity > 0) {
-      const version = this.#dataVersion.get() as number;
-      if (version !== this.#seenVersion) {
-        this.#rows.clear();
-        this.#seenVersion = version;
+      const now = performance.now();
+      if (now - this.#checkedAt >= RECHECK_MS) {
+        this.#checkedAt = now;
+        const version = this.#dataVersion.get() as number;
+        if (version !== this.#seenVersion) {
+          this.#rows.clear();
+          this.#seenVersion = version;
+        }
       }
       const cached = this.#rows.get(key);
       if (cached !== undefined) return cached;
