@@ -492,7 +492,10 @@ describe("decide against a reference reading", () => {
           }
         },
       ),
-      { numRuns: 1500 },
+      // A fixed seed: the coverage asserted below is then a property of these 1,500 cases, not
+      // of luck (unseeded, "organization before role" was missing in about one run in five).
+      // The larger property below stays unseeded.
+      { numRuns: 1500, seed: 20261125 },
     );
     // The generators reach every outcome of the grant stages, the shortcuts and the tie-breaks.
     expect([...reasons].sort()).toEqual(

@@ -1,4 +1,5 @@
 import type { Address, Hex } from "viem";
+import { GrantArena, LINE, readAddress, WORDS } from "./grantArena.js";
 import { KNOWN_CATEGORY_MASK, type Grant, type GranteeKind } from "./model.js";
 
 const ZERO_BYTES32 = `0x${"0".repeat(64)}` as const;
@@ -57,8 +58,7 @@ export interface GrantQuery {
   time: number;
 }
 
-// A grant's decision fields are one 64-byte line of the arena: 16 int32 words, or 8 float64.
-const LINE = 16;
+// A grant's decision fields are one 64-byte line of the arena (src/consent/grantArena.ts).
 const KIND = 0; // grantee kind code, plus REVOKED
 const CATEGORIES = 1;
 const PURPOSES = 2;
@@ -79,23 +79,7 @@ const KIND_CODE: Record<GranteeKind, number> = {
   role: ROLE,
 };
 
-// A patient's slot in the open-addressing table: 20-byte address as 5 words, then its block.
-const SLOT = 8;
-const START = 5;
-const LENGTH = 6;
-const CAPACITY = 7; // 0: empty slot
-const FIRST_BLOCK = 1;
-const MIN_LINES = 64;
-const MIN_SLOTS = 64;
-
 const UNKNOWN_CATEGORY_BITS = ~KNOWN_CATEGORY_MASK;
-const HEX = new Int8Array(128).fill(-1);
-for (let i = 0; i < 16; i++) {
-  HEX[i.toString(16).charCodeAt(0)] = i;
-  HEX[i.toString(16).toUpperCase().charCodeAt(0)] = i;
-}
-/** Scratch for the parsed patient (words 0..4) and account (words 5..9). */
-const WORDS = new Int32Array(10);
 
 /**
  * The in-memory grant index behind `decide()`. The decision's hot path is flat memory: each patient
@@ -116,14 +100,7 @@ export class GrantIndex {
   readonly #unaddressed = new Map<string, Grant[]>();
   readonly #organizations = new Map<string, { id: number; roles: Map<string, number> }>();
   #granteeIds = 0;
-  readonly #seed = crypto.getRandomValues(new Uint32Array(1))[0]! | 0;
-  #slots = new Int32Array(MIN_SLOTS * SLOT);
-  #patients = 0;
-  #words = new Int32Array(MIN_LINES * LINE);
-  #numbers = new Float64Array(this.#words.buffer);
-  /** Lines handed out (holes included), and lines left behind by blocks that moved. */
-  #end = 0;
-  #holes = 0;
+  readonly #arena = new GrantArena();
 
   /** Number of grants held (revoked ones included). */
   get size(): number {
@@ -132,7 +109,7 @@ export class GrantIndex {
 
   /** Arena lines: allocated, in use (holes included), abandoned. For tests and benchmarks. */
   get arenaLines(): { capacity: number; end: number; holes: number } {
-    return { capacity: this.#words.length / LINE, end: this.#end, holes: this.#holes };
+    return this.#arena.lines;
   }
 
   /**
@@ -185,11 +162,11 @@ export class GrantIndex {
     const grant = this.#grants[ordinal]!;
     if (grant.revokedAt === undefined || at < grant.revokedAt) grant.revokedAt = at;
     if (!readAddress(grant.patient, WORDS, 0)) return true;
-    const slot = this.#find();
+    const arena = this.#arena;
+    const slot = arena.find();
     if (slot < 0) return true;
-    const words = this.#words;
-    const end = (this.#slots[slot + START]! + this.#slots[slot + LENGTH]!) * LINE;
-    for (let w = this.#slots[slot + START]! * LINE; w < end; w += LINE) {
+    const words = arena.words;
+    for (let w = arena.start(slot), end = arena.end(slot); w < end; w += LINE) {
       if (words[w + ORDINAL] === ordinal) words[w + KIND]! |= REVOKED;
     }
     return true;
@@ -204,12 +181,13 @@ export class GrantIndex {
   /** Every grant a patient has signed, revoked ones included, in the order they were added. */
   forPatient(patient: Address): Readonly<Grant>[] {
     if (!readAddress(patient, WORDS, 0)) return this.#unaddressed.get(patient.toLowerCase())?.slice() ?? [];
-    const slot = this.#find();
+    const arena = this.#arena;
+    const slot = arena.find();
     if (slot < 0) return [];
     const out: Grant[] = [];
-    const end = (this.#slots[slot + START]! + this.#slots[slot + LENGTH]!) * LINE;
-    for (let w = this.#slots[slot + START]! * LINE; w < end; w += LINE) {
-      out.push(this.#grants[this.#words[w + ORDINAL]!]!);
+    const words = arena.words;
+    for (let w = arena.start(slot), end = arena.end(slot); w < end; w += LINE) {
+      out.push(this.#grants[words[w + ORDINAL]!]!);
     }
     return out;
   }
@@ -232,7 +210,8 @@ export class GrantIndex {
    */
   match(q: GrantQuery): Hex | Stage {
     if (!readAddress(q.patient, WORDS, 0)) return Stage.noGrant;
-    const slot = this.#find();
+    const arena = this.#arena;
+    const slot = arena.find();
     if (slot < 0) return Stage.noGrant;
     const practitioner = readAddress(q.account, WORDS, 5);
     const a0 = WORDS[5]!;
@@ -244,13 +223,12 @@ export class GrantIndex {
     const orgId = org === undefined ? -1 : org.id;
     const roleId = org === undefined || q.role === undefined ? -1 : (org.roles.get(q.role) ?? -1);
     const { categoryBit, sensitive, purposeBit, actionBit, time } = q;
-    const words = this.#words;
-    const numbers = this.#numbers;
+    const words = arena.words;
+    const numbers = arena.numbers;
     let byOrg = -1;
     let byRole = -1;
     let best: Stage = Stage.noGrant;
-    const end = (this.#slots[slot + START]! + this.#slots[slot + LENGTH]!) * LINE;
-    for (let w = this.#slots[slot + START]! * LINE; w < end; w += LINE) {
+    for (let w = arena.start(slot), end = arena.end(slot); w < end; w += LINE) {
       const kind = words[w + KIND]! & KIND_MASK;
       const grantee = words[w + GRANTEE]!;
       if (kind === PRACTITIONER) {
@@ -283,39 +261,15 @@ export class GrantIndex {
 
   /** Writes the grant's line at the end of its patient's block (WORDS 0..4 hold the patient). */
   #place(grant: Grant, ordinal: number): void {
-    let slot = this.#find();
-    if (slot < 0) {
-      if (this.#end + FIRST_BLOCK > this.#words.length / LINE)
-        this.#compact(this.#end - this.#holes + FIRST_BLOCK);
-      slot = this.#insert(this.#end, FIRST_BLOCK);
-      this.#end += FIRST_BLOCK;
-    }
-    const slots = this.#slots;
-    let length = slots[slot + LENGTH]!;
-    if (length === slots[slot + CAPACITY]!) {
-      // A full block grows by half: moved to the end of the arena, or laid out anew if it is full.
-      const capacity = length + Math.max(1, length >> 1);
-      if (this.#end + capacity > this.#words.length / LINE) {
-        slots[slot + CAPACITY] = capacity;
-        this.#compact(this.#end - this.#holes - length + capacity);
-      } else {
-        const from = slots[slot + START]! * LINE;
-        this.#words.copyWithin(this.#end * LINE, from, from + length * LINE);
-        this.#holes += length;
-        slots[slot + START] = this.#end;
-        slots[slot + CAPACITY] = capacity;
-        this.#end += capacity;
-      }
-    }
-    if (length > 0) {
+    const arena = this.#arena;
+    const slot = arena.find();
+    if (slot >= 0 && arena.end(slot) > arena.start(slot)) {
       // Share the patient string too: the block's first grant has it.
-      const first = this.#grants[this.#words[slots[slot + START]! * LINE + ORDINAL]!]!;
+      const first = this.#grants[arena.words[arena.start(slot) + ORDINAL]!]!;
       if (first.patient === grant.patient) grant.patient = first.patient;
     }
-    const w = (slots[slot + START]! + length) * LINE;
-    slots[slot + LENGTH] = ++length;
-    const words = this.#words;
-    words.fill(0, w, w + LINE);
+    const w = arena.append();
+    const words = arena.words;
     words[w + KIND] =
       (KIND_CODE[grant.granteeKind] ?? UNMATCHABLE) | (grant.revokedAt === undefined ? 0 : REVOKED);
     if (grant.granteeKind === "practitioner") {
@@ -327,8 +281,8 @@ export class GrantIndex {
     words[w + PURPOSES] = grant.purposes;
     words[w + ACTIONS] = grant.actions;
     words[w + ORDINAL] = ordinal;
-    this.#numbers[(w >> 1) + NOT_BEFORE] = Number(grant.notBefore);
-    this.#numbers[(w >> 1) + NOT_AFTER] = Number(grant.notAfter);
+    arena.numbers[(w >> 1) + NOT_BEFORE] = Number(grant.notBefore);
+    arena.numbers[(w >> 1) + NOT_AFTER] = Number(grant.notAfter);
   }
 
   /** The interned id of an organization grantee, or of an organization and role. */
@@ -346,98 +300,4 @@ export class GrantIndex {
     }
     return id;
   }
-
-  /** The slot (word offset) of the patient in WORDS 0..4, or -1. */
-  #find(): number {
-    const slots = this.#slots;
-    const mask = slots.length / SLOT - 1;
-    const p0 = WORDS[0]!;
-    const p1 = WORDS[1]!;
-    const p2 = WORDS[2]!;
-    const p3 = WORDS[3]!;
-    const p4 = WORDS[4]!;
-    for (let i = hash(this.#seed, WORDS, 0) & mask; ; i = (i + 1) & mask) {
-      const s = i * SLOT;
-      if (slots[s + CAPACITY] === 0) return -1;
-      if (slots[s] === p0 && slots[s + 1] === p1 && slots[s + 2] === p2 && slots[s + 3] === p3) {
-        if (slots[s + 4] === p4) return s;
-      }
-    }
-  }
-
-  /** Adds a slot for the patient in WORDS 0..4 with an empty block; returns its offset. */
-  #insert(start: number, capacity: number): number {
-    if ((this.#patients + 1) * 2 * SLOT > this.#slots.length) this.#rehash(this.#slots.length * 2);
-    const slots = this.#slots;
-    const mask = slots.length / SLOT - 1;
-    let i = hash(this.#seed, WORDS, 0) & mask;
-    while (slots[i * SLOT + CAPACITY] !== 0) i = (i + 1) & mask;
-    slots.set(WORDS.subarray(0, 5), i * SLOT);
-    slots[i * SLOT + START] = start;
-    slots[i * SLOT + LENGTH] = 0;
-    slots[i * SLOT + CAPACITY] = capacity;
-    this.#patients++;
-    return i * SLOT;
-  }
-
-  #rehash(length: number): void {
-    const old = this.#slots;
-    const slots = new Int32Array(length);
-    const mask = length / SLOT - 1;
-    for (let s = 0; s < old.length; s += SLOT) {
-      if (old[s + CAPACITY] === 0) continue;
-      let i = hash(this.#seed, old, s) & mask;
-      while (slots[i * SLOT + CAPACITY] !== 0) i = (i + 1) & mask;
-      slots.set(old.subarray(s, s + SLOT), i * SLOT);
-    }
-    this.#slots = slots;
-  }
-
-  /**
-   * Moves every block to the front of a fresh arena with room for as much again as `live` lines
-   * (the blocks' capacities): that drops the holes moved blocks left behind.
-   */
-  #compact(live: number): void {
-    const old = this.#words;
-    const words = new Int32Array(Math.max(MIN_LINES, 2 * live) * LINE);
-    const slots = this.#slots;
-    let end = 0;
-    for (let s = 0; s < slots.length; s += SLOT) {
-      if (slots[s + CAPACITY] === 0) continue;
-      const start = slots[s + START]!;
-      words.set(old.subarray(start * LINE, (start + slots[s + LENGTH]!) * LINE), end * LINE);
-      slots[s + START] = end;
-      end += slots[s + CAPACITY]!;
-    }
-    this.#words = words;
-    this.#numbers = new Float64Array(words.buffer);
-    this.#end = end;
-    this.#holes = 0;
-  }
-}
-
-/** Reads `0x` and 40 hex digits (either case) into five words of `out` from `at`; false if `s` is not that. */
-function readAddress(s: string, out: Int32Array, at: number): boolean {
-  if (s.length !== 42 || s.charCodeAt(0) !== 48 || (s.charCodeAt(1) | 32) !== 120) return false;
-  for (let word = 0, i = 2; word < 5; word++) {
-    let v = 0;
-    for (const stop = i + 8; i < stop; i++) {
-      const digit = HEX[s.charCodeAt(i)] ?? -1;
-      if (digit < 0) return false;
-      v = (v << 4) | digit;
-    }
-    out[at + word] = v;
-  }
-  return true;
-}
-
-/** A seeded mix of a 20-byte address, so crafted addresses cannot pile onto one probe chain. */
-function hash(seed: number, words: Int32Array, at: number): number {
-  let h = seed;
-  for (let i = at; i < at + 5; i++) {
-    h = Math.imul(h ^ words[i]!, 0x9e3779b1);
-    h ^= h >>> 15;
-  }
-  h = Math.imul(h, 0x85ebca6b);
-  return h ^ (h >>> 13);
 }
