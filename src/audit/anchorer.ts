@@ -21,7 +21,10 @@ export interface AnchorerOptions {
 /**
  * Anchors the audit log: every interval (or every N entries, whichever first) while the log has
  * grown, it signs a tree head and intends `AuditAnchor.anchor` through the outbox. So the ledger
- * carries at most about one transaction per interval per node, whatever the load.
+ * carries at most about one transaction per interval per node, whatever the load. One anchor is
+ * in flight at a time: while the last one has not landed (or failed), no new head is signed, and
+ * the next one covers everything appended meanwhile. Under a load that slows the relayer, anchors
+ * then follow as fast as it lands them instead of queueing heads that are stale when they land.
  */
 export class Anchorer {
   #timer: NodeJS.Timeout | undefined;
@@ -29,6 +32,8 @@ export class Anchorer {
   #lastAt = 0;
   #busy = false;
   #ready = false;
+  /** Outbox key of the last anchor intent until it is confirmed or failed. */
+  #inFlight: string | undefined;
 
   constructor(private readonly o: AnchorerOptions) {}
 
@@ -54,6 +59,11 @@ export class Anchorer {
     try {
       if (!this.#ready) this.#ready = await this.o.ready();
       if (!this.#ready) return undefined;
+      if (this.#inFlight !== undefined) {
+        const row = await this.o.outbox.byKey(this.#inFlight);
+        if (row !== undefined && (row.status === "pending" || row.status === "signed")) return undefined;
+        this.#inFlight = undefined;
+      }
       await this.o.log.flush();
       const size = this.o.log.size();
       if (size <= this.#lastSize) return undefined;
@@ -61,8 +71,9 @@ export class Anchorer {
         force || Date.now() - this.#lastAt >= this.o.intervalMs || size - this.#lastSize >= this.o.maxEntries;
       if (!due) return undefined;
       const head = await this.o.log.createTreeHead(this.o.signer, this.o.domain);
+      const key = `anchor:${head.node.toLowerCase()}:${head.treeSize}`;
       await this.o.outbox.intend({
-        key: `anchor:${head.node.toLowerCase()}:${head.treeSize}`,
+        key,
         contract: "AuditAnchor",
         functionName: "anchor",
         args: [
@@ -75,6 +86,7 @@ export class Anchorer {
           head.signature,
         ],
       });
+      this.#inFlight = key;
       this.#lastSize = head.treeSize;
       this.#lastAt = Date.now();
       return head.treeSize;
