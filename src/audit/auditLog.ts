@@ -47,7 +47,7 @@ const DEFAULT_MAX_BATCH = 1024;
 
 export interface AuditLogOptions {
   /**
-   * Most entries `enqueue` groups into one transaction (default 8192). Batches are only this big
+   * Most entries `enqueue` groups into one transaction (default 1024). Batches are only this big
    * under heavy load; a big one amortizes the commit, which on SQLite costs about one page write
    * per index page the batch touches.
    */

@@ -179,12 +179,18 @@ export class Relayer {
     const pc = this.#o.clients.publicClient;
     // Nonce first, receipts second: a nonce counted as used here is already visible in receipts.
     const used = await pc.getTransactionCount({ address: this.#sender, blockTag: "latest" });
-    for (const row of rows) {
+    // All receipts at once (one event-loop turn under load, not one per row), settled in order.
+    const receipts = await Promise.all(
+      rows.map((row) =>
+        pc.getTransactionReceipt({ hash: row.tx_hash as Hex }).catch((e: unknown) => {
+          if (e instanceof ViemError && e.name === "TransactionReceiptNotFoundError") return undefined;
+          throw e;
+        }),
+      ),
+    );
+    for (const [i, row] of rows.entries()) {
       const hash = row.tx_hash as Hex;
-      const receipt = await pc.getTransactionReceipt({ hash }).catch((e: unknown) => {
-        if (e instanceof ViemError && e.name === "TransactionReceiptNotFoundError") return undefined;
-        throw e;
-      });
+      const receipt = receipts[i];
       if (receipt) {
         const block = Number(receipt.blockNumber);
         if (receipt.status === "success") {
@@ -226,16 +232,22 @@ export class Relayer {
         await this.#fail(row.id, call);
         continue;
       }
-      try {
-        await this.#simulate(call);
-      } catch (error) {
-        const revert = revertOf(error);
-        if (revert === undefined) throw error;
+      // The three reads go out together: under load each round trip waits for an event-loop turn.
+      const [simulated, estimated, counted] = await Promise.allSettled([
+        this.#simulate(call),
+        pc.estimateGas({ account: this.#sender, to: call.to, data: call.data }),
+        pc.getTransactionCount({ address: this.#sender, blockTag: "pending" }),
+      ]);
+      if (simulated.status === "rejected") {
+        const revert = revertOf(simulated.reason);
+        if (revert === undefined) throw simulated.reason;
         await this.#fail(row.id, revert);
         continue;
       }
-      const gas = await pc.estimateGas({ account: this.#sender, to: call.to, data: call.data });
-      const pendingNonce = await pc.getTransactionCount({ address: this.#sender, blockTag: "pending" });
+      if (estimated.status === "rejected") throw estimated.reason;
+      if (counted.status === "rejected") throw counted.reason;
+      const gas = estimated.value;
+      const pendingNonce = counted.value;
       const nonce = Math.max(pendingNonce, (await this.#o.outbox.highestNonce(this.#sender)) + 1);
       const raw = await this.#o.account.signTransaction({
         chainId: this.#o.clients.chainId,
