@@ -386,7 +386,7 @@ export class AuditLog {
       }
       this.frontier = frontier;
       this.treeSize = firstIndex + rows.length;
-      if (rows.length > 0) this.patientIndex.appended(this.treeSize);
+      if (rows.length > 0) this.patientIndex.appended(this.treeSize, { first: firstIndex, patients });
       return { firstIndex, size: this.treeSize };
     }
   }

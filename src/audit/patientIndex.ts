@@ -74,6 +74,9 @@ export async function patientEntries(
   return indexed.concat(tail);
 }
 
+/** Most patients of unindexed entries kept in memory; beyond, the index reads them back. */
+const MAX_BUFFERED = 1_000_000;
+
 export interface PatientIndexerOptions {
   /** How long after an append the index catches up (default 500 ms). */
   delayMs?: number;
@@ -90,14 +93,22 @@ export class PatientIndexer {
   #target = 0;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
+  /** Patients of committed entries `#bufferFrom ..`, in index order, not yet indexed. */
+  #buffer: Array<string | null> = [];
+  #bufferFrom = 0;
 
   constructor(store: Store, options: PatientIndexerOptions = {}) {
     this.#store = store;
     this.#delayMs = Math.max(0, options.delayMs ?? 500);
   }
 
-  /** Notes that the log holds `size` committed entries; the index follows within the delay. */
-  appended(size: number): void {
+  /**
+   * Notes that the log holds `size` committed entries; the index follows within the delay.
+   * @param batch - the patients of the entries just committed from index `first` (null: none), kept
+   *   in memory so the index need not read them back; without it, or after a gap, it reads them
+   */
+  appended(size: number, batch?: { first: number; patients: ReadonlyArray<string | null> }): void {
+    if (batch !== undefined) this.#remember(batch.first, batch.patients);
     if (size > this.#target) this.#target = size;
     if (this.#timer !== undefined || this.#running !== undefined) return;
     this.#timer = setTimeout(() => {
@@ -141,10 +152,39 @@ export class PatientIndexer {
     let from = await indexedUpTo(this.#store.db);
     while (from < target) {
       const to = Math.min(target, from + CHUNK);
-      await indexRange(this.#store, from, to);
+      await indexRange(this.#store, from, to, this.#pairs(from, to));
+      this.#forget(to);
       from = to;
       if (from < target) await new Promise((r) => setImmediate(r));
     }
+  }
+
+  #remember(first: number, patients: ReadonlyArray<string | null>): void {
+    if (first !== this.#bufferFrom + this.#buffer.length || this.#buffer.length > MAX_BUFFERED) {
+      // A gap (another process appended, or entries from before a restart): start over here.
+      this.#buffer = [];
+      this.#bufferFrom = first;
+    }
+    for (const p of patients) this.#buffer.push(p);
+  }
+
+  /** The pairs of `[from, to)` from memory, when the buffer holds all of them. */
+  #pairs(from: number, to: number): Array<{ patient: string; idx: number }> | undefined {
+    if (from < this.#bufferFrom || to > this.#bufferFrom + this.#buffer.length) return undefined;
+    const pairs: Array<{ patient: string; idx: number }> = [];
+    for (let idx = from; idx < to; idx++) {
+      const patient = this.#buffer[idx - this.#bufferFrom];
+      if (patient !== null && patient !== undefined) pairs.push({ patient, idx });
+    }
+    return pairs;
+  }
+
+  /** Drops what lies below the new watermark. */
+  #forget(upTo: number): void {
+    const drop = Math.min(this.#buffer.length, Math.max(0, upTo - this.#bufferFrom));
+    if (drop === 0) return;
+    this.#buffer = this.#buffer.slice(drop);
+    this.#bufferFrom += drop;
   }
 }
 
@@ -156,23 +196,30 @@ export class PatientIndexer {
  * @param from - the current watermark
  * @param to - the new watermark; every entry below it must be committed
  */
-export async function indexRange(store: Store, from: number, to: number): Promise<void> {
+export async function indexRange(
+  store: Store,
+  from: number,
+  to: number,
+  known?: Array<{ patient: string; idx: number }>,
+): Promise<void> {
   const handle = store.sqlite;
   if (handle !== undefined) {
-    await store.db.connection().execute(async () => indexRangeSqlite(handle, from, to));
+    await store.db.connection().execute(async () => indexRangeSqlite(handle, from, to, known));
     return;
   }
   await store.db.transaction().execute(async (trx) => {
-    const rows = await trx
-      .selectFrom("audit_entries")
-      .select(["patient", "idx"])
-      .where("idx", ">=", from)
-      .where("idx", "<", to)
-      .where("patient", "is not", null)
-      .execute();
-    const pairs = rows
-      .map((r) => ({ patient: r.patient as string, idx: Number(r.idx) }))
-      .sort(byPatientThenIndex);
+    const rows =
+      known ??
+      (
+        await trx
+          .selectFrom("audit_entries")
+          .select(["patient", "idx"])
+          .where("idx", ">=", from)
+          .where("idx", "<", to)
+          .where("patient", "is not", null)
+          .execute()
+      ).map((r) => ({ patient: r.patient as string, idx: Number(r.idx) }));
+    const pairs = rows.sort(byPatientThenIndex);
     for (let i = 0; i < pairs.length; i += 5000) {
       await trx
         .insertInto("audit_patient_entries")
@@ -226,11 +273,16 @@ function statements(handle: Database.Database): SqliteStatements {
 }
 
 /** {@link indexRange} on SQLite: cached statements run synchronously while holding Kysely's connection. */
-function indexRangeSqlite(handle: Database.Database, from: number, to: number): void {
+function indexRangeSqlite(
+  handle: Database.Database,
+  from: number,
+  to: number,
+  known: Array<{ patient: string; idx: number }> | undefined,
+): void {
   const s = statements(handle);
   s.begin.run();
   try {
-    const pairs = s.select.all(from, to).map(([patient, idx]) => ({ patient, idx }));
+    const pairs = known ?? s.select.all(from, to).map(([patient, idx]) => ({ patient, idx }));
     pairs.sort(byPatientThenIndex);
     const params: Array<string | number> = [];
     let i = 0;
