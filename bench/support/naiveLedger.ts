@@ -36,6 +36,7 @@ export async function runNaive(o: NaiveOptions): Promise<Record<string, unknown>
   let next = 0;
   let done = 0;
   let reverted = 0;
+  let lost = 0;
   const latencies: number[] = [];
   const deadline = performance.now() + o.seconds * 1000;
   const started = performance.now();
@@ -74,11 +75,17 @@ export async function runNaive(o: NaiveOptions): Promise<Record<string, unknown>
         maxPriorityFeePerGas: 0n,
       });
       const hash = await client.request({ method: "eth_sendRawTransaction", params: [raw] });
+      // A transaction the ledger never mines (it should not happen) is counted lost, not awaited forever.
+      const giveUpAt = performance.now() + 30_000;
       for (;;) {
         const receipt = await client.request({ method: "eth_getTransactionReceipt", params: [hash] });
         if (receipt) {
           if (receipt.status === "0x1") done++;
           else reverted++;
+          break;
+        }
+        if (performance.now() > giveUpAt) {
+          lost++;
           break;
         }
         await new Promise((r) => setTimeout(r, 2));
@@ -95,6 +102,7 @@ export async function runNaive(o: NaiveOptions): Promise<Record<string, unknown>
     seconds: round(seconds),
     events: done,
     reverted,
+    lost,
     eventsPerSecond: round(done / seconds, 1),
     ledgerTxPerSecond: round((done + reverted) / seconds, 1),
     blocks: Number(endBlock - startBlock),
