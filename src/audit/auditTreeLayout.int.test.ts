@@ -1,11 +1,6 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { sql, type Kysely } from "kysely";
 import { describe, expect, it } from "vitest";
-import { engines, freshDatabase } from "../../test/support/stores.js";
-import { openStore, type Store } from "../store/database.js";
-import { migrations } from "../store/migrations/index.js";
+import { engines, storeBefore } from "../../test/support/stores.js";
 import { AuditLog } from "./auditLog.js";
 import { nodeAt, nodePosition } from "./auditStore.js";
 import { verifyInclusion } from "./inclusionProof.js";
@@ -35,31 +30,9 @@ describe("audit tree positions", () => {
 
 describe.each(engines)("migration 008 on %s", (engine) => {
   it("moves a log stored by (level, index) to positions: same roots and proofs, appends continue", async () => {
-    let store: Store;
-    let cleanup: () => Promise<void>;
-    if (engine === "sqlite") {
-      const dir = mkdtempSync(join(tmpdir(), "carechain-db-"));
-      const path = join(dir, "node.db");
-      store = await openStore({ sqlitePath: path, migrate: false });
-      cleanup = async () => {
-        await store.close();
-        rmSync(dir, { recursive: true, force: true });
-      };
-    } else {
-      const database = await freshDatabase();
-      store = await openStore({ databaseUrl: database.url, migrate: false });
-      cleanup = async () => {
-        await store.close();
-        await database.drop();
-      };
-    }
+    const { store, rest, dispose } = await storeBefore(engine, "008_audit_tree_layout");
     try {
       const db = store.db as unknown as Kysely<unknown>;
-      const names = Object.keys(migrations);
-      const at = names.indexOf("008_audit_tree_layout");
-      expect(at).toBeGreaterThan(0);
-      for (const name of names.slice(0, at)) await migrations[name]!.up(db, store.dialect);
-
       // An 11-leaf log as the old layout stored it: every complete subtree by (level, idx).
       const leaves = Array.from({ length: 11 }, (_, i) => leafHash(Buffer.from(`entry ${i}`)));
       const old: Array<{ level: number; idx: number; hash: Buffer }> = [];
@@ -76,7 +49,7 @@ describe.each(engines)("migration 008 on %s", (engine) => {
           db,
         );
       }
-      for (const name of names.slice(at)) await migrations[name]!.up(db, store.dialect);
+      await rest();
       const tables =
         store.dialect === "sqlite"
           ? sql`select name from sqlite_master where type = 'table' and name = 'audit_nodes'`
@@ -111,7 +84,7 @@ describe.each(engines)("migration 008 on %s", (engine) => {
       expect(Buffer.from(await log.root())).toEqual(Buffer.from(merkleRoot(all)));
       log.stopBackground();
     } finally {
-      await cleanup();
+      await dispose();
     }
   });
 });

@@ -1,12 +1,8 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { sql, type Kysely } from "kysely";
+import { sql } from "kysely";
 import { openStore, type Store } from "../store/database.js";
-import { migrations } from "../store/migrations/index.js";
 import { AUDIT_PATIENT_WATERMARK } from "../store/migrations/007_audit_patient_index.js";
-import { engines, freshDatabase, freshStore, type TestStore } from "../../test/support/stores.js";
+import { engines, freshStore, storeBefore, type TestStore } from "../../test/support/stores.js";
 import { AuditLog } from "./auditLog.js";
 import type { AuditEntry } from "./auditEntry.js";
 import { indexedUpTo } from "./patientIndex.js";
@@ -131,29 +127,8 @@ describe.each(engines)("deferred patient index on %s", (engine) => {
 
 describe.each(engines)("migration 007 on %s", (engine) => {
   it("backfills the patient index from existing entries and drops the old index", async () => {
-    let store: Store;
-    let cleanup: () => Promise<void>;
-    if (engine === "sqlite") {
-      const dir = mkdtempSync(join(tmpdir(), "carechain-db-"));
-      store = await openStore({ sqlitePath: join(dir, "node.db"), migrate: false });
-      cleanup = async () => {
-        await store.close();
-        rmSync(dir, { recursive: true, force: true });
-      };
-    } else {
-      const database = await freshDatabase();
-      store = await openStore({ databaseUrl: database.url, migrate: false });
-      cleanup = async () => {
-        await store.close();
-        await database.drop();
-      };
-    }
+    const { store, rest, dispose } = await storeBefore(engine, "007_audit_patient_index");
     try {
-      const db = store.db as unknown as Kysely<unknown>;
-      const names = Object.keys(migrations);
-      const at = names.indexOf("007_audit_patient_index");
-      expect(at).toBeGreaterThan(0);
-      for (const name of names.slice(0, at)) await migrations[name]!.up(db, store.dialect);
       const rows = [0, 1, 2, 3, 4].map((i) => ({
         idx: i,
         entry: "{}",
@@ -162,7 +137,7 @@ describe.each(engines)("migration 007 on %s", (engine) => {
         created_at: 1,
       }));
       await store.db.insertInto("audit_entries").values(rows).execute();
-      await migrations["007_audit_patient_index"]!.up(db, store.dialect);
+      await rest();
       const indexed = await store.db
         .selectFrom("audit_patient_entries")
         .select(["patient", "idx"])
@@ -187,7 +162,7 @@ describe.each(engines)("migration 007 on %s", (engine) => {
           : sql`select indexname from pg_indexes where indexname = 'audit_entries_patient'`;
       expect((await oldIndex.execute(store.db)).rows).toEqual([]);
     } finally {
-      await cleanup();
+      await dispose();
     }
   });
 });

@@ -3,7 +3,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
+import type { Kysely } from "kysely";
 import { openStore, type Store } from "../../src/store/database.js";
+import { migrations } from "../../src/store/migrations/index.js";
 
 /**
  * The storage engines every storage test runs on. SQLite always; PostgreSQL when
@@ -51,6 +53,42 @@ export async function freshStore(engine: "sqlite" | "postgres"): Promise<TestSto
       await database.drop();
     },
   };
+}
+
+/**
+ * A fresh database migrated up to, not including, `migration`, for migration tests; `rest()` runs
+ * that migration and every later one.
+ */
+export async function storeBefore(
+  engine: "sqlite" | "postgres",
+  migration: string,
+): Promise<{ store: Store; rest(): Promise<void>; dispose(): Promise<void> }> {
+  let store: Store;
+  let dispose: () => Promise<void>;
+  if (engine === "sqlite") {
+    const dir = mkdtempSync(join(tmpdir(), "carechain-db-"));
+    store = await openStore({ sqlitePath: join(dir, "node.db"), migrate: false });
+    dispose = async () => {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    };
+  } else {
+    const database = await freshDatabase();
+    store = await openStore({ databaseUrl: database.url, migrate: false });
+    dispose = async () => {
+      await store.close();
+      await database.drop();
+    };
+  }
+  const names = Object.keys(migrations);
+  const at = names.indexOf(migration);
+  if (at < 1) throw new Error(`no migration ${migration} after the first`);
+  const db = store.db as unknown as Kysely<unknown>;
+  const run = async (list: string[]) => {
+    for (const name of list) await migrations[name]!.up(db, store.dialect);
+  };
+  await run(names.slice(0, at));
+  return { store, rest: () => run(names.slice(at)), dispose };
 }
 
 export interface FreshDatabase {
