@@ -9,7 +9,12 @@ import { directoryDecision } from "./accessDecision.js";
 import type { BlindIndex } from "./blindIndex.js";
 import type { FhirResource } from "./fhirTypes.js";
 import { auditPatient, type AuditFacts } from "./recordAudit.js";
-import { searchWhere, type Candidate, type StoredVersion } from "./recordSearchSql.js";
+import {
+  searchWhere,
+  STORED_VERSION_COLUMNS,
+  type Candidate,
+  type StoredVersion,
+} from "./recordSearchSql.js";
 import { searchsetBundle, type SearchPage } from "./searchBundle.js";
 import { patientOf } from "./searchIndex.js";
 import { parseSearch, type SearchQuery } from "./searchParameters.js";
@@ -221,17 +226,7 @@ export class RecordSearch {
         const chunk = pageRows.slice(i, i + 300);
         const rows = await db
           .selectFrom("resource_versions")
-          .select([
-            "type",
-            "id",
-            "version_id",
-            "patient_id",
-            "categories",
-            "author_org",
-            "last_updated",
-            "deleted",
-            "blob",
-          ])
+          .select(STORED_VERSION_COLUMNS)
           .where((eb) =>
             eb.or(
               chunk.map((c) =>

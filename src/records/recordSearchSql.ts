@@ -21,6 +21,19 @@ export interface StoredVersion {
   blob: Uint8Array | null;
 }
 
+/** The `resource_versions` columns of a {@link StoredVersion}, for every query that reads one. */
+export const STORED_VERSION_COLUMNS = [
+  "type",
+  "id",
+  "version_id",
+  "patient_id",
+  "categories",
+  "author_org",
+  "last_updated",
+  "deleted",
+  "blob",
+] as const;
+
 /** One candidate row of a search, before the consent filter. */
 export interface Candidate {
   type: string;

@@ -29,7 +29,8 @@ export interface PreparedWrite {
   author: string;
 }
 
-/** `read`'s query on the SQLite fast path: the same columns and join as its Kysely form. */
+/** Key under which a resource outside any patient compartment (Organization, Practitioner...) is encrypted. */
+export const DIRECTORY_KEY = "Patient/carechain-directory";
 
 /** Resource types outside any patient compartment. */
 export const DIRECTORY_TYPES = new Set([

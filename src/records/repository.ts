@@ -1,34 +1,26 @@
 import { randomUUID } from "node:crypto";
-import { getAddress, isAddressEqual, type Address, type Hex } from "viem";
+import type { Address, Hex } from "viem";
 import type { Principal } from "../access/principal.js";
 import type { ConsentGate } from "../consent/consentGate.js";
 import type { Decision } from "../consent/decide.js";
 import { categoriesOf, type Category } from "../consent/model.js";
-import { canonicalJson } from "../crypto/canonicalJson.js";
-import { decryptRecord, encryptRecord } from "../crypto/envelope.js";
+import { decryptRecord } from "../crypto/envelope.js";
 import type { PatientKeyring } from "../crypto/patientKeys.js";
 import { BaseError } from "../errors/BaseError.js";
 import type { EventBus } from "../events/eventBus.js";
 import type { Store } from "../store/database.js";
 import type { BlindIndex } from "./blindIndex.js";
-import { categorize, categoryMaskOf } from "./categorize.js";
 import type { FhirResource } from "./fhirTypes.js";
 import { auditEntryFor, auditPatient, type AuditFacts, type AuditSink } from "./recordAudit.js";
-import { extractIndex, patientOf } from "./searchIndex.js";
 import { validateResource } from "./validateResource.js";
 import { RecordSearch } from "./recordSearch.js";
 import { directoryDecision, forbiddenFor } from "./accessDecision.js";
-import type { StoredVersion } from "./recordSearchSql.js";
+import { STORED_VERSION_COLUMNS, type StoredVersion } from "./recordSearchSql.js";
 import { planBundleImport } from "./bundlePlan.js";
+import { PatientLinks } from "./patientLinks.js";
+import { prepareWrite, type PrepareHost } from "./recordPrepare.js";
 import { CurrentRowCache } from "./currentRowCache.js";
-import {
-  accountIdentifier,
-  DIRECTORY_TYPES,
-  persistWrite,
-  tokenRowsOf,
-  withAccount,
-  type PreparedWrite,
-} from "./recordWrite.js";
+import { DIRECTORY_KEY, persistWrite, withAccount, type PreparedWrite } from "./recordWrite.js";
 
 export interface RecordRepositoryDeps {
   store: Store;
@@ -43,9 +35,6 @@ export interface RecordRepositoryDeps {
   nodeAccount: Address;
 }
 
-/** Key under which a resource outside any patient compartment (Organization, Practitioner...) is encrypted. */
-const DIRECTORY_KEY = "Patient/carechain-directory";
-
 /**
  * The one way to read or write health data. Every operation asks the consent gate and appends
  * its audit entry here, whoever calls it (HTTP route, CLI, another node), so no path can forget
@@ -53,13 +42,24 @@ const DIRECTORY_KEY = "Patient/carechain-directory";
  */
 export class RecordRepository {
   readonly #d: RecordRepositoryDeps;
-  readonly #links = new Map<string, Address | null>();
+  readonly #links: PatientLinks;
+  readonly #prepareHost: PrepareHost;
   readonly #rows: CurrentRowCache | undefined;
 
   readonly #search: RecordSearch;
 
   constructor(deps: RecordRepositoryDeps) {
     this.#d = deps;
+    this.#links = new PatientLinks(deps.store);
+    this.#prepareHost = {
+      store: deps.store,
+      keyring: deps.keyring,
+      blind: deps.blind,
+      links: this.#links,
+      organizationId: deps.organizationId,
+      authorize: (principal, patientId, account, categories, ref) =>
+        this.#authorizeWrite(principal, patientId, account, categories, ref),
+    };
     this.#rows = deps.store.sqlite === undefined ? undefined : new CurrentRowCache(deps.store.sqlite);
     this.#search = new RecordSearch({
       store: deps.store,
@@ -149,17 +149,7 @@ export class RecordRepository {
   async vread(principal: Principal, type: string, id: string, versionId: number): Promise<FhirResource> {
     const row = await this.#d.store.db
       .selectFrom("resource_versions")
-      .select([
-        "type",
-        "id",
-        "version_id",
-        "patient_id",
-        "categories",
-        "author_org",
-        "last_updated",
-        "deleted",
-        "blob",
-      ])
+      .select(STORED_VERSION_COLUMNS)
       .where("type", "=", type)
       .where("id", "=", id)
       .where("version_id", "=", versionId)
@@ -172,17 +162,7 @@ export class RecordRepository {
   async history(principal: Principal, type: string, id: string): Promise<FhirResource> {
     const rows = await this.#d.store.db
       .selectFrom("resource_versions")
-      .select([
-        "type",
-        "id",
-        "version_id",
-        "patient_id",
-        "categories",
-        "author_org",
-        "last_updated",
-        "deleted",
-        "blob",
-      ])
+      .select(STORED_VERSION_COLUMNS)
       .where("type", "=", type)
       .where("id", "=", id)
       .orderBy("version_id", "desc")
@@ -250,38 +230,18 @@ export class RecordRepository {
   }
 
   /** Links a FHIR Patient to the patient's ledger account (consent is keyed by account). */
-  async linkPatient(patientId: string, account: Address): Promise<void> {
-    const lower = account.toLowerCase();
-    await this.#d.store.db
-      .insertInto("patient_links")
-      .values({ patient_id: patientId, account: lower })
-      .onConflict((oc) => oc.column("patient_id").doUpdateSet({ account: lower }))
-      .execute();
-    this.#links.set(patientId, getAddress(account));
+  linkPatient(patientId: string, account: Address): Promise<void> {
+    return this.#links.link(patientId, account);
   }
 
   /** The account linked to a FHIR Patient id, if any. */
-  async patientAccount(patientId: string | null | undefined): Promise<Address | undefined> {
-    if (!patientId) return undefined;
-    if (this.#links.has(patientId)) return this.#links.get(patientId) ?? undefined;
-    const row = await this.#d.store.db
-      .selectFrom("patient_links")
-      .select("account")
-      .where("patient_id", "=", patientId)
-      .executeTakeFirst();
-    const account = row ? getAddress(row.account) : null;
-    this.#links.set(patientId, account);
-    return account ?? undefined;
+  patientAccount(patientId: string | null | undefined): Promise<Address | undefined> {
+    return this.#links.accountOf(patientId);
   }
 
   /** FHIR Patient ids linked to an account. */
-  async patientIdsOf(account: string): Promise<string[]> {
-    const rows = await this.#d.store.db
-      .selectFrom("patient_links")
-      .select("patient_id")
-      .where("account", "=", account.toLowerCase())
-      .execute();
-    return rows.map((r) => r.patient_id);
+  patientIdsOf(account: string): Promise<string[]> {
+    return this.#links.patientIdsOf(account);
   }
 
   /**
@@ -324,7 +284,7 @@ export class RecordRepository {
   }
 
   async #write(principal: Principal, resource: FhirResource): Promise<FhirResource> {
-    const prepared = await this.#prepare(principal, resource);
+    const prepared = await prepareWrite(this.#prepareHost, principal, resource);
     await this.#d.store.db.transaction().execute((tx) => persistWrite(tx, prepared, this.#d.organizationId));
     this.#rows?.invalidate(prepared.type, prepared.id);
     await this.#finish(principal, prepared);
@@ -352,11 +312,12 @@ export class RecordRepository {
           resource = withAccount(resource, options.patientAccount);
         }
         const key = `${resource.resourceType}/${resource.id}`;
-        const p = await this.#prepare(principal, resource, versions.get(key));
+        const p = await prepareWrite(this.#prepareHost, principal, resource, versions.get(key));
         versions.set(key, p.versionId);
         prepared.push(p);
         // later entries of this bundle belong to the patient whose account it names
-        if (p.type === "Patient" && p.account && !this.#links.get(p.id)) this.#links.set(p.id, p.account);
+        if (p.type === "Patient" && p.account && !this.#links.cached(p.id))
+          this.#links.remember(p.id, p.account);
       }
       await this.#d.store.db.transaction().execute(async (tx) => {
         for (const p of prepared) await persistWrite(tx, p, this.#d.organizationId);
@@ -364,7 +325,7 @@ export class RecordRepository {
       for (const p of prepared) this.#rows?.invalidate(p.type, p.id);
     } catch (error) {
       // nothing of a failed bundle stays, not even the links its Patient claimed in memory
-      for (const p of prepared) if (p.type === "Patient") this.#links.delete(p.id);
+      for (const p of prepared) if (p.type === "Patient") this.#links.forget(p.id);
       throw error;
     }
     for (const p of prepared) await this.#finish(principal, p);
@@ -380,105 +341,8 @@ export class RecordRepository {
     };
   }
 
-  async #hasRecords(patientId: string): Promise<boolean> {
-    const row = await this.#d.store.db
-      .selectFrom("resources")
-      .select("id")
-      .where("patient_id", "=", patientId)
-      .limit(1)
-      .executeTakeFirst();
-    return row !== undefined;
-  }
-
-  async #prepare(
-    principal: Principal,
-    resource: FhirResource,
-    knownVersion?: number,
-  ): Promise<PreparedWrite> {
-    const type = resource.resourceType;
-    const id = resource.id!;
-    const patientId = patientOf(resource);
-    if (patientId === undefined && !DIRECTORY_TYPES.has(type)) {
-      throw new BaseError("invalid", `${type} must reference its patient (subject or patient)`, {
-        expression: `${type}.subject`,
-      });
-    }
-    const categories = categorize(resource);
-    const previous =
-      knownVersion ??
-      (
-        await this.#d.store.db
-          .selectFrom("resources")
-          .select(["version_id"])
-          .where("type", "=", type)
-          .where("id", "=", id)
-          .executeTakeFirst()
-      )?.version_id;
-    let account: Address | undefined;
-    if (type === "Patient") {
-      // The account a Patient names is a claim: an existing Patient is written under the account it
-      // is linked to (none: its authoring organization only), and its link never changes this way.
-      const linked = await this.patientAccount(id);
-      const claimed = accountIdentifier(resource);
-      await this.#authorizeWrite(
-        principal,
-        patientId,
-        previous === undefined ? (linked ?? claimed) : linked,
-        categories,
-        `${type}/${id}`,
-      );
-      if (previous === undefined && !linked && principal.kind === "patient" && (await this.#hasRecords(id))) {
-        // records already held for this id (from an organization) are not claimable by a new Patient
-        throw new BaseError(
-          "forbidden",
-          "records already exist for this patient id: ask the organization holding them to link your account",
-        );
-      }
-      if (linked && claimed && !isAddressEqual(linked, claimed))
-        throw new BaseError("conflict", "this Patient is linked to another account", {
-          expression: "Patient.identifier",
-        });
-      account = linked ?? claimed;
-    } else {
-      account = await this.patientAccount(patientId);
-      await this.#authorizeWrite(principal, patientId, account, categories, `${type}/${id}`);
-    }
-    const versionId = (previous ?? 0) + 1;
-    const now = Date.now();
-    const stored: FhirResource = {
-      ...resource,
-      meta: {
-        ...(resource.meta ?? {}),
-        versionId: String(versionId),
-        lastUpdated: new Date(now).toISOString(),
-        source: `urn:carechain:org:${this.#d.organizationId}`,
-      },
-    };
-    const aad = `${type}/${id}/_history/${versionId}`;
-    const keyId = patientId ? `Patient/${patientId}` : DIRECTORY_KEY;
-    const plaintext = Buffer.from(canonicalJson(stored), "utf8");
-    const { ciphertext } = await encryptRecord(this.#d.keyring, keyId, plaintext, aad);
-    const index = extractIndex(stored);
-    return {
-      type,
-      id,
-      versionId,
-      previous: previous !== undefined,
-      patientId,
-      account,
-      categories,
-      mask: categoryMaskOf(resource),
-      stored,
-      ciphertext,
-      sortDate: index.find((r) => r.param === "date")?.start ?? null,
-      tokens: index.flatMap((row) => tokenRowsOf(this.#d.blind, type, id, row)),
-      now,
-      author: principal.account.toLowerCase(),
-    };
-  }
-
   async #finish(principal: Principal, p: PreparedWrite): Promise<void> {
-    if (p.type === "Patient" && p.account) this.#links.set(p.id, getAddress(p.account));
+    if (p.type === "Patient" && p.account) this.#links.remember(p.id, p.account);
     await this.#audit(principal, {
       action: p.previous ? "update" : "create",
       decision: "permit",
