@@ -1,10 +1,15 @@
 import Database from "better-sqlite3";
 import {
+  CompiledQuery,
   Kysely,
   PostgresDialect,
   SqliteDialect,
+  SqliteDriver,
   sql,
+  type DatabaseConnection,
+  type Driver,
   type SqliteDatabase,
+  type SqliteDialectConfig,
   type SqliteStatement,
 } from "kysely";
 import pg from "pg";
@@ -89,7 +94,9 @@ function openSqlite(path: string): Store {
   // process crash (a power loss may lose the last commits, as before).
   handle.pragma("cache_size = -65536");
   handle.pragma("wal_autocheckpoint = 4000");
-  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: cachingPrepare(handle) }) });
+  const db = new Kysely<Schema>({
+    dialect: new ImmediateSqliteDialect({ database: cachingPrepare(handle) }),
+  });
   return {
     db,
     dialect: "sqlite",
@@ -97,6 +104,31 @@ function openSqlite(path: string): Store {
     description: `sqlite:${path}`,
     close: () => db.destroy(),
   };
+}
+
+/**
+ * Kysely's SQLite driver with transactions that begin IMMEDIATE instead of deferred: they take the
+ * write lock up front (waiting on busy_timeout), so one that reads and then writes can never fail
+ * with SQLITE_BUSY_SNAPSHOT when another connection (an operator's CLI on the same data directory)
+ * committed in between.
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw("begin immediate"));
+  }
+}
+
+class ImmediateSqliteDialect extends SqliteDialect {
+  readonly #config: SqliteDialectConfig;
+
+  constructor(config: SqliteDialectConfig) {
+    super(config);
+    this.#config = config;
+  }
+
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.#config);
+  }
 }
 
 /** Most prepared statements kept per SQLite connection. */
@@ -114,11 +146,6 @@ function cachingPrepare(handle: Database.Database): SqliteDatabase {
       handle.close();
     },
     prepare(sqlText: string): SqliteStatement {
-      // Kysely opens transactions with a deferred BEGIN. IMMEDIATE takes the write lock up front
-      // (waiting on busy_timeout), so a transaction that reads and then writes can never fail with
-      // SQLITE_BUSY_SNAPSHOT when another connection (the audit writer thread, an operator's CLI)
-      // committed in between.
-      if (sqlText === "begin") sqlText = "begin immediate";
       let statement = cache.get(sqlText);
       if (statement === undefined) {
         statement = handle.prepare(sqlText);
