@@ -5,10 +5,12 @@
  * 10M leaves (`AUDIT_BENCH_LEAVES` overrides).
  *
  * Honest note on (2): appending 10M entries through the full path would take minutes, so the
- * subtree table is built directly in bulk: leaf hashes are random 32-byte values, every interior
- * node is SHA-256(0x01 || left || right) as in `append`, rows go in level by level in key order
- * with raw multi-row INSERTs (journal off, synchronous=OFF, exclusive lock during the build only),
- * and `audit_entries` stays empty (proofs never read it). `--quick` uses 1M leaves.
+ * entry rows are built directly in bulk: leaf hashes are random 32-byte values, every interior
+ * node is SHA-256(0x01 || left || right) as in `append` and stored in the row of the leaf that
+ * completes it, rows go in in key order with raw multi-row INSERTs (journal off,
+ * synchronous=OFF, exclusive lock during the build only), and each row's entry text is the
+ * placeholder `{}` (proofs read only hashes; it does not match the random leaf hash, so
+ * `verifyAll` would refuse this log). `--quick` uses 1M leaves.
  * The proofs are then built by `AuditLog` exactly as in production, on a freshly reopened store,
  * and a sample is verified. Run: `npx tsx bench/auditProof.ts` (prints JSON; nothing asserted).
  */
@@ -21,7 +23,6 @@ import { AuditLog } from "../src/audit/auditLog.js";
 import type { AuditEntry } from "../src/audit/auditEntry.js";
 import { verifyConsistency } from "../src/audit/consistencyProof.js";
 import { verifyInclusion } from "../src/audit/inclusionProof.js";
-import { nodePosition } from "../src/audit/auditStore.js";
 import { fastNodeHash } from "../src/audit/serverHash.js";
 import { openStore } from "../src/store/database.js";
 import { isMain, runAsScript, type BenchOptions } from "./support/report.js";
@@ -82,10 +83,10 @@ async function appendThroughput(sqlitePath: string) {
 }
 
 /**
- * Fills `audit_tree` for `leaves` random leaves in bulk; returns build seconds. Nodes are written
- * in the order appends complete them (leaf by leaf, with the right edge on a stack), which is the
- * table's key order, so every insert lands at the b-tree's right end; cached 256-row INSERT
- * statements, journal off and an exclusive lock during the build only.
+ * Fills `audit_entries` for `leaves` random leaves in bulk; returns build seconds. Rows are
+ * written leaf by leaf, with the right edge on a stack giving each row the subtrees it completes,
+ * which is the table's key order, so every insert lands at the b-tree's right end; cached
+ * 256-row INSERT statements, journal off and an exclusive lock during the build only.
  */
 async function buildBigTree(path: string, leaves: number): Promise<number> {
   await (await openStore({ sqlitePath: path })).close();
@@ -96,37 +97,32 @@ async function buildBigTree(path: string, leaves: number): Promise<number> {
   db.pragma("locking_mode = EXCLUSIVE");
   db.pragma("cache_size = -262144");
   const ROWS = 256;
-  const marks = Array.from({ length: ROWS }, () => "(?, ?)").join(", ");
-  const many = db.prepare(`insert into audit_tree (pos, hash) values ${marks}`);
-  const one = db.prepare("insert into audit_tree (pos, hash) values (?, ?)");
+  const head = "insert into audit_entries (idx, entry, leaf_hash, patient, created_at, subtrees) values ";
+  const many = db.prepare(head + Array.from({ length: ROWS }, () => "(?, '{}', ?, null, 0, ?)").join(", "));
+  const one = db.prepare(`${head}(?, '{}', ?, null, 0, ?)`);
   const params: unknown[] = [];
-  const emit = (level: number, index: number, hash: Uint8Array) => {
-    params.push(nodePosition(level, index), hash);
-    if (params.length === ROWS * 2) {
-      many.run(params);
-      params.length = 0;
-    }
-  };
   const edge: Array<{ level: number; index: number; hash: Uint8Array }> = [];
   type Edge = (typeof edge)[number];
   const random = Buffer.allocUnsafe(32 * 4096);
   db.exec("begin");
   for (let i = 0; i < leaves; i++) {
     if (i % 4096 === 0) randomFillSync(random);
-    let top: Edge = {
-      level: 0,
-      index: i,
-      hash: Buffer.from(random.subarray((i % 4096) * 32, (i % 4096) * 32 + 32)),
-    };
-    emit(top.level, top.index, top.hash);
+    const leaf = Buffer.from(random.subarray((i % 4096) * 32, (i % 4096) * 32 + 32));
+    let top: Edge = { level: 0, index: i, hash: leaf };
+    const completed: Uint8Array[] = [];
     while (edge.length > 0 && edge[edge.length - 1]!.level === top.level) {
       const left = edge.pop()!;
       top = { level: top.level + 1, index: left.index / 2, hash: fastNodeHash(left.hash, top.hash) };
-      emit(top.level, top.index, top.hash);
+      completed.push(top.hash);
     }
     edge.push(top);
+    params.push(i, leaf, completed.length === 0 ? null : Buffer.concat(completed));
+    if (params.length === ROWS * 3) {
+      many.run(params);
+      params.length = 0;
+    }
   }
-  for (let k = 0; k < params.length; k += 2) one.run(params[k], params[k + 1]);
+  for (let k = 0; k < params.length; k += 3) one.run(params[k], params[k + 1], params[k + 2]);
   db.exec("commit");
   db.pragma("locking_mode = NORMAL");
   db.pragma("journal_mode = WAL");
@@ -156,11 +152,11 @@ async function proofLatency(dir: string, leaves: number) {
     if (s % 1000 === 0) {
       const leaf = (
         await store.db
-          .selectFrom("audit_tree")
-          .select("hash")
-          .where("pos", "=", nodePosition(0, index))
+          .selectFrom("audit_entries")
+          .select("leaf_hash")
+          .where("idx", "=", index)
           .executeTakeFirstOrThrow()
-      ).hash;
+      ).leaf_hash;
       if (verifyInclusion(leaf, index, size, proof, root)) verified++;
       else throw new Error(`inclusion proof for ${index} did not verify`);
     }

@@ -205,13 +205,18 @@ describe.each(engines)("AuditLog on %s", (engine) => {
         firstBadIndex: 21,
         reason: "entry 21 does not match its stored leaf hash",
       });
-      // Also rewriting the stored leaf hash does not hide it: the tree still holds the old leaf.
+      // Also rewriting the stored leaf hash does not hide it: the subtree entry 21 completed still
+      // holds the old leaf, so the report names that subtree's entries.
       await db
         .updateTable("audit_entries")
         .set({ leaf_hash: Buffer.from(entryLeafHash(edited)) })
         .where("idx", "=", 21)
         .execute();
-      expect(await log.verifyAll(anchors)).toMatchObject({ ok: false, firstBadIndex: 21 });
+      expect(await log.verifyAll(anchors)).toEqual({
+        ok: false,
+        firstBadIndex: 20,
+        reason: "entries 20..21 do not match the subtree stored at level 1",
+      });
     });
 
     it("finds a deleted entry", async () => {
@@ -224,7 +229,7 @@ describe.each(engines)("AuditLog on %s", (engine) => {
       });
     });
 
-    it("finds a swapped pair of entries at the first of the two", async () => {
+    it("finds a swapped pair of entries in the smallest stored subtree around the first", async () => {
       const { log, anchors } = await anchoredLog();
       const db = (t as TestStore).store.db;
       const rows = await db
@@ -247,8 +252,8 @@ describe.each(engines)("AuditLog on %s", (engine) => {
         .execute();
       expect(await log.verifyAll(anchors)).toEqual({
         ok: false,
-        firstBadIndex: 13,
-        reason: "entry 13 is not the leaf the tree holds at that index",
+        firstBadIndex: 12,
+        reason: "entries 12..13 do not match the subtree stored at level 1",
       });
     });
 

@@ -18,14 +18,7 @@ import {
   patientKey,
   type AuditEntry,
 } from "./auditEntry.js";
-import {
-  dbNodeSource,
-  insertBatch,
-  insertBatchSqlite,
-  isUniqueViolation,
-  storedSize,
-  type NodeRow,
-} from "./auditStore.js";
+import { dbNodeSource, insertBatch, insertBatchSqlite, isUniqueViolation, storedSize } from "./auditStore.js";
 import { buildConsistencyProof } from "./consistencyProof.js";
 import { buildInclusionProof } from "./inclusionProof.js";
 import { EMPTY_ROOT } from "./merkleHash.js";
@@ -343,24 +336,31 @@ export class AuditLog {
     for (let attempt = 0; ; attempt++) {
       const firstIndex = this.treeSize;
       const frontier = this.frontier.slice();
-      const nodes: NodeRow[] = [];
       const createdAt = this.now();
-      const rows: AuditEntryTable[] = texts.map((entry, i) => ({
-        idx: firstIndex + i,
-        entry,
-        leaf_hash: leaves[i] as Uint8Array,
-        patient: patients[i] ?? null,
-        created_at: createdAt,
-      }));
-      leaves.forEach((hash, i) => {
+      const rows: AuditEntryTable[] = texts.map((entry, i) => {
+        const hash = leaves[i] as Uint8Array;
+        // The subtrees this leaf completes: each time the edge ends in a subtree of its level.
         let top: EdgeNode = { level: 0, index: firstIndex + i, hash };
-        nodes.push(top);
+        let completed: Uint8Array[] | undefined;
         while (frontier.length > 0 && frontier[frontier.length - 1]?.level === top.level) {
           const left = frontier.pop() as EdgeNode;
           top = { level: top.level + 1, index: left.index / 2, hash: fastNodeHash(left.hash, top.hash) };
-          nodes.push(top);
+          (completed ??= []).push(top.hash);
         }
         frontier.push(top);
+        return {
+          idx: firstIndex + i,
+          entry,
+          leaf_hash: hash,
+          patient: patients[i] ?? null,
+          created_at: createdAt,
+          subtrees:
+            completed === undefined
+              ? null
+              : completed.length === 1
+                ? (completed[0] as Uint8Array)
+                : Buffer.concat(completed),
+        };
       });
       try {
         const handle = this.store.sqlite;
@@ -368,11 +368,9 @@ export class AuditLog {
           // nothing to write
         } else if (handle !== undefined) {
           // Holding Kysely's single connection keeps every Kysely transaction off the handle.
-          await this.store.db.connection().execute(async () => insertBatchSqlite(handle, rows, nodes));
+          await this.store.db.connection().execute(async () => insertBatchSqlite(handle, rows));
         } else {
-          await this.store.db
-            .transaction()
-            .execute((trx) => insertBatch(trx, this.store.dialect, rows, nodes));
+          await this.store.db.transaction().execute((trx) => insertBatch(trx, this.store.dialect, rows));
         }
       } catch (cause) {
         if (attempt < 3 && isUniqueViolation(cause, this.store.dialect)) {

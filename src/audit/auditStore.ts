@@ -1,6 +1,6 @@
 /**
- * The audit log's tables: batched inserts of entries and complete subtree hashes, and the
- * O(log n)-key reads that roots and proofs need. Server side only (Kysely, Buffers).
+ * The audit log's table: batched inserts of entries, each with the complete subtree hashes its
+ * append finished, and the O(log n)-key reads that roots and proofs need. Server side only (Kysely, Buffers).
  */
 import type Database from "better-sqlite3";
 import { CompiledQuery, type Kysely, type Transaction } from "kysely";
@@ -9,60 +9,60 @@ import type { AuditEntryTable, Schema } from "../store/schema.js";
 import { BaseError } from "../errors/BaseError.js";
 import type { NodeKey, NodeSource } from "./subtrees.js";
 
-/** A complete subtree hash ready to be stored. */
-export interface NodeRow {
-  level: number;
-  index: number;
-  hash: Uint8Array;
+/**
+ * The leaf whose append completes the subtree (`level`, `index`): its last leaf. That entry's row
+ * stores the subtree's hash, so appends write one row per entry at the right end of one b-tree.
+ */
+export function lastLeafOf(level: number, index: number): number {
+  return (index + 1) * 2 ** level - 1;
 }
+
+/** Bytes per stored hash. */
+const HASH = 32;
 
 /**
- * Where the subtree (`level`, `index`) is stored: its last leaf times 64, plus its level. Nodes
- * are completed in this order as leaves are appended, so appends write at the table's right end,
- * and the nodes a range of leaves completed are one key range. Exact below 2^47 leaves.
+ * The hash of the subtree at `level` whose last leaf is `row`: the leaf hash at level 0, else
+ * the `level`-th hash of the row's `subtrees` (levels 1, 2, ... in order); undefined when the row
+ * does not hold that level.
  */
-export function nodePosition(level: number, index: number): number {
-  return ((index + 1) * 2 ** level - 1) * 64 + level;
-}
-
-/** The subtree stored at `pos` (inverse of {@link nodePosition}). */
-export function nodeAt(pos: number): { level: number; index: number } {
-  const level = pos % 64;
-  const lastLeaf = (pos - level) / 64;
-  return { level, index: (lastLeaf + 1) / 2 ** level - 1 };
+export function storedSubtree(
+  row: { leaf_hash: Uint8Array; subtrees: Uint8Array | null },
+  level: number,
+): Uint8Array | undefined {
+  if (level === 0) return row.leaf_hash;
+  const end = level * HASH;
+  if (row.subtrees === null || row.subtrees.length < end) return undefined;
+  return row.subtrees.subarray(end - HASH, end);
 }
 
 /** Rows per INSERT, far below SQLite's 32766 and PostgreSQL's 65535 bound parameters. */
 const ENTRY_CHUNK = 1000;
-const NODE_CHUNK = 3000;
 
 const toBuffer = (b: Uint8Array): Buffer =>
   Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 
+/** The values of one entry row, in {@link ENTRY_INSERT}'s column order. */
+function pushEntry(params: unknown[], e: AuditEntryTable): void {
+  const subtrees = e.subtrees === null ? null : toBuffer(e.subtrees);
+  params.push(e.idx, e.entry, toBuffer(e.leaf_hash), e.patient, e.created_at, subtrees);
+}
+
 /**
- * Inserts one batch of entries and the subtree hashes they complete, inside the caller's
+ * Inserts one batch of entries, with the subtree hashes each completes, inside the caller's
  * transaction.
  * @param trx - an open transaction
  * @param entries - entry rows
- * @param nodes - the level >= 0 subtrees completed by these entries
  */
 export async function insertBatch(
   trx: Transaction<Schema>,
   dialect: Dialect,
   entries: readonly AuditEntryTable[],
-  nodes: readonly NodeRow[],
 ): Promise<void> {
   for (let i = 0; i < entries.length; i += ENTRY_CHUNK) {
     const chunk = entries.slice(i, i + ENTRY_CHUNK);
     const params: unknown[] = [];
-    for (const e of chunk) params.push(e.idx, e.entry, toBuffer(e.leaf_hash), e.patient, e.created_at);
+    for (const e of chunk) pushEntry(params, e);
     await trx.executeQuery(CompiledQuery.raw(insertSql(dialect, ENTRY_INSERT, chunk.length), params));
-  }
-  for (let i = 0; i < nodes.length; i += NODE_CHUNK) {
-    const chunk = nodes.slice(i, i + NODE_CHUNK);
-    const params: unknown[] = [];
-    for (const n of chunk) params.push(nodePosition(n.level, n.index), toBuffer(n.hash));
-    await trx.executeQuery(CompiledQuery.raw(insertSql(dialect, NODE_INSERT, chunk.length), params));
   }
 }
 
@@ -116,29 +116,21 @@ function insertRows(
 
 /**
  * The SQLite fast path of {@link insertBatch}: one transaction of cached prepared statements run
- * synchronously (one multi-row INSERT per 64 rows of each table, whatever the batch size), so a
+ * synchronously (one multi-row INSERT per 64 rows, whatever the batch size), so a
  * batch pays neither statement preparation nor an await per statement. The caller must hold the
  * store's Kysely connection (`db.connection().execute`) so that no Kysely transaction is open on
  * the handle. Committed when it returns; rolled back when it throws.
  * @param handle - the store's better-sqlite3 handle
  * @param entries - entry rows
- * @param nodes - the subtrees completed by these entries
  */
-export function insertBatchSqlite(
-  handle: Database.Database,
-  entries: readonly AuditEntryTable[],
-  nodes: readonly NodeRow[],
-): void {
+export function insertBatchSqlite(handle: Database.Database, entries: readonly AuditEntryTable[]): void {
   if (handle.inTransaction) throw new BaseError("internal", "audit append inside an open transaction");
   const s = sqliteStatements(handle);
-  const entryValues: unknown[] = [];
-  for (const e of entries) entryValues.push(e.idx, e.entry, toBuffer(e.leaf_hash), e.patient, e.created_at);
-  const nodeValues: unknown[] = [];
-  for (const n of nodes) nodeValues.push(nodePosition(n.level, n.index), toBuffer(n.hash));
+  const values: unknown[] = [];
+  for (const e of entries) pushEntry(values, e);
   s.begin.run();
   try {
-    insertRows(handle, s, ENTRY_INSERT, entryValues);
-    insertRows(handle, s, NODE_INSERT, nodeValues);
+    insertRows(handle, s, ENTRY_INSERT, values);
     s.commit.run();
   } catch (error) {
     if (handle.inTransaction) s.rollback.run();
@@ -147,10 +139,9 @@ export function insertBatchSqlite(
 }
 
 const ENTRY_INSERT = {
-  head: "insert into audit_entries (idx, entry, leaf_hash, patient, created_at) values ",
-  columns: 5,
+  head: "insert into audit_entries (idx, entry, leaf_hash, patient, created_at, subtrees) values ",
+  columns: 6,
 };
-const NODE_INSERT = { head: "insert into audit_tree (pos, hash) values ", columns: 2 };
 const sqlCache = new Map<string, string>();
 
 /**
@@ -174,23 +165,20 @@ function insertSql(dialect: Dialect, table: { head: string; columns: number }, r
   return text;
 }
 
-/**
- * The number of leaves the stored tree has: one past the last leaf of the highest stored subtree.
- * The subtree table, not the entries table, is authoritative, so a deleted tail entry shows up as
- * a gap.
- */
+/** The number of entries stored: one past the highest index. */
 export async function storedSize(db: Kysely<Schema>): Promise<number> {
   const row = await db
-    .selectFrom("audit_tree")
-    .select("pos")
-    .orderBy("pos", "desc")
+    .selectFrom("audit_entries")
+    .select("idx")
+    .orderBy("idx", "desc")
     .limit(1)
     .executeTakeFirst();
-  return row === undefined ? 0 : Math.floor(Number(row.pos) / 64) + 1;
+  return row === undefined ? 0 : Number(row.idx) + 1;
 }
 
 /**
- * A `NodeSource` over the `audit_tree` table: one query per call whatever the number of keys.
+ * A `NodeSource` over the entry rows that hold the subtrees: one query per call whatever the
+ * number of keys.
  * @param db - the store's Kysely instance
  * @returns the source
  */
@@ -198,15 +186,16 @@ export function dbNodeSource(db: Kysely<Schema>): NodeSource {
   return {
     async nodes(keys: readonly NodeKey[]): Promise<Uint8Array[]> {
       if (keys.length === 0) return [];
-      const positions = keys.map((k) => nodePosition(k.level, k.index));
+      const leaves = keys.map((k) => lastLeafOf(k.level, k.index));
       const rows = await db
-        .selectFrom("audit_tree")
-        .select(["pos", "hash"])
-        .where("pos", "in", positions)
+        .selectFrom("audit_entries")
+        .select(["idx", "leaf_hash", "subtrees"])
+        .where("idx", "in", [...new Set(leaves)])
         .execute();
-      const found = new Map(rows.map((r) => [Number(r.pos), r.hash]));
+      const found = new Map(rows.map((r) => [Number(r.idx), r]));
       return keys.map((k, i) => {
-        const hash = found.get(positions[i] as number);
+        const row = found.get(leaves[i] as number);
+        const hash = row === undefined ? undefined : storedSubtree(row, k.level);
         if (hash === undefined) {
           throw new BaseError("internal", "audit subtree hash missing", {
             details: `level ${k.level} index ${k.index}`,

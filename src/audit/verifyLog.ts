@@ -1,16 +1,17 @@
 /**
  * Full audit of a stored log: recomputes every leaf hash from the stored entry text, checks it
- * against the stored leaf hash and the stored tree (level 0 and every complete subtree above),
- * checks each anchored root, and the consistency proofs between anchors. Reports the first
- * divergent entry: an edited, deleted or reordered entry is found at its exact index.
+ * against the stored leaf hash and every complete subtree stored above it, checks each anchored
+ * root, and the consistency proofs between anchors. Reports the first divergent entry: an
+ * edited or deleted entry is found at its exact index; entries moved or rewritten together with
+ * their leaf hashes, at the first entry of the smallest stored subtree that no longer matches.
  */
-import { nodeAt } from "./auditStore.js";
 import type { Kysely } from "kysely";
 import type { Schema } from "../store/schema.js";
 import { buildConsistencyProof, verifyConsistency } from "./consistencyProof.js";
 import { hashesEqual, toHash, type HashLike } from "./merkleHash.js";
 import { fastNodeHash, textLeafHash } from "./serverHash.js";
 import { foldSubtrees, type NodeSource } from "./subtrees.js";
+import { storedSubtree } from "./auditStore.js";
 
 /** A root the log committed to publicly (an anchored tree head). */
 export interface Anchor {
@@ -55,10 +56,7 @@ export async function verifyStoredLog(
   const edge: Edge[] = [];
   for (let start = 0; start < size; start += PAGE) {
     const end = Math.min(start + PAGE, size);
-    const [entries, nodes] = await Promise.all([
-      readEntries(db, start, end),
-      readCompletedNodes(db, start, end),
-    ]);
+    const entries = await readEntries(db, start, end);
     for (let i = start; i < end; i++) {
       const row = entries.get(i);
       if (row === undefined) return { ok: false, firstBadIndex: i, reason: `entry ${i} is missing` };
@@ -66,24 +64,23 @@ export async function verifyStoredLog(
       if (!hashesEqual(leaf, row.leaf_hash)) {
         return { ok: false, firstBadIndex: i, reason: `entry ${i} does not match its stored leaf hash` };
       }
-      const stored = nodes.get(`0:${i}`);
-      if (stored === undefined || !hashesEqual(leaf, stored)) {
-        return {
-          ok: false,
-          firstBadIndex: i,
-          reason: `entry ${i} is not the leaf the tree holds at that index`,
-        };
-      }
       let top: Edge = { level: 0, index: i, hash: leaf };
       while (edge.length > 0 && edge[edge.length - 1]?.level === top.level) {
         const left = edge.pop() as Edge;
         top = { level: top.level + 1, index: left.index / 2, hash: fastNodeHash(left.hash, top.hash) };
-        const storedNode = nodes.get(`${top.level}:${top.index}`);
+        const storedNode = storedSubtree(row, top.level);
         if (storedNode === undefined || !hashesEqual(storedNode, top.hash)) {
           const first = top.index * 2 ** top.level;
-          const reason = `stored subtree at level ${top.level} from entry ${first} does not match its entries`;
+          const reason = `entries ${first}..${i} do not match the subtree stored at level ${top.level}`;
           return { ok: false, firstBadIndex: first, reason };
         }
+      }
+      if ((row.subtrees?.length ?? 0) !== top.level * 32) {
+        return {
+          ok: false,
+          firstBadIndex: i,
+          reason: `entry ${i} stores subtrees its append did not complete`,
+        };
       }
       edge.push(top);
       for (let a = sorted[nextAnchor]; a !== undefined && a.treeSize === i + 1; a = sorted[++nextAnchor]) {
@@ -117,30 +114,9 @@ export async function verifyStoredLog(
 async function readEntries(db: Kysely<Schema>, start: number, end: number) {
   const rows = await db
     .selectFrom("audit_entries")
-    .select(["idx", "entry", "leaf_hash"])
+    .select(["idx", "entry", "leaf_hash", "subtrees"])
     .where("idx", ">=", start)
     .where("idx", "<", end)
     .execute();
   return new Map(rows.map((r) => [Number(r.idx), r]));
-}
-
-/** Stored subtrees whose last leaf lies in `[start, end)`: those completed by this page (one key range). */
-async function readCompletedNodes(
-  db: Kysely<Schema>,
-  start: number,
-  end: number,
-): Promise<Map<string, Uint8Array>> {
-  if (end <= start) return new Map();
-  const rows = await db
-    .selectFrom("audit_tree")
-    .select(["pos", "hash"])
-    .where("pos", ">=", start * 64)
-    .where("pos", "<", end * 64)
-    .execute();
-  return new Map(
-    rows.map((r) => {
-      const { level, index } = nodeAt(Number(r.pos));
-      return [`${level}:${index}`, r.hash];
-    }),
-  );
 }

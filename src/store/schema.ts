@@ -89,13 +89,11 @@ export interface AuditEntryTable {
   /** Patient address (lowercase) or pseudonymous id, for a patient's access log. */
   patient: string | null;
   created_at: number;
-}
-
-/** Hash of the complete subtree covering leaves [idx * 2^level, (idx + 1) * 2^level). */
-/** A complete subtree's hash at `pos = (last leaf) * 64 + level` (src/audit/auditStore.ts). */
-export interface AuditTreeTable {
-  pos: number;
-  hash: Uint8Array;
+  /**
+   * Hashes of the complete subtrees this entry's append finished, levels 1, 2, ... in order (32
+   * bytes each; leaf `idx` finishes as many levels as `idx + 1` has trailing zero bits), or null.
+   */
+  subtrees: Uint8Array | null;
 }
 
 export type TreeHeadStatus = "signed" | "anchored";
@@ -283,7 +281,6 @@ export interface Schema {
   consent_grants: ConsentGrantTable;
   patient_keys: PatientKeyTable;
   audit_entries: AuditEntryTable;
-  audit_tree: AuditTreeTable;
   audit_patient_entries: AuditPatientEntryTable;
   audit_tree_heads: AuditTreeHeadTable;
   resource_versions: ResourceVersionTable;

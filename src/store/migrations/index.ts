@@ -7,6 +7,7 @@ import { federation } from "./005_federation.js";
 import { subscriptions } from "./006_subscriptions.js";
 import { auditPatientIndex } from "./007_audit_patient_index.js";
 import { auditTreeLayout } from "./008_audit_tree_layout.js";
+import { auditSubtreesInEntries } from "./009_audit_subtrees_in_entries.js";
 
 /** Every migration, in the order it runs. Names are stored: never rename, only append. */
 export const migrations: Record<string, DialectMigration> = {
@@ -18,4 +19,5 @@ export const migrations: Record<string, DialectMigration> = {
   "006_subscriptions": subscriptions,
   "007_audit_patient_index": auditPatientIndex,
   "008_audit_tree_layout": auditTreeLayout,
+  "009_audit_subtrees_in_entries": auditSubtreesInEntries,
 };
