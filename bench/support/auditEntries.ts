@@ -3,6 +3,7 @@
  * search or denial (built with the same `auditEntryFor`), spread over many patients and
  * practitioners of a few organizations.
  */
+import { randomUUID } from "node:crypto";
 import type { Address, Hex } from "viem";
 import type { Principal } from "../../src/access/principal.js";
 import type { AuditEntry } from "../../src/audit/auditEntry.js";
@@ -17,28 +18,36 @@ const TYPES = ["Observation", "MedicationRequest", "Condition", "Observation", "
  * An entry generator.
  * @param node - the node address named in entries
  * @param patients - how many distinct patients entries are spread over
- * @returns entry `i` (deterministic but for the time)
+ * @returns entry `i` (deterministic but for the time and the resource ids, drawn once per generator)
  */
 export function auditEntries(node: Address, patients = 50_000): (i: number) => AuditEntry {
+  // Who and whose: in production these strings are already in memory (the session's principal,
+  // the stored row's patient), so they are formatted once here, not on every access.
+  const accounts = Array.from({ length: 2000 }, (_, who) => `0x${hex(0x100000 + who, 20)}` as Address);
+  const organizations = Array.from({ length: 20 }, (_, o) => `0x${hex(1 + o, 32)}` as Hex);
+  const patientIds = Array.from({ length: patients }, (_, p) => `0x${hex(0xa00000 + p, 20)}`);
+  // Resource ids shaped like Synthea's (UUIDs); the reference itself is built per access, as
+  // the records layer builds it from the row it read.
+  const resourceIds = Array.from({ length: 4096 }, () => randomUUID());
   return (i) => {
     const p = (i * 7919) % patients;
     const who = (i * 31) % 2000;
     const principal: Principal = {
-      account: `0x${hex(0x100000 + who, 20)}` as Address,
+      account: accounts[who]!,
       kind: "practitioner",
-      organization: `0x${hex(1 + (who % 20), 32)}` as Hex,
+      organization: organizations[who % 20]!,
       role: "physician",
       purpose: "TREAT",
       authenticatedBy: "siwe-session",
-      requestId: `req-${hex(i, 6)}`,
+      requestId: `req-${i.toString(16)}`,
     };
     const k = i % 5;
     const deny = i % 17 === 0;
     return auditEntryFor(principal, node, {
       action: deny ? "deny" : i % 7 === 0 ? "search" : "read",
       decision: deny ? "deny" : "permit",
-      patient: `0x${hex(0xa00000 + p, 20)}`,
-      resources: [`${TYPES[k]}/${hex(i, 16)}-${hex(p, 4)}/_history/1`],
+      patient: patientIds[p],
+      resources: [`${TYPES[k]}/${resourceIds[(i * 13) % 4096]}/_history/${1 + (i % 3)}`],
       categories: [CATS[k]!],
       reason: deny ? "no-grant" : undefined,
     });

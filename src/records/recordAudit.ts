@@ -17,11 +17,24 @@ export interface AuditFacts {
   reason?: string | undefined;
 }
 
+let isoMs = Number.NaN;
+let iso = "";
+
+/** The current time as an ISO 8601 string, formatted once per millisecond (it costs ~0.8 us). */
+function isoNow(): string {
+  const ms = Date.now();
+  if (ms !== isoMs) {
+    iso = new Date(ms).toISOString();
+    isoMs = ms;
+  }
+  return iso;
+}
+
 /** Builds an audit entry from who is calling and what happened; no PHI goes in. */
 export function auditEntryFor(principal: Principal, node: string, facts: AuditFacts): AuditEntry {
   const entry: AuditEntry = {
     v: 1,
-    time: new Date().toISOString(),
+    time: isoNow(),
     requestId: principal.requestId,
     actor: {
       account: principal.account,
