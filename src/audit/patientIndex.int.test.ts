@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { sql } from "kysely";
+import { sql, type Kysely } from "kysely";
 import { openStore, type Store } from "../store/database.js";
 import { AUDIT_PATIENT_WATERMARK } from "../store/migrations/007_audit_patient_index.js";
+import { AUDIT_PATIENT_RUN } from "../store/migrations/010_audit_patient_runs.js";
 import { engines, freshStore, storeBefore, type TestStore } from "../../test/support/stores.js";
 import { AuditLog } from "./auditLog.js";
 import type { AuditEntry } from "./auditEntry.js";
@@ -64,7 +65,7 @@ describe.each(engines)("deferred patient index on %s", (engine) => {
     expect(await indexes(log, 0)).toEqual(expected(0, 40));
     await log.indexPatients();
     expect(await indexedUpTo(t.store.db)).toBe(40);
-    const stored = await t.store.db.selectFrom("audit_patient_entries").selectAll().execute();
+    const stored = await t.store.db.selectFrom("audit_patient_runs").selectAll().execute();
     expect(stored).toHaveLength([0, 1, 2].reduce((n, p) => n + expected(p, 40).length, 0));
     expect(stored.filter((r) => r.patient === PATIENTS[1]!.toLowerCase()).map((r) => Number(r.idx))).toEqual(
       expected(1, 40),
@@ -125,6 +126,85 @@ describe.each(engines)("deferred patient index on %s", (engine) => {
   });
 });
 
+describe.each(engines)("patient index runs on %s", (engine) => {
+  it("finds a patient's entries across runs, in pages that cross run ends and the watermark", async () => {
+    const t = await freshStore(engine);
+    try {
+      const log = await AuditLog.open(t.store, { patientIndexDelayMs: 60_000 });
+      const n = 2 * AUDIT_PATIENT_RUN + 3000;
+      for (let i = 0; i < n; i += 4096) {
+        await log.append(Array.from({ length: Math.min(4096, n - i) }, (_, k) => entry(i + k)));
+      }
+      await log.indexPatients();
+      expect(await indexedUpTo(t.store.db)).toBe(n);
+      await log.append(Array.from({ length: 50 }, (_, k) => entry(n + k)));
+      const all = expected(1, n + 50);
+      const listed: number[] = [];
+      for (let after = -1; ;) {
+        const page = await indexes(log, 1, after < 0 ? undefined : after, 1000);
+        listed.push(...page);
+        if (page.length < 1000) break;
+        after = page[page.length - 1]!;
+      }
+      expect(listed).toEqual(all);
+      // A page that starts just before a run's end continues into the next run.
+      const edge = AUDIT_PATIENT_RUN - 10;
+      expect(await indexes(log, 1, edge, 8)).toEqual(all.filter((i) => i > edge).slice(0, 8));
+      const runs = await t.store.db
+        .selectFrom("audit_patient_runs")
+        .select(["run", "idx"])
+        .where("idx", "in", [AUDIT_PATIENT_RUN - 1, AUDIT_PATIENT_RUN + 1, 2 * AUDIT_PATIENT_RUN + 1])
+        .orderBy("idx")
+        .execute();
+      expect(runs.map((r) => [Number(r.run), Number(r.idx)])).toEqual([
+        [0, AUDIT_PATIENT_RUN - 1],
+        [1, AUDIT_PATIENT_RUN + 1],
+        [2, 2 * AUDIT_PATIENT_RUN + 1],
+      ]);
+      log.stopBackground();
+    } finally {
+      await t.dispose();
+    }
+  });
+});
+
+describe.each(engines)("migration 010 on %s", (engine) => {
+  it("copies (patient, idx) pairs into their runs and drops the old table", async () => {
+    const { store, rest, dispose } = await storeBefore(engine, "010_audit_patient_runs");
+    try {
+      const db = store.db as unknown as Kysely<unknown>;
+      const pairs = [
+        ["0xaa", 5],
+        ["0xbb", AUDIT_PATIENT_RUN - 1],
+        ["0xaa", AUDIT_PATIENT_RUN],
+        ["0xaa", 3 * AUDIT_PATIENT_RUN + 7],
+      ] as const;
+      for (const [patient, idx] of pairs) {
+        await sql`insert into audit_patient_entries (patient, idx) values (${patient}, ${idx})`.execute(db);
+      }
+      await rest();
+      const rows = await store.db
+        .selectFrom("audit_patient_runs")
+        .select(["run", "patient", "idx"])
+        .orderBy("idx")
+        .execute();
+      expect(rows.map((r) => [Number(r.run), r.patient, Number(r.idx)])).toEqual([
+        [0, "0xaa", 5],
+        [0, "0xbb", AUDIT_PATIENT_RUN - 1],
+        [1, "0xaa", AUDIT_PATIENT_RUN],
+        [3, "0xaa", 3 * AUDIT_PATIENT_RUN + 7],
+      ]);
+      const old =
+        store.dialect === "sqlite"
+          ? sql`select name from sqlite_master where type = 'table' and name = 'audit_patient_entries'`
+          : sql`select tablename from pg_tables where tablename = 'audit_patient_entries'`;
+      expect((await old.execute(db)).rows).toEqual([]);
+    } finally {
+      await dispose();
+    }
+  });
+});
+
 describe.each(engines)("migration 007 on %s", (engine) => {
   it("backfills the patient index from existing entries and drops the old index", async () => {
     const { store, rest, dispose } = await storeBefore(engine, "007_audit_patient_index");
@@ -139,11 +219,12 @@ describe.each(engines)("migration 007 on %s", (engine) => {
       await store.db.insertInto("audit_entries").values(rows).execute();
       await rest();
       const indexed = await store.db
-        .selectFrom("audit_patient_entries")
-        .select(["patient", "idx"])
+        .selectFrom("audit_patient_runs")
+        .select(["run", "patient", "idx"])
         .orderBy("patient")
         .orderBy("idx")
         .execute();
+      expect(indexed.every((r) => Number(r.run) === 0)).toBe(true);
       expect(indexed.map((r) => `${r.patient}:${Number(r.idx)}`)).toEqual([
         "0xaa:0",
         "0xaa:2",

@@ -1,25 +1,34 @@
 /**
- * The audit log's deferred patient index. Appends write only `audit_entries` and the Merkle
- * nodes; a per-row secondary index on the patient would dirty one random index page per entry on
- * every commit. Instead {@link PatientIndexer} copies (patient, idx) pairs into
- * `audit_patient_entries` in bulk, sorted by patient, a moment after the appends, and advances a
- * watermark in `meta` in the same transaction. {@link patientEntries} reads the indexed part
- * below the watermark and scans only the not-yet-indexed tail above it, so a patient's entries are
- * complete as soon as their append resolved, on any process sharing the database.
+ * The audit log's deferred patient index. Appends write only `audit_entries`; a per-row secondary
+ * index on the patient would dirty one random index page per entry on every commit. Instead
+ * {@link PatientIndexer} copies (patient, idx) pairs into `audit_patient_runs` in bulk a moment
+ * after the appends, and advances a watermark in `meta` in the same transaction. Pairs are keyed
+ * by run first (`run = floor(idx / AUDIT_PATIENT_RUN)`), so a step writes into the pages of the
+ * newest run only, however long the log. {@link patientEntries} seeks each run below the
+ * watermark and scans only the not-yet-indexed tail above it, so a patient's entries are complete
+ * as soon as their append resolved, on any process sharing the database.
  */
 import type Database from "better-sqlite3";
 import { sql, type Kysely } from "kysely";
 import type { Store } from "../store/database.js";
 import type { AuditEntryTable, Schema } from "../store/schema.js";
 import { AUDIT_PATIENT_WATERMARK } from "../store/migrations/007_audit_patient_index.js";
+import { AUDIT_PATIENT_RUN } from "../store/migrations/010_audit_patient_runs.js";
 
-/** Entries indexed per transaction: bounds how long one step holds the SQLite handle. */
-const CHUNK = 50_000;
+/**
+ * Entries indexed per transaction, never across a run's end: bounds how long one step holds the
+ * SQLite handle (and with it the event loop).
+ */
+const CHUNK = 8192;
+/** Runs one lookup query seeks at most (bound parameters). */
+const RUNS_PER_QUERY = 500;
+
+const runOf = (idx: number): number => Math.floor(idx / AUDIT_PATIENT_RUN);
 /** Rows per multi-row INSERT on the SQLite path. */
 const ROWS = 100;
 
 /**
- * The index watermark: every entry with a smaller index is in `audit_patient_entries`.
+ * The index watermark: every entry with a smaller index is in `audit_patient_runs`.
  * @param db - the store's Kysely instance
  * @returns the watermark (0 when nothing was indexed)
  */
@@ -49,20 +58,25 @@ export async function patientEntries(
   limit: number,
 ): Promise<AuditEntryTable[]> {
   const watermark = await indexedUpTo(db);
-  const indexed =
-    afterIndex + 1 < watermark
-      ? await db
-          .selectFrom("audit_patient_entries as p")
-          .innerJoin("audit_entries as e", "e.idx", "p.idx")
-          .selectAll("e")
-          .where("p.patient", "=", patient)
-          .where("p.idx", ">", afterIndex)
-          .where("p.idx", "<", watermark)
-          .orderBy("p.idx", "asc")
-          .limit(limit)
-          .execute()
-      : [];
-  if (indexed.length >= limit) return indexed;
+  let indexed: AuditEntryTable[] = [];
+  // One seek per run, runs in order, until the page is full.
+  for (let run = runOf(afterIndex + 1); afterIndex + 1 < watermark && run <= runOf(watermark - 1);) {
+    const runs: number[] = [];
+    for (; runs.length < RUNS_PER_QUERY && run <= runOf(watermark - 1); run++) runs.push(run);
+    const rows = await db
+      .selectFrom("audit_patient_runs as p")
+      .innerJoin("audit_entries as e", "e.idx", "p.idx")
+      .selectAll("e")
+      .where("p.run", "in", runs)
+      .where("p.patient", "=", patient)
+      .where("p.idx", ">", afterIndex)
+      .where("p.idx", "<", watermark)
+      .orderBy("p.idx", "asc")
+      .limit(limit - indexed.length)
+      .execute();
+    indexed = indexed.concat(rows);
+    if (indexed.length >= limit) return indexed;
+  }
   const tail = await db
     .selectFrom("audit_entries")
     .selectAll()
@@ -83,7 +97,7 @@ export interface PatientIndexerOptions {
 }
 
 /**
- * Keeps `audit_patient_entries` close behind the log: {@link PatientIndexer.appended} schedules a
+ * Keeps `audit_patient_runs` close behind the log: {@link PatientIndexer.appended} schedules a
  * catch-up step on a timer, which indexes everything below the log's size in chunks. Failures are
  * retried on the next append; lookups stay complete meanwhile through the tail scan.
  */
@@ -151,7 +165,7 @@ export class PatientIndexer {
     const target = this.#target;
     let from = await indexedUpTo(this.#store.db);
     while (from < target) {
-      const to = Math.min(target, from + CHUNK);
+      const to = Math.min(target, from + CHUNK, (runOf(from) + 1) * AUDIT_PATIENT_RUN);
       await indexRange(this.#store, from, to, this.#pairs(from, to));
       this.#forget(to);
       from = to;
@@ -189,7 +203,7 @@ export class PatientIndexer {
 }
 
 /**
- * Copies the (patient, idx) pairs of entries `[from, to)` into the index, sorted by patient, and
+ * Copies the (patient, idx) pairs of entries `[from, to)` into the index, in key order, and
  * raises the watermark to `to`, in one transaction. Idempotent: another process indexing the same
  * range at the same time inserts nothing twice and never lowers the watermark.
  * @param store - the store
@@ -219,11 +233,11 @@ export async function indexRange(
           .where("patient", "is not", null)
           .execute()
       ).map((r) => ({ patient: r.patient as string, idx: Number(r.idx) }));
-    const pairs = rows.sort(byPatientThenIndex);
+    const pairs = rows.sort(byKey);
     for (let i = 0; i < pairs.length; i += 5000) {
       await trx
-        .insertInto("audit_patient_entries")
-        .values(pairs.slice(i, i + 5000))
+        .insertInto("audit_patient_runs")
+        .values(pairs.slice(i, i + 5000).map((p) => ({ run: runOf(p.idx), ...p })))
         .onConflict((oc) => oc.doNothing())
         .execute();
     }
@@ -251,15 +265,15 @@ const statementCache = new WeakMap<Database.Database, SqliteStatements>();
 function statements(handle: Database.Database): SqliteStatements {
   let s = statementCache.get(handle);
   if (s === undefined) {
-    const insert = "insert or ignore into audit_patient_entries (patient, idx) values ";
+    const insert = "insert or ignore into audit_patient_runs (run, patient, idx) values ";
     s = {
       select: handle
         .prepare<[number, number], [string, number]>(
           "select patient, idx from audit_entries where idx >= ? and idx < ? and patient is not null",
         )
         .raw(true),
-      insertMany: handle.prepare(insert + Array.from({ length: ROWS }, () => "(?, ?)").join(", ")),
-      insertOne: handle.prepare(`${insert}(?, ?)`),
+      insertMany: handle.prepare(insert + Array.from({ length: ROWS }, () => "(?, ?, ?)").join(", ")),
+      insertOne: handle.prepare(`${insert}(?, ?, ?)`),
       watermark: handle.prepare<[string, string, number]>(
         "update meta set value = ? where key = ? and cast(value as integer) < ?",
       ),
@@ -283,15 +297,15 @@ function indexRangeSqlite(
   s.begin.run();
   try {
     const pairs = known ?? s.select.all(from, to).map(([patient, idx]) => ({ patient, idx }));
-    pairs.sort(byPatientThenIndex);
+    pairs.sort(byKey);
     const params: Array<string | number> = [];
     let i = 0;
     for (; i + ROWS <= pairs.length; i += ROWS) {
       params.length = 0;
-      for (let k = i; k < i + ROWS; k++) params.push(pairs[k]!.patient, pairs[k]!.idx);
+      for (let k = i; k < i + ROWS; k++) params.push(runOf(pairs[k]!.idx), pairs[k]!.patient, pairs[k]!.idx);
       s.insertMany.run(params);
     }
-    for (; i < pairs.length; i++) s.insertOne.run(pairs[i]!.patient, pairs[i]!.idx);
+    for (; i < pairs.length; i++) s.insertOne.run(runOf(pairs[i]!.idx), pairs[i]!.patient, pairs[i]!.idx);
     s.watermark.run(String(to), AUDIT_PATIENT_WATERMARK, to);
     s.commit.run();
   } catch (error) {
@@ -300,9 +314,9 @@ function indexRangeSqlite(
   }
 }
 
-function byPatientThenIndex(
-  a: { patient: string; idx: number },
-  b: { patient: string; idx: number },
-): number {
+/** The table's key order: run, then patient, then index. */
+function byKey(a: { patient: string; idx: number }, b: { patient: string; idx: number }): number {
+  const run = runOf(a.idx) - runOf(b.idx);
+  if (run !== 0) return run;
   return a.patient < b.patient ? -1 : a.patient > b.patient ? 1 : a.idx - b.idx;
 }

@@ -74,7 +74,9 @@ export interface PatientKeyTable {
 }
 
 /** The deferred patient index of the audit log: one row per entry about a patient, written in bulk. */
-export interface AuditPatientEntryTable {
+export interface AuditPatientRunTable {
+  /** `floor(idx / AUDIT_PATIENT_RUN)` (src/store/migrations/010_audit_patient_runs.ts). */
+  run: number;
   /** Same key as `audit_entries.patient`. */
   patient: string;
   idx: number;
@@ -281,7 +283,7 @@ export interface Schema {
   consent_grants: ConsentGrantTable;
   patient_keys: PatientKeyTable;
   audit_entries: AuditEntryTable;
-  audit_patient_entries: AuditPatientEntryTable;
+  audit_patient_runs: AuditPatientRunTable;
   audit_tree_heads: AuditTreeHeadTable;
   resource_versions: ResourceVersionTable;
   resources: ResourceTable;
