@@ -10,7 +10,9 @@
  * completes it, rows go in in key order with raw multi-row INSERTs (journal off,
  * synchronous=OFF, exclusive lock during the build only), and each row's entry text is the
  * placeholder `{}` (proofs read only hashes; it does not match the random leaf hash, so
- * `verifyAll` would refuse this log). `--quick` uses 1M leaves.
+ * `verifyAll` would refuse this log). Each row names one of 50,000 patients, and the deferred
+ * patient index (`audit_patient_runs`) is filled for all of them with its watermark at the end, so
+ * (3) a patient's access-log lookup is measured at that size too. `--quick` uses 1M leaves.
  * The proofs are then built by `AuditLog` exactly as in production, on a freshly reopened store,
  * and a sample is verified. Run: `npx tsx bench/auditProof.ts` (prints JSON; nothing asserted).
  */
@@ -23,11 +25,17 @@ import { AuditLog } from "../src/audit/auditLog.js";
 import type { AuditEntry } from "../src/audit/auditEntry.js";
 import { verifyConsistency } from "../src/audit/consistencyProof.js";
 import { verifyInclusion } from "../src/audit/inclusionProof.js";
+import { patientEntries } from "../src/audit/patientIndex.js";
 import { fastNodeHash } from "../src/audit/serverHash.js";
 import { openStore } from "../src/store/database.js";
+import { AUDIT_PATIENT_WATERMARK } from "../src/store/migrations/007_audit_patient_index.js";
+import { AUDIT_PATIENT_RUN } from "../src/store/migrations/010_audit_patient_runs.js";
 import { isMain, runAsScript, type BenchOptions } from "./support/report.js";
 
 const ACCOUNT = "0x00000000000000000000000000000000000000a1";
+/** Patients of the big log: row `i` is about patient `i % PATIENTS`. */
+const PATIENTS = 50_000;
+const patientOf = (p: number): string => `0x${(0xa00000 + p).toString(16).padStart(40, "0")}`;
 
 function entry(i: number): AuditEntry {
   return {
@@ -98,8 +106,9 @@ async function buildBigTree(path: string, leaves: number): Promise<number> {
   db.pragma("cache_size = -262144");
   const ROWS = 256;
   const head = "insert into audit_entries (idx, entry, leaf_hash, patient, created_at, subtrees) values ";
-  const many = db.prepare(head + Array.from({ length: ROWS }, () => "(?, '{}', ?, null, 0, ?)").join(", "));
-  const one = db.prepare(`${head}(?, '{}', ?, null, 0, ?)`);
+  const many = db.prepare(head + Array.from({ length: ROWS }, () => "(?, '{}', ?, ?, 0, ?)").join(", "));
+  const one = db.prepare(`${head}(?, '{}', ?, ?, 0, ?)`);
+  const patients = Array.from({ length: PATIENTS }, (_, p) => patientOf(p));
   const params: unknown[] = [];
   const edge: Array<{ level: number; index: number; hash: Uint8Array }> = [];
   type Edge = (typeof edge)[number];
@@ -116,13 +125,23 @@ async function buildBigTree(path: string, leaves: number): Promise<number> {
       completed.push(top.hash);
     }
     edge.push(top);
-    params.push(i, leaf, completed.length === 0 ? null : Buffer.concat(completed));
-    if (params.length === ROWS * 3) {
+    params.push(i, leaf, patients[i % PATIENTS], completed.length === 0 ? null : Buffer.concat(completed));
+    if (params.length === ROWS * 4) {
       many.run(params);
       params.length = 0;
     }
   }
-  for (let k = 0; k < params.length; k += 3) one.run(params[k], params[k + 1], params[k + 2]);
+  for (let k = 0; k < params.length; k += 4) one.run(params[k], params[k + 1], params[k + 2], params[k + 3]);
+  // The patient index as the indexer leaves it: every run's pairs in key order, watermark at the end.
+  const pair = db.prepare("insert into audit_patient_runs (run, patient, idx) values (?, ?, ?)");
+  for (let run = 0; run * AUDIT_PATIENT_RUN < leaves; run++) {
+    const from = run * AUDIT_PATIENT_RUN;
+    const to = Math.min(leaves, from + AUDIT_PATIENT_RUN);
+    const idx = Array.from({ length: to - from }, (_, k) => from + k);
+    idx.sort((a, b) => (a % PATIENTS) - (b % PATIENTS) || a - b);
+    for (const i of idx) pair.run(run, patients[i % PATIENTS], i);
+  }
+  db.prepare("update meta set value = ? where key = ?").run(String(leaves), AUDIT_PATIENT_WATERMARK);
   db.exec("commit");
   db.pragma("locking_mode = NORMAL");
   db.pragma("journal_mode = WAL");
@@ -170,7 +189,24 @@ async function proofLatency(dir: string, leaves: number) {
       throw new Error(`consistency proof from ${oldSize} did not verify`);
     }
   }
+  // A patient's access log, first page and a page from a random point, as GET /audit/me asks:
+  // the rows as the store returns them (the placeholder texts are not decoded).
+  const lookups: number[] = [];
+  let listed = 0;
+  for (let s = 0; s < 1100; s++) {
+    const patient = patientOf(Math.floor(Math.random() * PATIENTS));
+    const afterIndex = s % 2 === 0 ? undefined : Math.floor(Math.random() * size);
+    t = performance.now();
+    const page = await patientEntries(store.db, patient, afterIndex ?? -1, 100);
+    if (s >= 100) lookups.push(performance.now() - t);
+    if (page.some((e) => Number(e.idx) % PATIENTS !== Number.parseInt(patient.slice(2), 16) - 0xa00000)) {
+      throw new Error("a patient's lookup returned another patient's entry");
+    }
+    listed += page.length;
+  }
+  log.stopBackground();
   await store.close();
+  lookups.sort((a, b) => a - b);
   inclusion.sort((a, b) => a - b);
   consistency.sort((a, b) => a - b);
   return {
@@ -190,6 +226,15 @@ async function proofLatency(dir: string, leaves: number) {
       p99: round(percentile(consistency, 99)),
     },
     verifiedSamples: verified,
+    patientLookupMs: {
+      patients: PATIENTS,
+      runs: Math.ceil(size / AUDIT_PATIENT_RUN),
+      samples: lookups.length,
+      pageSize: 100,
+      meanEntriesReturned: round(listed / 1100, 1),
+      p50: round(percentile(lookups, 50)),
+      p99: round(percentile(lookups, 99)),
+    },
   };
 }
 
