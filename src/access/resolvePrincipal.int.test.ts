@@ -92,7 +92,7 @@ describe.each(engines)("%s", (engine) => {
       chainId: 31337,
     });
     const signIn = async (account: typeof alice) => {
-      const { message } = challenges.issue(account.address);
+      const { message } = await challenges.issue(account.address);
       return { message, signature: await account.signMessage({ message }) };
     };
 
@@ -141,7 +141,7 @@ describe.each(engines)("%s", (engine) => {
     });
 
     it("refuses a wrong signer before looking at roles", async () => {
-      const { message } = challenges.issue(bob.address);
+      const { message } = await challenges.issue(bob.address);
       const signature = await alice.signMessage({ message });
       await expect(login({ challenges, db: t.store.db, nodeKey, message, signature })).rejects.toThrow(
         expect.objectContaining({

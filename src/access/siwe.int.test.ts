@@ -25,12 +25,12 @@ describe("SIWE verified on the ledger (publicClient.verifySiweMessage)", () => {
       uri: "https://node.example/auth",
       chainId: 31337,
     });
-    const first = challenges.issue(alice.address);
+    const first = await challenges.issue(alice.address);
     await expect(
       challenges.verify({ message: first.message, signature: await alice.signMessage(first), publicClient }),
     ).resolves.toEqual({ address: alice.address });
 
-    const second = challenges.issue(alice.address);
+    const second = await challenges.issue(alice.address);
     await expect(
       challenges.verify({
         message: second.message,
@@ -54,7 +54,7 @@ describe("SIWE verified on the ledger (publicClient.verifySiweMessage)", () => {
       uri: "https://node.example/auth",
       chainId: 31337,
     });
-    const first = challenges.issue(alice.address);
+    const first = await challenges.issue(alice.address);
     await expect(
       challenges.verify({
         message: first.message,
@@ -64,7 +64,7 @@ describe("SIWE verified on the ledger (publicClient.verifySiweMessage)", () => {
     ).resolves.toEqual({ address: alice.address });
     // Not alice's EOA signature: only the ledger could say whether alice is a contract that accepts
     // it. viem 2.57 folds the transport failure of that call into "not valid", so the answer is no.
-    const second = challenges.issue(alice.address);
+    const second = await challenges.issue(alice.address);
     await expect(
       challenges.verify({
         message: second.message,

@@ -19,7 +19,7 @@ const unauthenticated = (message: string): unknown =>
 describe("SiweChallenges", () => {
   it("issues an EIP-4361 message and verifies its signature (happy path)", async () => {
     const challenges = new SiweChallenges(OPTIONS);
-    const { message, nonce, expiresAt } = challenges.issue(alice.address.toLowerCase());
+    const { message, nonce, expiresAt } = await challenges.issue(alice.address.toLowerCase());
     const fields = parseSiweMessage(message);
     expect(fields).toMatchObject({
       address: alice.address,
@@ -32,12 +32,12 @@ describe("SiweChallenges", () => {
     expect(fields.expirationTime?.getTime()).toBe(expiresAt.getTime());
     const signature = await alice.signMessage({ message });
     await expect(challenges.verify({ message, signature })).resolves.toEqual({ address: alice.address });
-    expect(challenges.size).toBe(0);
+    expect(await challenges.size()).toBe(0);
   });
 
   it("refuses a replayed message: the nonce is single use", async () => {
     const challenges = new SiweChallenges(OPTIONS);
-    const { message } = challenges.issue(alice.address);
+    const { message } = await challenges.issue(alice.address);
     const signature = await alice.signMessage({ message });
     await challenges.verify({ message, signature });
     await expect(challenges.verify({ message, signature })).rejects.toThrow(
@@ -47,7 +47,7 @@ describe("SiweChallenges", () => {
 
   it("refuses concurrent verifications of the same message but one", async () => {
     const challenges = new SiweChallenges(OPTIONS);
-    const { message } = challenges.issue(alice.address);
+    const { message } = await challenges.issue(alice.address);
     const signature = await alice.signMessage({ message });
     const results = await Promise.allSettled([1, 2, 3].map(() => challenges.verify({ message, signature })));
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
@@ -74,7 +74,7 @@ describe("SiweChallenges", () => {
       [{ uri: "https://evil.example/auth" }, "SIWE uri mismatch"],
       [{ chainId: 1 }, "SIWE chain id mismatch"],
     ] as const) {
-      const { nonce } = challenges.issue(alice.address);
+      const { nonce } = await challenges.issue(alice.address);
       const message = createSiweMessage({
         ...OPTIONS,
         ...other,
@@ -90,7 +90,7 @@ describe("SiweChallenges", () => {
   it("refuses an expired challenge", async () => {
     const c = clock();
     const challenges = new SiweChallenges({ ...OPTIONS, ttlMs: 60_000, now: c.now });
-    const { message } = challenges.issue(alice.address);
+    const { message } = await challenges.issue(alice.address);
     const signature = await alice.signMessage({ message });
     c.advance(60_000);
     await expect(challenges.verify({ message, signature })).rejects.toThrow(
@@ -101,7 +101,7 @@ describe("SiweChallenges", () => {
   it("honours a narrower expirationTime in the signed message", async () => {
     const c = clock();
     const challenges = new SiweChallenges({ ...OPTIONS, ttlMs: 60_000, now: c.now });
-    const { nonce } = challenges.issue(alice.address);
+    const { nonce } = await challenges.issue(alice.address);
     const message = createSiweMessage({
       ...OPTIONS,
       address: alice.address,
@@ -118,7 +118,7 @@ describe("SiweChallenges", () => {
 
   it("refuses a signature by another account", async () => {
     const challenges = new SiweChallenges(OPTIONS);
-    const { message } = challenges.issue(alice.address);
+    const { message } = await challenges.issue(alice.address);
     const signature = await mallory.signMessage({ message });
     await expect(challenges.verify({ message, signature })).rejects.toThrow(
       unauthenticated("SIWE signature does not match the address"),
@@ -127,7 +127,7 @@ describe("SiweChallenges", () => {
 
   it("refuses a challenge re-addressed to another account", async () => {
     const challenges = new SiweChallenges(OPTIONS);
-    const { nonce } = challenges.issue(alice.address);
+    const { nonce } = await challenges.issue(alice.address);
     const message = createSiweMessage({ ...OPTIONS, address: mallory.address, version: "1", nonce });
     const signature = await mallory.signMessage({ message });
     await expect(challenges.verify({ message, signature })).rejects.toThrow(
@@ -143,32 +143,34 @@ describe("SiweChallenges", () => {
     await expect(challenges.verify({ message: "x".repeat(5000), signature: "0x00" })).rejects.toThrow(
       unauthenticated("SIWE message malformed"),
     );
-    const { message } = challenges.issue(alice.address);
+    const { message } = await challenges.issue(alice.address);
     await expect(challenges.verify({ message, signature: "0x1234" })).rejects.toThrow(
       unauthenticated("SIWE signature malformed"),
     );
-    expect(() => challenges.issue("not-an-address")).toThrow(expect.objectContaining({ kind: "invalid" }));
+    await expect(challenges.issue("not-an-address")).rejects.toThrow(
+      expect.objectContaining({ kind: "invalid" }),
+    );
   });
 
   it("keeps at most maxPending challenges, dropping the oldest", async () => {
     const challenges = new SiweChallenges({ ...OPTIONS, maxPending: 3 });
-    const first = challenges.issue(alice.address);
-    for (let i = 0; i < 3; i++) challenges.issue(alice.address);
-    expect(challenges.size).toBe(3);
+    const first = await challenges.issue(alice.address);
+    for (let i = 0; i < 3; i++) await challenges.issue(alice.address);
+    expect(await challenges.size()).toBe(3);
     const signature = await alice.signMessage({ message: first.message });
     await expect(challenges.verify({ message: first.message, signature })).rejects.toThrow(
       unauthenticated("SIWE nonce unknown or already used"),
     );
   });
 
-  it("prunes expired challenges when issuing", () => {
+  it("prunes expired challenges when issuing", async () => {
     const c = clock();
     const challenges = new SiweChallenges({ ...OPTIONS, ttlMs: 1_000, now: c.now });
-    challenges.issue(alice.address);
-    challenges.issue(alice.address);
+    await challenges.issue(alice.address);
+    await challenges.issue(alice.address);
     c.advance(1_000);
-    challenges.issue(alice.address);
-    expect(challenges.size).toBe(1);
+    await challenges.issue(alice.address);
+    expect(await challenges.size()).toBe(1);
   });
 
   it("delegates to the public client when given one, and maps its failures", async () => {
@@ -180,7 +182,7 @@ describe("SiweChallenges", () => {
         return Promise.resolve(true);
       },
     };
-    const { message, nonce } = challenges.issue(alice.address);
+    const { message, nonce } = await challenges.issue(alice.address);
     // A contract wallet's signature is not an EOA signature: only the client can check it.
     await expect(challenges.verify({ message, signature: "0xdeadbeef", publicClient: yes })).resolves.toEqual(
       {
@@ -195,7 +197,7 @@ describe("SiweChallenges", () => {
     });
 
     const no: SiweVerifier = { verifySiweMessage: () => Promise.resolve(false) };
-    const second = challenges.issue(alice.address);
+    const second = await challenges.issue(alice.address);
     await expect(
       challenges.verify({ message: second.message, signature: "0xdead", publicClient: no }),
     ).rejects.toThrow(unauthenticated("SIWE signature does not match the address"));
@@ -203,7 +205,7 @@ describe("SiweChallenges", () => {
     const down: SiweVerifier = {
       verifySiweMessage: () => Promise.reject(new HttpRequestError({ url: "http://127.0.0.1:1" })),
     };
-    const third = challenges.issue(alice.address);
+    const third = await challenges.issue(alice.address);
     await expect(
       challenges.verify({ message: third.message, signature: "0xdead", publicClient: down }),
     ).rejects.toThrow(

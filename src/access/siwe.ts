@@ -1,8 +1,8 @@
 /**
  * Sign-In with Ethereum (EIP-4361): the node issues a challenge message with a single-use nonce,
- * the wallet signs it, the node checks it. Nonces live in memory, so a challenge must be
- * answered by the process that issued it (sticky sessions when several API processes share a
- * database). https://eips.ethereum.org/EIPS/eip-4361
+ * the wallet signs it, the node checks it. Pending challenges wait in a {@link ChallengeStore}:
+ * the node's database when it runs, so any API process sharing it can take the answer, and
+ * memory otherwise. https://eips.ethereum.org/EIPS/eip-4361
  */
 import { randomBytes } from "node:crypto";
 import { getAddress, isAddress, isAddressEqual, isHex, verifyMessage, type Address, type Hex } from "viem";
@@ -13,6 +13,7 @@ import {
   type VerifySiweMessageParameters,
 } from "viem/siwe";
 import { BaseError, findCause } from "../errors/BaseError.js";
+import { MemoryChallengeStore, type ChallengeStore } from "./challengeStore.js";
 
 /**
  * What verifies a SIWE signature on chain: a viem PublicClient (EIP-1271 / ERC-6492 wallets).
@@ -31,8 +32,13 @@ export interface SiweChallengesOptions {
   chainId: number;
   /** How long a challenge may be answered (default 5 minutes). */
   ttlMs?: number;
-  /** Most pending challenges kept; the oldest is dropped beyond it (default 10 000). */
+  /**
+   * Most pending challenges kept in memory; the oldest is dropped beyond it (default 10 000).
+   * Ignored with `store`, which has its own bound.
+   */
   maxPending?: number;
+  /** Where pending challenges wait (default: in this process's memory). */
+  store?: ChallengeStore;
   /** Human-readable line the wallet shows. */
   statement?: string;
   /** Clock in milliseconds (tests). */
@@ -53,11 +59,6 @@ export interface SiweVerifyInput {
   publicClient?: SiweVerifier | undefined;
 }
 
-interface Pending {
-  address: Address;
-  expiresAt: number;
-}
-
 /** Longest SIWE message accepted; real ones are a few hundred bytes. */
 const MAX_MESSAGE_LENGTH = 4096;
 
@@ -70,27 +71,27 @@ export class SiweChallenges {
   readonly uri: string;
   readonly chainId: number;
   readonly ttlMs: number;
-  private readonly maxPending: number;
   private readonly statement: string;
   private readonly now: () => number;
-  private readonly pending = new Map<string, Pending>();
+  private readonly pending: ChallengeStore;
 
   constructor(options: SiweChallengesOptions) {
     this.domain = options.domain;
     this.uri = options.uri;
     this.chainId = options.chainId;
     this.ttlMs = options.ttlMs ?? 5 * 60_000;
-    this.maxPending = options.maxPending ?? 10_000;
+    const maxPending = options.maxPending ?? 10_000;
     this.statement = options.statement ?? "Sign in to carechain.";
     this.now = options.now ?? Date.now;
-    if (!(this.ttlMs > 0) || !(this.maxPending > 0)) {
+    if (!(this.ttlMs > 0) || !(maxPending > 0)) {
       throw new BaseError("config", "SIWE ttlMs and maxPending must be positive");
     }
+    this.pending = options.store ?? new MemoryChallengeStore(maxPending);
   }
 
-  /** Number of challenges waiting for an answer. */
-  get size(): number {
-    return this.pending.size;
+  /** Number of challenges waiting for an answer (expired ones included until dropped). */
+  size(): Promise<number> {
+    return this.pending.count();
   }
 
   /**
@@ -99,17 +100,11 @@ export class SiweChallenges {
    * @param address - The account that will sign.
    * @returns The message to sign, its nonce and expiry.
    */
-  issue(address: string): SiweChallenge {
+  async issue(address: string): Promise<SiweChallenge> {
     if (!isAddress(address, { strict: false }))
       throw new BaseError("invalid", "SIWE address is not an address");
     const account = getAddress(address);
     const now = this.now();
-    this.prune(now);
-    while (this.pending.size >= this.maxPending) {
-      const oldest = this.pending.keys().next().value;
-      if (oldest === undefined) break;
-      this.pending.delete(oldest);
-    }
     const nonce = randomBytes(16).toString("hex");
     const expiresAt = now + this.ttlMs;
     const message = createSiweMessage({
@@ -123,7 +118,7 @@ export class SiweChallenges {
       issuedAt: new Date(now),
       expirationTime: new Date(expiresAt),
     });
-    this.pending.set(nonce, { address: account, expiresAt });
+    await this.pending.put(nonce, { address: account, expiresAt }, now);
     return { message, nonce, expiresAt: new Date(expiresAt) };
   }
 
@@ -149,9 +144,9 @@ export class SiweChallenges {
     ) {
       throw fail("SIWE message malformed");
     }
-    const pending = this.pending.get(fields.nonce);
-    // Spend the nonce before any await, so concurrent verifications of one message cannot both pass.
-    this.pending.delete(fields.nonce);
+    // Spend the nonce first (one atomic take), so concurrent verifications of one message, in this
+    // process or another, cannot both pass.
+    const pending = await this.pending.take(fields.nonce);
     if (fields.domain !== this.domain) throw fail("SIWE domain mismatch");
     if (fields.uri !== this.uri) throw fail("SIWE uri mismatch");
     if (fields.chainId !== this.chainId) throw fail("SIWE chain id mismatch");
@@ -195,14 +190,6 @@ export class SiweChallenges {
     }
     if (!valid) throw fail("SIWE signature does not match the address");
     return { address: pending.address };
-  }
-
-  /** Drops expired challenges (they sit in insertion order, so expiry order too). */
-  private prune(now: number): void {
-    for (const [nonce, entry] of this.pending) {
-      if (entry.expiresAt > now) break;
-      this.pending.delete(nonce);
-    }
   }
 }
 

@@ -21,6 +21,7 @@ import { fhirRoutes } from "../api/routes/fhir.js";
 import { federationRoutes } from "../api/routes/federation.js";
 import { referralRoutes } from "../api/routes/referrals.js";
 import { subscriptionRoutes } from "../api/routes/subscriptions.js";
+import { DbChallengeStore } from "../access/challengeStore.js";
 import { SiweChallenges } from "../access/siwe.js";
 import { freePort } from "../chain/freePort.js";
 import { buildServices, type Services } from "./services.js";
@@ -160,6 +161,7 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
     const port = config.port === 0 ? await freePort() : config.port;
     const publicUrl = config.publicUrl ?? `http://${config.host}:${port}`;
     const challenges = new SiweChallenges({
+      store: new DbChallengeStore(store),
       domain: new URL(publicUrl).host,
       uri: `${publicUrl}/auth`,
       chainId: clients.chainId,

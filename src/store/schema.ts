@@ -74,6 +74,15 @@ export interface PatientKeyTable {
 }
 
 /** The deferred patient index of the audit log: one row per entry about a patient, written in bulk. */
+export interface SiweChallengeTable {
+  /** The challenge's single-use nonce (128 bits, hex). */
+  nonce: string;
+  /** The account that must sign, checksummed. */
+  address: string;
+  /** Unix milliseconds. */
+  expires_at: number;
+}
+
 export interface AuditPatientRunTable {
   /** `floor(idx / AUDIT_PATIENT_RUN)` (src/store/migrations/010_audit_patient_runs.ts). */
   run: number;
@@ -284,6 +293,7 @@ export interface Schema {
   patient_keys: PatientKeyTable;
   audit_entries: AuditEntryTable;
   audit_patient_runs: AuditPatientRunTable;
+  siwe_challenges: SiweChallengeTable;
   audit_tree_heads: AuditTreeHeadTable;
   resource_versions: ResourceVersionTable;
   resources: ResourceTable;

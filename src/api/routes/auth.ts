@@ -29,7 +29,7 @@ export function authRoutes(deps: AuthDeps) {
         body: z.strictObject({ address }),
       },
       async ({ body }) => {
-        const c = deps.challenges.issue(body.address as Hex);
+        const c = await deps.challenges.issue(body.address as Hex);
         return { message: c.message, nonce: c.nonce, expiresAt: c.expiresAt.toISOString() };
       },
     );

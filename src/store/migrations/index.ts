@@ -9,6 +9,7 @@ import { auditPatientIndex } from "./007_audit_patient_index.js";
 import { auditTreeLayout } from "./008_audit_tree_layout.js";
 import { auditSubtreesInEntries } from "./009_audit_subtrees_in_entries.js";
 import { auditPatientRuns } from "./010_audit_patient_runs.js";
+import { siweChallenges } from "./011_siwe_challenges.js";
 
 /** Every migration, in the order it runs. Names are stored: never rename, only append. */
 export const migrations: Record<string, DialectMigration> = {
@@ -22,4 +23,5 @@ export const migrations: Record<string, DialectMigration> = {
   "008_audit_tree_layout": auditTreeLayout,
   "009_audit_subtrees_in_entries": auditSubtreesInEntries,
   "010_audit_patient_runs": auditPatientRuns,
+  "011_siwe_challenges": siweChallenges,
 };
