@@ -61,6 +61,11 @@ export const configSchema = z.object({
   /** ANCHOR_INTERVAL_MS / ANCHOR_MAX_ENTRIES: signed tree head every interval or N entries. */
   anchorIntervalMs: z.coerce.number().int().min(100).max(3_600_000),
   anchorMaxEntries: z.coerce.number().int().min(1),
+  /**
+   * CARECHAIN_HOOK_ALLOW: comma-separated hosts (`name`, `name:port`, IP) subscription REST hooks
+   * may reach although they resolve to loopback, private or reserved addresses.
+   */
+  hookAllow: z.array(z.string().regex(/^[A-Za-z0-9.:[\]-]+$/, "must list host names or addresses")),
   /** LOG_LEVEL */
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
   /** CARECHAIN_DEMO: seed demo data on first run. */
@@ -83,6 +88,7 @@ const ENV_NAMES: Record<keyof Config, string> = {
   publicUrl: "PUBLIC_URL",
   anchorIntervalMs: "ANCHOR_INTERVAL_MS",
   anchorMaxEntries: "ANCHOR_MAX_ENTRIES",
+  hookAllow: "CARECHAIN_HOOK_ALLOW",
   logLevel: "LOG_LEVEL",
   demo: "CARECHAIN_DEMO",
 };
@@ -116,6 +122,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: ConfigOverrides = 
     publicUrl: pick("publicUrl"),
     anchorIntervalMs: pick("anchorIntervalMs") ?? 1000,
     anchorMaxEntries: pick("anchorMaxEntries") ?? 100_000,
+    hookAllow: String(pick("hookAllow") ?? "")
+      .split(",")
+      .map((h) => h.trim())
+      .filter((h) => h.length > 0),
     logLevel: pick("logLevel") ?? "info",
     demo: parseBool(pick("demo")),
   };

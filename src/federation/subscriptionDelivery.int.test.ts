@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../node/logger.js";
 import { engines, freshStore, type TestStore } from "../../test/support/stores.js";
+import { HookTargets } from "./hookTargets.js";
 import { DeliveryQueue } from "./subscriptionDelivery.js";
 
 describe.each(engines)("DeliveryQueue (%s)", (engine) => {
@@ -71,6 +72,37 @@ describe.each(engines)("DeliveryQueue (%s)", (engine) => {
     }
     expect(await q.status("k-b")).toEqual({ status: "failed", attempts: 3 });
     expect(await q.runOnce()).toBe(0);
+  });
+
+  it("never connects a user-chosen hook to a private address, unless the operator allows the host", async () => {
+    // Queued straight into the table (as if the name had resolved elsewhere when the subscription
+    // was made): the connection itself refuses loopback for the guarded kind.
+    const q = queue(1);
+    await q.enqueue("k-ssrf", "subscription", `${url}/ssrf`, { n: 1 });
+    await q.enqueue("k-peer", "referral-notice", `${url}/peer`, { n: 1 });
+    // A name is refused by the connection's DNS lookup (so rebinding after the check gains nothing).
+    await q.enqueue("k-name", "subscription", `${url.replace("127.0.0.1", "localhost")}/ssrf`, { n: 1 });
+    expect(await q.runOnce()).toBe(3);
+    const named = await t.store.db
+      .selectFrom("push_deliveries")
+      .select(["status", "last_error"])
+      .where("idem_key", "=", "k-name")
+      .executeTakeFirstOrThrow();
+    expect(named).toEqual({ status: "failed", last_error: "endpoint must be a public address" });
+    expect(await q.status("k-ssrf")).toEqual({ status: "failed", attempts: 1 });
+    expect(await q.status("k-peer")).toEqual({ status: "delivered", attempts: 1 });
+    expect(calls.filter((c) => c.path === "/ssrf")).toHaveLength(0);
+    await expect(q.admit("subscription", `${url}/ssrf`)).rejects.toThrow(/endpoint must be a public address/);
+
+    const allowed = new DeliveryQueue({
+      store: t.store,
+      logger: createLogger("silent"),
+      targets: new HookTargets(["127.0.0.1"]),
+    });
+    await allowed.admit("subscription", `${url}/ok`);
+    await allowed.enqueue("k-allowed", "subscription", `${url}/ok`, { n: 1 });
+    expect(await allowed.runOnce()).toBe(1);
+    expect(await allowed.status("k-allowed")).toEqual({ status: "delivered", attempts: 1 });
   });
 
   it("survives a restart: a queued push is delivered by a new queue", async () => {

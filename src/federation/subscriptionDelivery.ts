@@ -1,8 +1,12 @@
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
+import type { LookupFunction } from "node:net";
 import type { Kysely, Transaction } from "kysely";
 import type { Logger } from "pino";
 import { BaseError } from "../errors/BaseError.js";
 import type { Store } from "../store/database.js";
 import type { Schema } from "../store/schema.js";
+import { HookTargets } from "./hookTargets.js";
 
 /** Signs an outgoing node-to-node request; returns the headers to add (src/federation/nodeAuth.ts). */
 export type RequestSigner = (request: {
@@ -26,6 +30,13 @@ export interface DeliveryQueueOptions {
   timeoutMs?: number;
   /** Longest sleep between queue scans (default 1 s). */
   pollMs?: number;
+  /**
+   * Where pushes of the `guarded` kinds may connect (default: public addresses only). Other kinds
+   * go to endpoints the consortium registry names (peer nodes).
+   */
+  targets?: HookTargets;
+  /** Kinds whose URL a user chose, checked against `targets` at every connection (default: subscription). */
+  guarded?: readonly string[];
   now?: () => number;
 }
 
@@ -53,6 +64,7 @@ export function assertHttpUrl(url: string): URL {
  */
 export class DeliveryQueue {
   readonly #o: Required<Omit<DeliveryQueueOptions, "sign">> & { sign: RequestSigner | undefined };
+  readonly #guarded: Set<string>;
   #stopped = true;
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
@@ -65,10 +77,24 @@ export class DeliveryQueue {
       maxAttempts: 8,
       timeoutMs: 5000,
       pollMs: 1000,
+      targets: new HookTargets(),
+      guarded: ["subscription"],
       now: () => Date.now(),
       ...options,
       sign: options.sign,
     };
+    this.#guarded = new Set(this.#o.guarded);
+  }
+
+  /**
+   * Refuses a user-chosen `url` for pushes of `kind` that could not be delivered there: for the
+   * guarded kinds, a host that resolves to a loopback, private or reserved address and is not
+   * allowed by the operator (src/federation/hookTargets.ts).
+   * @throws BaseError("invalid") naming the endpoint
+   */
+  async admit(kind: string, url: string): Promise<void> {
+    const parsed = assertHttpUrl(url);
+    if (this.#guarded.has(kind)) await this.#o.targets.check(parsed);
   }
 
   /**
@@ -175,15 +201,12 @@ export class DeliveryQueue {
       const signed = this.#o.sign
         ? await this.#o.sign({ method: "POST", path: `${url.pathname}${url.search}`, body: row.body })
         : {};
-      const res = await fetch(url, {
-        method: "POST",
-        headers: { "content-type": "application/json", ...signed },
-        body: row.body,
-        redirect: "manual",
-        signal: AbortSignal.timeout(this.#o.timeoutMs),
+      const lookup = this.#guarded.has(row.kind) ? this.#o.targets.lookupFor(url) : undefined;
+      const status = await postJson(url, { "content-type": "application/json", ...signed }, row.body, {
+        timeoutMs: this.#o.timeoutMs,
+        lookup,
       });
-      await res.body?.cancel();
-      if (res.status < 200 || res.status >= 300) error = `HTTP ${res.status}`;
+      if (status < 200 || status >= 300) error = `HTTP ${status}`;
     } catch (cause) {
       error = cause instanceof Error ? cause.message.slice(0, 200) : "request failed";
     }
@@ -244,4 +267,34 @@ export class DeliveryQueue {
       this.#wake = undefined;
     }
   }
+}
+
+/**
+ * One POST, no redirects followed; resolves with the status once the response has begun (its body
+ * is discarded). `lookup` decides which addresses the connection may use.
+ */
+function postJson(
+  url: URL,
+  headers: Record<string, string>,
+  body: string,
+  options: { timeoutMs: number; lookup: LookupFunction | undefined },
+): Promise<number> {
+  const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+  return new Promise<number>((resolve, reject) => {
+    const req = send(
+      url,
+      {
+        method: "POST",
+        headers: { ...headers, "content-length": String(Buffer.byteLength(body)) },
+        signal: AbortSignal.timeout(options.timeoutMs),
+        ...(options.lookup ? { lookup: options.lookup } : {}),
+      },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
 }

@@ -26,7 +26,7 @@ import type { CarechainEvents } from "../events/eventBus.js";
 import { auditEntryFor, type AuditSink } from "../records/recordAudit.js";
 import type { Store } from "../store/database.js";
 import type { SubscriptionTable } from "../store/schema.js";
-import { assertHttpUrl, type DeliveryQueue } from "./subscriptionDelivery.js";
+import type { DeliveryQueue } from "./subscriptionDelivery.js";
 import { eventPayload, type StoredEvent, type SubscriptionEvent } from "./subscriptionEvent.js";
 
 export const CHANNELS = ["sse", "rest-hook"] as const;
@@ -96,7 +96,7 @@ export class SubscriptionService {
         throw new BaseError("invalid", "a rest-hook subscription needs an endpoint", {
           expression: "endpoint",
         });
-      assertHttpUrl(request.endpoint);
+      await this.#d.deliveries.admit("subscription", request.endpoint);
     }
     const mask = categoryMask(request.categories);
     if (mask === 0)

@@ -11,6 +11,7 @@ import type { Indexer } from "../chain/indexer.js";
 import type { Outbox } from "../chain/outbox.js";
 import { organizationByNode } from "../chain/participantMirror.js";
 import type { Config } from "../config/config.js";
+import { HookTargets } from "../federation/hookTargets.js";
 import { ConsentGate } from "../consent/consentGate.js";
 import { ConsentService } from "../consent/consentService.js";
 import { loadGrantIndex } from "../consent/grantStore.js";
@@ -119,6 +120,7 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
   const deliveries = new DeliveryQueue({
     store: d.store,
     logger: d.logger,
+    targets: new HookTargets(d.config.hookAllow),
     sign: (request) => signNodeRequest(d.key.account, request),
   });
   const push = {

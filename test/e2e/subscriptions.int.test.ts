@@ -112,7 +112,11 @@ describe.each(engines)("subscriptions and referrals (%s)", (engine) => {
     if (engine === "postgres") database = await freshDatabase();
     hooks = await hookServer();
     node = await startNode(
-      loadConfig({}, { dataDir: dir, port: 0, databaseUrl: database?.url, anchorIntervalMs: 500 }),
+      // The hook receiver runs on loopback, which REST hooks may reach only when the operator allows it.
+      loadConfig(
+        {},
+        { dataDir: dir, port: 0, databaseUrl: database?.url, anchorIntervalMs: 500, hookAllow: "127.0.0.1" },
+      ),
       { logger: createLogger("silent") },
     );
     const { outbox, organizationId, indexer } = node.context;
@@ -198,6 +202,23 @@ describe.each(engines)("subscriptions and referrals (%s)", (engine) => {
       "TREAT",
     );
     expect(bad.status).toBe(400);
+    // Internal targets (SSRF): refused unless the operator allowed the host (only 127.0.0.1 here).
+    for (const endpoint of [
+      "http://169.254.169.254/latest/meta-data",
+      "http://10.1.2.3/hook",
+      "http://localhost:1/x",
+    ]) {
+      const internal = await gpSession.send(
+        "POST",
+        "/subscriptions",
+        { patient: patient.address, categories: ["labs"], channel: "rest-hook", endpoint },
+        "TREAT",
+      );
+      expect(internal.status).toBe(400);
+      const outcome = await internal.json();
+      expect(outcome.resourceType).toBe("OperationOutcome");
+      expect(outcome.issue[0].diagnostics).toMatch(/endpoint must be a public address/);
+    }
     // labs are granted, mental health is not: the whole subscription is refused
     const sensitive = await gpSession.send(
       "POST",
