@@ -3,7 +3,14 @@ import { HookTargets, isPublicAddress } from "./hookTargets.js";
 
 describe("REST hook targets", () => {
   it("tells public unicast addresses from loopback, private, link-local and reserved ones", () => {
-    for (const a of ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "::ffff:8.8.8.8"]) {
+    for (const a of [
+      "8.8.8.8",
+      "1.1.1.1",
+      "2606:4700:4700::1111",
+      "::ffff:8.8.8.8",
+      "64:ff9b::808:808",
+      "2002:808:808::1",
+    ]) {
       expect(isPublicAddress(a), a).toBe(true);
     }
     for (const a of [
@@ -24,6 +31,12 @@ describe("REST hook targets", () => {
       "ff02::1",
       "::ffff:127.0.0.1",
       "::ffff:10.0.0.1",
+      // IPv6 forms that carry an internal IPv4 address, and Teredo
+      "64:ff9b::7f00:1",
+      "64:ff9b::10.1.2.3",
+      "2002:a9fe:a9fe::1",
+      "2002:c0a8:101::",
+      "2001:0:4136:e378:8000:63bf:3fff:fdd2",
       "not-an-address",
     ]) {
       expect(isPublicAddress(a), a).toBe(false);

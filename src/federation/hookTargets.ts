@@ -36,6 +36,7 @@ for (const [network, prefix] of [
   ["::1", 128],
   ["64:ff9b:1::", 48],
   ["100::", 64],
+  ["2001::", 32],
   ["2001:db8::", 32],
   ["fc00::", 7],
   ["fe80::", 10],
@@ -44,11 +45,48 @@ for (const [network, prefix] of [
   BLOCKED.addSubnet(network, prefix, "ipv6");
 }
 
-/** True when `address` (an IP literal) is a public unicast address (IPv4-mapped IPv6 included). */
+/**
+ * True when `address` (an IP literal) is a public unicast address. IPv6 forms that carry an IPv4
+ * address (mapped `::ffff:0:0/96`, NAT64 `64:ff9b::/96`, 6to4 `2002::/16`) are judged by it;
+ * Teredo (`2001::/32`) is refused.
+ */
 export function isPublicAddress(address: string): boolean {
   const family = isIP(address);
   if (family === 0) return false;
-  return !BLOCKED.check(address, family === 4 ? "ipv4" : "ipv6");
+  if (BLOCKED.check(address, family === 4 ? "ipv4" : "ipv6")) return false;
+  const inner = family === 6 ? embeddedIpv4(address) : undefined;
+  return inner === undefined || isPublicAddress(inner);
+}
+
+/** The IPv4 address a NAT64 (`64:ff9b::/96`) or 6to4 (`2002::/16`) address carries, if any. */
+function embeddedIpv4(address: string): string | undefined {
+  const bytes = ipv6Bytes(address);
+  if (bytes === undefined) return undefined;
+  const nat64 = [0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0].every((b, i) => bytes[i] === b);
+  if (nat64) return bytes.slice(12, 16).join(".");
+  if (bytes[0] === 0x20 && bytes[1] === 0x02) return bytes.slice(2, 6).join(".");
+  return undefined;
+}
+
+/** The 16 bytes of an IPv6 literal (with `::` and a dotted IPv4 tail), or undefined. */
+function ipv6Bytes(address: string): number[] | undefined {
+  let text = address;
+  const tail: number[] = [];
+  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (dotted) {
+    tail.push(...(dotted[1] as string).split(".").map(Number));
+    text = `${text.slice(0, dotted.index)}0:0`;
+  }
+  const [head = "", rest] = text.split("::");
+  const left = head === "" ? [] : head.split(":");
+  const right = rest === undefined || rest === "" ? [] : rest.split(":");
+  const zeros = 8 - left.length - right.length;
+  if (rest === undefined ? zeros !== 0 : zeros < 0) return undefined;
+  const groups = [...left, ...Array<string>(zeros).fill("0"), ...right].map((g) => Number.parseInt(g, 16));
+  if (groups.length !== 8 || groups.some((g) => !(g >= 0 && g <= 0xffff))) return undefined;
+  const bytes = groups.flatMap((g) => [g >> 8, g & 0xff]);
+  if (tail.length === 4) bytes.splice(12, 4, ...tail);
+  return bytes;
 }
 
 const refused = (host: string): BaseError =>
