@@ -1,9 +1,11 @@
 /**
  * The flat memory under the consent decision (src/consent/grantIndex.ts): an arena of 64-byte
- * lines, one per grant, where each patient's lines form one contiguous block, and an
- * open-addressing table from the patient's 20-byte address to that block. A decision reads one
- * table slot and one block, so it touches about three cache lines whatever the number of grants.
- * The arena knows blocks and lines, not what a line holds.
+ * lines, one per grant, where each patient's lines form one contiguous block behind a header line
+ * holding the patient's 20-byte address, and an open-addressing table of 16-byte slots (the
+ * address's seeded hash and where the block is). A lookup compares hashes in the table and then
+ * the exact address in the header, which sits just before the grants the decision reads next; so a
+ * decision touches one slot and one block whatever the number of grants, and the table stays
+ * small enough to stay in cache longer. The arena knows blocks and lines, not what a line holds.
  */
 
 /** Words (int32) per line: a line is 64 bytes, 16 int32 words or 8 float64 numbers. */
@@ -12,11 +14,15 @@ export const LINE = 16;
 /** Scratch for parsed addresses: the patient in words 0..4, an account in words 5..9. */
 export const WORDS = new Int32Array(10);
 
-// A patient's slot in the table: the 20-byte address as 5 words, then its block.
-const SLOT = 8;
-const START = 5;
-const LENGTH = 6;
-const CAPACITY = 7; // 0: empty slot
+// A patient's slot in the table: the address's hash, then its block: the header line at START,
+// LENGTH grant lines after it, room for CAPACITY.
+const SLOT = 4;
+const HASH = 0;
+const START = 1;
+const LENGTH = 2;
+const CAPACITY = 3; // 0: empty slot
+/** Lines of a block before its grants: the header with the patient's address. */
+const HEADER = 1;
 const FIRST_BLOCK = 1;
 const MIN_LINES = 64;
 const MIN_SLOTS = 64;
@@ -71,74 +77,84 @@ export class GrantArena {
   find(): number {
     const slots = this.#slots;
     const mask = slots.length / SLOT - 1;
-    const p0 = WORDS[0]!;
-    const p1 = WORDS[1]!;
-    const p2 = WORDS[2]!;
-    const p3 = WORDS[3]!;
-    const p4 = WORDS[4]!;
-    for (let i = hash(this.#seed, WORDS, 0) & mask; ; i = (i + 1) & mask) {
+    const h = hash(this.#seed, WORDS, 0);
+    for (let i = h & mask; ; i = (i + 1) & mask) {
       const s = i * SLOT;
       if (slots[s + CAPACITY] === 0) return -1;
-      if (slots[s] === p0 && slots[s + 1] === p1 && slots[s + 2] === p2 && slots[s + 3] === p3) {
-        if (slots[s + 4] === p4) return s;
-      }
+      if (slots[s + HASH] === h && this.#holds(slots[s + START]! * LINE)) return s;
     }
   }
 
-  /** Word offset of the first line of a slot's block. */
+  /** Word offset of the first grant line of a slot's block. */
   start(slot: number): number {
-    return this.#slots[slot + START]! * LINE;
+    return (this.#slots[slot + START]! + HEADER) * LINE;
   }
 
-  /** Word offset just past the last line of a slot's block. */
+  /** Word offset just past the last grant line of a slot's block. */
   end(slot: number): number {
-    return (this.#slots[slot + START]! + this.#slots[slot + LENGTH]!) * LINE;
+    return (this.#slots[slot + START]! + HEADER + this.#slots[slot + LENGTH]!) * LINE;
   }
 
   /**
-   * Adds a zeroed line at the end of the block of the patient in WORDS 0..4 (a new slot when the
-   * patient has none) and returns its word offset. A full block grows by half and moves to the
-   * end of the arena; when the arena is full, every block is copied into a fresh one twice the
-   * live size, which drops the holes moved blocks left.
+   * Adds a zeroed line at the end of the block of the patient in WORDS 0..4 (a new slot and block
+   * when the patient has none) and returns its word offset. A full block grows by half and moves
+   * to the end of the arena; when the arena is full, every block is copied into a fresh one twice
+   * the live size, which drops the holes moved blocks left.
    */
   append(): number {
     let slot = this.find();
     if (slot < 0) {
-      if (this.#end + FIRST_BLOCK > this.#words.length / LINE)
-        this.#compact(this.#end - this.#holes + FIRST_BLOCK);
+      const lines = HEADER + FIRST_BLOCK;
+      if (this.#end + lines > this.#words.length / LINE) this.#compact(this.#end - this.#holes + lines);
       slot = this.#insert(this.#end, FIRST_BLOCK);
-      this.#end += FIRST_BLOCK;
+      const header = this.#end * LINE;
+      this.#words.fill(0, header, header + LINE);
+      this.#words.set(WORDS.subarray(0, 5), header);
+      this.#end += lines;
     }
     const slots = this.#slots;
     const length = slots[slot + LENGTH]!;
     if (length === slots[slot + CAPACITY]!) {
       const capacity = length + Math.max(1, length >> 1);
-      if (this.#end + capacity > this.#words.length / LINE) {
+      if (this.#end + HEADER + capacity > this.#words.length / LINE) {
         slots[slot + CAPACITY] = capacity;
         this.#compact(this.#end - this.#holes - length + capacity);
       } else {
         const from = slots[slot + START]! * LINE;
-        this.#words.copyWithin(this.#end * LINE, from, from + length * LINE);
-        this.#holes += length;
+        this.#words.copyWithin(this.#end * LINE, from, from + (HEADER + length) * LINE);
+        this.#holes += HEADER + length;
         slots[slot + START] = this.#end;
         slots[slot + CAPACITY] = capacity;
-        this.#end += capacity;
+        this.#end += HEADER + capacity;
       }
     }
-    const w = (slots[slot + START]! + length) * LINE;
+    const w = (slots[slot + START]! + HEADER + length) * LINE;
     slots[slot + LENGTH] = length + 1;
     this.#words.fill(0, w, w + LINE);
     return w;
   }
 
-  /** Adds a slot for the patient in WORDS 0..4 with an empty block; returns its offset. */
+  /** True when the header line at word `w` names the patient in WORDS 0..4. */
+  #holds(w: number): boolean {
+    const words = this.#words;
+    return (
+      words[w] === WORDS[0] &&
+      words[w + 1] === WORDS[1] &&
+      words[w + 2] === WORDS[2] &&
+      words[w + 3] === WORDS[3] &&
+      words[w + 4] === WORDS[4]
+    );
+  }
+
+  /** Adds a slot for the patient in WORDS 0..4 whose block starts at line `start`; returns its offset. */
   #insert(start: number, capacity: number): number {
     if ((this.#patients + 1) * 2 * SLOT > this.#slots.length) this.#rehash(this.#slots.length * 2);
     const slots = this.#slots;
     const mask = slots.length / SLOT - 1;
-    let i = hash(this.#seed, WORDS, 0) & mask;
+    const h = hash(this.#seed, WORDS, 0);
+    let i = h & mask;
     while (slots[i * SLOT + CAPACITY] !== 0) i = (i + 1) & mask;
-    slots.set(WORDS.subarray(0, 5), i * SLOT);
+    slots[i * SLOT + HASH] = h;
     slots[i * SLOT + START] = start;
     slots[i * SLOT + LENGTH] = 0;
     slots[i * SLOT + CAPACITY] = capacity;
@@ -152,7 +168,7 @@ export class GrantArena {
     const mask = length / SLOT - 1;
     for (let s = 0; s < old.length; s += SLOT) {
       if (old[s + CAPACITY] === 0) continue;
-      let i = hash(this.#seed, old, s) & mask;
+      let i = old[s + HASH]! & mask;
       while (slots[i * SLOT + CAPACITY] !== 0) i = (i + 1) & mask;
       slots.set(old.subarray(s, s + SLOT), i * SLOT);
     }
@@ -161,7 +177,7 @@ export class GrantArena {
 
   /**
    * Moves every block to the front of a fresh arena with room for as much again as `live` lines
-   * (the blocks' capacities): that drops the holes moved blocks left behind.
+   * (headers and the blocks' capacities): that drops the holes moved blocks left behind.
    */
   #compact(live: number): void {
     const old = this.#words;
@@ -171,9 +187,9 @@ export class GrantArena {
     for (let s = 0; s < slots.length; s += SLOT) {
       if (slots[s + CAPACITY] === 0) continue;
       const start = slots[s + START]!;
-      words.set(old.subarray(start * LINE, (start + slots[s + LENGTH]!) * LINE), end * LINE);
+      words.set(old.subarray(start * LINE, (start + HEADER + slots[s + LENGTH]!) * LINE), end * LINE);
       slots[s + START] = end;
-      end += slots[s + CAPACITY]!;
+      end += HEADER + slots[s + CAPACITY]!;
     }
     this.#words = words;
     this.#numbers = new Float64Array(words.buffer);

@@ -83,9 +83,9 @@ const UNKNOWN_CATEGORY_BITS = ~KNOWN_CATEGORY_MASK;
 
 /**
  * The in-memory grant index behind `decide()`. The decision's hot path is flat memory: each patient
- * has a slot in an open-addressing table (the address itself, so no string is hashed or chased) that
- * points at a contiguous block of 64-byte grant lines in one arena, so a decision touches about three
- * cache lines whatever the number of grants in the system. Grantees in a line are exact: the 20-byte
+ * has a 16-byte slot in an open-addressing table (the address's seeded hash; no string is chased)
+ * that points at a contiguous block in one arena: a header line with the exact address, then the
+ * 64-byte grant lines, so a decision touches one slot and one block whatever the number of grants. Grantees in a line are exact: the 20-byte
  * practitioner account, or an id interned for the organization (or organization and role), so a
  * look-alike address can never stand for another. The Grant objects stay for the cold paths: by id,
  * by patient and by grantee ("shared with me"). Fed by ledger events; addresses are held lowercase.
