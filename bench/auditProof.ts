@@ -26,7 +26,7 @@ import type { AuditEntry } from "../src/audit/auditEntry.js";
 import { verifyConsistency } from "../src/audit/consistencyProof.js";
 import { verifyInclusion } from "../src/audit/inclusionProof.js";
 import { patientEntries } from "../src/audit/patientIndex.js";
-import { fastNodeHash } from "../src/audit/serverHash.js";
+import { pushLeaf, type EdgeNode } from "../src/audit/serverHash.js";
 import { openStore } from "../src/store/database.js";
 import { AUDIT_PATIENT_WATERMARK } from "../src/store/migrations/007_audit_patient_index.js";
 import { AUDIT_PATIENT_RUN } from "../src/store/migrations/010_audit_patient_runs.js";
@@ -110,21 +110,13 @@ async function buildBigTree(path: string, leaves: number): Promise<number> {
   const one = db.prepare(`${head}(?, '{}', ?, ?, 0, ?)`);
   const patients = Array.from({ length: PATIENTS }, (_, p) => patientOf(p));
   const params: unknown[] = [];
-  const edge: Array<{ level: number; index: number; hash: Uint8Array }> = [];
-  type Edge = (typeof edge)[number];
+  const edge: EdgeNode[] = [];
   const random = Buffer.allocUnsafe(32 * 4096);
   db.exec("begin");
   for (let i = 0; i < leaves; i++) {
     if (i % 4096 === 0) randomFillSync(random);
     const leaf = Buffer.from(random.subarray((i % 4096) * 32, (i % 4096) * 32 + 32));
-    let top: Edge = { level: 0, index: i, hash: leaf };
-    const completed: Uint8Array[] = [];
-    while (edge.length > 0 && edge[edge.length - 1]!.level === top.level) {
-      const left = edge.pop()!;
-      top = { level: top.level + 1, index: left.index / 2, hash: fastNodeHash(left.hash, top.hash) };
-      completed.push(top.hash);
-    }
-    edge.push(top);
+    const completed = pushLeaf(edge, i, leaf);
     params.push(i, leaf, patients[i % PATIENTS], completed.length === 0 ? null : Buffer.concat(completed));
     if (params.length === ROWS * 4) {
       many.run(params);

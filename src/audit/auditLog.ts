@@ -23,7 +23,7 @@ import { buildConsistencyProof } from "./consistencyProof.js";
 import { buildInclusionProof } from "./inclusionProof.js";
 import { EMPTY_ROOT } from "./merkleHash.js";
 import { indexedUpTo, patientEntries, PatientIndexer } from "./patientIndex.js";
-import { fastNodeHash, textLeafHash } from "./serverHash.js";
+import { pushLeaf, textLeafHash, type EdgeNode } from "./serverHash.js";
 import { foldSubtrees, frontierOf, type NodeSource } from "./subtrees.js";
 import { signTreeHead, type SignedTreeHead, type TreeHeadDomain, type TreeHeadSigner } from "./treeHead.js";
 import {
@@ -73,12 +73,6 @@ export interface EntryQuery {
   afterIndex?: number;
   /** Default 100, at most 1000. */
   limit?: number;
-}
-
-interface EdgeNode {
-  level: number;
-  index: number;
-  hash: Uint8Array;
 }
 
 export class AuditLog {
@@ -339,27 +333,14 @@ export class AuditLog {
       const createdAt = this.now();
       const rows: AuditEntryTable[] = texts.map((entry, i) => {
         const hash = leaves[i] as Uint8Array;
-        // The subtrees this leaf completes: each time the edge ends in a subtree of its level.
-        let top: EdgeNode = { level: 0, index: firstIndex + i, hash };
-        let completed: Uint8Array[] | undefined;
-        while (frontier.length > 0 && frontier[frontier.length - 1]?.level === top.level) {
-          const left = frontier.pop() as EdgeNode;
-          top = { level: top.level + 1, index: left.index / 2, hash: fastNodeHash(left.hash, top.hash) };
-          (completed ??= []).push(top.hash);
-        }
-        frontier.push(top);
+        const completed = pushLeaf(frontier, firstIndex + i, hash);
         return {
           idx: firstIndex + i,
           entry,
           leaf_hash: hash,
           patient: patients[i] ?? null,
           created_at: createdAt,
-          subtrees:
-            completed === undefined
-              ? null
-              : completed.length === 1
-                ? (completed[0] as Uint8Array)
-                : Buffer.concat(completed),
+          subtrees: completed.length === 0 ? null : Buffer.concat(completed),
         };
       });
       try {

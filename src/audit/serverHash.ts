@@ -31,3 +31,27 @@ export function fastNodeHash(left: Uint8Array, right: Uint8Array): Buffer {
   input.set(right, 1 + left.length);
   return hash("sha256", input, "buffer");
 }
+
+/** A complete subtree on the right edge of a tree being built: `2^level` leaves from `index * 2^level`. */
+export interface EdgeNode {
+  level: number;
+  index: number;
+  hash: Uint8Array;
+}
+
+/**
+ * Appends leaf `index` (hash `leaf`) to the right edge `edge` of an RFC 9162 tree, merging each
+ * pair of equal-level subtrees it completes.
+ * @returns the hashes of the subtrees the leaf completed, level 1 first (empty when none)
+ */
+export function pushLeaf(edge: EdgeNode[], index: number, leaf: Uint8Array): Uint8Array[] {
+  let top: EdgeNode = { level: 0, index, hash: leaf };
+  const completed: Uint8Array[] = [];
+  while (edge.length > 0 && edge[edge.length - 1]?.level === top.level) {
+    const left = edge.pop() as EdgeNode;
+    top = { level: top.level + 1, index: left.index / 2, hash: fastNodeHash(left.hash, top.hash) };
+    completed.push(top.hash);
+  }
+  edge.push(top);
+  return completed;
+}

@@ -9,7 +9,7 @@ import type { Kysely } from "kysely";
 import type { Schema } from "../store/schema.js";
 import { buildConsistencyProof, verifyConsistency } from "./consistencyProof.js";
 import { hashesEqual, toHash, type HashLike } from "./merkleHash.js";
-import { fastNodeHash, textLeafHash } from "./serverHash.js";
+import { pushLeaf, textLeafHash, type EdgeNode } from "./serverHash.js";
 import { foldSubtrees, type NodeSource } from "./subtrees.js";
 import { storedSubtree } from "./auditStore.js";
 
@@ -22,12 +22,6 @@ export interface Anchor {
 export type VerifyResult = { ok: true } | { ok: false; firstBadIndex?: number; reason: string };
 
 const PAGE = 4096;
-
-interface Edge {
-  level: number;
-  index: number;
-  hash: Uint8Array;
-}
 
 /**
  * Verifies the whole stored log of `size` leaves against itself and the given anchors.
@@ -53,7 +47,7 @@ export async function verifyStoredLog(
     };
   }
   let nextAnchor = 0;
-  const edge: Edge[] = [];
+  const edge: EdgeNode[] = [];
   for (let start = 0; start < size; start += PAGE) {
     const end = Math.min(start + PAGE, size);
     const entries = await readEntries(db, start, end);
@@ -64,25 +58,22 @@ export async function verifyStoredLog(
       if (!hashesEqual(leaf, row.leaf_hash)) {
         return { ok: false, firstBadIndex: i, reason: `entry ${i} does not match its stored leaf hash` };
       }
-      let top: Edge = { level: 0, index: i, hash: leaf };
-      while (edge.length > 0 && edge[edge.length - 1]?.level === top.level) {
-        const left = edge.pop() as Edge;
-        top = { level: top.level + 1, index: left.index / 2, hash: fastNodeHash(left.hash, top.hash) };
-        const storedNode = storedSubtree(row, top.level);
-        if (storedNode === undefined || !hashesEqual(storedNode, top.hash)) {
-          const first = top.index * 2 ** top.level;
-          const reason = `entries ${first}..${i} do not match the subtree stored at level ${top.level}`;
+      const completed = pushLeaf(edge, i, leaf);
+      for (let level = 1; level <= completed.length; level++) {
+        const stored = storedSubtree(row, level);
+        if (stored === undefined || !hashesEqual(stored, completed[level - 1] as Uint8Array)) {
+          const first = i + 1 - 2 ** level;
+          const reason = `entries ${first}..${i} do not match the subtree stored at level ${level}`;
           return { ok: false, firstBadIndex: first, reason };
         }
       }
-      if ((row.subtrees?.length ?? 0) !== top.level * 32) {
+      if ((row.subtrees?.length ?? 0) !== completed.length * 32) {
         return {
           ok: false,
           firstBadIndex: i,
           reason: `entry ${i} stores subtrees its append did not complete`,
         };
       }
-      edge.push(top);
       for (let a = sorted[nextAnchor]; a !== undefined && a.treeSize === i + 1; a = sorted[++nextAnchor]) {
         const expected = toHash(a.rootHash);
         const root = foldSubtrees(edge.map((e) => e.hash));

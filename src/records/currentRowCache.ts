@@ -9,10 +9,10 @@
  * process's own at once.
  */
 import type Database from "better-sqlite3";
-import type { StoredVersion } from "./recordSearchSql.js";
+import { STORED_VERSION_COLUMNS, type StoredVersion } from "./recordSearchSql.js";
 
-const CURRENT_ROW_SQL = `select r.type, r.id, r.version_id, r.patient_id, r.categories, r.author_org,
-  r.last_updated, r.deleted, v.blob
+/** The current version's row: the columns every StoredVersion query reads, `blob` from the version. */
+const CURRENT_ROW_SQL = `select ${STORED_VERSION_COLUMNS.map((c) => (c === "blob" ? "v.blob" : `r.${c}`)).join(", ")}
   from resources as r
   inner join resource_versions as v on v.type = r.type and v.id = r.id and v.version_id = r.version_id
   where r.type = ? and r.id = ?`;
