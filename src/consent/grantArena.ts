@@ -1,11 +1,12 @@
 /**
  * The flat memory under the consent decision (src/consent/grantIndex.ts): an arena of 64-byte
  * lines, one per grant, where each patient's lines form one contiguous block behind a header line
- * holding the patient's 20-byte address, and an open-addressing table of 16-byte slots (the
- * address's seeded hash and where the block is). A lookup compares hashes in the table and then
- * the exact address in the header, which sits just before the grants the decision reads next; so a
- * decision touches one slot and one block whatever the number of grants, and the table stays
- * small enough to stay in cache longer. The arena knows blocks and lines, not what a line holds.
+ * holding the patient's 20-byte address and the block's length and room, and an open-addressing
+ * table of 8-byte slots (the address's seeded hash and where the block starts). A lookup compares
+ * hashes in the table and then the exact address in the header, which sits just before the grants
+ * the decision reads next; so a decision touches one slot and one block whatever the number of
+ * grants, and the table stays small (2-4 MB at 200k patients) so that it stays in the caches and
+ * the TLB, leaving the block as the one cold read. The arena knows blocks and lines, not what a line holds.
  */
 
 /** Words (int32) per line: a line is 64 bytes, 16 int32 words or 8 float64 numbers. */
@@ -14,13 +15,14 @@ export const LINE = 16;
 /** Scratch for parsed addresses: the patient in words 0..4, an account in words 5..9. */
 export const WORDS = new Int32Array(10);
 
-// A patient's slot in the table: the address's hash, then its block: the header line at START,
-// LENGTH grant lines after it, room for CAPACITY.
-const SLOT = 4;
-const HASH = 0;
-const START = 1;
-const LENGTH = 2;
-const CAPACITY = 3; // 0: empty slot
+// A patient's slot in the table: the address's hash (a tag) and where its block starts (line + 1;
+// 0 marks an empty slot). The block's header line holds the patient's address in words 0..4, then
+// how many grant lines follow it and how many it has room for.
+const SLOT = 2;
+const TAG = 0;
+const POS = 1;
+const LENGTH = 5;
+const CAPACITY = 6;
 /** Lines of a block before its grants: the header with the patient's address. */
 const HEADER = 1;
 const FIRST_BLOCK = 1;
@@ -80,19 +82,21 @@ export class GrantArena {
     const h = hash(this.#seed, WORDS, 0);
     for (let i = h & mask; ; i = (i + 1) & mask) {
       const s = i * SLOT;
-      if (slots[s + CAPACITY] === 0) return -1;
-      if (slots[s + HASH] === h && this.#holds(slots[s + START]! * LINE)) return s;
+      const pos = slots[s + POS]!;
+      if (pos === 0) return -1;
+      if (slots[s + TAG] === h && this.#holds((pos - 1) * LINE)) return s;
     }
   }
 
   /** Word offset of the first grant line of a slot's block. */
   start(slot: number): number {
-    return (this.#slots[slot + START]! + HEADER) * LINE;
+    return (this.#slots[slot + POS]! - 1 + HEADER) * LINE;
   }
 
   /** Word offset just past the last grant line of a slot's block. */
   end(slot: number): number {
-    return (this.#slots[slot + START]! + HEADER + this.#slots[slot + LENGTH]!) * LINE;
+    const header = (this.#slots[slot + POS]! - 1) * LINE;
+    return header + (HEADER + this.#words[header + LENGTH]!) * LINE;
   }
 
   /**
@@ -106,31 +110,34 @@ export class GrantArena {
     if (slot < 0) {
       const lines = HEADER + FIRST_BLOCK;
       if (this.#end + lines > this.#words.length / LINE) this.#compact(this.#end - this.#holes + lines);
-      slot = this.#insert(this.#end, FIRST_BLOCK);
+      slot = this.#insert(this.#end);
       const header = this.#end * LINE;
       this.#words.fill(0, header, header + LINE);
       this.#words.set(WORDS.subarray(0, 5), header);
+      this.#words[header + CAPACITY] = FIRST_BLOCK;
       this.#end += lines;
     }
     const slots = this.#slots;
-    const length = slots[slot + LENGTH]!;
-    if (length === slots[slot + CAPACITY]!) {
+    let header = (slots[slot + POS]! - 1) * LINE;
+    const length = this.#words[header + LENGTH]!;
+    if (length === this.#words[header + CAPACITY]!) {
       const capacity = length + Math.max(1, length >> 1);
       if (this.#end + HEADER + capacity > this.#words.length / LINE) {
-        slots[slot + CAPACITY] = capacity;
+        this.#words[header + CAPACITY] = capacity;
         this.#compact(this.#end - this.#holes - length + capacity);
       } else {
-        const from = slots[slot + START]! * LINE;
-        this.#words.copyWithin(this.#end * LINE, from, from + (HEADER + length) * LINE);
+        this.#words.copyWithin(this.#end * LINE, header, header + (HEADER + length) * LINE);
         this.#holes += HEADER + length;
-        slots[slot + START] = this.#end;
-        slots[slot + CAPACITY] = capacity;
+        slots[slot + POS] = this.#end + 1;
+        this.#words[this.#end * LINE + CAPACITY] = capacity;
         this.#end += HEADER + capacity;
       }
+      header = (slots[slot + POS]! - 1) * LINE;
     }
-    const w = (slots[slot + START]! + HEADER + length) * LINE;
-    slots[slot + LENGTH] = length + 1;
-    this.#words.fill(0, w, w + LINE);
+    const words = this.#words;
+    const w = header + (HEADER + length) * LINE;
+    words[header + LENGTH] = length + 1;
+    words.fill(0, w, w + LINE);
     return w;
   }
 
@@ -147,17 +154,16 @@ export class GrantArena {
   }
 
   /** Adds a slot for the patient in WORDS 0..4 whose block starts at line `start`; returns its offset. */
-  #insert(start: number, capacity: number): number {
-    if ((this.#patients + 1) * 2 * SLOT > this.#slots.length) this.#rehash(this.#slots.length * 2);
+  #insert(start: number): number {
+    // at most three slots in four used: linear probing stays short, and the table small
+    if ((this.#patients + 1) * 4 * SLOT > this.#slots.length * 3) this.#rehash(this.#slots.length * 2);
     const slots = this.#slots;
     const mask = slots.length / SLOT - 1;
     const h = hash(this.#seed, WORDS, 0);
     let i = h & mask;
-    while (slots[i * SLOT + CAPACITY] !== 0) i = (i + 1) & mask;
-    slots[i * SLOT + HASH] = h;
-    slots[i * SLOT + START] = start;
-    slots[i * SLOT + LENGTH] = 0;
-    slots[i * SLOT + CAPACITY] = capacity;
+    while (slots[i * SLOT + POS] !== 0) i = (i + 1) & mask;
+    slots[i * SLOT + TAG] = h;
+    slots[i * SLOT + POS] = start + 1;
     this.#patients++;
     return i * SLOT;
   }
@@ -167,9 +173,9 @@ export class GrantArena {
     const slots = new Int32Array(length);
     const mask = length / SLOT - 1;
     for (let s = 0; s < old.length; s += SLOT) {
-      if (old[s + CAPACITY] === 0) continue;
-      let i = old[s + HASH]! & mask;
-      while (slots[i * SLOT + CAPACITY] !== 0) i = (i + 1) & mask;
+      if (old[s + POS] === 0) continue;
+      let i = old[s + TAG]! & mask;
+      while (slots[i * SLOT + POS] !== 0) i = (i + 1) & mask;
       slots.set(old.subarray(s, s + SLOT), i * SLOT);
     }
     this.#slots = slots;
@@ -185,11 +191,11 @@ export class GrantArena {
     const slots = this.#slots;
     let end = 0;
     for (let s = 0; s < slots.length; s += SLOT) {
-      if (slots[s + CAPACITY] === 0) continue;
-      const start = slots[s + START]!;
-      words.set(old.subarray(start * LINE, (start + HEADER + slots[s + LENGTH]!) * LINE), end * LINE);
-      slots[s + START] = end;
-      end += HEADER + slots[s + CAPACITY]!;
+      if (slots[s + POS] === 0) continue;
+      const header = (slots[s + POS]! - 1) * LINE;
+      words.set(old.subarray(header, header + (HEADER + old[header + LENGTH]!) * LINE), end * LINE);
+      slots[s + POS] = end + 1;
+      end += HEADER + old[header + CAPACITY]!;
     }
     this.#words = words;
     this.#numbers = new Float64Array(words.buffer);
