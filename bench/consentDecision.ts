@@ -2,6 +2,8 @@
  * Consent decision benchmark: carechain's `decide()` on its grant index with 1k..1M grants in the
  * system, against Cedar (`@cedar-policy/cedar-wasm`, one policy per grant, policy set preparsed)
  * at 1k and 10k grants, on the same grants and the same random requests (permits and denials).
+ * Each size is timed once right after it is built, and then again in interleaved rounds (all
+ * sizes in every round, in rotating order), which is the flatness figure to trust on a shared machine.
  * Run: `npx tsx bench/consentDecision.ts` (prints JSON). Timings are reported, never asserted.
  */
 import * as cedar from "@cedar-policy/cedar-wasm/nodejs";
