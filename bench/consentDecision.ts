@@ -387,6 +387,7 @@ function interleaved(
 ): { bySize: Record<string, Record<string, unknown>>; [key: string]: unknown } {
   const times = new Map(worlds.map((w) => [w.size, [] as number[]]));
   const roundRatios: number[] = [];
+  const sizes = worlds.map((w) => w.size);
   for (let r = 0; r < rounds; r++) {
     const p50s = new Map<number, number>();
     for (let k = 0; k < worlds.length; k++) {
@@ -395,7 +396,6 @@ function interleaved(
       times.get(world.size)!.push(...t);
       p50s.set(world.size, quantile(Float64Array.from(t).sort(), 0.5));
     }
-    const sizes = worlds.map((w) => w.size);
     roundRatios.push(round(p50s.get(Math.max(...sizes))! / p50s.get(Math.min(...sizes))!));
   }
   const bySize: Record<string, Record<string, unknown>> = {};

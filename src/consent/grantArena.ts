@@ -90,13 +90,18 @@ export class GrantArena {
 
   /** Word offset of the first grant line of a slot's block. */
   start(slot: number): number {
-    return (this.#slots[slot + POS]! - 1 + HEADER) * LINE;
+    return this.#header(slot) + HEADER * LINE;
   }
 
   /** Word offset just past the last grant line of a slot's block. */
   end(slot: number): number {
-    const header = (this.#slots[slot + POS]! - 1) * LINE;
+    const header = this.#header(slot);
     return header + (HEADER + this.#words[header + LENGTH]!) * LINE;
+  }
+
+  /** Word offset of a slot's header line. */
+  #header(slot: number): number {
+    return (this.#slots[slot + POS]! - 1) * LINE;
   }
 
   /**
@@ -118,7 +123,7 @@ export class GrantArena {
       this.#end += lines;
     }
     const slots = this.#slots;
-    let header = (slots[slot + POS]! - 1) * LINE;
+    let header = this.#header(slot);
     const length = this.#words[header + LENGTH]!;
     if (length === this.#words[header + CAPACITY]!) {
       const capacity = length + Math.max(1, length >> 1);
@@ -132,7 +137,7 @@ export class GrantArena {
         this.#words[this.#end * LINE + CAPACITY] = capacity;
         this.#end += HEADER + capacity;
       }
-      header = (slots[slot + POS]! - 1) * LINE;
+      header = this.#header(slot);
     }
     const words = this.#words;
     const w = header + (HEADER + length) * LINE;
