@@ -1,10 +1,10 @@
 /**
  * HTTP load generator for the benches, run as its own process so it does not share the event
- * loop of the server it measures: autocannon against one URL on loopback, with the options given
- * as JSON in argv[2]; prints a JSON summary (req/s, latency p50/p99, errors, non-2xx) on stdout.
- * Use {@link runLoad} from the bench.
+ * loop of the server it measures: autocannon against one URL on loopback. One child serves many
+ * rounds over IPC, so a bench can interleave short rounds of two targets without paying a process
+ * start per round. Use {@link startLoadGenerator} from the bench.
  */
-import { spawn } from "node:child_process";
+import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import { isMain } from "./report.js";
@@ -27,25 +27,54 @@ export interface LoadResult {
   bytesPerRequest: number;
 }
 
-/** Runs autocannon in a child process and returns its summary. */
-export function runLoad(options: LoadOptions): Promise<LoadResult> {
-  const file = fileURLToPath(import.meta.url);
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ["--import", "tsx", file, JSON.stringify(options)], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    let out = "";
-    proc.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    proc.on("error", reject);
-    proc.on("close", (code) => {
-      if (code !== 0) return reject(new Error(`load generator exited with ${code}`));
-      try {
-        resolve(JSON.parse(out.trim().split("\n").pop() ?? "") as LoadResult);
-      } catch (error) {
-        reject(error instanceof Error ? error : new Error(String(error)));
-      }
-    });
+export interface LoadGenerator {
+  /** Runs one round; rounds run one at a time. */
+  run(options: LoadOptions): Promise<LoadResult>;
+  /** Ends the child process. */
+  close(): Promise<void>;
+}
+
+type Reply = { ok: true; result: LoadResult } | { ok: false; error: string };
+
+/** Starts the load generator's child process. */
+export function startLoadGenerator(): LoadGenerator {
+  const child = fork(fileURLToPath(import.meta.url), [], {
+    execArgv: ["--import", "tsx"],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
+  let queue: Promise<unknown> = Promise.resolve();
+  let exited: Error | undefined;
+  const waiting = new Set<(reply: Reply) => void>();
+  child.on("exit", (code) => {
+    exited = new Error(`load generator exited with ${code}`);
+    for (const w of waiting) w({ ok: false, error: exited.message });
+  });
+  const once = (options: LoadOptions) =>
+    new Promise<LoadResult>((resolve, reject) => {
+      if (exited) return reject(exited);
+      const settle = (reply: Reply) => {
+        waiting.delete(settle);
+        child.off("message", settle);
+        if (reply.ok) resolve(reply.result);
+        else reject(new Error(reply.error));
+      };
+      waiting.add(settle);
+      child.on("message", settle);
+      child.send(options);
+    });
+  return {
+    run(options) {
+      const next = queue.then(() => once(options));
+      queue = next.catch(() => undefined);
+      return next;
+    },
+    async close() {
+      if (exited) return;
+      const gone = new Promise((r) => child.once("exit", r));
+      child.disconnect();
+      await gone;
+    },
+  };
 }
 
 async function main(options: LoadOptions): Promise<LoadResult> {
@@ -57,7 +86,8 @@ async function main(options: LoadOptions): Promise<LoadResult> {
     headers: options.headers ?? {},
   });
   return {
-    requestsPerSecond: Math.round(r.requests.average),
+    // Total over the measured wall time: per-second samples would round short rounds badly.
+    requestsPerSecond: Math.round(r.requests.total / Math.max(r.duration, 0.001)),
     latencyMs: { p50: r.latency.p50, p99: r.latency.p99, mean: r.latency.mean },
     requests: r.requests.total,
     non2xx: r.non2xx,
@@ -67,7 +97,13 @@ async function main(options: LoadOptions): Promise<LoadResult> {
   };
 }
 
-if (isMain(import.meta.url)) {
-  const result = await main(JSON.parse(process.argv[2] ?? "{}") as LoadOptions);
-  process.stdout.write(`${JSON.stringify(result)}\n`);
+if (isMain(import.meta.url) && process.send) {
+  process.on("message", (options: LoadOptions) => {
+    main(options).then(
+      (result) => process.send?.({ ok: true, result } satisfies Reply),
+      (error: unknown) => process.send?.({ ok: false, error: String(error) } satisfies Reply),
+    );
+  });
+  // The parent disconnecting ends the child.
+  process.on("disconnect", () => process.exit(0));
 }

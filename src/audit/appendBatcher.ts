@@ -69,13 +69,15 @@ export class AppendBatcher<T> {
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    const run = (): void => {
-      this.scheduled = false;
-      this.kick();
-    };
-    if (this.delayMs > 0) setTimeout(run, this.delayMs);
-    else setImmediate(run);
+    if (this.delayMs > 0) setTimeout(this.runScheduled, this.delayMs);
+    else setImmediate(this.runScheduled);
   }
+
+  /** Bound once: a closure per batch would be one more allocation (and, under tsx, a name definition). */
+  private readonly runScheduled = (): void => {
+    this.scheduled = false;
+    this.kick();
+  };
 
   private kick(): void {
     if (this.running !== undefined || this.pending.length === 0) return;

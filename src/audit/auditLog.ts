@@ -18,7 +18,14 @@ import {
   patientKey,
   type AuditEntry,
 } from "./auditEntry.js";
-import { dbNodeSource, insertBatch, insertBatchSqlite, isUniqueViolation, storedSize } from "./auditStore.js";
+import {
+  dbNodeSource,
+  ENTRY_CHUNK,
+  insertBatch,
+  insertBatchSqlite,
+  isUniqueViolation,
+  storedSize,
+} from "./auditStore.js";
 import { buildConsistencyProof } from "./consistencyProof.js";
 import { buildInclusionProof } from "./inclusionProof.js";
 import { EMPTY_ROOT } from "./merkleHash.js";
@@ -350,6 +357,9 @@ export class AuditLog {
         } else if (handle !== undefined) {
           // Holding Kysely's single connection keeps every Kysely transaction off the handle.
           await this.store.db.connection().execute(async () => insertBatchSqlite(handle, rows));
+        } else if (rows.length <= ENTRY_CHUNK) {
+          // One INSERT statement is atomic by itself: no BEGIN and COMMIT round trips.
+          await insertBatch(this.store.db, this.store.dialect, rows);
         } else {
           await this.store.db.transaction().execute((trx) => insertBatch(trx, this.store.dialect, rows));
         }

@@ -36,7 +36,7 @@ export function storedSubtree(
 }
 
 /** Rows per INSERT, far below SQLite's 32766 and PostgreSQL's 65535 bound parameters. */
-const ENTRY_CHUNK = 1000;
+export const ENTRY_CHUNK = 1000;
 
 const toBuffer = (b: Uint8Array): Buffer =>
   Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
@@ -49,12 +49,12 @@ function pushEntry(params: unknown[], e: AuditEntryTable): void {
 
 /**
  * Inserts one batch of entries, with the subtree hashes each completes, inside the caller's
- * transaction.
- * @param trx - an open transaction
+ * transaction (or, for at most {@link ENTRY_CHUNK} rows, one statement is atomic on its own).
+ * @param trx - an open transaction, or the database for a batch of one statement
  * @param entries - entry rows
  */
 export async function insertBatch(
-  trx: Transaction<Schema>,
+  trx: Kysely<Schema> | Transaction<Schema>,
   dialect: Dialect,
   entries: readonly AuditEntryTable[],
 ): Promise<void> {
@@ -116,7 +116,8 @@ function insertRows(
 
 /**
  * The SQLite fast path of {@link insertBatch}: one transaction of cached prepared statements run
- * synchronously (one multi-row INSERT per 64 rows, whatever the batch size), so a
+ * synchronously (one multi-row INSERT per 64 rows, whatever the batch size; a batch of up to 64
+ * rows is a single statement, committed on its own), so a
  * batch pays neither statement preparation nor an await per statement. The caller must hold the
  * store's Kysely connection (`db.connection().execute`) so that no Kysely transaction is open on
  * the handle. Committed when it returns; rolled back when it throws.
@@ -128,6 +129,8 @@ export function insertBatchSqlite(handle: Database.Database, entries: readonly A
   const s = sqliteStatements(handle);
   const values: unknown[] = [];
   for (const e of entries) pushEntry(values, e);
+  // One statement is a transaction of its own (autocommit): atomic, and two statements cheaper.
+  if (entries.length <= SQLITE_ROWS) return insertRows(handle, s, ENTRY_INSERT, values);
   s.begin.run();
   try {
     insertRows(handle, s, ENTRY_INSERT, values);

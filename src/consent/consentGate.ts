@@ -4,7 +4,7 @@ import type { Principal } from "../access/principal.js";
 import { BaseError } from "../errors/BaseError.js";
 import type { Store } from "../store/database.js";
 import { auditEntryFor, type AuditSink } from "../records/recordAudit.js";
-import { BREAK_GLASS_SECONDS, decide, type Decision } from "./decide.js";
+import { BREAK_GLASS_SECONDS, decide, type Decision, type DecisionRequest } from "./decide.js";
 import type { GrantIndex } from "./grantIndex.js";
 import { isSensitive, type Action, type Category } from "./model.js";
 
@@ -222,48 +222,71 @@ export class ConsentGate {
    * record has no linked account: then only its authoring organization and system jobs may act).
    */
   forPatient(principal: Principal, patientAccount: Address | undefined, action: Action): PatientDecider {
-    const time = this.now();
-    const patient = patientAccount ?? zeroAddress;
-    const settings = patientAccount ? this.settings(patientAccount) : DEFAULT_SETTINGS;
     const session = patientAccount
       ? this.#breakGlass.get(sessionKey(principal.account, patientAccount))
       : undefined;
-    const memo = new Map<string, Decision>();
-    const index = this.index;
-    return {
-      patientAccount,
-      decide(categories, authorOrganization) {
-        if (principal.kind === "system") return { permit: true, reason: "patient-self" };
-        const key = `${categories.join(",")}|${authorOrganization ?? ""}`;
-        const cached = memo.get(key);
-        if (cached) return cached;
-        const one = (category: Category): Decision =>
-          decide(index, {
-            principal: {
-              account: principal.account,
-              organization: principal.organization,
-              role: principal.role,
-              kind: principal.kind,
-            },
-            patient,
-            category,
-            purpose: principal.purpose,
-            action,
-            time,
-            authorOrganization: authorOrganization as Hex | undefined,
-            breakGlass: session
-              ? {
-                  allowedByPatient: settings.breakGlassAllowed,
-                  reason: session.reason,
-                  startedAt: session.startedAt,
-                }
-              : undefined,
-          });
-        const result = combine(categories, one);
-        memo.set(key, result);
-        return result;
+    const settings = patientAccount ? this.settings(patientAccount) : DEFAULT_SETTINGS;
+    return new Decider(this.index, principal, patientAccount, action, this.now(), {
+      session,
+      breakGlassAllowed: settings.breakGlassAllowed,
+    });
+  }
+}
+
+/**
+ * One request's decider. A class, not an object of closures: the node runs through tsx, whose
+ * keep-names transform gives every closure created per call a `defineProperty` of its name.
+ */
+class Decider implements PatientDecider {
+  readonly #memo = new Map<string, Decision>();
+  readonly #request: Omit<DecisionRequest, "category" | "authorOrganization">;
+
+  constructor(
+    readonly index: GrantIndex,
+    readonly principal: Principal,
+    readonly patientAccount: Address | undefined,
+    action: Action,
+    time: number,
+    breakGlass: { session: BreakGlassSession | undefined; breakGlassAllowed: boolean },
+  ) {
+    const { session } = breakGlass;
+    this.#request = {
+      principal: {
+        account: principal.account,
+        organization: principal.organization,
+        role: principal.role,
+        kind: principal.kind,
       },
+      patient: patientAccount ?? zeroAddress,
+      purpose: principal.purpose,
+      action,
+      time,
+      breakGlass: session
+        ? {
+            allowedByPatient: breakGlass.breakGlassAllowed,
+            reason: session.reason,
+            startedAt: session.startedAt,
+          }
+        : undefined,
     };
+  }
+
+  decide(categories: readonly Category[], authorOrganization: string | undefined): Decision {
+    if (this.principal.kind === "system") return { permit: true, reason: "patient-self" };
+    const key =
+      categories.length === 1 && authorOrganization === undefined
+        ? (categories[0] as string)
+        : `${categories.join(",")}|${authorOrganization ?? ""}`;
+    const cached = this.#memo.get(key);
+    if (cached) return cached;
+    const result = combine(categories, this, authorOrganization as Hex | undefined);
+    this.#memo.set(key, result);
+    return result;
+  }
+
+  /** The decision on one category. */
+  one(category: Category, authorOrganization: Hex | undefined): Decision {
+    return decide(this.index, { ...this.#request, category, authorOrganization });
   }
 }
 
@@ -272,16 +295,16 @@ export class ConsentGate {
  * sensitive category is never implied), and among the ordinary ones any one permitted is enough
  * (they are facets of one record: a lab DiagnosticReport is labs and notes).
  */
-function combine(categories: readonly Category[], one: (c: Category) => Decision): Decision {
+function combine(categories: readonly Category[], decider: Decider, author: Hex | undefined): Decision {
   let ordinary: Decision | undefined;
   let sensitive: Decision | undefined;
   for (const category of categories) {
     if (isSensitive(category)) {
-      const d = one(category);
+      const d = decider.one(category, author);
       if (!d.permit) return d;
       sensitive ??= d;
     } else if (!ordinary?.permit) {
-      const d = one(category);
+      const d = decider.one(category, author);
       if (d.permit || ordinary === undefined) ordinary = d;
     }
   }

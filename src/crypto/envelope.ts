@@ -136,7 +136,10 @@ function open(key: KeyObject | Buffer, iv: Buffer, tag: Buffer, aad: Buffer, cip
   const decipher = createDecipheriv("aes-256-gcm", key, iv);
   decipher.setAAD(aad);
   decipher.setAuthTag(tag);
-  return Buffer.concat([decipher.update(ciphertext), decipher.final()]);
+  const head = decipher.update(ciphertext);
+  // GCM is a stream mode: final() only checks the tag and returns no bytes (no copy then).
+  const tail = decipher.final();
+  return tail.length === 0 ? head : Buffer.concat([head, tail]);
 }
 
 // Distinct labels keep the two layers' AADs apart even for the same record.

@@ -80,6 +80,7 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
     const store = await openStore({
       databaseUrl: config.databaseUrl,
       sqlitePath: join(config.dataDir, "carechain.db"),
+      backgroundCheckpoints: true,
     });
     cleanups.push(() => store.close());
 

@@ -439,7 +439,7 @@ export class RecordRepository {
       row.blob,
       `${row.type}/${row.id}/_history/${row.version_id}`,
     );
-    return Buffer.from(plain).toString("utf8");
+    return Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength).toString("utf8");
   }
 
   async #audit(principal: Principal, facts: AuditFacts): Promise<void> {

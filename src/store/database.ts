@@ -16,6 +16,11 @@ import pg from "pg";
 import { BaseError } from "../errors/BaseError.js";
 import type { Schema } from "./schema.js";
 import { migrateToLatest } from "./migrate.js";
+import {
+  FOREGROUND_CHECKPOINT_PAGES,
+  startWalCheckpointer,
+  type WalCheckpointer,
+} from "./walCheckpointer.js";
 
 export type Dialect = "sqlite" | "postgres";
 
@@ -31,6 +36,8 @@ export interface Store {
    * it never interleaves with a Kysely transaction. Absent on PostgreSQL.
    */
   readonly sqlite?: Database.Database;
+  /** The worker that checkpoints the SQLite WAL, when `backgroundCheckpoints` asked for it. */
+  readonly walCheckpointer?: WalCheckpointer;
   close(): Promise<void>;
 }
 
@@ -41,6 +48,11 @@ export interface OpenStoreOptions {
   sqlitePath?: string | undefined;
   /** Run migrations (default true). */
   migrate?: boolean;
+  /**
+   * SQLite file only: checkpoint the WAL from a worker thread instead of inside commits (see
+   * `walCheckpointer.ts`). For long-running processes (the node); short CLI commands need not.
+   */
+  backgroundCheckpoints?: boolean;
 }
 
 // int8 and numeric as JS numbers: counters and block numbers stay far below 2^53.
@@ -65,7 +77,7 @@ export function redactUrl(url: string): string {
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
   const store = options.databaseUrl
     ? await openPostgres(options.databaseUrl)
-    : openSqlite(options.sqlitePath ?? ":memory:");
+    : openSqlite(options.sqlitePath ?? ":memory:", options.backgroundCheckpoints === true);
   if (options.migrate !== false) {
     try {
       await migrateToLatest(store.db as unknown as Kysely<unknown>, store.dialect);
@@ -77,7 +89,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
   return store;
 }
 
-function openSqlite(path: string): Store {
+function openSqlite(path: string, backgroundCheckpoints: boolean): Store {
   let handle: Database.Database;
   try {
     handle = new Database(path);
@@ -90,19 +102,29 @@ function openSqlite(path: string): Store {
   handle.pragma("foreign_keys = ON");
   // Performance only. A 64 MiB page cache keeps the index pages that appends touch in memory;
   // checkpointing every 4000 pages (16 MiB of WAL, default 1000) means fewer, larger copies and
-  // fsyncs on the commit path. Durability is unchanged: WAL + synchronous=NORMAL survives a
-  // process crash (a power loss may lose the last commits, as before).
+  // fsyncs on the commit path, and a node moves them off it (`backgroundCheckpoints`). Durability
+  // is unchanged: WAL + synchronous=NORMAL survives a process crash (a power loss may lose the
+  // last commits, as before).
   handle.pragma("cache_size = -65536");
-  handle.pragma("wal_autocheckpoint = 4000");
+  handle.pragma(`wal_autocheckpoint = ${FOREGROUND_CHECKPOINT_PAGES}`);
   const db = new Kysely<Schema>({
     dialect: new ImmediateSqliteDialect({ database: cachingPrepare(handle) }),
   });
+  const checkpointer =
+    backgroundCheckpoints && path !== ":memory:" && !handle.memory
+      ? startWalCheckpointer(handle, path)
+      : undefined;
   return {
     db,
     dialect: "sqlite",
     sqlite: handle,
     description: `sqlite:${path}`,
-    close: () => db.destroy(),
+    ...(checkpointer ? { walCheckpointer: checkpointer } : {}),
+    // The worker's connection closes last, so it is the one that checkpoints and removes the WAL.
+    close: async () => {
+      await db.destroy();
+      await checkpointer?.stop();
+    },
   };
 }
 
