@@ -12,7 +12,7 @@
  * - Practitioners of a deactivated organization, or deactivated practitioners, hold no role.
  */
 import type { Kysely } from "kysely";
-import { getAddress, hexToString, isAddress, type Hex } from "viem";
+import { hexToString, isAddress, type Hex } from "viem";
 import { PRACTITIONER_ROLES, PURPOSES, type PractitionerRole, type Purpose } from "../consent/model.js";
 import { BaseError } from "../errors/BaseError.js";
 import type { Schema } from "../store/schema.js";
@@ -122,15 +122,17 @@ export function parsePurpose(kind: PrincipalKind, value: string | undefined): Pu
  * @param request - The declared purpose of use (header value) and the request id.
  */
 export function principalFromSession(claims: SessionClaims, request: SessionRequest): Principal {
-  return {
-    account: getAddress(claims.sub),
+  // `sub` is checksummed already (verifySessionToken): no second EIP-55 hash per request.
+  const principal: { -readonly [K in keyof Principal]: Principal[K] } = {
+    account: claims.sub,
     kind: claims.kind,
-    ...(claims.organization === undefined ? {} : { organization: claims.organization }),
-    ...(claims.role === undefined ? {} : { role: claims.role }),
     purpose: parsePurpose(claims.kind, request.purpose),
     authenticatedBy: "siwe-session",
     requestId: request.requestId,
   };
+  if (claims.organization !== undefined) principal.organization = claims.organization;
+  if (claims.role !== undefined) principal.role = claims.role;
+  return principal;
 }
 
 /**

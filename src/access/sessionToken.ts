@@ -45,7 +45,7 @@ export interface Secp256k1Jwk {
 export interface SessionClaims {
   /** The issuing node's address. */
   iss: Address;
-  /** The signed-in account. */
+  /** The signed-in account, checksummed (EIP-55) as `verifySessionToken` returns it. */
   sub: Address;
   aud: typeof SESSION_AUDIENCE;
   iat: number;

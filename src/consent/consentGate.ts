@@ -286,7 +286,19 @@ class Decider implements PatientDecider {
 
   /** The decision on one category. */
   one(category: Category, authorOrganization: Hex | undefined): Decision {
-    return decide(this.index, { ...this.#request, category, authorOrganization });
+    // A literal, not a spread of #request: the spread took the runtime's slow path, and was most
+    // of a read's consent time.
+    const r = this.#request;
+    return decide(this.index, {
+      principal: r.principal,
+      patient: r.patient,
+      category,
+      purpose: r.purpose,
+      action: r.action,
+      time: r.time,
+      authorOrganization,
+      breakGlass: r.breakGlass,
+    });
   }
 }
 
