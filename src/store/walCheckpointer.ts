@@ -19,8 +19,15 @@ import type Database from "better-sqlite3";
 
 /** The usual automatic checkpoint threshold, in WAL pages (while no worker runs). */
 export const FOREGROUND_CHECKPOINT_PAGES = 4000;
-/** The backstop threshold while the worker checkpoints (~80 MiB of WAL at 4 KiB pages). */
-export const BACKSTOP_CHECKPOINT_PAGES = 20_000;
+/**
+ * The backstop threshold while the worker checkpoints (~40 MiB of WAL at 4 KiB pages). Under a
+ * sustained stream of commits the WAL never starts over by itself (a writer restarts it only when
+ * everything was copied, and the writer is always ahead of a PASSIVE checkpoint); the commit that
+ * reaches the backstop then checkpoints on the main thread, and finds most frames already copied.
+ * Measured with 4,000 producers appending audit entries: the WAL peaked at ~43 MB, the rate was
+ * the same as with foreground checkpoints (40-43k vs 41k entries/s).
+ */
+export const BACKSTOP_CHECKPOINT_PAGES = 10_000;
 
 export interface WalCheckpointer {
   /** Checkpoints done by the worker so far (for tests and /health). */
