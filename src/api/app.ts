@@ -52,7 +52,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     genReqId: (req) => {
       const given = req.headers["x-request-id"];
-      return typeof given === "string" && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomUUID();
+      // A caller's id is kept only when the audit log can name it (an opaque id: it starts with a
+      // letter or digit); any other gets a fresh one, so the request's audit entry stays valid.
+      return typeof given === "string" && /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(given)
+        ? given
+        : randomUUID();
     },
     requestIdHeader: false,
     // One logger for all requests (entries name their request id): a pino child per request,
