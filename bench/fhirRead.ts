@@ -9,7 +9,8 @@
  * one of each, and the pairs alternate which goes first: a shared machine's slow stretches last
  * seconds, so many short pairs spread them over both. One more round each runs at 64 connections,
  * and a last carechain round, not counted, runs under the CPU profiler to say where its time goes.
- * Issue target: carechain >= 40% of the bare route's req/s. Reported, never asserted. Run: `npx tsx bench/fhirRead.ts [--quick]`.
+ * Issue target: carechain >= 40% of the bare route's req/s. Reported, never asserted.
+ * Run: `npx tsx bench/fhirRead.ts [--quick]`.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";

@@ -117,8 +117,8 @@ function insertRows(
 /**
  * The SQLite fast path of {@link insertBatch}: one transaction of cached prepared statements run
  * synchronously (one multi-row INSERT per 64 rows, whatever the batch size; a batch of up to 64
- * rows is a single statement, committed on its own), so a
- * batch pays neither statement preparation nor an await per statement. The caller must hold the
+ * rows is a single statement, committed on its own), so a batch pays neither statement
+ * preparation nor an await per statement. The caller must hold the
  * store's Kysely connection (`db.connection().execute`) so that no Kysely transaction is open on
  * the handle. Committed when it returns; rolled back when it throws.
  * @param handle - the store's better-sqlite3 handle

@@ -226,31 +226,7 @@ export class ConsentGate {
       ? this.#breakGlass.get(sessionKey(principal.account, patientAccount))
       : undefined;
     const settings = patientAccount ? this.settings(patientAccount) : DEFAULT_SETTINGS;
-    return new Decider(this.index, principal, patientAccount, action, this.now(), {
-      session,
-      breakGlassAllowed: settings.breakGlassAllowed,
-    });
-  }
-}
-
-/**
- * One request's decider. A class, not an object of closures: the node runs through tsx, whose
- * keep-names transform gives every closure created per call a `defineProperty` of its name.
- */
-class Decider implements PatientDecider {
-  readonly #memo = new Map<string, Decision>();
-  readonly #request: Omit<DecisionRequest, "category" | "authorOrganization">;
-
-  constructor(
-    readonly index: GrantIndex,
-    readonly principal: Principal,
-    readonly patientAccount: Address | undefined,
-    action: Action,
-    time: number,
-    breakGlass: { session: BreakGlassSession | undefined; breakGlassAllowed: boolean },
-  ) {
-    const { session } = breakGlass;
-    this.#request = {
+    return new Decider(this.index, patientAccount, {
       principal: {
         account: principal.account,
         organization: principal.organization,
@@ -260,23 +236,37 @@ class Decider implements PatientDecider {
       patient: patientAccount ?? zeroAddress,
       purpose: principal.purpose,
       action,
-      time,
+      time: this.now(),
       breakGlass: session
         ? {
-            allowedByPatient: breakGlass.breakGlassAllowed,
+            allowedByPatient: settings.breakGlassAllowed,
             reason: session.reason,
             startedAt: session.startedAt,
           }
         : undefined,
-    };
+    });
   }
+}
+
+/** What one request's decisions share: all of a `DecisionRequest` but the category and author. */
+type RequestTemplate = Omit<DecisionRequest, "category" | "authorOrganization">;
+
+/**
+ * One request's decider. A class, not an object of closures: the node runs through tsx, whose
+ * keep-names transform gives every closure created per call a `defineProperty` of its name.
+ */
+class Decider implements PatientDecider {
+  readonly #memo = new Map<string, Decision>();
+
+  constructor(
+    private readonly index: GrantIndex,
+    readonly patientAccount: Address | undefined,
+    private readonly request: RequestTemplate,
+  ) {}
 
   decide(categories: readonly Category[], authorOrganization: string | undefined): Decision {
-    if (this.principal.kind === "system") return { permit: true, reason: "patient-self" };
-    const key =
-      categories.length === 1 && authorOrganization === undefined
-        ? (categories[0] as string)
-        : `${categories.join(",")}|${authorOrganization ?? ""}`;
+    if (this.request.principal.kind === "system") return { permit: true, reason: "patient-self" };
+    const key = `${categories.join(",")}|${authorOrganization ?? ""}`;
     const cached = this.#memo.get(key);
     if (cached) return cached;
     const result = combine(categories, this, authorOrganization as Hex | undefined);
@@ -286,9 +276,9 @@ class Decider implements PatientDecider {
 
   /** The decision on one category. */
   one(category: Category, authorOrganization: Hex | undefined): Decision {
-    // A literal, not a spread of #request: the spread took the runtime's slow path, and was most
-    // of a read's consent time.
-    const r = this.#request;
+    // A literal, not a spread of the template: the spread took the runtime's slow path, and was
+    // most of a read's consent time.
+    const r = this.request;
     return decide(this.index, {
       principal: r.principal,
       patient: r.patient,

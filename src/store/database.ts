@@ -111,9 +111,7 @@ function openSqlite(path: string, backgroundCheckpoints: boolean): Store {
     dialect: new ImmediateSqliteDialect({ database: cachingPrepare(handle) }),
   });
   const checkpointer =
-    backgroundCheckpoints && path !== ":memory:" && !handle.memory
-      ? startWalCheckpointer(handle, path)
-      : undefined;
+    backgroundCheckpoints && !handle.memory ? startWalCheckpointer(handle, path) : undefined;
   return {
     db,
     dialect: "sqlite",
