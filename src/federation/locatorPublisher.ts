@@ -29,7 +29,10 @@ const DAY_S = 86_400;
  *   once and never published again until they opt back in. The opt-out is a setting of this
  *   node (table `discovery_opt_outs`), read from the database at each decision, so every API
  *   process sharing the database honours it, and it leaves no trace on chain.
- * Idempotency keys: `record-locator:publish|withdraw:<patient>:<minute>`.
+ * Idempotency keys derive from what the outbox already holds, not from the clock, so an intent
+ * re-derived after a crash is the same write: `record-locator:publish:<patient>:<day>:<number of
+ * withdrawals intended before>` and `record-locator:withdraw:<patient>:<number of publications
+ * intended before>` (a second withdrawal with no publication in between is the same intent).
  */
 export class LocatorPublisher {
   readonly #o: LocatorPublisherOptions;
@@ -134,8 +137,9 @@ export class LocatorPublisher {
     await this.#requireRegistered();
     const day = this.#today();
     this.#published.set(patient, day);
+    const withdrawals = await this.#intents("withdraw", patient);
     await this.#o.outbox.intend({
-      key: `record-locator:publish:${patient}:${this.#minute()}`,
+      key: `record-locator:publish:${patient}:${day}:${withdrawals}`,
       contract: "RecordLocator",
       functionName: "publish",
       args: [patient, BigInt(day)],
@@ -145,8 +149,9 @@ export class LocatorPublisher {
   async #withdraw(patient: string): Promise<void> {
     await this.#requireRegistered();
     this.#published.delete(patient);
+    const publications = await this.#intents("publish", patient);
     await this.#o.outbox.intend({
-      key: `record-locator:withdraw:${patient}:${this.#minute()}`,
+      key: `record-locator:withdraw:${patient}:${publications}`,
       contract: "RecordLocator",
       functionName: "withdraw",
       args: [patient],
@@ -185,8 +190,14 @@ export class LocatorPublisher {
     return Math.floor(this.#now() / 1000 / DAY_S) * DAY_S;
   }
 
-  #minute(): number {
-    return Math.floor(this.#now() / 60_000);
+  /** How many `kind` intents for `patient` the outbox holds: what the next key is derived from. */
+  async #intents(kind: "publish" | "withdraw", patient: string): Promise<number> {
+    const row = await this.#o.db
+      .selectFrom("outbox")
+      .select((eb) => eb.fn.countAll<string | number>().as("n"))
+      .where("idem_key", "like", `record-locator:${kind}:${patient}:%`)
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
   }
 
   #now(): number {
