@@ -10,12 +10,12 @@
  */
 import type { Kysely } from "kysely";
 import { isAddressEqual, type Address, type Hex, type LocalAccount } from "viem";
-import { requireKind, type Principal } from "../access/principal.js";
+import type { Auditor, AuditFacts } from "../audit/auditor.js";
 import type { ConsentGate } from "../consent/consentGate.js";
-import { CATEGORIES } from "../consent/model.js";
+import { CATEGORIES } from "../model/vocabulary.js";
+import { requireKind, type Principal } from "../model/principal.js";
 import { BaseError } from "../errors/BaseError.js";
 import type { FhirResource } from "../records/fhirTypes.js";
-import { auditEntryFor, type AuditFacts, type AuditSink } from "../records/recordAudit.js";
 import type { RecordRepository } from "../records/repository.js";
 import type { Schema } from "../store/schema.js";
 import { federatedEverything, MAX_FEDERATED_BYTES } from "./federatedFetch.js";
@@ -36,7 +36,7 @@ export interface FederationServiceDeps {
   db: Kysely<Schema>;
   records: RecordRepository;
   gate: ConsentGate;
-  audit: AuditSink;
+  auditor: Auditor;
   locators: LocatorPublisher;
   /** This node's key (signs requests to peers; named in audit entries). */
   account: LocalAccount;
@@ -228,7 +228,7 @@ export class FederationService {
       {
         db: d.db,
         records: d.records,
-        audit: d.audit,
+        auditor: d.auditor,
         account: d.account,
         organizationId: d.organizationId,
         ...(d.peerTimeoutMs ? { timeoutMs: d.peerTimeoutMs } : {}),
@@ -239,7 +239,7 @@ export class FederationService {
   }
 
   async #audit(principal: Principal, facts: AuditFacts): Promise<void> {
-    await this.#d.audit.enqueue(auditEntryFor(principal, this.#d.account.address, facts));
+    await this.#d.auditor.record(principal, facts);
   }
 }
 

@@ -10,7 +10,7 @@ import { consentRegistryAbi } from "../../src/chain/artifacts/ConsentRegistry.js
 import { participantRegistryAbi } from "../../src/chain/artifacts/ParticipantRegistry.js";
 import { recordLocatorAbi } from "../../src/chain/artifacts/RecordLocator.js";
 import { loadConfig } from "../../src/config/config.js";
-import { CATEGORIES, SENSITIVE_MASK } from "../../src/consent/model.js";
+import { CATEGORIES, SENSITIVE_MASK } from "../../src/model/vocabulary.js";
 import { buildGrantMessage, signGrant, signedGrantToJson } from "../../src/consent/signConsent.js";
 import {
   encodeAccessRequestHeader,
