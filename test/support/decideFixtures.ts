@@ -2,8 +2,9 @@
 import type { Address, Hex } from "viem";
 import type { DecisionRequest } from "../../src/consent/decide.js";
 import { GrantIndex } from "../../src/consent/grantIndex.js";
-import { actionMask, categoryMask, purposeMask, type Grant } from "../../src/consent/model.js";
 import { accountToBytes32 } from "../../src/consent/signConsent.js";
+import { type Grant } from "../../src/model/consentTypes.js";
+import { actionMask, categoryMask, purposeMask } from "../../src/model/vocabulary.js";
 
 export const PATIENT = "0x1111111111111111111111111111111111111111" as Address;
 export const DOCTOR = "0xD0c7000000000000000000000000000000000001" as Address;

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { CONSENT_TYPES } from "../../../src/consent/model.js";
+import { CONSENT_TYPES } from "../../../src/model/consentTypes.js";
 import {
   buildGrantMessage,
   signGrant,
