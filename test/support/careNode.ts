@@ -20,7 +20,7 @@ import { startNode, type RunningNode } from "../../src/node/startNode.js";
 import { signIn, type Session } from "./session.js";
 import { freshDatabase, type FreshDatabase } from "./stores.js";
 
-export interface Received {
+interface Received {
   path: string;
   headers: IncomingHttpHeaders;
   body: string;
@@ -28,7 +28,7 @@ export interface Received {
 }
 
 /** A stand-in for a practitioner's app / another node: fails the first hook attempt, then accepts. */
-export async function hookServer(): Promise<{ server: Server; url: string; received: Received[] }> {
+async function hookServer(): Promise<{ server: Server; url: string; received: Received[] }> {
   const received: Received[] = [];
   let hookCalls = 0;
   const server = createServer((req, res) => {
