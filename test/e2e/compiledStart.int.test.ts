@@ -105,7 +105,7 @@ describe("the production entry (bin/carechain.js)", () => {
       60_000,
     );
     expect(accounts.accounts.filter((a) => a.role === "patient" && a.patientId).length).toBeGreaterThan(0);
-  });
+  }, 150_000);
 
   it("checkpoints the WAL from the compiled worker file next to the compiled store", async () => {
     const { openStore } = (await import(
