@@ -147,7 +147,7 @@ export async function runFederatedFetchBench(options: BenchOptions): Promise<obj
     });
     // wait for the lab's locator (looked up as the GP: locate needs a session) and for both
     // indexers to hold the grant
-    const gpToken = await signIn(B.url, gp);
+    const gpToken = (await siweSignIn(B.url, gp)).token;
     for (let i = 0; i < 200; i++) {
       const located = (await (
         await fetch(`${B.url}/federation/locate?patient=${patient.address}`, {
