@@ -12,9 +12,12 @@ import type { Outbox } from "../chain/outbox.js";
 import { organizationByNode } from "../chain/participantMirror.js";
 import type { Config } from "../config/config.js";
 import { HookTargets } from "../federation/hookTargets.js";
+import { BreakGlassSessions } from "../consent/breakGlass.js";
 import { ConsentGate } from "../consent/consentGate.js";
 import { ConsentService } from "../consent/consentService.js";
-import { loadGrantIndex } from "../consent/grantStore.js";
+import { followGrants, loadGrantIndex } from "../consent/grantStore.js";
+import { PatientNotifications } from "../consent/notifications.js";
+import { PatientSettingsStore } from "../consent/patientSettings.js";
 import { loadOrCreateLocalKeyProvider, type KeyProvider } from "../crypto/keyProvider.js";
 import { PatientKeyring } from "../crypto/patientKeys.js";
 import { EventBus } from "../events/eventBus.js";
@@ -25,9 +28,12 @@ import { ReferralService } from "../federation/referrals.js";
 import { DeliveryQueue } from "../federation/subscriptionDelivery.js";
 import { SubscriptionService } from "../federation/subscriptions.js";
 import { BlindIndex } from "../records/blindIndex.js";
+import { PatientLinks } from "../records/patientLinks.js";
+import { auditEntryFor } from "../records/recordAudit.js";
 import { RecordRepository } from "../records/repository.js";
 import type { Store } from "../store/database.js";
 import { getMeta, setMeta } from "../store/meta.js";
+import { SharedState } from "../store/sharedState.js";
 import type { NodeKey } from "./nodeKey.js";
 
 /** The rooms of a running node, wired to each other through the seams DESIGN.md names. */
@@ -37,7 +43,13 @@ export interface Services {
   audit: AuditLog;
   accessLog: AccessLog;
   anchorer: Anchorer;
+  /** Versions of the state other API processes change; started by startNode. */
+  shared: SharedState;
+  /** The consent decider (grant index and open break-glass sessions). */
   gate: ConsentGate;
+  settings: PatientSettingsStore;
+  breakGlass: BreakGlassSessions;
+  notifications: PatientNotifications;
   consents: ConsentService;
   records: RecordRepository;
   /** Durable outgoing pushes (REST hooks, referral notices); started by startNode. */
@@ -68,18 +80,40 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
   const audit = await AuditLog.open(d.store);
   const node = d.key.account.address as Address;
   const accessLog = new AccessLog(audit, node);
-  const gate = new ConsentGate(await loadGrantIndex(d.store.db), d.store, { sink: audit, node });
-  await gate.load();
+  const shared = new SharedState(d.store.db, {
+    onError: (err) => d.logger.warn({ err }, "could not recheck the state shared with other processes"),
+  });
+  // versions first: a change committed while the state loads is applied again at the first recheck
+  await shared.init();
+  const index = await loadGrantIndex(d.store.db);
+  followGrants(shared, d.store.db, index);
+  const notifications = new PatientNotifications(d.store.db);
+  const settings = new PatientSettingsStore(d.store.db, shared);
+  const breakGlass = new BreakGlassSessions({
+    db: d.store.db,
+    settings,
+    notifications,
+    audit: { record: (principal, facts) => audit.enqueue(auditEntryFor(principal, node, facts)) },
+  });
+  breakGlass.follow(shared);
+  await breakGlass.reload();
+  const links = new PatientLinks(d.store);
+  links.follow(shared);
+  const gate = new ConsentGate(index, breakGlass);
   const consents = new ConsentService({
     store: d.store,
-    index: gate.index,
+    index,
     outbox: d.outbox,
     clients: d.clients,
     consentRegistry: d.deployment.consentRegistry,
     events,
     audit,
     nodeAccount: node,
-    waitForBlock: (block, timeoutMs) => d.indexer.waitForBlock(block, timeoutMs),
+    // the shared cursor may have been moved by another process's indexer: recheck the grants too
+    waitForBlock: async (block, timeoutMs) => {
+      await d.indexer.waitForBlock(block, timeoutMs);
+      await shared.refresh();
+    },
   });
   const anchorer = new Anchorer({
     log: audit,
@@ -95,6 +129,8 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
     store: d.store,
     keyring,
     gate,
+    breakGlass,
+    links,
     audit,
     blind: new BlindIndex(await blindIndexKey(d.store, provider)),
     events,
@@ -102,7 +138,7 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
     nodeAccount: node,
   });
   events.on("patient.alert", (alert) => {
-    gate
+    notifications
       .notify(alert.account, alert.kind, alert.detail)
       .catch((err: unknown) => d.logger.warn({ err }, "could not store a patient notification"));
   });
@@ -126,6 +162,7 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
   const push = {
     store: d.store,
     gate,
+    notifications,
     audit,
     deliveries,
     organizationId: d.organizationId,
@@ -142,7 +179,11 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
     audit,
     accessLog,
     anchorer,
+    shared,
     gate,
+    settings,
+    breakGlass,
+    notifications,
     consents,
     records,
     deliveries,

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Address, Hex } from "viem";
 import type { Principal } from "../access/principal.js";
+import type { BreakGlassSessions } from "../consent/breakGlass.js";
 import type { ConsentGate } from "../consent/consentGate.js";
 import type { Decision } from "../consent/decide.js";
 import { categoriesOf, type Category } from "../consent/model.js";
@@ -26,6 +27,8 @@ export interface RecordRepositoryDeps {
   store: Store;
   keyring: PatientKeyring;
   gate: ConsentGate;
+  /** Break-glass sessions, whose stated reasons an erasure removes. */
+  breakGlass?: Pick<BreakGlassSessions, "forgetPatient">;
   audit: AuditSink;
   blind: BlindIndex;
   events: EventBus;
@@ -33,6 +36,8 @@ export interface RecordRepositoryDeps {
   organizationId: Hex;
   /** This node's account, named in audit entries. */
   nodeAccount: Address;
+  /** Patient links, shared with whoever follows other processes' changes (a private cache when absent). */
+  links?: PatientLinks;
 }
 
 /**
@@ -50,7 +55,7 @@ export class RecordRepository {
 
   constructor(deps: RecordRepositoryDeps) {
     this.#d = deps;
-    this.#links = new PatientLinks(deps.store);
+    this.#links = deps.links ?? new PatientLinks(deps.store);
     this.#prepareHost = {
       store: deps.store,
       keyring: deps.keyring,
@@ -261,6 +266,7 @@ export class RecordRepository {
       throw new BaseError("forbidden", "only the patient may erase their record");
     }
     await this.#d.keyring.erase(`Patient/${patientId}`);
+    if (account) await this.#d.breakGlass?.forgetPatient(account);
     const { db } = this.#d.store;
     const count = await db.transaction().execute(async (tx) => {
       const rows = await tx
