@@ -1,25 +1,21 @@
 import { randomUUID } from "node:crypto";
 import type { Kysely } from "kysely";
 import type { Address } from "viem";
-import type { Principal } from "../access/principal.js";
+import type { Auditor } from "../audit/auditor.js";
+import type { Principal } from "../model/principal.js";
 import { BaseError } from "../errors/BaseError.js";
-import type { AuditFacts } from "../records/recordAudit.js";
 import type { Schema } from "../store/schema.js";
 import { bumpVersion, type SharedState } from "../store/sharedState.js";
 import { BREAK_GLASS_SECONDS, type BreakGlassRequest } from "./decide.js";
 import type { PatientNotifications } from "./notifications.js";
 import type { PatientSettingsStore } from "./patientSettings.js";
 
-/** Where break-glass openings and refusals are audited. */
-export interface BreakGlassAuditor {
-  record(principal: Principal, facts: AuditFacts): Promise<number>;
-}
-
 export interface BreakGlassDeps {
   db: Kysely<Schema>;
   settings: PatientSettingsStore;
   notifications: PatientNotifications;
-  audit?: BreakGlassAuditor | undefined;
+  /** Where openings and refusals are audited. */
+  audit?: Pick<Auditor, "record"> | undefined;
   /** Unix seconds. */
   now?: () => number;
 }

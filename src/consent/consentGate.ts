@@ -1,9 +1,9 @@
 import { zeroAddress, type Address, type Hex } from "viem";
-import type { Principal } from "../access/principal.js";
+import type { Principal } from "../model/principal.js";
 import type { BreakGlassSessions } from "./breakGlass.js";
 import { decide, type Decision, type DecisionRequest } from "./decide.js";
 import type { GrantIndex } from "./grantIndex.js";
-import { isSensitive, type Action, type Category } from "./model.js";
+import { isSensitive, type Action, type Category } from "../model/vocabulary.js";
 
 /** Decides, for one principal and one patient, on resources by their categories and author. */
 export interface PatientDecider {

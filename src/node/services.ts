@@ -5,6 +5,7 @@ import type { Address, Hex } from "viem";
 import { AccessLog } from "../audit/accessLog.js";
 import { Anchorer } from "../audit/anchorer.js";
 import { AuditLog } from "../audit/auditLog.js";
+import { Auditor } from "../audit/auditor.js";
 import type { Deployment } from "../chain/deploy.js";
 import type { ChainClients } from "../chain/clients.js";
 import type { Indexer } from "../chain/indexer.js";
@@ -29,7 +30,6 @@ import { DeliveryQueue } from "../federation/subscriptionDelivery.js";
 import { SubscriptionService } from "../federation/subscriptions.js";
 import { BlindIndex } from "../records/blindIndex.js";
 import { PatientLinks } from "../records/patientLinks.js";
-import { auditEntryFor } from "../records/recordAudit.js";
 import { RecordRepository } from "../records/repository.js";
 import type { Store } from "../store/database.js";
 import { getMeta, setMeta } from "../store/meta.js";
@@ -41,6 +41,8 @@ export interface Services {
   events: EventBus;
   keyring: PatientKeyring;
   audit: AuditLog;
+  /** The audit seam every room records through. */
+  auditor: Auditor;
   accessLog: AccessLog;
   anchorer: Anchorer;
   /** Versions of the state other API processes change; started by startNode. */
@@ -79,6 +81,7 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
   const keyring = new PatientKeyring(d.store, provider);
   const audit = await AuditLog.open(d.store);
   const node = d.key.account.address as Address;
+  const auditor = new Auditor(audit, node);
   const accessLog = new AccessLog(audit, node);
   const shared = new SharedState(d.store.db, {
     onError: (err) => d.logger.warn({ err }, "could not recheck the state shared with other processes"),
@@ -93,7 +96,7 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
     db: d.store.db,
     settings,
     notifications,
-    audit: { record: (principal, facts) => audit.enqueue(auditEntryFor(principal, node, facts)) },
+    audit: auditor,
   });
   breakGlass.follow(shared);
   await breakGlass.reload();
@@ -107,8 +110,7 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
     clients: d.clients,
     consentRegistry: d.deployment.consentRegistry,
     events,
-    audit,
-    nodeAccount: node,
+    auditor,
     // the shared cursor may have been moved by another process's indexer: recheck the grants too
     waitForBlock: async (block, timeoutMs) => {
       await d.indexer.waitForBlock(block, timeoutMs);
@@ -131,11 +133,10 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
     gate,
     breakGlass,
     links,
-    audit,
+    auditor,
     blind: new BlindIndex(await blindIndexKey(d.store, provider)),
     events,
     organizationId: d.organizationId,
-    nodeAccount: node,
   });
   events.on("patient.alert", (alert) => {
     notifications
@@ -163,10 +164,9 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
     store: d.store,
     gate,
     notifications,
-    audit,
+    auditor,
     deliveries,
     organizationId: d.organizationId,
-    nodeAccount: node,
   };
   const subscriptions = new SubscriptionService({ ...push, logger: d.logger });
   const referrals = new ReferralService({ ...push, logger: d.logger });
@@ -177,6 +177,7 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
     events,
     keyring,
     audit,
+    auditor,
     accessLog,
     anchorer,
     shared,

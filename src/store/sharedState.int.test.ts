@@ -5,7 +5,7 @@ import { BreakGlassSessions } from "../consent/breakGlass.js";
 import { followGrants, loadGrantIndex, markRevoked, saveGrant } from "../consent/grantStore.js";
 import { PatientNotifications } from "../consent/notifications.js";
 import { PatientSettingsStore } from "../consent/patientSettings.js";
-import type { Grant } from "../consent/model.js";
+import type { Grant } from "../model/consentTypes.js";
 import { PatientLinks } from "../records/patientLinks.js";
 import { engines, freshStore, type TestStore } from "../../test/support/stores.js";
 import { openStore, type Store } from "./database.js";
