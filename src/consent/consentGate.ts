@@ -112,7 +112,3 @@ function combine(categories: readonly Category[], decider: Decider, author: Hex 
   if (ordinary && !ordinary.permit) return ordinary;
   return ordinary ?? sensitive ?? { permit: false, reason: "no-grant" };
 }
-
-function sessionKey(practitioner: string, patient: string): string {
-  return `${practitioner.toLowerCase()}|${patient.toLowerCase()}`;
-}
