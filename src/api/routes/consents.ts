@@ -1,7 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Address, Hex } from "viem";
 import { z } from "zod";
-import type { ConsentGate } from "../../consent/consentGate.js";
+import type { BreakGlassSessions } from "../../consent/breakGlass.js";
+import type { PatientNotifications } from "../../consent/notifications.js";
+import type { PatientSettingsStore } from "../../consent/patientSettings.js";
 import { toFhirConsent } from "../../consent/consentResource.js";
 import type { ConsentService } from "../../consent/consentService.js";
 import { actionsOf, categoriesOf, purposesOf } from "../../model/vocabulary.js";
@@ -13,7 +15,9 @@ import { route } from "../routeDef.js";
 
 export interface ConsentDeps {
   consents: ConsentService;
-  gate: ConsentGate;
+  settings: PatientSettingsStore;
+  breakGlass: Pick<BreakGlassSessions, "open">;
+  notifications: Pick<PatientNotifications, "list">;
   outbox: Outbox;
   nodeKey: Hex;
 }
@@ -146,7 +150,7 @@ export function consentRoutes(deps: ConsentDeps) {
         const principal = who(request);
         if (principal.kind !== "patient")
           throw new BaseError("forbidden", "only patients have privacy settings");
-        return deps.gate.settings(principal.account);
+        return deps.settings.get(principal.account);
       },
     );
     route(
@@ -163,9 +167,9 @@ export function consentRoutes(deps: ConsentDeps) {
         const principal = who(request);
         if (principal.kind !== "patient")
           throw new BaseError("forbidden", "only patients have privacy settings");
-        const current = deps.gate.settings(principal.account);
+        const current = await deps.settings.get(principal.account);
         const next = { breakGlassAllowed: body.breakGlassAllowed, notify: body.notify ?? current.notify };
-        await deps.gate.saveSettings(principal.account, next);
+        await deps.settings.save(principal.account, next);
         return next;
       },
     );
@@ -181,7 +185,7 @@ export function consentRoutes(deps: ConsentDeps) {
         body: z.strictObject({ patient: address, reason: z.string().min(3).max(500) }),
       },
       async ({ request, body, reply }) => {
-        const session = await deps.gate.openBreakGlass(who(request), body.patient as Address, body.reason);
+        const session = await deps.breakGlass.open(who(request), body.patient as Address, body.reason);
         reply.status(201);
         return { id: session.id, expiresAt: new Date(session.expiresAt * 1000).toISOString() };
       },
@@ -197,7 +201,7 @@ export function consentRoutes(deps: ConsentDeps) {
       },
       async ({ request }) => {
         const principal = who(request);
-        return { notifications: await deps.gate.notifications(principal.account) };
+        return { notifications: await deps.notifications.list(principal.account) };
       },
     );
   };
