@@ -13,8 +13,9 @@
  */
 import { join } from "node:path";
 import type { Address } from "viem";
-import { systemPrincipal } from "../../src/access/principal.js";
+import { systemPrincipal } from "../../src/model/principal.js";
 import { AuditLog } from "../../src/audit/auditLog.js";
+import { Auditor } from "../../src/audit/auditor.js";
 import { ConsentGate } from "../../src/consent/consentGate.js";
 import { loadGrantIndex } from "../../src/consent/grantStore.js";
 import { loadOrCreateLocalKeyProvider } from "../../src/crypto/keyProvider.js";
@@ -35,15 +36,15 @@ if (!db || !dataDir || !op || !account) {
 const store = await openStore(db.startsWith("postgres") ? { databaseUrl: db } : { sqlitePath: db });
 const audit = await AuditLog.open(store);
 const keyring = new PatientKeyring(store, loadOrCreateLocalKeyProvider(join(dataDir, "master-key")));
+const auditor = new Auditor(audit, NODE);
 const records = new RecordRepository({
   store,
   keyring,
-  gate: new ConsentGate(await loadGrantIndex(store.db), store),
-  audit,
+  gate: new ConsentGate(await loadGrantIndex(store.db), store, auditor),
+  auditor,
   blind: new BlindIndex(new Uint8Array(32).fill(7)),
   events: new EventBus(),
   organizationId: ORG,
-  nodeAccount: NODE,
 });
 const job = systemPrincipal(`crash-${op}`);
 const condition = (recordedDate: string) => ({
