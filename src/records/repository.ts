@@ -419,7 +419,12 @@ export class RecordRepository {
       for (const p of prepared) if (p.type === "Patient") this.#links.forget(p.id);
       throw error;
     }
-    await this.#intend(principal, prepared);
+    try {
+      await this.#intend(principal, prepared);
+    } catch (error) {
+      for (const p of prepared) if (p.type === "Patient") this.#links.forget(p.id);
+      throw error;
+    }
     try {
       await this.#d.store.db.transaction().execute(async (tx) => {
         for (const p of prepared) await persistWrite(tx, p);
