@@ -248,10 +248,7 @@ export class ConsentGate {
 /** What one request's decisions share: all of a `DecisionRequest` but the category and author. */
 type RequestTemplate = Omit<DecisionRequest, "category" | "authorOrganization">;
 
-/**
- * One request's decider. A class, not an object of closures: the node runs through tsx, whose
- * keep-names transform gives every closure created per call a `defineProperty` of its name.
- */
+/** One request's decider: one object per request, its methods shared on the prototype. */
 class Decider implements PatientDecider {
   readonly #memo = new Map<string, Decision>();
 

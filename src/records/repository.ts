@@ -333,6 +333,7 @@ export class RecordRepository {
       patient,
       reason: `committed: crypto-shredded ${count} resources`,
     });
+    this.#d.events.emit("patient.erased", { patientId, patientAccount: account });
     return { resources: count };
   }
 
