@@ -39,7 +39,18 @@ function reference(grants: readonly Grant[], r: DecisionRequest, permitting: str
   const lower = (s: string) => s.toLowerCase();
   if (lower(r.principal.account) === lower(r.patient)) return { permit: true, reason: "patient-self" };
   const org = r.principal.organization?.toLowerCase();
-  if (r.action === "read" && org !== undefined && r.authorOrganization?.toLowerCase() === org) {
+  // docs/access-rules.md: clinical roles, treatment and operations, never a sensitive category
+  if (
+    r.action === "read" &&
+    org !== undefined &&
+    r.authorOrganization?.toLowerCase() === org &&
+    r.principal.kind === "practitioner" &&
+    ["physician", "nurse", "pharmacist", "lab-technician", "care-coordinator"].includes(
+      r.principal.role ?? "",
+    ) &&
+    (r.purpose === "TREAT" || r.purpose === "HOPERAT") &&
+    !isSensitive(r.category)
+  ) {
     return { permit: true, reason: "author-organization" };
   }
   const name = r.principal.role;
@@ -149,7 +160,15 @@ describe("decide against a reference reading", () => {
       { arbitrary: fc.constantFrom(0, 0, 0, 1, 2), weight: 4 },
     ),
     orgUpper: arbCase,
-    role: fc.constantFrom(undefined, "physician", "physician", "nurse", "", "x".repeat(40)),
+    role: fc.oneof(
+      {
+        arbitrary: fc.constantFrom(undefined, "physician", "physician", "nurse", "", "x".repeat(40)),
+        weight: 4,
+      },
+      // roles the authoring-organization rule leaves out, and one more it covers
+      { arbitrary: fc.constantFrom("researcher", "admin", "care-coordinator"), weight: 1 },
+    ),
+    kind: fc.constantFrom("practitioner", "practitioner", "practitioner", "practitioner", "node"),
     patient: fc.nat(patients.length - 1),
     patientUpper: arbCase,
     category: fc.constantFrom(...CATEGORIES),
@@ -202,7 +221,7 @@ describe("decide against a reference reading", () => {
         account: (r.accountUpper ? upper(account) : account) as Address,
         organization: org === undefined ? undefined : ((r.orgUpper ? upper(org) : org) as Hex),
         role: r.role,
-        kind: "practitioner",
+        kind: r.kind,
       },
       patient: (r.patientUpper ? upper(patient) : patient) as Address,
       category: r.category,

@@ -58,7 +58,7 @@ describe("decide", () => {
   });
 
   it("lets the authoring organization read, not write", () => {
-    const principal = { account: DOCTOR, organization: ORG, kind: "practitioner" };
+    const principal = { account: DOCTOR, organization: ORG, role: "physician", kind: "practitioner" };
     expect(decide(new GrantIndex(), request({ principal, authorOrganization: ORG }))).toEqual({
       permit: true,
       reason: "author-organization",
@@ -69,6 +69,64 @@ describe("decide", () => {
     expect(decide(new GrantIndex(), request({ principal, authorOrganization: OTHER_ORG })).reason).toBe(
       "no-grant",
     );
+  });
+
+  /**
+   * docs/access-rules.md, "The authoring-organization rule": a practitioner of the organization that
+   * wrote the record, in a clinical role, reading a non-sensitive category for TREAT or HOPERAT.
+   */
+  it("applies the authoring-organization rule to clinical roles, treatment and operations, non-sensitive categories only", () => {
+    const as = (role: string | undefined, kind = "practitioner") => ({
+      account: DOCTOR,
+      organization: ORG,
+      role,
+      kind,
+    });
+    const reason = (overrides: Partial<DecisionRequest>) =>
+      decide(new GrantIndex(), request({ authorOrganization: ORG, ...overrides })).reason;
+    for (const role of ["physician", "nurse", "pharmacist", "lab-technician", "care-coordinator"])
+      for (const purpose of ["TREAT", "HOPERAT"] as const)
+        expect(reason({ principal: as(role), purpose })).toBe("author-organization");
+    // not for other roles, whatever the purpose
+    for (const role of ["researcher", "admin", "issuer", undefined, ""])
+      for (const purpose of PURPOSES) expect(reason({ principal: as(role), purpose })).toBe("no-grant");
+    // not for research, payment or any other purpose (ETREAT goes through break-glass)
+    for (const purpose of PURPOSES.filter((p) => p !== "TREAT" && p !== "HOPERAT"))
+      expect(reason({ principal: as("physician"), purpose })).toBe("no-grant");
+    // never a sensitive category
+    for (const category of CATEGORIES.filter(isSensitive))
+      expect(reason({ principal: as("physician"), category })).toBe("no-grant");
+    // only practitioners: a node or a patient of the same organization id gains nothing by it
+    expect(reason({ principal: as("physician", "node") })).toBe("no-grant");
+    expect(reason({ principal: as("physician", "patient") })).toBe("no-grant");
+    // a researcher of the authoring organization with a research grant reads under it, sensitive too
+    const g = grant({
+      categories: categoryMask(["conditions", "sexual-health"]),
+      purposes: purposeMask(["HRESCH"]),
+    });
+    const researcher = as("researcher");
+    expect(
+      decide(
+        indexOf(g),
+        request({
+          principal: researcher,
+          authorOrganization: ORG,
+          purpose: "HRESCH",
+          category: "sexual-health",
+        }),
+      ),
+    ).toEqual({ permit: true, reason: "grant", grantId: g.grantId });
+    expect(
+      decide(
+        indexOf(g),
+        request({
+          principal: researcher,
+          authorOrganization: ORG,
+          purpose: "HPAYMT",
+          category: "conditions",
+        }),
+      ).reason,
+    ).toBe("purpose-not-granted");
   });
 
   it("permits on a practitioner grant and names it", () => {

@@ -78,6 +78,25 @@ const PURPOSE_BIT = bitTable(PURPOSES);
 const ACTION_BIT = bitTable(ACTIONS);
 const SENSITIVE = new Set<Category>(SENSITIVE_CATEGORIES);
 
+/**
+ * The clinical roles the authoring-organization rule covers (docs/access-rules.md): those who treat
+ * the patient or run the care the record belongs to. Researchers, administrators and issuers of the
+ * same organization need the patient's grant like anyone else.
+ */
+export const AUTHOR_ROLES: ReadonlySet<string> = new Set([
+  "physician",
+  "nurse",
+  "pharmacist",
+  "lab-technician",
+  "care-coordinator",
+]);
+
+/**
+ * The purposes the authoring-organization rule covers: treatment and healthcare operations. ETREAT
+ * goes through break-glass; research, payment and every other purpose need a grant.
+ */
+export const AUTHOR_PURPOSES: ReadonlySet<Purpose> = new Set<Purpose>(["TREAT", "HOPERAT"]);
+
 /** The reason for a denial by the latest {@link Stage} a grant of the principal reached. */
 const DENIALS: Record<Stage, DecisionReason> = {
   [Stage.noGrant]: "no-grant",
@@ -93,9 +112,11 @@ const DENIALS: Record<Stage, DecisionReason> = {
 const roleKeyCache = new Map<string, Hex>();
 
 /**
- * The one consent decision (DESIGN.md "Consent model"): the patient may do anything with their own
- * data, the authoring organization may read its record, anyone else needs a matching grant or a
- * break-glass the patient allows. Among the grants of this patient, a grant to the practitioner
+ * The one consent decision (DESIGN.md "Consent model", docs/access-rules.md): the patient may do
+ * anything with their own data; a practitioner of the authoring organization in a clinical role
+ * ({@link AUTHOR_ROLES}) may read its non-sensitive record for treatment or operations
+ * ({@link AUTHOR_PURPOSES}); anyone else, and every sensitive category, needs a matching grant or
+ * (non-sensitive, ETREAT) a break-glass the patient allows. Among the grants of this patient, a grant to the practitioner
  * account wins over one to the organization, which wins over one to the role within it; a denial
  * names the most informative stage any of them reached. Looks only at this patient's grants, laid
  * out flat by the index, so its cost does not grow with the number of grants in the system.
@@ -112,6 +133,10 @@ export function decide(index: GrantIndex, request: DecisionRequest): Decision {
     action === "read" &&
     organization !== undefined &&
     request.authorOrganization !== undefined &&
+    principal.kind === "practitioner" &&
+    AUTHOR_ROLES.has(principal.role ?? "") &&
+    AUTHOR_PURPOSES.has(request.purpose) &&
+    !SENSITIVE.has(request.category) &&
     sameIgnoringCase(request.authorOrganization, organization)
   ) {
     return { permit: true, reason: "author-organization" };

@@ -1,10 +1,10 @@
 /**
  * The first half of a record write, before anything is stored: the resource is checked (its
- * patient, its categories), the write authorized through the host (the consent layer's decision
- * and its audit entry), its new version numbered and stamped, encrypted under the patient's key,
+ * patient, its categories, the version it replaces), the write authorized through the host (the
+ * consent layer's decision on both versions and the audit entry of a refusal), its new version numbered and stamped, encrypted under the patient's key,
  * and its search index rows computed. `persistWrite` (src/records/recordWrite.ts) stores it.
  */
-import { isAddressEqual, type Address, type Hex } from "viem";
+import { isAddressEqual, type Address } from "viem";
 import type { Principal } from "../model/principal.js";
 import type { Category } from "../model/vocabulary.js";
 import { canonicalJson } from "../crypto/canonicalJson.js";
@@ -25,33 +25,55 @@ import {
 } from "./recordWrite.js";
 import { extractIndex, patientOf } from "./searchIndex.js";
 
+/** The version a write replaces, as stored (or as prepared earlier in the same bundle). */
+export interface CurrentVersion {
+  versionId: number;
+  patientId: string | null;
+  /** Category bitmask. */
+  categories: number;
+  authorOrg: string;
+}
+
+/** How the caller asked for the write: a create, an update of `type/id`, or a bundle entry. */
+export type WriteIntent = "create" | "update" | "import";
+
+/** What the authorization of one write looks at: the new version and the version it replaces. */
+export interface WriteTarget {
+  type: string;
+  id: string;
+  intent: WriteIntent;
+  resource: FhirResource;
+  /** The new version's patient and their account (undefined for a directory resource). */
+  patientId: string | undefined;
+  account: Address | undefined;
+  categories: Category[];
+  current: CurrentVersion | undefined;
+}
+
 /** What preparing a write needs from the repository. */
 export interface PrepareHost {
   store: Store;
   keyring: PatientKeyring;
   blind: BlindIndex;
   links: PatientLinks;
-  /** This node's organization id, stamped into `meta.source`. */
-  organizationId: Hex;
-  /** Decides (and audits a refusal of) the write; throws when refused. */
-  authorize(
-    principal: Principal,
-    patientId: string | undefined,
-    account: Address | undefined,
-    categories: Category[],
-    ref: string,
-  ): Promise<void>;
+  /**
+   * Decides (and audits a refusal of) the write against the version it replaces and the new one;
+   * throws when refused.
+   * @returns the organization the new version is recorded as
+   */
+  authorize(principal: Principal, target: WriteTarget): Promise<string>;
 }
 
 /**
  * Validates, authorizes, numbers, stamps and encrypts one resource write.
- * @param knownVersion - the current version when the caller knows it (a bundle writing a resource twice)
+ * @param known - the current version when the caller knows it (a bundle writing a resource twice)
  */
 export async function prepareWrite(
   h: PrepareHost,
   principal: Principal,
   resource: FhirResource,
-  knownVersion?: number,
+  intent: WriteIntent,
+  known?: CurrentVersion,
 ): Promise<PreparedWrite> {
   const type = resource.resourceType;
   const id = resource.id!;
@@ -62,29 +84,20 @@ export async function prepareWrite(
     });
   }
   const categories = categorize(resource);
-  const previous =
-    knownVersion ??
-    (
-      await h.store.db
-        .selectFrom("resources")
-        .select(["version_id"])
-        .where("type", "=", type)
-        .where("id", "=", id)
-        .executeTakeFirst()
-    )?.version_id;
+  const current = known ?? (await currentVersion(h.store, type, id));
+  const previous = current?.versionId;
+  const target = { type, id, intent, resource, patientId, categories, current };
   let account: Address | undefined;
+  let authorOrg: string;
   if (type === "Patient") {
     // The account a Patient names is a claim: an existing Patient is written under the account it
     // is linked to (none: its authoring organization only), and its link never changes this way.
     const linked = await h.links.accountOf(id);
     const claimed = accountIdentifier(resource);
-    await h.authorize(
-      principal,
-      patientId,
-      previous === undefined ? (linked ?? claimed) : linked,
-      categories,
-      `${type}/${id}`,
-    );
+    authorOrg = await h.authorize(principal, {
+      ...target,
+      account: previous === undefined ? (linked ?? claimed) : linked,
+    });
     if (
       previous === undefined &&
       !linked &&
@@ -104,7 +117,7 @@ export async function prepareWrite(
     account = linked ?? claimed;
   } else {
     account = await h.links.accountOf(patientId);
-    await h.authorize(principal, patientId, account, categories, `${type}/${id}`);
+    authorOrg = await h.authorize(principal, { ...target, account });
   }
   const versionId = (previous ?? 0) + 1;
   const now = Date.now();
@@ -114,7 +127,7 @@ export async function prepareWrite(
       ...(resource.meta ?? {}),
       versionId: String(versionId),
       lastUpdated: new Date(now).toISOString(),
-      source: `urn:carechain:org:${h.organizationId}`,
+      source: `urn:carechain:org:${authorOrg}`,
     },
   };
   const aad = `${type}/${id}/_history/${versionId}`;
@@ -137,7 +150,25 @@ export async function prepareWrite(
     tokens: index.flatMap((row) => tokenRowsOf(h.blind, type, id, row)),
     now,
     author: principal.account.toLowerCase(),
+    authorOrg,
   };
+}
+
+async function currentVersion(store: Store, type: string, id: string): Promise<CurrentVersion | undefined> {
+  const row = await store.db
+    .selectFrom("resources")
+    .select(["version_id", "patient_id", "categories", "author_org"])
+    .where("type", "=", type)
+    .where("id", "=", id)
+    .executeTakeFirst();
+  return row === undefined
+    ? undefined
+    : {
+        versionId: row.version_id,
+        patientId: row.patient_id,
+        categories: Number(row.categories),
+        authorOrg: row.author_org,
+      };
 }
 
 async function hasRecords(store: Store, patientId: string): Promise<boolean> {

@@ -242,11 +242,16 @@ export class RecordSearch {
         if (row) resources.push(await this.h.open(row));
       }
     }
-    // one audit entry per patient touched: what was returned, and what consent withheld
+    // one audit entry per patient touched: what was returned, and what consent withheld; and one
+    // for the directory resources returned (they name no patient)
     const returned = new Map<string, string[]>();
+    const directory: string[] = [];
     for (const r of resources) {
       const pid = r.resourceType === "Patient" ? r.id : patientOf(r);
-      if (!pid) continue;
+      if (!pid) {
+        directory.push(`${r.resourceType}/${r.id}`);
+        continue;
+      }
       const list = returned.get(pid) ?? [];
       list.push(`${r.resourceType}/${r.id}`);
       returned.set(pid, list);
@@ -259,6 +264,8 @@ export class RecordSearch {
         resources: refs,
       });
     }
+    if (directory.length > 0 || (resources.length === 0 && withheld.size === 0))
+      await this.h.audit(principal, { action, decision: "permit", resources: directory });
     for (const [pid, w] of withheld) {
       await this.h.audit(principal, {
         action: "deny",

@@ -28,6 +28,8 @@ export interface PreparedWrite {
   tokens: Insertable<SearchTokenTable>[];
   now: number;
   author: string;
+  /** The organization the version is recorded as: this node's, or a directory resource's owner. */
+  authorOrg: string;
 }
 
 /** Key under which a resource outside any patient compartment (Organization, Practitioner...) is encrypted. */
@@ -44,7 +46,8 @@ export const DIRECTORY_TYPES = new Set([
 ]);
 
 /** Writes one prepared version: its row, the current pointer, its search tokens, a Patient's link. */
-export async function persistWrite(tx: Transaction<Schema>, p: PreparedWrite, org: string): Promise<void> {
+export async function persistWrite(tx: Transaction<Schema>, p: PreparedWrite): Promise<void> {
+  const org = p.authorOrg;
   await tx
     .insertInto("resource_versions")
     .values({

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Address, Hex } from "viem";
 import type { Principal } from "../model/principal.js";
 import type { BreakGlassSessions } from "../consent/breakGlass.js";
-import type { ConsentGate } from "../consent/consentGate.js";
+import type { ConsentGate, PatientDecider } from "../consent/consentGate.js";
 import type { Decision } from "../consent/decide.js";
 import { categoriesOf, type Category } from "../model/vocabulary.js";
 import { decryptRecord } from "../crypto/envelope.js";
@@ -15,13 +15,20 @@ import type { FhirResource } from "./fhirTypes.js";
 import { auditPatient, type AuditFacts, type Auditor } from "../audit/auditor.js";
 import { validateResource } from "./validateResource.js";
 import { RecordSearch } from "./recordSearch.js";
-import { directoryDecision, forbiddenFor } from "./accessDecision.js";
+import { directoryDecision, isOperator, isRecorder, notKnown, writeRefused } from "./accessDecision.js";
+import { crashPoint } from "./crashPoint.js";
 import { STORED_VERSION_COLUMNS, type StoredVersion } from "./recordSearchSql.js";
 import { planBundleImport } from "./bundlePlan.js";
 import { PatientLinks } from "./patientLinks.js";
-import { prepareWrite, type PrepareHost } from "./recordPrepare.js";
+import { prepareWrite, type CurrentVersion, type PrepareHost, type WriteTarget } from "./recordPrepare.js";
 import { CurrentRowCache } from "./currentRowCache.js";
-import { DIRECTORY_KEY, persistWrite, withAccount, type PreparedWrite } from "./recordWrite.js";
+import {
+  DIRECTORY_KEY,
+  DIRECTORY_TYPES,
+  persistWrite,
+  withAccount,
+  type PreparedWrite,
+} from "./recordWrite.js";
 
 export interface RecordRepositoryDeps {
   store: Store;
@@ -59,9 +66,7 @@ export class RecordRepository {
       keyring: deps.keyring,
       blind: deps.blind,
       links: this.#links,
-      organizationId: deps.organizationId,
-      authorize: (principal, patientId, account, categories, ref) =>
-        this.#authorizeWrite(principal, patientId, account, categories, ref),
+      authorize: (principal, target) => this.#authorizeWrite(principal, target),
     };
     this.#rows = deps.store.sqlite === undefined ? undefined : new CurrentRowCache(deps.store.sqlite);
     this.#search = new RecordSearch({
@@ -76,27 +81,42 @@ export class RecordRepository {
     });
   }
 
-  /** Creates a resource with a server-assigned id (or the given id when it is new). */
+  /**
+   * Creates a resource. The id is the server's, except that the node's own recorders (and jobs)
+   * may bring their source system's id (src/records/accessDecision.ts `isRecorder`), and anyone a
+   * directory resource's (directory resources are public); a create naming an existing id is an
+   * update of it, authorized as one.
+   */
   async create(principal: Principal, input: unknown): Promise<FhirResource> {
     const resource = validateResource(input);
-    const id = resource.id ?? randomUUID();
-    return this.#write(principal, { ...resource, id });
+    const chooses = DIRECTORY_TYPES.has(resource.resourceType) || this.#choosesIds(principal);
+    const id = resource.id !== undefined && chooses ? resource.id : randomUUID();
+    return this.#write(principal, { ...resource, id }, "create");
   }
 
-  /** Creates or updates `type/id` (FHIR update; create-on-update allowed). */
+  /**
+   * Updates `type/id` (FHIR update). Update-as-create is only for the node's own recorders and
+   * jobs: to anyone else a missing id answers as a hidden one does (404).
+   */
   async update(principal: Principal, type: string, id: string, input: unknown): Promise<FhirResource> {
     const resource = validateResource(input);
     if (resource.resourceType !== type)
       throw new BaseError("invalid", `resourceType must be ${type}`, { expression: "resourceType" });
     if (resource.id !== undefined && resource.id !== id)
       throw new BaseError("invalid", "resource id does not match the URL", { expression: `${type}.id` });
-    return this.#write(principal, { ...resource, id });
+    return this.#write(principal, { ...resource, id }, "update");
+  }
+
+  /** Whether the principal may choose the id of a new resource. */
+  #choosesIds(principal: Principal): boolean {
+    const org = this.#d.organizationId;
+    return isOperator(principal, org) || isRecorder(principal, org);
   }
 
   /** Reads the current version of `type/id`. */
   async read(principal: Principal, type: string, id: string): Promise<FhirResource> {
     const row = this.#currentRowSync(type, id) ?? (await this.#currentRow(type, id));
-    if (!row) throw new BaseError("not-found", `${type}/${id} is not known`);
+    if (!row) throw notKnown(type);
     return this.#gatedOpen(principal, row, "read");
   }
 
@@ -110,7 +130,7 @@ export class RecordRepository {
     id: string,
   ): Promise<{ text: string; versionId: number }> {
     const row = this.#currentRowSync(type, id) ?? (await this.#currentRow(type, id));
-    if (!row) throw new BaseError("not-found", `${type}/${id} is not known`);
+    if (!row) throw notKnown(type);
     await this.#gate(principal, row, "read");
     return { text: await this.#openText(row), versionId: row.version_id };
   }
@@ -157,7 +177,7 @@ export class RecordRepository {
       .where("id", "=", id)
       .where("version_id", "=", versionId)
       .executeTakeFirst();
-    if (!row) throw new BaseError("not-found", `${type}/${id}/_history/${versionId} is not known`);
+    if (!row) throw notKnown(type);
     return this.#gatedOpen(principal, row, "read");
   }
 
@@ -170,26 +190,49 @@ export class RecordRepository {
       .where("id", "=", id)
       .orderBy("version_id", "desc")
       .execute();
-    if (rows.length === 0) throw new BaseError("not-found", `${type}/${id} is not known`);
-    const first = rows[0]!;
-    const account = await this.patientAccount(first.patient_id);
-    const decider = this.#d.gate.forPatient(principal, account, "read");
+    if (rows.length === 0) throw notKnown(type);
+    // Each version is decided by its own patient and categories, and audited in that patient's log.
+    const deciders = new Map<string, PatientDecider>();
     const allowed: StoredVersion[] = [];
-    let denied: Decision | undefined;
+    const byPatient = new Map<
+      string,
+      { allowed: number; seen: number; denied?: Decision; categories: Set<Category> }
+    >();
     for (const row of rows) {
-      const d = decider.decide(categoriesOf(row.categories), row.author_org);
-      if (d.permit) allowed.push(row);
-      else denied ??= d;
+      const key = row.patient_id ?? "";
+      let decider = deciders.get(key);
+      if (decider === undefined) {
+        decider = this.#d.gate.forPatient(principal, await this.patientAccount(row.patient_id), "read");
+        deciders.set(key, decider);
+      }
+      const erased = row.patient_id !== null && (await this.#d.keyring.isErased(`Patient/${row.patient_id}`));
+      const d: Decision = erased
+        ? { permit: false, reason: "no-grant" }
+        : row.patient_id
+          ? decider.decide(categoriesOf(row.categories), row.author_org)
+          : directoryDecision(principal);
+      const tally = byPatient.get(key) ?? { allowed: 0, seen: 0, categories: new Set<Category>() };
+      tally.seen++;
+      for (const c of categoriesOf(row.categories)) tally.categories.add(c);
+      if (d.permit) {
+        allowed.push(row);
+        tally.allowed++;
+      } else tally.denied ??= d;
+      byPatient.set(key, tally);
     }
-    await this.#audit(principal, {
-      action: "read",
-      decision: allowed.length ? "permit" : "deny",
-      patient: auditPatient(first.patient_id, account),
-      resources: [`${type}/${id}`],
-      categories: categoriesOf(first.categories),
-      reason: allowed.length ? `history: ${allowed.length} of ${rows.length} versions` : denied?.reason,
-    });
-    if (allowed.length === 0) throw forbiddenFor(denied);
+    for (const [patientId, tally] of byPatient) {
+      await this.#audit(principal, {
+        action: "read",
+        decision: tally.allowed ? "permit" : "deny",
+        patient: auditPatient(patientId || undefined, deciders.get(patientId)?.patientAccount),
+        resources: [`${type}/${id}`],
+        categories: [...tally.categories],
+        reason: tally.allowed
+          ? `history: ${tally.allowed} of ${tally.seen} versions`
+          : `history: ${tally.denied?.reason ?? "no-grant"}`,
+      });
+    }
+    if (allowed.length === 0) throw notKnown(type);
     const entries = [];
     for (const row of allowed) {
       const resource = row.deleted ? undefined : await this.#open(row);
@@ -263,37 +306,86 @@ export class RecordRepository {
       });
       throw new BaseError("forbidden", "only the patient may erase their record");
     }
-    await this.#d.keyring.erase(`Patient/${patientId}`);
-    if (account) await this.#d.breakGlass?.forgetPatient(account);
-    const { db } = this.#d.store;
-    const count = await db.transaction().execute(async (tx) => {
-      const rows = await tx
-        .selectFrom("resources")
-        .select(["type", "id"])
-        .where("patient_id", "=", patientId)
-        .execute();
-      for (const r of rows)
-        await tx.deleteFrom("search_tokens").where("type", "=", r.type).where("id", "=", r.id).execute();
-      await tx.updateTable("resources").set({ deleted: 1 }).where("patient_id", "=", patientId).execute();
-      return rows.length;
-    });
+    const patient = auditPatient(patientId, account);
+    // The entry is durable before the change (docs/access-rules.md, "Audit before commit").
+    await this.#audit(principal, { action: "erase", decision: "permit", patient, reason: "intent" });
+    crashPoint("erase:after-intent");
+    let count: number;
+    try {
+      await this.#d.keyring.erase(`Patient/${patientId}`);
+      if (account) await this.#d.breakGlass?.forgetPatient(account);
+      const { db } = this.#d.store;
+      count = await db.transaction().execute(async (tx) => {
+        const rows = await tx
+          .selectFrom("resources")
+          .select(["type", "id"])
+          .where("patient_id", "=", patientId)
+          .execute();
+        for (const r of rows)
+          await tx.deleteFrom("search_tokens").where("type", "=", r.type).where("id", "=", r.id).execute();
+        await tx.updateTable("resources").set({ deleted: 1 }).where("patient_id", "=", patientId).execute();
+        return rows.length;
+      });
+    } catch (error) {
+      this.#rows?.clear();
+      await this.#audit(principal, { action: "erase", decision: "permit", patient, reason: "not committed" });
+      throw error;
+    }
+    crashPoint("erase:after-commit");
     this.#rows?.clear();
     await this.#audit(principal, {
       action: "erase",
       decision: "permit",
-      patient: auditPatient(patientId, account),
-      reason: `crypto-shredded ${count} resources`,
+      patient,
+      reason: `committed: crypto-shredded ${count} resources`,
     });
     this.#d.events.emit("patient.erased", { patientId, patientAccount: account });
     return { resources: count };
   }
 
-  async #write(principal: Principal, resource: FhirResource): Promise<FhirResource> {
-    const prepared = await prepareWrite(this.#prepareHost, principal, resource);
-    await this.#d.store.db.transaction().execute((tx) => persistWrite(tx, prepared, this.#d.organizationId));
+  async #write(
+    principal: Principal,
+    resource: FhirResource,
+    intent: "create" | "update",
+  ): Promise<FhirResource> {
+    const prepared = await prepareWrite(this.#prepareHost, principal, resource, intent);
+    await this.#intend(principal, [prepared]);
+    try {
+      await this.#d.store.db.transaction().execute((tx) => persistWrite(tx, prepared));
+    } catch (error) {
+      await this.#outcome(principal, [prepared], false);
+      throw error;
+    }
+    crashPoint("write:after-commit");
     this.#rows?.invalidate(prepared.type, prepared.id);
     await this.#finish(principal, prepared);
     return prepared.stored;
+  }
+
+  /**
+   * The intent entries of writes about to be committed, awaited until durable: no change is
+   * committed without its entry (docs/access-rules.md, "Audit before commit").
+   */
+  async #intend(principal: Principal, writes: readonly PreparedWrite[]): Promise<void> {
+    await Promise.all(writes.map((p) => this.#audit(principal, this.#writeFacts(p, "intent"))));
+    crashPoint("write:after-intent");
+  }
+
+  /** The outcome entries that complete the intents of writes whose transaction failed. */
+  async #outcome(principal: Principal, writes: readonly PreparedWrite[], committed: boolean): Promise<void> {
+    const reason = committed ? "committed" : "not committed";
+    await Promise.all(writes.map((p) => this.#audit(principal, this.#writeFacts(p, reason))));
+  }
+
+  #writeFacts(p: PreparedWrite, reason: string): AuditFacts {
+    return {
+      action: p.previous ? "update" : "create",
+      decision: "permit",
+      patient: auditPatient(p.patientId, p.account),
+      resources: [`${p.type}/${p.id}/_history/${p.versionId}`],
+      categories: p.categories,
+      reason,
+    };
   }
 
   /**
@@ -309,7 +401,7 @@ export class RecordRepository {
   ): Promise<FhirResource> {
     const plan = planBundleImport(input);
     const prepared: PreparedWrite[] = [];
-    const versions = new Map<string, number>();
+    const versions = new Map<string, CurrentVersion>();
     try {
       for (const entry of plan.entries) {
         let resource = entry.resource;
@@ -317,22 +409,40 @@ export class RecordRepository {
           resource = withAccount(resource, options.patientAccount);
         }
         const key = `${resource.resourceType}/${resource.id}`;
-        const p = await prepareWrite(this.#prepareHost, principal, resource, versions.get(key));
-        versions.set(key, p.versionId);
+        const p = await prepareWrite(this.#prepareHost, principal, resource, "import", versions.get(key));
+        versions.set(key, {
+          versionId: p.versionId,
+          patientId: p.patientId ?? null,
+          categories: p.mask,
+          authorOrg: p.authorOrg,
+        });
         prepared.push(p);
         // later entries of this bundle belong to the patient whose account it names
         if (p.type === "Patient" && p.account && !this.#links.cached(p.id))
           this.#links.remember(p.id, p.account);
       }
-      await this.#d.store.db.transaction().execute(async (tx) => {
-        for (const p of prepared) await persistWrite(tx, p, this.#d.organizationId);
-      });
-      for (const p of prepared) this.#rows?.invalidate(p.type, p.id);
     } catch (error) {
       // nothing of a failed bundle stays, not even the links its Patient claimed in memory
       for (const p of prepared) if (p.type === "Patient") this.#links.forget(p.id);
       throw error;
     }
+    try {
+      await this.#intend(principal, prepared);
+    } catch (error) {
+      for (const p of prepared) if (p.type === "Patient") this.#links.forget(p.id);
+      throw error;
+    }
+    try {
+      await this.#d.store.db.transaction().execute(async (tx) => {
+        for (const p of prepared) await persistWrite(tx, p);
+      });
+    } catch (error) {
+      for (const p of prepared) if (p.type === "Patient") this.#links.forget(p.id);
+      await this.#outcome(principal, prepared, false);
+      throw error;
+    }
+    crashPoint("write:after-commit");
+    for (const p of prepared) this.#rows?.invalidate(p.type, p.id);
     for (const p of prepared) await this.#finish(principal, p);
     return {
       resourceType: "Bundle",
@@ -348,13 +458,7 @@ export class RecordRepository {
 
   async #finish(principal: Principal, p: PreparedWrite): Promise<void> {
     if (p.type === "Patient" && p.account) this.#links.remember(p.id, p.account);
-    await this.#audit(principal, {
-      action: p.previous ? "update" : "create",
-      decision: "permit",
-      patient: auditPatient(p.patientId, p.account),
-      resources: [`${p.type}/${p.id}/_history/${p.versionId}`],
-      categories: p.categories,
-    });
+    await this.#audit(principal, this.#writeFacts(p, "committed"));
     this.#d.events.emit("record.stored", {
       type: p.type,
       id: p.id,
@@ -365,35 +469,91 @@ export class RecordRepository {
     });
   }
 
-  async #authorizeWrite(
-    principal: Principal,
-    patientId: string | undefined,
-    account: Address | undefined,
-    categories: Category[],
-    ref: string,
-  ): Promise<void> {
-    if (principal.kind === "system" || principal.kind === "node") return;
-    if (
-      principal.kind === "practitioner" &&
-      principal.organization?.toLowerCase() === this.#d.organizationId.toLowerCase()
-    )
-      return;
-    if (patientId === undefined) {
-      if (principal.kind === "practitioner") return;
-    } else {
-      const d = this.#d.gate.forPatient(principal, account, "write").decide(categories, undefined);
-      if (d.permit) return;
-      await this.#audit(principal, {
-        action: "create",
-        decision: "deny",
-        patient: auditPatient(patientId, account),
-        resources: [ref],
-        categories,
-        reason: d.reason,
-      });
-      throw forbiddenFor(d);
+  /**
+   * The write rule (docs/access-rules.md, "Writes"): the writer needs the right on the version it
+   * replaces (its own patient, categories and author) and on the new one; a resource never changes
+   * patient; a directory resource is written only by its owning organization. A refusal is audited
+   * in the log of the patient whose record was aimed at; one on a version the writer may not even
+   * see answers as a missing resource does.
+   * @returns the organization the new version is recorded as
+   */
+  async #authorizeWrite(principal: Principal, t: WriteTarget): Promise<string> {
+    const own = this.#d.organizationId.toLowerCase();
+    if (t.patientId === undefined && DIRECTORY_TYPES.has(t.type))
+      return this.#authorizeDirectory(principal, t);
+    const ref = `${t.type}/${t.id}`;
+    const operator = isOperator(principal, own);
+    const current = t.current;
+    if (current !== undefined) {
+      const account = await this.patientAccount(current.patientId);
+      const refuse = async (reason: string) =>
+        this.#audit(principal, {
+          action: "update",
+          decision: "deny",
+          patient: auditPatient(current.patientId, account),
+          resources: [`${ref}/_history/${current.versionId}`],
+          categories: categoriesOf(current.categories),
+          reason,
+        });
+      if (!operator) {
+        const categories = categoriesOf(current.categories);
+        const erased =
+          current.patientId !== null && (await this.#d.keyring.isErased(`Patient/${current.patientId}`));
+        const read = erased
+          ? ({ permit: false, reason: "no-grant" } as Decision)
+          : this.#d.gate.forPatient(principal, account, "read").decide(categories, current.authorOrg);
+        const write = this.#d.gate.forPatient(principal, account, "write").decide(categories, undefined);
+        // the authoring organization amends what it may read under its rule; anyone else needs a write grant
+        if (!erased && !write.permit && read.reason !== "author-organization") {
+          await refuse(`write: ${read.permit ? write.reason : read.reason}`);
+          throw read.permit ? writeRefused() : notKnown(t.type);
+        }
+      }
+      if ((current.patientId ?? undefined) !== t.patientId) {
+        await refuse("a resource never changes patient");
+        throw new BaseError("conflict", "a resource never changes patient: keep its subject", {
+          code: "business-rule",
+          expression: `${t.type}.${patientElement(t.resource)}`,
+        });
+      }
     }
-    throw new BaseError("forbidden", "not allowed to write here");
+    if (operator) return own;
+    const recorder = isRecorder(principal, own);
+    if (current === undefined && t.intent === "update" && !recorder) throw notKnown(t.type);
+    if (recorder) return own;
+    const d = this.#d.gate.forPatient(principal, t.account, "write").decide(t.categories, undefined);
+    if (d.permit) return own;
+    await this.#audit(principal, {
+      action: current ? "update" : "create",
+      decision: "deny",
+      patient: auditPatient(t.patientId, t.account),
+      resources: [ref],
+      categories: t.categories,
+      reason: `write: ${d.reason}`,
+    });
+    throw writeRefused();
+  }
+
+  /**
+   * Directory resources belong to the organization that first wrote them: only its practitioners
+   * (and this node's own jobs and node principal) write them, and they stay recorded as its.
+   */
+  async #authorizeDirectory(principal: Principal, t: WriteTarget): Promise<string> {
+    const owner = t.current?.authorOrg.toLowerCase();
+    const own = this.#d.organizationId.toLowerCase();
+    if (isOperator(principal, own)) return owner ?? own;
+    const org = principal.organization?.toLowerCase();
+    if (principal.kind === "practitioner" && org !== undefined && (owner === undefined || owner === org))
+      return org;
+    await this.#audit(principal, {
+      action: t.current ? "update" : "create",
+      decision: "deny",
+      resources: [`${t.type}/${t.id}`],
+      reason: "directory resources are written by their owning organization",
+    });
+    throw new BaseError("forbidden", "directory resources are written only by their owning organization", {
+      code: "forbidden",
+    });
   }
 
   async #gatedOpen(principal: Principal, row: StoredVersion, action: "read"): Promise<FhirResource> {
@@ -406,9 +566,8 @@ export class RecordRepository {
     const ref = `${row.type}/${row.id}`;
     const account = await this.patientAccount(row.patient_id);
     const categories = categoriesOf(row.categories);
-    if (row.patient_id && (await this.#d.keyring.isErased(`Patient/${row.patient_id}`))) {
-      throw new BaseError("not-found", "the patient's data was erased");
-    }
+    const erased = row.patient_id !== null && (await this.#d.keyring.isErased(`Patient/${row.patient_id}`));
+    if (erased) throw notKnown(row.type);
     const decision = row.patient_id
       ? this.#d.gate.forPatient(principal, account, action).decide(categories, row.author_org)
       : directoryDecision(principal);
@@ -426,8 +585,8 @@ export class RecordRepository {
         kind: "break-glass-read",
         detail: { resource: ref, by: principal.account },
       });
-    if (!decision.permit) throw forbiddenFor(decision);
-    if (row.deleted) throw new BaseError("not-found", `${ref} was deleted`);
+    if (!decision.permit) throw notKnown(row.type);
+    if (row.deleted) throw new BaseError("not-found", `this ${row.type} was deleted`);
   }
 
   async #open(row: StoredVersion): Promise<FhirResource> {
@@ -450,4 +609,10 @@ export class RecordRepository {
   async #audit(principal: Principal, facts: AuditFacts): Promise<void> {
     await this.#d.auditor.record(principal, facts);
   }
+}
+
+/** The element through which a resource names its patient, for error messages. */
+function patientElement(resource: FhirResource): string {
+  for (const name of ["subject", "patient", "beneficiary"]) if (resource[name] !== undefined) return name;
+  return "subject";
 }
