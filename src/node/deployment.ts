@@ -2,6 +2,7 @@ import type { Address } from "viem";
 import type { ChainClients } from "../chain/clients.js";
 import { deployContracts, deployRecordLocator, type Deployment } from "../chain/deploy.js";
 import type { Config } from "../config/config.js";
+import { crashPoint } from "../config/crashPoint.js";
 import { BaseError } from "../errors/BaseError.js";
 import type { Store } from "../store/database.js";
 import { getMeta, setMeta } from "../store/meta.js";
@@ -16,12 +17,16 @@ interface StoredDeployment {
   /** Absent in deployments made before record locators existed (upgraded on start). */
   recordLocator?: Address;
   blockNumber: string;
+  /** True when this node deployed the contracts, so it governs the registry (absent before). */
+  deployedHere?: boolean;
 }
 
 /**
  * Finds the contracts this node uses: those remembered in its database, else those named in
  * CARECHAIN_CONTRACTS (joining a consortium), else a fresh deployment (first run on the embedded
  * ledger). Checks that code is really there, so a wiped ledger is reported, not silently reused.
+ * A first deployment interrupted before it is remembered here is simply made again on the next
+ * start (the orphaned contracts hold nothing).
  * A remembered deployment from before RecordLocator existed is upgraded: CARECHAIN_CONTRACTS'
  * `recordLocator` when given, else (embedded ledger only) a fresh RecordLocator deployed now.
  */
@@ -29,10 +34,11 @@ export async function resolveDeployment(
   store: Store,
   clients: ChainClients,
   config: Config,
-): Promise<{ deployment: Deployment; deployed: boolean }> {
+): Promise<{ deployment: Deployment; deployed: boolean; governor: boolean }> {
   const remembered = await getMeta(store.db, KEY);
   let deployment: Deployment | undefined;
   let deployed = false;
+  let deployedHere = false;
   if (remembered) {
     const s = JSON.parse(remembered) as StoredDeployment;
     if (s.chainId !== clients.chainId) {
@@ -41,8 +47,12 @@ export async function resolveDeployment(
         `this node's database belongs to chain ${s.chainId}, but the ledger is chain ${clients.chainId}`,
       );
     }
+    deployedHere = s.deployedHere === true;
     deployment = {
-      ...s,
+      chainId: s.chainId,
+      participantRegistry: s.participantRegistry,
+      consentRegistry: s.consentRegistry,
+      auditAnchor: s.auditAnchor,
       recordLocator: s.recordLocator ?? (await upgradeRecordLocator(clients, config, s.participantRegistry)),
       blockNumber: BigInt(s.blockNumber),
     };
@@ -58,6 +68,8 @@ export async function resolveDeployment(
   } else {
     deployment = await deployContracts(clients);
     deployed = true;
+    deployedHere = true;
+    crashPoint("deploy:mined");
   }
   for (const [name, address] of [
     ["ParticipantRegistry", deployment.participantRegistry],
@@ -79,9 +91,11 @@ export async function resolveDeployment(
     auditAnchor: deployment.auditAnchor,
     recordLocator: deployment.recordLocator,
     blockNumber: deployment.blockNumber.toString(),
+    deployedHere,
   };
   await setMeta(store.db, KEY, JSON.stringify(stored));
-  return { deployment, deployed };
+  if (deployed) crashPoint("deploy:remembered");
+  return { deployment, deployed, governor: deployedHere };
 }
 
 /** The RecordLocator for a deployment remembered from before it existed (see `resolveDeployment`). */
