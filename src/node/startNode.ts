@@ -173,7 +173,7 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
     cleanups.push(() => indexer.stop());
     const port = config.port === 0 ? await freePort() : config.port;
     const publicUrl = config.publicUrl ?? `http://${config.host}:${port}`;
-    await registerOwnOrganization(context, governor, publicUrl);
+    await registerOwnOrganization(context, governor || anvil !== undefined, publicUrl);
     checkpoint("registration-intended");
     await services.anchorer.start();
     cleanups.push(async () => services.anchorer.stop());
@@ -311,7 +311,7 @@ export function publicRpcUrl(rpcUrl: string): string {
 }
 
 /**
- * On a ledger this node governs (it deployed the contracts), registers its own organization through
+ * On a ledger this node governs (it deployed the contracts, or runs the embedded ledger), registers its own organization through
  * the outbox. On a consortium network the governors register the organization instead (README:
  * joining a consortium). An intent committed by an earlier, interrupted start is kept as it was
  * committed, even when this start's endpoint differs: the relayer submits it, and the difference is
