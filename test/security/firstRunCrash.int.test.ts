@@ -3,9 +3,10 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Hex } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePort } from "../../src/chain/freePort.js";
+import { writeKeystoreFile } from "../../src/crypto/keystore.js";
 import { openStore } from "../../src/store/database.js";
 import { signIn } from "../support/session.js";
 import { engines, freshDatabase, type FreshDatabase } from "../support/stores.js";
@@ -49,6 +50,7 @@ const FIXTURES = join(ROOT, "test", "fixtures", "synthea");
 const RUN_MS = 90_000;
 /** Two nodes at a time: the suite runs on two cores. */
 const PARALLEL = 2;
+const KEY_PASSWORD = "first-run-crash-test";
 
 interface DemoAccountsFile {
   accounts: Array<{ role: string; address: Hex; privateKey: Hex; patientId?: string }>;
@@ -84,10 +86,19 @@ async function withSlot<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * A new data directory. Its node key is made here with a cheap scrypt cost: a node start reads
+ * it twice per point, and at the default cost that alone would take a tenth of the suite's time.
+ */
 async function dataDir(engine: "sqlite" | "postgres"): Promise<DataDir> {
   const dir = mkdtempSync(join(tmpdir(), "carechain-firstrun-"));
+  await writeKeystoreFile(join(dir, "node-key.json"), generatePrivateKey(), KEY_PASSWORD, { n: 2 ** 10 });
   const database = engine === "postgres" ? await freshDatabase() : undefined;
-  const d: DataDir = { dir, database, env: database ? { DATABASE_URL: database.url } : {} };
+  const d: DataDir = {
+    dir,
+    database,
+    env: { CARECHAIN_KEY_PASSWORD: KEY_PASSWORD, ...(database ? { DATABASE_URL: database.url } : {}) },
+  };
   dirs.push(d);
   return d;
 }
