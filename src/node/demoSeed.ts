@@ -4,7 +4,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { concat, keccak256, toHex, type Address, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { systemPrincipal } from "../access/principal.js";
+import { systemPrincipal } from "../model/principal.js";
 import { ParticipantAdmin } from "../chain/participantAdmin.js";
 import { organizationByNode } from "../chain/participantMirror.js";
 import { crashPoint } from "../config/crashPoint.js";

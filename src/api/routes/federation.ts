@@ -13,7 +13,7 @@ import {
 } from "../../federation/nodeAuth.js";
 import { captureRawJsonBody, verifyFastifyNodeRequest } from "../../federation/signedRequest.js";
 import type { FhirResource } from "../../records/fhirTypes.js";
-import type { AuditSink } from "../../records/recordAudit.js";
+import type { Auditor } from "../../audit/auditor.js";
 import type { RecordRepository } from "../../records/repository.js";
 import type { Schema } from "../../store/schema.js";
 import { route } from "../routeDef.js";
@@ -21,7 +21,7 @@ import { route } from "../routeDef.js";
 export interface FederationDeps {
   db: Kysely<Schema>;
   records: RecordRepository;
-  audit: AuditSink;
+  auditor: Auditor;
   /** This node's key (signs requests to peers). */
   account: LocalAccount;
   organizationId: Hex;
@@ -107,7 +107,7 @@ export function federationRoutes(deps: FederationDeps) {
           {
             db: deps.db,
             records: deps.records,
-            audit: deps.audit,
+            auditor: deps.auditor,
             account: deps.account,
             organizationId: deps.organizationId,
             ...(deps.peerTimeoutMs ? { timeoutMs: deps.peerTimeoutMs } : {}),
