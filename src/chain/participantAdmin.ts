@@ -27,7 +27,7 @@ export class ParticipantAdmin {
   }): Promise<{ id: number; kept?: boolean }> {
     return this.outbox.intend(
       {
-        key: `register-organization:${input.id.toLowerCase()}`,
+        key: registrationKey(input.id),
         contract: "ParticipantRegistry",
         functionName: "registerOrganization",
         args: [input.id, input.name, ORGANIZATION_KINDS.indexOf(input.kind), input.endpoint, input.node],
@@ -77,4 +77,9 @@ export class ParticipantAdmin {
       args: [patient, signature],
     });
   }
+}
+
+/** Outbox key of an organization's registration: one registration per organization id. */
+export function registrationKey(organization: Hex): string {
+  return `register-organization:${organization.toLowerCase()}`;
 }

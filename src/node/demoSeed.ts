@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { concat, keccak256, toHex, type Address, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { systemPrincipal } from "../model/principal.js";
-import { ParticipantAdmin } from "../chain/participantAdmin.js";
+import { ParticipantAdmin, registrationKey } from "../chain/participantAdmin.js";
 import { organizationByNode } from "../chain/participantMirror.js";
 import { crashPoint } from "../config/crashPoint.js";
 import { buildGrantMessage, grantIdOf, signGrant, signedGrantToJson } from "../consent/signConsent.js";
@@ -94,7 +94,7 @@ export async function seedDemo(
   step("accounts-written");
 
   if (!(await organizationByNode(db, ctx.key.account.address)))
-    await until(ctx.outbox.waitFor(`register-organization:${ctx.organizationId}`, WAIT_MS), signal);
+    await until(ctx.outbox.waitFor(registrationKey(ctx.organizationId), WAIT_MS), signal);
   step("own-registration-confirmed", "registering the demo organizations and practitioners");
 
   const admin = new ParticipantAdmin(ctx.outbox, { keepCommitted: true });

@@ -10,6 +10,7 @@ import type { Deployment } from "../chain/deploy.js";
 import { Indexer } from "../chain/indexer.js";
 import { decodeArgs, Outbox } from "../chain/outbox.js";
 import { organizationByNode, participantMirror } from "../chain/participantMirror.js";
+import { registrationKey } from "../chain/participantAdmin.js";
 import { Relayer } from "../chain/relayer.js";
 import { buildApp } from "../api/app.js";
 import { healthRoutes } from "../api/routes/health.js";
@@ -327,7 +328,7 @@ async function registerOwnOrganization(ctx: NodeContext, governor: boolean, endp
     );
     return;
   }
-  const key = ownRegistrationKey(ctx.organizationId);
+  const key = registrationKey(ctx.organizationId);
   const committed = await ctx.outbox.byKey(key);
   if (committed) {
     const [, , , committedEndpoint] = decodeArgs(committed.args);
@@ -350,11 +351,6 @@ async function registerOwnOrganization(ctx: NodeContext, governor: boolean, endp
       ctx.key.account.address,
     ],
   });
-}
-
-/** Outbox key of a node's registration of its own organization. */
-export function ownRegistrationKey(organizationId: Hex): string {
-  return `register-organization:${organizationId}`;
 }
 
 async function runDemoSeed(
