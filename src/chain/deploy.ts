@@ -1,4 +1,5 @@
 import { getAddress, getContractAddress, type Address, type Hash } from "viem";
+import { crashPoint } from "../config/crashPoint.js";
 import { BaseError } from "../errors/BaseError.js";
 import { auditAnchorAbi, auditAnchorBytecode } from "./artifacts/AuditAnchor.js";
 import { consentRegistryAbi, consentRegistryBytecode } from "./artifacts/ConsentRegistry.js";
@@ -39,6 +40,7 @@ export async function deployContracts(clients: ChainClients): Promise<Deployment
       nonce,
     }),
   );
+  crashPoint("deploy:sent");
   hashes.push(
     await walletClient.deployContract({
       abi: consentRegistryAbi,
@@ -46,6 +48,7 @@ export async function deployContracts(clients: ChainClients): Promise<Deployment
       nonce: nonce + 1,
     }),
   );
+  crashPoint("deploy:sent");
   hashes.push(
     await walletClient.deployContract({
       abi: auditAnchorAbi,
@@ -54,6 +57,7 @@ export async function deployContracts(clients: ChainClients): Promise<Deployment
       nonce: nonce + 2,
     }),
   );
+  crashPoint("deploy:sent");
   hashes.push(
     await walletClient.deployContract({
       abi: recordLocatorAbi,
@@ -62,6 +66,7 @@ export async function deployContracts(clients: ChainClients): Promise<Deployment
       nonce: nonce + 3,
     }),
   );
+  crashPoint("deploy:sent");
 
   const receipts = await Promise.all(hashes.map((hash) => publicClient.waitForTransactionReceipt({ hash })));
   const addresses = receipts.map((receipt, i) => {

@@ -42,6 +42,16 @@ export function decodeArgs(json: string): unknown[] {
   return value as unknown[];
 }
 
+export interface IntendOptions {
+  /**
+   * For a process that resumes after a crash and may derive an intent again: an intent already
+   * committed under the same key is kept as committed, whatever this call's content, and
+   * reported with `kept: true` when it differs (the caller logs it). Without this, a different
+   * content under a used key is a conflict.
+   */
+  keepCommitted?: boolean | undefined;
+}
+
 /**
  * The durable queue of ledger writes (DESIGN.md "Durability by outbox"). An intent is committed
  * here before anything touches the ledger; the {@link Relayer} signs, submits and confirms it.
@@ -57,8 +67,17 @@ export class Outbox {
     this.#events.setMaxListeners(0);
   }
 
-  /** Commits an intent; the same key again returns the existing row with `created: false`. */
-  async intend(intent: Intent): Promise<{ id: number; created: boolean }> {
+  /**
+   * Commits an intent; the same key again returns the existing row with `created: false`.
+   * @param intent - The ledger write; its key makes it idempotent.
+   * @param options - See {@link IntendOptions}.
+   * @returns The row's id; `created` when this call committed it; `kept` when a different
+   *   intent committed earlier under the key was kept (only with `keepCommitted`).
+   */
+  async intend(
+    intent: Intent,
+    options: IntendOptions = {},
+  ): Promise<{ id: number; created: boolean; kept?: boolean }> {
     const args = encodeArgs(intent.args);
     const now = Date.now();
     const inserted = await this.#store.db
@@ -92,6 +111,7 @@ export class Outbox {
       existing.function_name !== intent.functionName ||
       existing.args !== args
     ) {
+      if (options.keepCommitted) return { id: existing.id, created: false, kept: true };
       throw new BaseError("conflict", "idempotency key already used for a different ledger write", {
         details: `outbox id ${existing.id}`,
       });

@@ -8,6 +8,7 @@ import {
   type Hex,
   type LocalAccount,
 } from "viem";
+import { crashPoint } from "../config/crashPoint.js";
 import { BaseError } from "../errors/BaseError.js";
 import type { Store } from "../store/database.js";
 import type { ChainReadClients } from "./clients.js";
@@ -261,7 +262,9 @@ export class Relayer {
       const hash = keccak256(raw);
       if (!(await this.#o.outbox.markSigned(row.id, this.#sender, nonce, hash, raw))) continue;
       this.#o.logger?.debug({ id: row.id, nonce, tx: hash }, "relayer: intent signed");
+      crashPoint("relayer:signed");
       await this.#broadcast(row.id, raw);
+      crashPoint("relayer:sent");
     }
   }
 

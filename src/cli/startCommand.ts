@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { loadConfig } from "../config/config.js";
-import { startNode } from "../node/startNode.js";
+import { startNode, type RunningNode } from "../node/startNode.js";
 
 /** `carechain start`: the embedded ledger (unless CHAIN_RPC_URL), the database and the API on one port. */
 export function registerStartCommand(program: Command): void {
@@ -18,16 +18,31 @@ export function registerStartCommand(program: Command): void {
         dataDir: global.dataDir,
         demo: opts.demo,
       });
-      const node = await startNode(config);
+      // Signals are handled from the first moment: while starting (deploying, registering), start-up
+      // stops at its next step; once running (demo seeding included), the node stops in order.
+      const starting = new AbortController();
+      let node: RunningNode | undefined;
+      let stopped: () => void = () => {};
+      const done = new Promise<void>((resolve) => (stopped = resolve));
+      const stop = () => {
+        process.off("SIGINT", stop);
+        process.off("SIGTERM", stop);
+        if (node) void node.stop().then(stopped);
+        else starting.abort();
+      };
+      process.on("SIGINT", stop);
+      process.on("SIGTERM", stop);
+      try {
+        node = await startNode(config, { signal: starting.signal });
+      } catch (error) {
+        if (starting.signal.aborted) return;
+        throw error;
+      }
+      if (starting.signal.aborted) {
+        await node.stop();
+        return;
+      }
       process.stdout.write(`carechain node listening on ${node.url}  (health: ${node.url}/health)\n`);
-      await new Promise<void>((resolve) => {
-        const stop = () => {
-          process.off("SIGINT", stop);
-          process.off("SIGTERM", stop);
-          void node.stop().then(resolve);
-        };
-        process.on("SIGINT", stop);
-        process.on("SIGTERM", stop);
-      });
+      await done;
     });
 }

@@ -3,6 +3,7 @@ import { recordLocatorAbi } from "../chain/artifacts/RecordLocator.js";
 import type { ChainClients } from "../chain/clients.js";
 import { deployContracts, deployRecordLocator, type Deployment } from "../chain/deploy.js";
 import type { Config } from "../config/config.js";
+import { crashPoint } from "../config/crashPoint.js";
 import { BaseError } from "../errors/BaseError.js";
 import type { Store } from "../store/database.js";
 import { getMeta, setMeta } from "../store/meta.js";
@@ -19,6 +20,8 @@ interface StoredDeployment {
   /** `LOCATOR_VERSION` of `recordLocator`; absent for the first version (replaced on start). */
   recordLocatorVersion?: number;
   blockNumber: string;
+  /** True when this node deployed the contracts, so it governs the registry (absent before). */
+  deployedHere?: boolean;
 }
 
 /** The RecordLocator interface this node speaks (the contract's `LOCATOR_VERSION`). */
@@ -28,6 +31,8 @@ const LOCATOR_VERSION = 2;
  * Finds the contracts this node uses: those remembered in its database, else those named in
  * CARECHAIN_CONTRACTS (joining a consortium), else a fresh deployment (first run on the embedded
  * ledger). Checks that code is really there, so a wiped ledger is reported, not silently reused.
+ * A first deployment interrupted before it is remembered here is simply made again on the next
+ * start (the orphaned contracts hold nothing).
  * A remembered deployment from before RecordLocator existed, or with a RecordLocator of an earlier
  * version (one that held category bitmasks), is upgraded: CARECHAIN_CONTRACTS' `recordLocator`
  * when given, else (embedded ledger only) a fresh RecordLocator deployed now. The earlier locator
@@ -37,10 +42,11 @@ export async function resolveDeployment(
   store: Store,
   clients: ChainClients,
   config: Config,
-): Promise<{ deployment: Deployment; deployed: boolean }> {
+): Promise<{ deployment: Deployment; deployed: boolean; governor: boolean }> {
   const remembered = await getMeta(store.db, KEY);
   let deployment: Deployment | undefined;
   let deployed = false;
+  let deployedHere = false;
   if (remembered) {
     const s = JSON.parse(remembered) as StoredDeployment;
     if (s.chainId !== clients.chainId) {
@@ -49,8 +55,12 @@ export async function resolveDeployment(
         `this node's database belongs to chain ${s.chainId}, but the ledger is chain ${clients.chainId}`,
       );
     }
+    deployedHere = s.deployedHere === true;
     deployment = {
-      ...s,
+      chainId: s.chainId,
+      participantRegistry: s.participantRegistry,
+      consentRegistry: s.consentRegistry,
+      auditAnchor: s.auditAnchor,
       recordLocator:
         s.recordLocator !== undefined && s.recordLocatorVersion === LOCATOR_VERSION
           ? s.recordLocator
@@ -69,6 +79,8 @@ export async function resolveDeployment(
   } else {
     deployment = await deployContracts(clients);
     deployed = true;
+    deployedHere = true;
+    crashPoint("deploy:mined");
   }
   for (const [name, address] of [
     ["ParticipantRegistry", deployment.participantRegistry],
@@ -107,9 +119,11 @@ export async function resolveDeployment(
     recordLocator: deployment.recordLocator,
     recordLocatorVersion: LOCATOR_VERSION,
     blockNumber: deployment.blockNumber.toString(),
+    deployedHere,
   };
   await setMeta(store.db, KEY, JSON.stringify(stored));
-  return { deployment, deployed };
+  if (deployed) crashPoint("deploy:remembered");
+  return { deployment, deployed, governor: deployedHere };
 }
 
 /** The RecordLocator for a deployment remembered from before it existed (see `resolveDeployment`). */

@@ -8,8 +8,9 @@ import { createChainClients, type ChainClients } from "../chain/clients.js";
 import { addressBookOf, contractsOf } from "../chain/contractRegistry.js";
 import type { Deployment } from "../chain/deploy.js";
 import { Indexer } from "../chain/indexer.js";
-import { Outbox } from "../chain/outbox.js";
+import { decodeArgs, Outbox } from "../chain/outbox.js";
 import { organizationByNode, participantMirror } from "../chain/participantMirror.js";
+import { registrationKey } from "../chain/participantAdmin.js";
 import { Relayer } from "../chain/relayer.js";
 import { buildApp } from "../api/app.js";
 import { healthRoutes } from "../api/routes/health.js";
@@ -27,6 +28,7 @@ import { freePort } from "../chain/freePort.js";
 import { buildServices, type Services } from "./services.js";
 import { seedDemo } from "./demoSeed.js";
 import type { Config } from "../config/config.js";
+import { crashPoint } from "../config/crashPoint.js";
 import { ORGANIZATION_KINDS } from "../model/vocabulary.js";
 import { BaseError } from "../errors/BaseError.js";
 import { openStore, type Store } from "../store/database.js";
@@ -57,11 +59,23 @@ export interface RunningNode {
   readonly context: NodeContext;
   readonly services: Services;
   readonly app: FastifyInstance;
+  /**
+   * Settles when first-run demo seeding (started after the API listens) has finished, was not
+   * needed, or stopped with the node; it never rejects (a failure is logged and resumes on the
+   * next start). Resolves with the demo accounts file when this start completed the seeding.
+   */
+  readonly demo: Promise<string | undefined>;
+  /** Stops demo seeding at its next step, then every part of the node in reverse start order. */
   stop(): Promise<void>;
 }
 
 export interface StartNodeOptions {
   logger?: Logger;
+  /**
+   * Aborting it (SIGINT/SIGTERM while starting) makes start-up stop at its next step: what was
+   * started is stopped and `startNode` rejects with the signal's reason.
+   */
+  signal?: AbortSignal | undefined;
 }
 
 /**
@@ -71,6 +85,11 @@ export interface StartNodeOptions {
  */
 export async function startNode(config: Config, options: StartNodeOptions = {}): Promise<RunningNode> {
   const logger = options.logger ?? createLogger(config.logLevel);
+  const signal = options.signal ?? new AbortController().signal;
+  const checkpoint = (point: string) => {
+    crashPoint(point);
+    signal.throwIfAborted();
+  };
   mkdirSync(config.dataDir, { recursive: true });
   const cleanups: Array<() => Promise<void>> = [];
   const stopAll = async () => {
@@ -98,8 +117,12 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
       cleanups.push(() => a.stop());
       rpcUrl = anvil.rpcUrl;
     }
+    // What a patient's verifier can use to read this node's ledger: the embedded ledger's loopback
+    // URL, or the configured endpoint without credentials.
+    const chainRpcUrl = anvil ? rpcUrl : publicRpcUrl(rpcUrl);
     const clients = await createChainClients(rpcUrl, key.account);
-    const { deployment, deployed } = await resolveDeployment(store, clients, config);
+    const { deployment, deployed, governor } = await resolveDeployment(store, clients, config);
+    checkpoint("deployment-resolved");
     const book = addressBookOf(deployment);
 
     const outbox = new Outbox(store);
@@ -156,8 +179,11 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
     await indexer.syncOnce();
     indexer.start();
     cleanups.push(() => indexer.stop());
+    const port = config.port === 0 ? await freePort() : config.port;
+    const publicUrl = config.publicUrl ?? `http://${config.host}:${port}`;
     if (!config.apiOnly) {
-      await registerOwnOrganization(context, deployed);
+      await registerOwnOrganization(context, governor || anvil !== undefined, publicUrl);
+      checkpoint("registration-intended");
       await services.anchorer.start();
       cleanups.push(async () => services.anchorer.stop());
       services.deliveries.start();
@@ -168,8 +194,6 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
     }
     cleanups.push(() => services.subscriptions.idle());
 
-    const port = config.port === 0 ? await freePort() : config.port;
-    const publicUrl = config.publicUrl ?? `http://${config.host}:${port}`;
     const challenges = new SiweChallenges({
       store: new DbChallengeStore(store),
       domain: new URL(publicUrl).host,
@@ -193,7 +217,7 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
         homeRoutes,
         healthRoutes({
           chain: async () => ({
-            rpcUrl: anvil ? "embedded" : redactRpc(rpcUrl),
+            rpcUrl: chainRpcUrl,
             embedded: anvil !== undefined,
             chainId: clients.chainId,
             blockNumber: Number(await clients.publicClient.getBlockNumber()),
@@ -209,6 +233,7 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
           indexerLag: async () => Number(await indexer.lag()),
           outboxDepth: () => outbox.depth(),
           extra: async () => ({
+            chainRpcUrl,
             node: { address: key.account.address, organization: organizationId },
             audit: {
               size: services.audit.size(),
@@ -243,12 +268,22 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
       { url, chainId: clients.chainId, deployed, embeddedChain: anvil !== undefined, db: store.dialect },
       "carechain node ready",
     );
-    if (config.demo && !config.apiOnly) {
-      const file = await seedDemo(context, services);
-      if (file)
-        logger.info({ accounts: file }, "demo data seeded: demo identities and their keys are in this file");
-    }
-    return { url, context, services, app, stop: stopAll };
+    checkpoint("listening");
+    const seeding = new AbortController();
+    const demo =
+      config.demo && !config.apiOnly
+        ? runDemoSeed(context, services, seeding.signal)
+        : Promise.resolve(undefined);
+    let stopping: Promise<void> | undefined;
+    const stop = () => {
+      stopping ??= (async () => {
+        seeding.abort();
+        await demo;
+        await stopAll();
+      })();
+      return stopping;
+    };
+    return { url, context, services, app, demo, stop };
   } catch (error) {
     await stopAll();
     throw error;
@@ -279,11 +314,17 @@ async function assertReachable(rpcUrl: string): Promise<void> {
     });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
   } catch (cause) {
-    throw new BaseError("unavailable", `cannot reach CHAIN_RPC_URL ${redactRpc(rpcUrl)}`, { cause });
+    throw new BaseError("unavailable", `cannot reach CHAIN_RPC_URL ${publicRpcUrl(rpcUrl)}`, { cause });
   }
 }
 
-function redactRpc(rpcUrl: string): string {
+/**
+ * A JSON-RPC URL as it may be shown to anyone: scheme, host and port only. User name, password,
+ * path and query are dropped, since providers carry API keys in any of them.
+ * @param rpcUrl - The configured CHAIN_RPC_URL.
+ * @returns The URL's origin, or a placeholder when it does not parse.
+ */
+export function publicRpcUrl(rpcUrl: string): string {
   try {
     const u = new URL(rpcUrl);
     return `${u.protocol}//${u.host}`;
@@ -293,23 +334,35 @@ function redactRpc(rpcUrl: string): string {
 }
 
 /**
- * On first run on a ledger where this node is the governor (it deployed the contracts), it
- * registers its own organization through the outbox. On a consortium network the governors
- * register the organization instead (README: joining a consortium).
+ * On a ledger this node governs (it deployed the contracts, or runs the embedded ledger), registers its own organization through
+ * the outbox. On a consortium network the governors register the organization instead (README:
+ * joining a consortium). An intent committed by an earlier, interrupted start is kept as it was
+ * committed, even when this start's endpoint differs: the relayer submits it, and the difference is
+ * logged.
  */
-async function registerOwnOrganization(ctx: NodeContext, deployed: boolean): Promise<void> {
+async function registerOwnOrganization(ctx: NodeContext, governor: boolean, endpoint: string): Promise<void> {
   const existing = await organizationByNode(ctx.store.db, ctx.key.account.address);
   if (existing) return;
-  if (!deployed && !ctx.embeddedChain) {
+  if (!governor) {
     ctx.logger.warn(
       { node: ctx.key.account.address },
       "this node's organization is not registered yet: ask a consortium governor",
     );
     return;
   }
-  const endpoint = ctx.config.publicUrl ?? `http://${ctx.config.host}:${ctx.config.port}`;
+  const key = registrationKey(ctx.organizationId);
+  const committed = await ctx.outbox.byKey(key);
+  if (committed) {
+    const [, , , committedEndpoint] = decodeArgs(committed.args);
+    if (committedEndpoint !== endpoint)
+      ctx.logger.info(
+        { committed: committedEndpoint, now: endpoint },
+        "this node's registration was committed with another endpoint; registering that one",
+      );
+    return;
+  }
   await ctx.outbox.intend({
-    key: `register-organization:${ctx.organizationId}`,
+    key,
     contract: "ParticipantRegistry",
     functionName: "registerOrganization",
     args: [
@@ -320,4 +373,27 @@ async function registerOwnOrganization(ctx: NodeContext, deployed: boolean): Pro
       ctx.key.account.address,
     ],
   });
+}
+
+async function runDemoSeed(
+  ctx: NodeContext,
+  services: Services,
+  signal: AbortSignal,
+): Promise<string | undefined> {
+  try {
+    const file = await seedDemo(ctx, services, signal);
+    if (file)
+      ctx.logger.info(
+        { accounts: file },
+        "demo data seeded: demo identities and their keys are in this file",
+      );
+    return file;
+  } catch (error) {
+    if (signal.aborted) {
+      ctx.logger.info("demo seeding stopped with the node; it resumes on the next start");
+    } else {
+      ctx.logger.error({ err: error }, "demo seeding failed; it resumes on the next start");
+    }
+    return undefined;
+  }
 }
