@@ -102,6 +102,26 @@ export class ConsentGate {
     this.#settings.set(account, settings);
   }
 
+  /** The caller's own privacy settings; only patients have them. */
+  ownSettings(principal: Principal): PatientSettings {
+    requirePatient(principal);
+    return this.settings(principal.account);
+  }
+
+  /** Changes the caller's own privacy settings (notification choices kept when not given). */
+  async changeOwnSettings(
+    principal: Principal,
+    change: { breakGlassAllowed: boolean; notify?: PatientSettings["notify"] | undefined },
+  ): Promise<PatientSettings> {
+    requirePatient(principal);
+    const next = {
+      breakGlassAllowed: change.breakGlassAllowed,
+      notify: change.notify ?? this.settings(principal.account).notify,
+    };
+    await this.saveSettings(principal.account, next);
+    return next;
+  }
+
   /**
    * Opens a break-glass session for a practitioner on a patient, if the patient allows it; audits
    * the opening or the refusal and flags the patient at once.
@@ -316,4 +336,8 @@ function combine(categories: readonly Category[], decider: Decider, author: Hex 
 
 function sessionKey(practitioner: string, patient: string): string {
   return `${practitioner.toLowerCase()}|${patient.toLowerCase()}`;
+}
+
+function requirePatient(principal: Principal): void {
+  if (principal.kind !== "patient") throw new BaseError("forbidden", "only patients have privacy settings");
 }

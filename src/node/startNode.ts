@@ -211,14 +211,9 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
         fhirRoutes({
           records: services.records,
           nodeKey,
-          views: { AuditEvent: auditEventView(auditDeps), Consent: consentView(services.consents, nodeKey) },
+          views: { AuditEvent: auditEventView(auditDeps), Consent: consentView(services.consents) },
         }),
-        consentRoutes({
-          consents: services.consents,
-          gate: services.gate,
-          outbox,
-          nodeKey,
-        }),
+        consentRoutes({ consents: services.consents, gate: services.gate, nodeKey }),
         auditRoutes(auditDeps),
         subscriptionRoutes({ subscriptions: services.subscriptions, nodeKey }),
         referralRoutes({ referrals: services.referrals, store, nodeKey }),

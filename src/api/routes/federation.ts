@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import type { Kysely } from "kysely";
 import type { Hex, LocalAccount } from "viem";
 import { z } from "zod";
+import type { Principal } from "../../access/principal.js";
 import { BaseError } from "../../errors/BaseError.js";
 import { federatedEverything, MAX_FEDERATED_BYTES } from "../../federation/federatedFetch.js";
 import { locate } from "../../federation/locatorMirror.js";
@@ -10,13 +11,16 @@ import {
   decodeAccessRequestHeader,
   signedAccessRequestSchema,
   verifyAccessRequest,
+  type SignedAccessRequest,
 } from "../../federation/nodeAuth.js";
-import { captureRawJsonBody, verifyFastifyNodeRequest } from "../../federation/signedRequest.js";
+import { captureRawJsonBody } from "../../federation/signedRequest.js";
+import { address } from "../../model/schemas.js";
 import type { FhirResource } from "../../records/fhirTypes.js";
 import type { AuditSink } from "../../records/recordAudit.js";
 import type { RecordRepository } from "../../records/repository.js";
 import type { Schema } from "../../store/schema.js";
-import { route } from "../routeDef.js";
+import { nodeSignatureAuth } from "../authenticate.js";
+import { publicRoute, route, type Authenticator } from "../routeDef.js";
 
 export interface FederationDeps {
   db: Kysely<Schema>;
@@ -32,7 +36,7 @@ export interface FederationDeps {
 
 const FHIR_JSON = "application/fhir+json";
 const ACCESS_REQUEST_HEADER = "x-carechain-access-request";
-const account = z.object({ patient: z.string().regex(/^0x[0-9a-fA-F]{40}$/u, "must be an account address") });
+const account = z.object({ patient: address });
 
 /**
  * Federation between consortium nodes. `POST /federation/fetch` serves another node: node
@@ -41,6 +45,24 @@ const account = z.object({ patient: z.string().regex(/^0x[0-9a-fA-F]{40}$/u, "mu
  * `GET /federation/locate` lists the holders (from the RecordLocator mirror).
  */
 export function federationRoutes(deps: FederationDeps) {
+  const node = nodeSignatureAuth(deps.db);
+  /** A practitioner of this node, by the signed AccessRequest their client sends in a header. */
+  const practitioner: Authenticator<{ signed: SignedAccessRequest; principal: Principal }> = {
+    scheme: "access-request",
+    beforeBody: true,
+    authenticate: async (request) => {
+      const header = request.headers[ACCESS_REQUEST_HEADER];
+      if (typeof header !== "string") {
+        throw new BaseError("unauthenticated", `send the signed AccessRequest in ${ACCESS_REQUEST_HEADER}`);
+      }
+      const signed = decodeAccessRequestHeader(header);
+      const verified = await verifyAccessRequest(deps.db, signed, {
+        chainId: deps.chainId,
+        organization: deps.organizationId,
+      });
+      return { signed, principal: accessRequestPrincipal(verified, request.id) };
+    },
+  };
   return async (app: FastifyInstance): Promise<void> => {
     await app.register(async (scope) => {
       captureRawJsonBody(scope);
@@ -51,13 +73,13 @@ export function federationRoutes(deps: FederationDeps) {
           url: "/federation/fetch",
           summary: "Serve a patient's record to another node (node signature + practitioner AccessRequest)",
           tags: ["federation"],
+          auth: node,
           body: signedAccessRequestSchema,
         },
-        async ({ request, reply, body }) => {
-          const node = await verifyFastifyNodeRequest(request, deps.db);
+        async ({ caller, request, reply, body }) => {
           const verified = await verifyAccessRequest(deps.db, body, {
             chainId: deps.chainId,
-            organization: node.organization.id,
+            organization: caller.organization.id,
           });
           const principal = accessRequestPrincipal(verified, request.id);
           const bundle = await deps.records.everythingForAccount(
@@ -86,23 +108,15 @@ export function federationRoutes(deps: FederationDeps) {
         url: "/federation/everything",
         summary: `A patient's record across the consortium; the practitioner's signed AccessRequest in ${ACCESS_REQUEST_HEADER}`,
         tags: ["federation"],
+        auth: practitioner,
         query: account,
       },
-      async ({ request, reply, query }) => {
-        const header = request.headers[ACCESS_REQUEST_HEADER];
-        if (typeof header !== "string") {
-          throw new BaseError("unauthenticated", `send the signed AccessRequest in ${ACCESS_REQUEST_HEADER}`);
-        }
-        const signed = decodeAccessRequestHeader(header);
+      async ({ caller: { signed, principal }, reply, query }) => {
         if (signed.accessRequest.patient.toLowerCase() !== query.patient.toLowerCase()) {
           throw new BaseError("invalid", "the AccessRequest names another patient", {
             expression: "patient",
           });
         }
-        const verified = await verifyAccessRequest(deps.db, signed, {
-          chainId: deps.chainId,
-          organization: deps.organizationId,
-        });
         const bundle = await federatedEverything(
           {
             db: deps.db,
@@ -112,7 +126,7 @@ export function federationRoutes(deps: FederationDeps) {
             organizationId: deps.organizationId,
             ...(deps.peerTimeoutMs ? { timeoutMs: deps.peerTimeoutMs } : {}),
           },
-          accessRequestPrincipal(verified, request.id),
+          principal,
           signed,
         );
         return reply.header("cache-control", "no-store").type(FHIR_JSON).send(bundle);
@@ -126,6 +140,7 @@ export function federationRoutes(deps: FederationDeps) {
         url: "/federation/locate",
         summary: "Which organizations hold which categories of a patient's record (no health data)",
         tags: ["federation"],
+        auth: publicRoute,
         query: account,
       },
       async ({ query }) => ({ patient: query.patient, locations: await locate(deps.db, query.patient) }),

@@ -1,11 +1,13 @@
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance } from "fastify";
 import type { Hex } from "viem";
 import { z } from "zod";
+import type { Principal } from "../../access/principal.js";
 import { BaseError } from "../../errors/BaseError.js";
+import { ADDRESS_PATTERN, fhirId, fhirResourceType } from "../../model/schemas.js";
 import { isSupportedType } from "../../records/fhirTypes.js";
 import type { RecordRepository } from "../../records/repository.js";
-import { principalOf } from "../authenticate.js";
-import { route } from "../routeDef.js";
+import { sessionAuth } from "../authenticate.js";
+import { publicRoute, route } from "../routeDef.js";
 
 export interface FhirDeps {
   records: RecordRepository;
@@ -13,31 +15,38 @@ export interface FhirDeps {
   /** Extra read-only FHIR views served by other rooms (Consent, AuditEvent). */
   views?: Record<
     string,
-    (request: FastifyRequest, query: Record<string, string | string[] | undefined>) => Promise<unknown>
+    (principal: Principal, query: Record<string, string | string[] | undefined>) => Promise<unknown>
   >;
 }
 
-const typeParam = z.object({
-  type: z.string().regex(/^[A-Z][A-Za-z]{1,63}$/, "must be a FHIR resource type"),
-});
-const idParams = typeParam.extend({ id: z.string().regex(/^[A-Za-z0-9\-.]{1,64}$/, "must be a FHIR id") });
+const typeParam = z.object({ type: fhirResourceType });
+const idParams = typeParam.extend({ id: fhirId });
 const query = z.record(z.string(), z.union([z.string(), z.array(z.string())]));
 const FHIR_JSON = "application/fhir+json";
 
 function supported(type: string): string {
   if (!isSupportedType(type))
-    throw new BaseError("invalid", `unknown or unsupported resource type ${type}`, { code: "not-supported" });
+    throw new BaseError("invalid", "unknown or unsupported resource type", {
+      code: "not-supported",
+      expression: "type",
+    });
   return type;
 }
 
 /** FHIR R4 REST over the records repository: every path goes through its consent check and audit. */
 export function fhirRoutes(deps: FhirDeps) {
   const { records } = deps;
-  const who = (request: FastifyRequest) => principalOf(request, deps.nodeKey);
+  const session = sessionAuth(deps.nodeKey);
   return (app: FastifyInstance): void => {
     route(
       app,
-      { method: "GET", url: "/fhir/metadata", summary: "FHIR CapabilityStatement", tags: ["fhir"] },
+      {
+        method: "GET",
+        url: "/fhir/metadata",
+        summary: "FHIR CapabilityStatement",
+        tags: ["fhir"],
+        auth: publicRoute,
+      },
       async () => capabilityStatement(),
     );
 
@@ -48,15 +57,14 @@ export function fhirRoutes(deps: FhirDeps) {
         url: "/fhir",
         summary: "Import a transaction/batch/collection Bundle",
         tags: ["fhir"],
-        auth: true,
+        auth: session,
         bodyLimit: 64 * 1024 * 1024,
       },
-      async ({ request, reply, body }) => {
-        const principal = who(request);
+      async ({ caller, request, reply, body }) => {
         const account = request.headers["x-patient-account"];
-        const result = await records.importBundle(principal, body, {
+        const result = await records.importBundle(caller, body, {
           patientAccount:
-            typeof account === "string" && /^0x[0-9a-fA-F]{40}$/.test(account) ? (account as Hex) : undefined,
+            typeof account === "string" && ADDRESS_PATTERN.test(account) ? (account as Hex) : undefined,
         });
         return reply.type(FHIR_JSON).send(result);
       },
@@ -70,23 +78,20 @@ export function fhirRoutes(deps: FhirDeps) {
         summary:
           "The patient's whole record you may see; with federated=true, across the consortium (same as /federation/everything)",
         tags: ["fhir"],
-        auth: true,
+        auth: session,
         params: idParams.omit({ type: true }),
         query: z.object({ federated: z.enum(["true", "false"]).optional() }),
       },
-      async ({ request, reply, params, query }) => {
+      async ({ caller, reply, params, query }) => {
         if (query.federated === "true") {
           // the merged view is keyed by the patient's account and authorized by the practitioner's
           // signed AccessRequest header, which a 307 keeps
           const account = await records.patientAccount(params.id);
           if (!account)
-            throw new BaseError(
-              "not-found",
-              `Patient/${params.id} has no linked account to look up across nodes`,
-            );
+            throw new BaseError("not-found", "this patient has no linked account to look up across nodes");
           return reply.redirect(`/federation/everything?patient=${account}`, 307);
         }
-        return reply.type(FHIR_JSON).send(await records.everything(who(request), params.id));
+        return reply.type(FHIR_JSON).send(await records.everything(caller, params.id));
       },
     );
 
@@ -97,10 +102,10 @@ export function fhirRoutes(deps: FhirDeps) {
         url: "/fhir/Patient/:id/$erase",
         summary: "Crypto-shred the patient's record (the patient only)",
         tags: ["fhir"],
-        auth: true,
+        auth: session,
         params: idParams.omit({ type: true }),
       },
-      async ({ request, params }) => records.erasePatient(who(request), params.id),
+      async ({ caller, params }) => records.erasePatient(caller, params.id),
     );
 
     route(
@@ -110,17 +115,14 @@ export function fhirRoutes(deps: FhirDeps) {
         url: "/fhir/:type",
         summary: "FHIR search",
         tags: ["fhir"],
-        auth: true,
+        auth: session,
         params: typeParam,
         query,
       },
-      async ({ request, reply, params, query: q }) => {
+      async ({ caller, reply, params, query: q }) => {
         const view = deps.views?.[params.type];
-        if (view) return reply.type(FHIR_JSON).send(await view(request, q));
-        const principal = who(request);
-        return reply
-          .type(FHIR_JSON)
-          .send(await records.search(principal, supported(params.type), q, "/fhir"));
+        if (view) return reply.type(FHIR_JSON).send(await view(caller, q));
+        return reply.type(FHIR_JSON).send(await records.search(caller, supported(params.type), q, "/fhir"));
       },
     );
 
@@ -131,11 +133,10 @@ export function fhirRoutes(deps: FhirDeps) {
         url: "/fhir/:type",
         summary: "FHIR create",
         tags: ["fhir"],
-        auth: true,
+        auth: session,
         params: typeParam,
       },
-      async ({ request, reply, params, body }) => {
-        const principal = who(request);
+      async ({ caller, reply, params, body }) => {
         supported(params.type);
         if (
           typeof body !== "object" ||
@@ -146,7 +147,7 @@ export function fhirRoutes(deps: FhirDeps) {
             expression: "resourceType",
           });
         }
-        const created = await records.create(principal, body);
+        const created = await records.create(caller, body);
         return reply
           .status(201)
           .header("location", `/fhir/${params.type}/${created.id}/_history/${created.meta?.versionId}`)
@@ -162,13 +163,12 @@ export function fhirRoutes(deps: FhirDeps) {
         url: "/fhir/:type/:id",
         summary: "FHIR read",
         tags: ["fhir"],
-        auth: true,
+        auth: session,
         params: idParams,
       },
-      async ({ request, reply, params }) => {
-        const principal = who(request);
+      async ({ caller, reply, params }) => {
         // the stored canonical JSON goes out as it is: no parse and re-serialize per read
-        const { text, versionId } = await records.readText(principal, supported(params.type), params.id);
+        const { text, versionId } = await records.readText(caller, supported(params.type), params.id);
         return reply.header("etag", `W/"${versionId}"`).type(FHIR_JSON).send(text);
       },
     );
@@ -180,12 +180,11 @@ export function fhirRoutes(deps: FhirDeps) {
         url: "/fhir/:type/:id",
         summary: "FHIR update",
         tags: ["fhir"],
-        auth: true,
+        auth: session,
         params: idParams,
       },
-      async ({ request, reply, params, body }) => {
-        const principal = who(request);
-        const updated = await records.update(principal, supported(params.type), params.id, body);
+      async ({ caller, reply, params, body }) => {
+        const updated = await records.update(caller, supported(params.type), params.id, body);
         return reply
           .status(updated.meta?.versionId === "1" ? 201 : 200)
           .type(FHIR_JSON)
@@ -200,14 +199,11 @@ export function fhirRoutes(deps: FhirDeps) {
         url: "/fhir/:type/:id/_history",
         summary: "FHIR history",
         tags: ["fhir"],
-        auth: true,
+        auth: session,
         params: idParams,
       },
-      async ({ request, reply, params }) => {
-        const principal = who(request);
-        return reply
-          .type(FHIR_JSON)
-          .send(await records.history(principal, supported(params.type), params.id));
+      async ({ caller, reply, params }) => {
+        return reply.type(FHIR_JSON).send(await records.history(caller, supported(params.type), params.id));
       },
     );
 
@@ -218,14 +214,13 @@ export function fhirRoutes(deps: FhirDeps) {
         url: "/fhir/:type/:id/_history/:vid",
         summary: "FHIR vread",
         tags: ["fhir"],
-        auth: true,
+        auth: session,
         params: idParams.extend({ vid: z.coerce.number().int().min(1) }),
       },
-      async ({ request, reply, params }) => {
-        const principal = who(request);
+      async ({ caller, reply, params }) => {
         return reply
           .type(FHIR_JSON)
-          .send(await records.vread(principal, supported(params.type), params.id, params.vid));
+          .send(await records.vread(caller, supported(params.type), params.id, params.vid));
       },
     );
   };
