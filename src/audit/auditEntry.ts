@@ -9,6 +9,7 @@ import { z } from "zod";
 import { CATEGORIES, PURPOSES } from "../consent/model.js";
 import { BaseError } from "../errors/BaseError.js";
 import { leafHash } from "./merkleHash.js";
+import { ADDRESS_PATTERN } from "../model/schemas.js";
 
 export const AUDIT_ACTIONS = [
   "read",
@@ -34,7 +35,7 @@ export const AUDIT_ACTIONS = [
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
-const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "expected a 0x-prefixed 20-byte address");
+const address = z.string().regex(ADDRESS_PATTERN, "must be a 0x-prefixed 20-byte address");
 /** An opaque identifier: no spaces, so free text such as a name does not fit. */
 const opaqueId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, "expected an opaque identifier");
 /** A FHIR relative reference, `Type/id` or `Type/id/_history/vid`. */
@@ -65,7 +66,7 @@ export const auditEntrySchema = z.strictObject({
 /** A validated audit entry. */
 export type AuditEntry = z.infer<typeof auditEntrySchema>;
 
-const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
+const ADDRESS = ADDRESS_PATTERN;
 const OPAQUE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const REFERENCE = /^[A-Z][A-Za-z]{1,63}\/[A-Za-z0-9.-]{1,64}(\/_history\/[A-Za-z0-9.-]{1,64})?$/;
 /** `Date.prototype.toISOString` output, which the schema's ISO datetime accepts. */

@@ -3,14 +3,8 @@ import type { Command } from "commander";
 import { z } from "zod";
 import { PURPOSES } from "../consent/model.js";
 import { BaseError } from "../errors/BaseError.js";
-import {
-  hexOf,
-  parseOptions,
-  printJson,
-  signedInClient,
-  withUserOptions,
-  type UserOptions,
-} from "./apiClient.js";
+import { parseOptions, printJson, signedInClient, withUserOptions, type UserOptions } from "./apiClient.js";
+import { hexBytes } from "../model/schemas.js";
 
 const resourceType = z.string().regex(/^[A-Z][A-Za-z]{1,63}$/, "must be a FHIR resource type");
 const reference = z
@@ -104,7 +98,7 @@ export function registerRecordCommand(program: Command): void {
     ),
   ).action(async (file: string, raw: UserOptions & { purpose?: string; patientAccount?: string }) => {
     const o = parseOptions(
-      purposeOption.extend({ patientAccount: hexOf(20, "a 0x-prefixed account address").optional() }),
+      purposeOption.extend({ patientAccount: hexBytes(20, "a 0x-prefixed account address").optional() }),
       raw,
     );
     const bundle = await readJson(file);
