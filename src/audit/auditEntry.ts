@@ -178,5 +178,5 @@ export function entryLeafHash(text: string): Uint8Array {
 
 /** The value of the indexed `patient` column: addresses lowercased so lookups ignore checksums. */
 export function patientKey(patient: string): string {
-  return /^0x[0-9a-fA-F]{40}$/.test(patient) ? patient.toLowerCase() : patient;
+  return ADDRESS_PATTERN.test(patient) ? patient.toLowerCase() : patient;
 }

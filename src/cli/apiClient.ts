@@ -1,5 +1,5 @@
 import { Option, type Command } from "commander";
-import type { Hex, LocalAccount } from "viem";
+import type { LocalAccount } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { z } from "zod";
 import { readKeystoreFile } from "../crypto/keystore.js";

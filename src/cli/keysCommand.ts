@@ -2,7 +2,6 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { z } from "zod";
 import { readKeystoreFile, writeKeystoreFile } from "../crypto/keystore.js";
 import { BaseError } from "../errors/BaseError.js";
 import { hexBytes } from "../model/schemas.js";

@@ -34,7 +34,7 @@ import {
 import type { Principal } from "../access/principal.js";
 import type { Schema } from "../store/schema.js";
 import { consumeOnce } from "./replayGuard.js";
-import { hexBytes, signatureHex } from "../model/schemas.js";
+import { ADDRESS_PATTERN, hexBytes, signatureHex } from "../model/schemas.js";
 
 /** EIP-712 domain of federation access requests (no verifying contract; bound to the chain id). */
 export const FEDERATION_DOMAIN = { name: "carechain Federation", version: "1" } as const;
@@ -275,7 +275,7 @@ export async function verifyNodeRequest(
   const nodeHeader = header(NODE_HEADERS.node);
   const timestampHeader = header(NODE_HEADERS.timestamp);
   const signature = header(NODE_HEADERS.signature);
-  if (!/^0x[0-9a-fA-F]{40}$/u.test(nodeHeader))
+  if (!ADDRESS_PATTERN.test(nodeHeader))
     throw new BaseError("unauthenticated", `malformed ${NODE_HEADERS.node}`);
   if (!/^\d{1,16}$/u.test(timestampHeader)) {
     throw new BaseError("unauthenticated", `malformed ${NODE_HEADERS.timestamp}`);

@@ -7,6 +7,7 @@ import type { BlindIndex } from "./blindIndex.js";
 import type { FhirResource } from "./fhirTypes.js";
 import { PATIENT_ACCOUNT_SYSTEM } from "./searchBundle.js";
 import type { extractIndex } from "./searchIndex.js";
+import { ADDRESS_PATTERN } from "../model/schemas.js";
 
 /**
  * The storage side of a record write: one version prepared (validated, authorized, encrypted,
@@ -138,9 +139,7 @@ export function accountIdentifier(resource: FhirResource): Address | undefined {
     : [];
   const hit = ids.find(
     (i) =>
-      i.system === PATIENT_ACCOUNT_SYSTEM &&
-      typeof i.value === "string" &&
-      /^0x[0-9a-fA-F]{40}$/.test(i.value),
+      i.system === PATIENT_ACCOUNT_SYSTEM && typeof i.value === "string" && ADDRESS_PATTERN.test(i.value),
   );
   return hit ? getAddress(hit.value as string) : undefined;
 }
