@@ -14,7 +14,7 @@ import type { LocalAccount } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { startAnvil } from "../src/chain/anvil.js";
 import { freePort } from "../src/chain/freePort.js";
-import { categoryMask, purposeBit } from "../src/consent/model.js";
+import { categoryMask, purposeBit } from "../src/model/vocabulary.js";
 import { buildGrantMessage, signGrant, signedGrantToJson } from "../src/consent/signConsent.js";
 import {
   contractsOfNode,

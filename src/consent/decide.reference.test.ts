@@ -15,9 +15,9 @@ import {
   categoryMask,
   isSensitive,
   purposeBit,
-  type Grant,
   type GranteeKind,
-} from "./model.js";
+} from "../model/vocabulary.js";
+import { type Grant } from "../model/consentTypes.js";
 import { roleToBytes32 } from "./signConsent.js";
 
 /**

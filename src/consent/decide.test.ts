@@ -12,9 +12,9 @@ import {
   categoryMask,
   isSensitive,
   purposeMask,
-  type Grant,
   type GranteeKind,
-} from "./model.js";
+} from "../model/vocabulary.js";
+import { type Grant } from "../model/consentTypes.js";
 import { accountToBytes32, roleToBytes32 } from "./signConsent.js";
 
 import { DAY, DOCTOR, grant, indexOf, ORG, OTHER_ORG, PATIENT, request, T0, ZERO } from "./decideFixtures.js";

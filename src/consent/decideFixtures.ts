@@ -2,7 +2,8 @@
 import type { Address, Hex } from "viem";
 import type { DecisionRequest } from "./decide.js";
 import { GrantIndex } from "./grantIndex.js";
-import { actionMask, categoryMask, purposeMask, type Grant } from "./model.js";
+import { actionMask, categoryMask, purposeMask } from "../model/vocabulary.js";
+import { type Grant } from "../model/consentTypes.js";
 import { accountToBytes32 } from "./signConsent.js";
 
 export const PATIENT = "0x1111111111111111111111111111111111111111" as Address;

@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import type { Category } from "../consent/model.js";
+import type { Category } from "../model/vocabulary.js";
 
 /** In-process notifications that feed subscriptions, live views and notifications. */
 export interface CarechainEvents {

@@ -12,8 +12,8 @@ import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from 
 import type { Hex, LocalAccount } from "viem";
 import { startAnvil, type Anvil } from "../chain/anvil.js";
 import { freePort } from "../chain/freePort.js";
-import type { OrganizationKind, PractitionerRole } from "../consent/model.js";
-import { categoryMask, purposeBit } from "../consent/model.js";
+import type { OrganizationKind, PractitionerRole } from "../model/vocabulary.js";
+import { categoryMask, purposeBit } from "../model/vocabulary.js";
 import { buildGrantMessage, signGrant, signedGrantToJson, type GrantInput } from "../consent/signConsent.js";
 import { BaseError } from "../errors/BaseError.js";
 import type { FhirResource } from "../records/fhirTypes.js";

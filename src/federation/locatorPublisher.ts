@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import type { Address, Hex } from "viem";
 import { organizationByNode } from "../chain/participantMirror.js";
 import type { Outbox } from "../chain/outbox.js";
-import { categoryMask } from "../consent/model.js";
+import { categoryMask } from "../model/vocabulary.js";
 import type { EventBus } from "../events/eventBus.js";
 import type { Schema } from "../store/schema.js";
 

@@ -1,7 +1,7 @@
 import type { Selectable } from "kysely";
 import { getAddress, type Address, type Hex } from "viem";
 import { z } from "zod";
-import { categoriesOf, type Category } from "../consent/model.js";
+import { categoriesOf, type Category } from "../model/vocabulary.js";
 import { address, bytes32, categoryList } from "../model/schemas.js";
 import type { ReferralTable } from "../store/schema.js";
 

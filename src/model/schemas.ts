@@ -1,6 +1,6 @@
 import type { Address, Hex } from "viem";
 import { z } from "zod";
-import { CATEGORIES, PURPOSES } from "../consent/model.js";
+import { CATEGORIES, PURPOSES } from "./vocabulary.js";
 
 /**
  * The zod schemas every room validates recurring values with, at the HTTP edge, in the CLI, in

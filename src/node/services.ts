@@ -5,6 +5,7 @@ import type { Address, Hex } from "viem";
 import { AccessLog } from "../audit/accessLog.js";
 import { Anchorer } from "../audit/anchorer.js";
 import { AuditLog } from "../audit/auditLog.js";
+import { Auditor } from "../audit/auditor.js";
 import type { Deployment } from "../chain/deploy.js";
 import type { ChainClients } from "../chain/clients.js";
 import type { Indexer } from "../chain/indexer.js";
@@ -35,6 +36,8 @@ export interface Services {
   events: EventBus;
   keyring: PatientKeyring;
   audit: AuditLog;
+  /** The audit seam every room records through. */
+  auditor: Auditor;
   accessLog: AccessLog;
   anchorer: Anchorer;
   gate: ConsentGate;
@@ -67,8 +70,9 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
   const keyring = new PatientKeyring(d.store, provider);
   const audit = await AuditLog.open(d.store);
   const node = d.key.account.address as Address;
+  const auditor = new Auditor(audit, node);
   const accessLog = new AccessLog(audit, node);
-  const gate = new ConsentGate(await loadGrantIndex(d.store.db), d.store, { sink: audit, node });
+  const gate = new ConsentGate(await loadGrantIndex(d.store.db), d.store, auditor);
   await gate.load();
   const consents = new ConsentService({
     store: d.store,
@@ -77,8 +81,7 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
     clients: d.clients,
     consentRegistry: d.deployment.consentRegistry,
     events,
-    audit,
-    nodeAccount: node,
+    auditor,
     waitForBlock: (block, timeoutMs) => d.indexer.waitForBlock(block, timeoutMs),
   });
   const anchorer = new Anchorer({
@@ -95,11 +98,10 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
     store: d.store,
     keyring,
     gate,
-    audit,
+    auditor,
     blind: new BlindIndex(await blindIndexKey(d.store, provider)),
     events,
     organizationId: d.organizationId,
-    nodeAccount: node,
   });
   events.on("patient.alert", (alert) => {
     gate
@@ -126,10 +128,9 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
   const push = {
     store: d.store,
     gate,
-    audit,
+    auditor,
     deliveries,
     organizationId: d.organizationId,
-    nodeAccount: node,
   };
   const subscriptions = new SubscriptionService({ ...push, logger: d.logger });
   const referrals = new ReferralService({ ...push, logger: d.logger });
@@ -140,6 +141,7 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
     events,
     keyring,
     audit,
+    auditor,
     accessLog,
     anchorer,
     gate,

@@ -27,7 +27,7 @@ import { freePort } from "../chain/freePort.js";
 import { buildServices, type Services } from "./services.js";
 import { seedDemo } from "./demoSeed.js";
 import type { Config } from "../config/config.js";
-import { ORGANIZATION_KINDS } from "../consent/model.js";
+import { ORGANIZATION_KINDS } from "../model/vocabulary.js";
 import { BaseError } from "../errors/BaseError.js";
 import { openStore, type Store } from "../store/database.js";
 import { resolveDeployment } from "./deployment.js";
@@ -220,7 +220,7 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
         federationRoutes({
           db: store.db,
           records: services.records,
-          audit: services.audit,
+          auditor: services.auditor,
           account: key.account,
           organizationId,
           chainId: clients.chainId,

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { participantRegistryAbi } from "../../src/chain/artifacts/ParticipantRegistry.js";
 import { recordLocatorAbi as abi } from "../../src/chain/artifacts/RecordLocator.js";
 import type { ChainClients } from "../../src/chain/clients.js";
-import { categoryMask } from "../../src/consent/model.js";
+import { categoryMask } from "../../src/model/vocabulary.js";
 import { expectRevert, mined, randomAccount, startChainFixture, type ChainFixture } from "./chainFixture.js";
 
 let orgCounter = 0;

@@ -11,7 +11,7 @@ import type { Hex } from "viem";
 import { issueSessionToken } from "../../src/access/sessionToken.js";
 import { ParticipantAdmin } from "../../src/chain/participantAdmin.js";
 import { loadConfig } from "../../src/config/config.js";
-import { CONSENT_TYPES } from "../../src/consent/model.js";
+import { CONSENT_TYPES } from "../../src/model/consentTypes.js";
 import {
   buildGrantMessage,
   signGrant,

@@ -13,7 +13,7 @@ import {
   signRevoke,
   signedGrantToJson,
 } from "../../src/consent/signConsent.js";
-import { categoryMask, purposeBit } from "../../src/consent/model.js";
+import { categoryMask, purposeBit } from "../../src/model/vocabulary.js";
 import {
   contractsOfNode,
   prepareNodeKey,

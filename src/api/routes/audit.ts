@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { bytesToHex, type Address, type Hex } from "viem";
 import { z } from "zod";
-import type { Principal } from "../../access/principal.js";
+import type { Principal } from "../../model/principal.js";
 import type { AccessLog } from "../../audit/accessLog.js";
 import type { AuditLog } from "../../audit/auditLog.js";
 import { toAuditEvent } from "../../audit/auditEventView.js";

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { login } from "../../access/resolvePrincipal.js";
 import type { SiweChallenges } from "../../access/siwe.js";
 import type { Store } from "../../store/database.js";
-import { PRACTITIONER_ROLES } from "../../consent/model.js";
+import { PRACTITIONER_ROLES } from "../../model/vocabulary.js";
 import { address, bytes32, signatureHex } from "../../model/schemas.js";
 import { sessionAuth } from "../authenticate.js";
 import { publicRoute, route } from "../routeDef.js";

@@ -1,11 +1,12 @@
 import type { FastifyInstance } from "fastify";
 import type { Address, Hex } from "viem";
 import { z } from "zod";
-import type { Principal } from "../../access/principal.js";
+import type { Principal } from "../../model/principal.js";
 import type { ConsentGate } from "../../consent/consentGate.js";
 import { toFhirConsent } from "../../consent/consentResource.js";
 import type { ConsentService } from "../../consent/consentService.js";
-import { actionsOf, categoriesOf, purposesOf, type Grant } from "../../consent/model.js";
+import { actionsOf, categoriesOf, purposesOf } from "../../model/vocabulary.js";
+import { type Grant } from "../../model/consentTypes.js";
 import { BaseError } from "../../errors/BaseError.js";
 import { address, ADDRESS_PATTERN } from "../../model/schemas.js";
 import { sessionAuth } from "../authenticate.js";

@@ -2,7 +2,7 @@ import type { FastifyInstance } from "fastify";
 import type { Kysely } from "kysely";
 import type { Hex, LocalAccount } from "viem";
 import { z } from "zod";
-import type { Principal } from "../../access/principal.js";
+import type { Principal } from "../../model/principal.js";
 import { BaseError } from "../../errors/BaseError.js";
 import { federatedEverything, MAX_FEDERATED_BYTES } from "../../federation/federatedFetch.js";
 import { locate } from "../../federation/locatorMirror.js";
@@ -16,7 +16,7 @@ import {
 import { captureRawJsonBody } from "../../federation/signedRequest.js";
 import { address } from "../../model/schemas.js";
 import type { FhirResource } from "../../records/fhirTypes.js";
-import type { AuditSink } from "../../records/recordAudit.js";
+import type { Auditor } from "../../audit/auditor.js";
 import type { RecordRepository } from "../../records/repository.js";
 import type { Schema } from "../../store/schema.js";
 import { nodeSignatureAuth } from "../authenticate.js";
@@ -25,7 +25,7 @@ import { publicRoute, route, type Authenticator } from "../routeDef.js";
 export interface FederationDeps {
   db: Kysely<Schema>;
   records: RecordRepository;
-  audit: AuditSink;
+  auditor: Auditor;
   /** This node's key (signs requests to peers). */
   account: LocalAccount;
   organizationId: Hex;
@@ -121,7 +121,7 @@ export function federationRoutes(deps: FederationDeps) {
           {
             db: deps.db,
             records: deps.records,
-            audit: deps.audit,
+            auditor: deps.auditor,
             account: deps.account,
             organizationId: deps.organizationId,
             ...(deps.peerTimeoutMs ? { timeoutMs: deps.peerTimeoutMs } : {}),

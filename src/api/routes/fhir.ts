@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { Hex } from "viem";
 import { z } from "zod";
-import type { Principal } from "../../access/principal.js";
+import type { Principal } from "../../model/principal.js";
 import { BaseError } from "../../errors/BaseError.js";
 import { ADDRESS_PATTERN, fhirId, fhirResourceType } from "../../model/schemas.js";
 import { isSupportedType } from "../../records/fhirTypes.js";
