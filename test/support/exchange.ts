@@ -20,7 +20,7 @@ export function exchange(
     body === undefined ? headers : { ...headers, "content-length": String(Buffer.byteLength(body)) };
   return new Promise((resolve, reject) => {
     let answered = false;
-    const req = httpRequest(url, { method, headers: sized, timeout: 15_000 }, (res) => {
+    const req = httpRequest(url, { method, headers: sized, timeout: 15_000, agent: false }, (res) => {
       answered = true;
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
