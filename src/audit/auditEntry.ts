@@ -9,7 +9,7 @@ import { z } from "zod";
 import { CATEGORIES, PURPOSES } from "../model/vocabulary.js";
 import { BaseError } from "../errors/BaseError.js";
 import { leafHash } from "./merkleHash.js";
-import { ADDRESS_PATTERN } from "../model/schemas.js";
+import { ADDRESS_PATTERN, purposeOfUse } from "../model/schemas.js";
 
 export const AUDIT_ACTIONS = [
   "read",
@@ -57,7 +57,7 @@ export const auditEntrySchema = z.strictObject({
   action: z.enum(AUDIT_ACTIONS),
   resources: z.array(reference).max(1000).optional(),
   categories: z.array(z.enum(CATEGORIES)).max(CATEGORIES.length).optional(),
-  purpose: z.enum(PURPOSES).optional(),
+  purpose: purposeOfUse.optional(),
   decision: z.enum(["permit", "deny"]),
   reason: z.string().min(1).max(500).optional(),
   node: z.union([address, opaqueId]).optional(),

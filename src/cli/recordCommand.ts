@@ -4,14 +4,14 @@ import { z } from "zod";
 import { PURPOSES } from "../model/vocabulary.js";
 import { BaseError } from "../errors/BaseError.js";
 import { parseOptions, printJson, signedInClient, withUserOptions, type UserOptions } from "./apiClient.js";
-import { hexBytes } from "../model/schemas.js";
+import { hexBytes, purposeOfUse } from "../model/schemas.js";
 
 const resourceType = z.string().regex(/^[A-Z][A-Za-z]{1,63}$/, "must be a FHIR resource type");
 const reference = z
   .string()
   .regex(/^[A-Z][A-Za-z]{1,63}\/[A-Za-z0-9\-.]{1,64}$/, "must be a FHIR reference Type/id");
 const purposeOption = z.object({
-  purpose: z.enum(PURPOSES, { error: () => `must be one of ${PURPOSES.join(", ")}` }).optional(),
+  purpose: purposeOfUse.optional(),
 });
 
 /** Reads a JSON document from a file or, for `-`, from stdin. */
