@@ -5,6 +5,7 @@ import type { Principal } from "../model/principal.js";
 import { principalFromSession } from "../access/resolvePrincipal.js";
 import { verifySessionToken } from "../access/sessionToken.js";
 import { BaseError } from "../errors/BaseError.js";
+import { ACCESS_REQUEST_HEADER } from "../federation/federationService.js";
 import type { VerifiedNode } from "../federation/nodeAuth.js";
 import { verifyFastifyNodeRequest } from "../federation/signedRequest.js";
 import type { Schema } from "../store/schema.js";
@@ -37,6 +38,40 @@ export function nodeSignatureAuth(db: Kysely<Schema>): Authenticator<VerifiedNod
     scheme: "node-signature",
     beforeBody: false,
     authenticate: (request) => verifyFastifyNodeRequest(request, db),
+  };
+}
+
+/**
+ * Routes a practitioner's client calls with a signed AccessRequest (`x-carechain-access-request`)
+ * instead of a session: 401 without one. The caller is the header's value, which the federation
+ * service verifies (signature, membership, single use) before it acts.
+ */
+export const accessRequestAuth: Authenticator<string> = {
+  scheme: "access-request",
+  beforeBody: true,
+  authenticate: (request) => {
+    const header = request.headers[ACCESS_REQUEST_HEADER];
+    if (typeof header !== "string" || header === "")
+      throw new BaseError("unauthenticated", `send the signed AccessRequest in ${ACCESS_REQUEST_HEADER}`);
+    return header;
+  },
+};
+
+/**
+ * `$everything`, which a signed-in caller reads at this node, and a practitioner's client asks
+ * across the consortium (`federated=true`) with a signed AccessRequest and no session.
+ * @param nodeKey - The node's key, which signs session tokens.
+ */
+export function sessionOrAccessRequestAuth(
+  nodeKey: Hex,
+): Authenticator<{ session: Principal } | { accessRequest: string }> {
+  return {
+    scheme: "session-or-access-request",
+    beforeBody: true,
+    authenticate: (request) =>
+      request.headers.authorization === undefined && request.headers[ACCESS_REQUEST_HEADER] !== undefined
+        ? { accessRequest: accessRequestAuth.authenticate(request) as string }
+        : { session: principalOf(request, nodeKey) },
   };
 }
 

@@ -7,9 +7,11 @@ type Method = "GET" | "POST" | "PUT" | "DELETE";
 /**
  * How a route knows its caller. `public`: nobody is authenticated (the route is listed as public);
  * `session`: a SIWE session token; `node-signature`: a consortium node's signature over the
- * request; `access-request`: a practitioner's signed AccessRequest relayed by their node.
+ * request; `access-request`: a practitioner's signed AccessRequest; `session-or-access-request`:
+ * either of the two.
  */
-export type AuthScheme = "public" | "session" | "node-signature" | "access-request";
+export type AuthScheme =
+  "public" | "session" | "node-signature" | "access-request" | "session-or-access-request";
 
 /**
  * Authenticates the caller of a route before its handler runs; the handler receives what it

@@ -11,6 +11,8 @@ export interface CarechainEvents {
     patientAccount: string | undefined;
     categories: Category[];
   };
+  /** A Patient's records at this node were crypto-shredded (`RecordRepository.erasePatient`). */
+  "patient.erased": { patientId: string; patientAccount: string | undefined };
   "consent.granted": { grantId: string; patient: string };
   "consent.revoked": { grantId: string; patient: string };
   "patient.alert": { account: string; kind: string; detail: Record<string, unknown> };

@@ -264,7 +264,9 @@ async function describe(
     lines.push(`    curl -s -H 'x-carechain-access-request: ${header}' \\`);
     lines.push(`      '${gp.url}/federation/everything?patient=${first.address}'`);
     lines.push("    (single use: a signed AccessRequest carries a nonce; valid for 50 minutes)");
-    lines.push(`  where patient 1's records are: ${gp.url}/federation/locate?patient=${first.address}`);
+    lines.push(
+      `  where patient 1's records are (signed in as a practitioner; audited): ${gp.url}/federation/locate?patient=${first.address}`,
+    );
   }
   lines.push("", `  ledger block ${block}; Ctrl-C stops every process the demo started`, "");
   return lines.join("\n");

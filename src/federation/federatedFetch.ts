@@ -63,9 +63,8 @@ export async function federatedEverything(
 ): Promise<FhirResource> {
   const request = signed.accessRequest;
   const own = deps.organizationId.toLowerCase();
-  const holders = (await locate(deps.db, request.patient)).filter(
-    (l) => l.organization !== own && (l.categories & request.categories) !== 0,
-  );
+  // locators carry no categories: every other holder is asked, and decides under its consent
+  const holders = (await locate(deps.db, request.patient)).filter((l) => l.organization !== own);
   const [local, ...remote] = await Promise.all([
     deps.records.everythingForAccount(principal, request.patient, request.categories),
     ...holders.map((h) => fetchFromPeer(deps, h, signed)),

@@ -20,6 +20,7 @@ import { loadOrCreateLocalKeyProvider, type KeyProvider } from "../crypto/keyPro
 import { PatientKeyring } from "../crypto/patientKeys.js";
 import { EventBus } from "../events/eventBus.js";
 import { signNodeRequest } from "../federation/nodeAuth.js";
+import { FederationService } from "../federation/federationService.js";
 import { locatorMirror } from "../federation/locatorMirror.js";
 import { LocatorPublisher } from "../federation/locatorPublisher.js";
 import { ReferralService } from "../federation/referrals.js";
@@ -47,8 +48,10 @@ export interface Services {
   deliveries: DeliveryQueue;
   subscriptions: SubscriptionService;
   referrals: ReferralService;
-  /** Publishes RecordLocator entries for stored records; started by startNode. */
+  /** Publishes and withdraws RecordLocator entries; started by startNode. */
   locators: LocatorPublisher;
+  /** Federation between nodes: fetch, merged view, locate, discovery setting. */
+  federation: FederationService;
 }
 
 export interface ServiceDeps {
@@ -119,6 +122,16 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
     organizationId: d.organizationId,
     logger: d.logger,
   });
+  const federation = new FederationService({
+    db: d.store.db,
+    records,
+    gate,
+    auditor,
+    locators,
+    account: d.key.account,
+    organizationId: d.organizationId,
+    chainId: d.clients.chainId,
+  });
   const deliveries = new DeliveryQueue({
     store: d.store,
     logger: d.logger,
@@ -151,6 +164,7 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
     subscriptions,
     referrals,
     locators,
+    federation,
   };
 }
 

@@ -211,20 +211,14 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
         fhirRoutes({
           records: services.records,
           nodeKey,
+          federation: services.federation,
           views: { AuditEvent: auditEventView(auditDeps), Consent: consentView(services.consents) },
         }),
         consentRoutes({ consents: services.consents, gate: services.gate, nodeKey }),
         auditRoutes(auditDeps),
         subscriptionRoutes({ subscriptions: services.subscriptions, nodeKey }),
         referralRoutes({ referrals: services.referrals, store, nodeKey }),
-        federationRoutes({
-          db: store.db,
-          records: services.records,
-          auditor: services.auditor,
-          account: key.account,
-          organizationId,
-          chainId: clients.chainId,
-        }),
+        federationRoutes({ federation: services.federation, db: store.db, nodeKey }),
       ],
     });
     cleanups.push(() => app.close());

@@ -278,6 +278,7 @@ export class RecordRepository {
       patient: auditPatient(patientId, account),
       reason: `crypto-shredded ${count} resources`,
     });
+    this.#d.events.emit("patient.erased", { patientId, patientAccount: account });
     return { resources: count };
   }
 

@@ -4,14 +4,17 @@ import { z } from "zod";
 import type { Principal } from "../../model/principal.js";
 import { BaseError } from "../../errors/BaseError.js";
 import { ADDRESS_PATTERN, fhirId, fhirResourceType } from "../../model/schemas.js";
+import type { FederationService } from "../../federation/federationService.js";
 import { isSupportedType } from "../../records/fhirTypes.js";
 import type { RecordRepository } from "../../records/repository.js";
-import { sessionAuth } from "../authenticate.js";
+import { sessionAuth, sessionOrAccessRequestAuth } from "../authenticate.js";
 import { publicRoute, route } from "../routeDef.js";
 
 export interface FhirDeps {
   records: RecordRepository;
   nodeKey: Hex;
+  /** Serves `Patient/{id}/$everything?federated=true` (decides and audits before fetching). */
+  federation: Pick<FederationService, "everythingOfPatient">;
   /** Extra read-only FHIR views served by other rooms (Consent, AuditEvent). */
   views?: Record<
     string,
@@ -37,6 +40,7 @@ function supported(type: string): string {
 export function fhirRoutes(deps: FhirDeps) {
   const { records } = deps;
   const session = sessionAuth(deps.nodeKey);
+  const sessionOrAccessRequest = sessionOrAccessRequestAuth(deps.nodeKey);
   return (app: FastifyInstance): void => {
     route(
       app,
@@ -78,20 +82,23 @@ export function fhirRoutes(deps: FhirDeps) {
         summary:
           "The patient's whole record you may see; with federated=true, across the consortium (same as /federation/everything)",
         tags: ["fhir"],
-        auth: session,
+        auth: sessionOrAccessRequest,
         params: idParams.omit({ type: true }),
         query: z.object({ federated: z.enum(["true", "false"]).optional() }),
       },
-      async ({ caller, reply, params, query }) => {
+      async ({ caller, request, reply, params, query }) => {
         if (query.federated === "true") {
-          // the merged view is keyed by the patient's account and authorized by the practitioner's
-          // signed AccessRequest header, which a 307 keeps
-          const account = await records.patientAccount(params.id);
-          if (!account)
-            throw new BaseError("not-found", "this patient has no linked account to look up across nodes");
-          return reply.redirect(`/federation/everything?patient=${account}`, 307);
+          // the merged view is authorized by the practitioner's signed AccessRequest header
+          const bundle = await deps.federation.everythingOfPatient(
+            "accessRequest" in caller ? caller.accessRequest : undefined,
+            params.id,
+            request.id,
+          );
+          return reply.header("cache-control", "no-store").type(FHIR_JSON).send(bundle);
         }
-        return reply.type(FHIR_JSON).send(await records.everything(caller, params.id));
+        if (!("session" in caller))
+          throw new BaseError("unauthenticated", "sign in first: send Authorization: Bearer <session token>");
+        return reply.type(FHIR_JSON).send(await records.everything(caller.session, params.id));
       },
     );
 
