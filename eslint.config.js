@@ -4,7 +4,17 @@ import tseslint from "typescript-eslint";
 
 export default tseslint.config(
   {
-    ignores: [".tmp", "node_modules", "dist", "data", ".data", "src/chain/artifacts", "web/dist", "coverage"],
+    ignores: [
+      ".tmp",
+      "node_modules",
+      "dist",
+      "dist.next",
+      "data",
+      ".data",
+      "src/chain/artifacts",
+      "web/dist",
+      "coverage",
+    ],
   },
   js.configs.recommended,
   {

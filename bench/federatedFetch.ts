@@ -10,8 +10,8 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { LocalAccount } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { siweSignIn } from "../src/access/siweClient.js";
 import { startAnvil } from "../src/chain/anvil.js";
 import { freePort } from "../src/chain/freePort.js";
 import { categoryMask, purposeBit } from "../src/model/vocabulary.js";
@@ -45,25 +45,6 @@ import {
 
 const PASSWORD = "bench-password-only";
 const CONCURRENCY = 8;
-
-async function signIn(url: string, account: LocalAccount): Promise<string> {
-  const challenge = (await (
-    await fetch(`${url}/auth/challenge`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ address: account.address }),
-    })
-  ).json()) as { message: string };
-  const res = await fetch(`${url}/auth/verify`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({
-      message: challenge.message,
-      signature: await account.signMessage({ message: challenge.message }),
-    }),
-  });
-  return ((await res.json()) as { token: string }).token;
-}
 
 /** Times `count` calls of `call(i)` one after another, then `count` calls with 8 in flight. */
 async function measure(count: number, call: (i: number) => Promise<Response>): Promise<object> {
@@ -133,7 +114,7 @@ export async function runFederatedFetchBench(options: BenchOptions): Promise<obj
     const part = splitBundle(JSON.parse(readFileSync(join(dir, file), "utf8")) as FhirResource, (r) =>
       isLab(r) ? "lab" : "other",
     ).get("lab")!;
-    const techToken = await signIn(A.url, tech);
+    const techToken = (await siweSignIn(A.url, tech)).token;
     const imported = await fetch(`${A.url}/fhir`, {
       method: "POST",
       headers: {
@@ -166,7 +147,7 @@ export async function runFederatedFetchBench(options: BenchOptions): Promise<obj
     });
     // wait for the lab's locator (looked up as the GP: locate needs a session) and for both
     // indexers to hold the grant
-    const gpToken = await signIn(B.url, gp);
+    const gpToken = (await siweSignIn(B.url, gp)).token;
     for (let i = 0; i < 200; i++) {
       const located = (await (
         await fetch(`${B.url}/federation/locate?patient=${patient.address}`, {

@@ -1,9 +1,10 @@
 #!/usr/bin/env -S node --max-semi-space-size=64
-// Runs the TypeScript CLI in this process through tsx's loader, so no build step is needed.
+// The carechain CLI, compiled to dist/ by `npm run build` (`npm ci` builds it; in a checkout it
+// is rebuilt here first when a source changed since). `npm run dev` runs the TypeScript source.
 // --max-semi-space-size=64 (MiB): a node serves many short requests that allocate a lot and keep
 // little; a larger young generation makes minor GCs rarer and cheaper (about a quarter of the CPU
 // of an audited FHIR read, measured in bench/fhirRead.ts).
-import { register } from "tsx/esm/api";
+import { ensureBuilt } from "../scripts/build.js";
 
-register();
-await import("../src/cli/main.ts");
+ensureBuilt();
+await import("../dist/cli/main.js");

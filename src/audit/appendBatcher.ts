@@ -73,7 +73,7 @@ export class AppendBatcher<T> {
     else setImmediate(this.runScheduled);
   }
 
-  /** Bound once: a closure per batch would be one more allocation (and, under tsx, a name definition). */
+  /** Bound once: a closure per batch would be one more allocation. */
   private readonly runScheduled = (): void => {
     this.scheduled = false;
     this.kick();

@@ -2,8 +2,10 @@ import { Option, type Command } from "commander";
 import type { LocalAccount } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { z } from "zod";
+import { siweSignIn } from "../access/siweClient.js";
 import { readKeystoreFile } from "../crypto/keystore.js";
-import { BaseError, type ErrorKind } from "../errors/BaseError.js";
+import { errorOfAnswer } from "../errors/answerError.js";
+import { BaseError } from "../errors/BaseError.js";
 import { keystorePassword, keystorePath } from "./keysCommand.js";
 import { hexBytes } from "../model/schemas.js";
 
@@ -67,25 +69,6 @@ export async function loadAccount(option: string | undefined): Promise<LocalAcco
   return privateKeyToAccount(await readKeystoreFile(path, password));
 }
 
-const STATUS_KIND: Record<number, ErrorKind> = {
-  400: "invalid",
-  401: "unauthenticated",
-  403: "forbidden",
-  404: "not-found",
-  409: "conflict",
-  413: "too-large",
-  415: "unsupported",
-  422: "invalid",
-  429: "rate-limited",
-  503: "unavailable",
-  504: "timeout",
-};
-
-/** The error kind an HTTP status stands for (the inverse of `src/api/operationOutcome.ts`). */
-export function kindOfStatus(status: number): ErrorKind {
-  return STATUS_KIND[status] ?? (status >= 500 ? "internal" : "invalid");
-}
-
 export interface RequestOptions {
   body?: unknown;
   /** HL7 purpose of use, sent as `x-purpose-of-use`. */
@@ -122,17 +105,11 @@ export class ApiClient {
         `invalid sign-in option: ${parsed.error.issues[0]?.message ?? "bad value"}`,
       );
     }
-    const anonymous = new ApiClient(baseUrl);
-    const challenge = await anonymous.request<{ message: string }>("POST", "/auth/challenge", {
-      body: { address: account.address },
-    });
-    const signature = await account.signMessage({ message: challenge.message });
-    const as = {
-      ...(parsed.data.as ? { kind: parsed.data.as } : {}),
-      ...(parsed.data.asOrg ? { organization: parsed.data.asOrg } : {}),
-    };
-    const { token } = await anonymous.request<{ token: string }>("POST", "/auth/verify", {
-      body: { message: challenge.message, signature, ...(Object.keys(as).length > 0 ? { as } : {}) },
+    const { token } = await siweSignIn(baseUrl, account, {
+      as: {
+        ...(parsed.data.as ? { kind: parsed.data.as } : {}),
+        ...(parsed.data.asOrg ? { organization: parsed.data.asOrg } : {}),
+      },
     });
     return new ApiClient(baseUrl, token);
   }
@@ -176,18 +153,9 @@ export class ApiClient {
     } catch {
       body = undefined;
     }
-    if (!res.ok) throw errorOf(res.status, body);
+    if (!res.ok) throw errorOfAnswer(res.status, body);
     return body as T;
   }
-}
-
-function errorOf(status: number, body: unknown): BaseError {
-  const outcome = body as { resourceType?: string; issue?: Array<{ diagnostics?: string; code?: string }> };
-  const issue = outcome?.resourceType === "OperationOutcome" ? outcome.issue?.[0] : undefined;
-  const message = issue?.diagnostics ?? `the node answered HTTP ${status}`;
-  return new BaseError(kindOfStatus(status), message.split("\n")[0]!.slice(0, 500), {
-    code: issue?.code,
-  });
 }
 
 /** Signs in with the command's user options (`--node`, `--keystore`, `--as`, `--as-org`). */

@@ -71,6 +71,12 @@ export const configSchema = z.object({
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
   /** CARECHAIN_DEMO: seed demo data on first run. */
   demo: z.boolean(),
+  /**
+   * CARECHAIN_API_ONLY: one more API process of an organization whose node already runs on the
+   * same DATABASE_URL and CHAIN_RPC_URL (same keystore and data directory): serves the API, never
+   * deploys, registers, relays, anchors, delivers or seeds (docs/multi-process.md).
+   */
+  apiOnly: z.boolean(),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -92,6 +98,7 @@ const ENV_NAMES: Record<keyof Config, string> = {
   hookAllow: "CARECHAIN_HOOK_ALLOW",
   logLevel: "LOG_LEVEL",
   demo: "CARECHAIN_DEMO",
+  apiOnly: "CARECHAIN_API_ONLY",
 };
 
 export type ConfigOverrides = Partial<Record<keyof Config, string | number | boolean | undefined>>;
@@ -129,6 +136,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: ConfigOverrides = 
       .filter((h) => h.length > 0),
     logLevel: pick("logLevel") ?? "info",
     demo: parseBool(pick("demo")),
+    apiOnly: parseBool(pick("apiOnly")),
   };
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {

@@ -2,6 +2,7 @@ import type { Kysely, Selectable } from "kysely";
 import type { Address, Hex } from "viem";
 import { BaseError } from "../errors/BaseError.js";
 import type { ConsentGrantTable, Schema } from "../store/schema.js";
+import { bumpVersion, inTransaction, type SharedState } from "../store/sharedState.js";
 import { GrantIndex } from "./grantIndex.js";
 import { GRANTEE_KINDS, type GranteeKind } from "../model/vocabulary.js";
 import { type Grant } from "../model/consentTypes.js";
@@ -11,7 +12,8 @@ const PAGE = 10_000;
 
 /**
  * Stores a grant the indexer saw on chain in `consent_grants`, the mirror the index is rebuilt from.
- * Idempotent on `grant_id`: a second delivery of the same event changes nothing.
+ * Idempotent on `grant_id`: a second delivery of the same event changes nothing. A new row takes
+ * the next "grants" version (see {@link followGrants}).
  * @param db - the node's database (or a transaction)
  * @param grant - the grant from the `ConsentGranted` event
  * @param blockNumber - block that recorded it
@@ -22,26 +24,34 @@ export async function saveGrant(
   grant: Grant,
   blockNumber: number | bigint,
 ): Promise<boolean> {
-  const result = await db
-    .insertInto("consent_grants")
-    .values({
-      grant_id: grant.grantId.toLowerCase(),
-      patient: grant.patient.toLowerCase(),
-      grantee_kind: grant.granteeKind,
-      grantee: grant.grantee.toLowerCase(),
-      role: grant.role.toLowerCase(),
-      categories: grant.categories,
-      purposes: grant.purposes,
-      actions: grant.actions,
-      not_before: grant.notBefore,
-      not_after: grant.notAfter,
-      nonce: grant.nonce.toString(),
-      granted_block: Number(blockNumber),
-      revoked_at: grant.revokedAt ?? null,
-    })
-    .onConflict((oc) => oc.column("grant_id").doNothing())
-    .executeTakeFirst();
-  return Number(result.numInsertedOrUpdatedRows ?? 0n) > 0;
+  return inTransaction(db, async (tx) => {
+    const result = await tx
+      .insertInto("consent_grants")
+      .values({
+        grant_id: grant.grantId.toLowerCase(),
+        patient: grant.patient.toLowerCase(),
+        grantee_kind: grant.granteeKind,
+        grantee: grant.grantee.toLowerCase(),
+        role: grant.role.toLowerCase(),
+        categories: grant.categories,
+        purposes: grant.purposes,
+        actions: grant.actions,
+        not_before: grant.notBefore,
+        not_after: grant.notAfter,
+        nonce: grant.nonce.toString(),
+        granted_block: Number(blockNumber),
+        revoked_at: grant.revokedAt ?? null,
+      })
+      .onConflict((oc) => oc.column("grant_id").doNothing())
+      .executeTakeFirst();
+    if (Number(result.numInsertedOrUpdatedRows ?? 0n) === 0) return false;
+    await tx
+      .updateTable("consent_grants")
+      .set({ changed_seq: await bumpVersion(tx, "grants") })
+      .where("grant_id", "=", grant.grantId.toLowerCase())
+      .execute();
+    return true;
+  });
 }
 
 /**
@@ -51,13 +61,48 @@ export async function saveGrant(
  * @returns false when the grant is unknown or was already revoked
  */
 export async function markRevoked(db: Kysely<Schema>, grantId: Hex, at: number): Promise<boolean> {
-  const result = await db
-    .updateTable("consent_grants")
-    .set({ revoked_at: at })
-    .where("grant_id", "=", grantId.toLowerCase())
-    .where("revoked_at", "is", null)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) > 0;
+  return inTransaction(db, async (tx) => {
+    const known = await tx
+      .selectFrom("consent_grants")
+      .select("grant_id")
+      .where("grant_id", "=", grantId.toLowerCase())
+      .where("revoked_at", "is", null)
+      .executeTakeFirst();
+    if (!known) return false;
+    // the version first: its row lock orders this revoke after every earlier change of grants
+    const seq = await bumpVersion(tx, "grants");
+    const result = await tx
+      .updateTable("consent_grants")
+      .set({ revoked_at: at, changed_seq: seq })
+      .where("grant_id", "=", grantId.toLowerCase())
+      .where("revoked_at", "is", null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  });
+}
+
+/**
+ * Keeps `index` current with grants another process's indexer stored or revoked: at each moved
+ * "grants" version, the rows changed since are applied (adding a known grant is a no-op; a
+ * revoked one is marked revoked).
+ */
+export function followGrants(state: SharedState, db: Kysely<Schema>, index: GrantIndex): void {
+  state.on("grants", async (since) => {
+    let after = since;
+    for (;;) {
+      const rows = await db
+        .selectFrom("consent_grants")
+        .selectAll()
+        .where("changed_seq", ">", after)
+        .orderBy("changed_seq")
+        .limit(PAGE)
+        .execute();
+      for (const row of rows) index.add(grantFromRow(row));
+      const last = rows.at(-1);
+      if (rows.length < PAGE || last === undefined) return;
+      after = Number(last.changed_seq);
+    }
+  });
 }
 
 /**

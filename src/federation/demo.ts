@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
 import type { Hex, LocalAccount } from "viem";
+import { siweSignIn } from "../access/siweClient.js";
 import { startAnvil, type Anvil } from "../chain/anvil.js";
 import { freePort } from "../chain/freePort.js";
 import type { OrganizationKind, PractitionerRole } from "../model/vocabulary.js";
@@ -160,7 +161,7 @@ async function seedPatients(
     for (const [holder, part] of splitBundle(bundle, consortiumHolder)) {
       const i = MEMBERS.findIndex((m) => m.key === holder);
       if (i < 0) continue;
-      const token = sessions.get(i) ?? (await signIn(nodes[i]!.url, practitioners[i]!));
+      const token = sessions.get(i) ?? (await siweSignIn(nodes[i]!.url, practitioners[i]!)).token;
       sessions.set(i, token);
       const res = await fetch(`${nodes[i]!.url}/fhir`, {
         method: "POST",
@@ -176,25 +177,6 @@ async function seedPatients(
     log(`seeded synthetic patient ${patients.length} across the nodes`);
   }
   return patients;
-}
-
-/** SIWE sign-in (EIP-4361) as `account`; returns the session token. */
-async function signIn(url: string, account: LocalAccount): Promise<string> {
-  const challenge = (await (
-    await fetch(`${url}/auth/challenge`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ address: account.address }),
-    })
-  ).json()) as { message: string };
-  const signature = await account.signMessage({ message: challenge.message });
-  const res = await fetch(`${url}/auth/verify`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ message: challenge.message, signature }),
-  });
-  if (!res.ok) throw new BaseError("unavailable", `sign-in failed with HTTP ${res.status}`);
-  return ((await res.json()) as { token: string }).token;
 }
 
 async function grant(

@@ -5,6 +5,7 @@ import { getAddress, type Address, type Hex } from "viem";
 import type { Principal } from "../model/principal.js";
 import { organizationById } from "../chain/participantMirror.js";
 import type { ConsentGate } from "../consent/consentGate.js";
+import type { PatientNotifications } from "../consent/notifications.js";
 import { categoriesOf, categoryMask, type Category } from "../model/vocabulary.js";
 import { type Grant } from "../model/consentTypes.js";
 import { BaseError } from "../errors/BaseError.js";
@@ -18,6 +19,7 @@ import { referralView, type ReferralNotice, type ReferralView } from "./referral
 export interface ReferralServiceDeps {
   store: Store;
   gate: ConsentGate;
+  notifications: Pick<PatientNotifications, "notify">;
   auditor: Auditor;
   deliveries: DeliveryQueue;
   organizationId: Hex;
@@ -95,7 +97,7 @@ export class ReferralService {
       request.categories,
       `referral ${row.id} requested`,
     );
-    await this.#d.gate.notify(patient, "referral-requested", {
+    await this.#d.notifications.notify(patient, "referral-requested", {
       referralId: row.id,
       toOrganization: toOrg,
       categories: request.categories,
@@ -195,7 +197,7 @@ export class ReferralService {
       notice.categories,
       `referral ${row.id} received`,
     );
-    await this.#d.gate.notify(own, "referral-received", {
+    await this.#d.notifications.notify(own, "referral-received", {
       referralId: row.id,
       fromOrganization: row.from_org,
     });
@@ -273,7 +275,7 @@ export class ReferralService {
       );
       this.#d.deliveries.kick();
     } else {
-      await this.#d.gate.notify(row.to_org, "referral-accepted", {
+      await this.#d.notifications.notify(row.to_org, "referral-accepted", {
         referralId: row.id,
         patient: view.patient,
       });

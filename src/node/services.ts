@@ -13,9 +13,12 @@ import type { Outbox } from "../chain/outbox.js";
 import { organizationByNode } from "../chain/participantMirror.js";
 import type { Config } from "../config/config.js";
 import { HookTargets } from "../federation/hookTargets.js";
+import { BreakGlassSessions } from "../consent/breakGlass.js";
 import { ConsentGate } from "../consent/consentGate.js";
 import { ConsentService } from "../consent/consentService.js";
-import { loadGrantIndex } from "../consent/grantStore.js";
+import { followGrants, loadGrantIndex } from "../consent/grantStore.js";
+import { PatientNotifications } from "../consent/notifications.js";
+import { PatientSettingsStore } from "../consent/patientSettings.js";
 import { loadOrCreateLocalKeyProvider, type KeyProvider } from "../crypto/keyProvider.js";
 import { PatientKeyring } from "../crypto/patientKeys.js";
 import { EventBus } from "../events/eventBus.js";
@@ -27,9 +30,11 @@ import { ReferralService } from "../federation/referrals.js";
 import { DeliveryQueue } from "../federation/subscriptionDelivery.js";
 import { SubscriptionService } from "../federation/subscriptions.js";
 import { BlindIndex } from "../records/blindIndex.js";
+import { PatientLinks } from "../records/patientLinks.js";
 import { RecordRepository } from "../records/repository.js";
 import type { Store } from "../store/database.js";
 import { getMeta, setMeta } from "../store/meta.js";
+import { SharedState } from "../store/sharedState.js";
 import type { NodeKey } from "./nodeKey.js";
 
 /** The rooms of a running node, wired to each other through the seams DESIGN.md names. */
@@ -41,7 +46,13 @@ export interface Services {
   auditor: Auditor;
   accessLog: AccessLog;
   anchorer: Anchorer;
+  /** Versions of the state other API processes change; started by startNode. */
+  shared: SharedState;
+  /** The consent decider (grant index and open break-glass sessions). */
   gate: ConsentGate;
+  settings: PatientSettingsStore;
+  breakGlass: BreakGlassSessions;
+  notifications: PatientNotifications;
   consents: ConsentService;
   records: RecordRepository;
   /** Durable outgoing pushes (REST hooks, referral notices); started by startNode. */
@@ -75,17 +86,39 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
   const node = d.key.account.address as Address;
   const auditor = new Auditor(audit, node);
   const accessLog = new AccessLog(audit, node);
-  const gate = new ConsentGate(await loadGrantIndex(d.store.db), d.store, auditor);
-  await gate.load();
+  const shared = new SharedState(d.store.db, {
+    onError: (err) => d.logger.warn({ err }, "could not recheck the state shared with other processes"),
+  });
+  // versions first: a change committed while the state loads is applied again at the first recheck
+  await shared.init();
+  const index = await loadGrantIndex(d.store.db);
+  followGrants(shared, d.store.db, index);
+  const notifications = new PatientNotifications(d.store.db);
+  const settings = new PatientSettingsStore(d.store.db, shared);
+  const breakGlass = new BreakGlassSessions({
+    db: d.store.db,
+    settings,
+    notifications,
+    audit: auditor,
+  });
+  breakGlass.follow(shared);
+  await breakGlass.reload();
+  const links = new PatientLinks(d.store);
+  links.follow(shared);
+  const gate = new ConsentGate(index, breakGlass);
   const consents = new ConsentService({
     store: d.store,
-    index: gate.index,
+    index,
     outbox: d.outbox,
     clients: d.clients,
     consentRegistry: d.deployment.consentRegistry,
     events,
     auditor,
-    waitForBlock: (block, timeoutMs) => d.indexer.waitForBlock(block, timeoutMs),
+    // the shared cursor may have been moved by another process's indexer: recheck the grants too
+    waitForBlock: async (block, timeoutMs) => {
+      await d.indexer.waitForBlock(block, timeoutMs);
+      await shared.refresh();
+    },
   });
   const anchorer = new Anchorer({
     log: audit,
@@ -101,13 +134,15 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
     store: d.store,
     keyring,
     gate,
+    breakGlass,
+    links,
     auditor,
     blind: new BlindIndex(await blindIndexKey(d.store, provider)),
     events,
     organizationId: d.organizationId,
   });
   events.on("patient.alert", (alert) => {
-    gate
+    notifications
       .notify(alert.account, alert.kind, alert.detail)
       .catch((err: unknown) => d.logger.warn({ err }, "could not store a patient notification"));
   });
@@ -141,6 +176,7 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
   const push = {
     store: d.store,
     gate,
+    notifications,
     auditor,
     deliveries,
     organizationId: d.organizationId,
@@ -157,7 +193,11 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
     auditor,
     accessLog,
     anchorer,
+    shared,
     gate,
+    settings,
+    breakGlass,
+    notifications,
     consents,
     records,
     deliveries,

@@ -30,6 +30,7 @@ import type { Config } from "../config/config.js";
 import { ORGANIZATION_KINDS } from "../model/vocabulary.js";
 import { BaseError } from "../errors/BaseError.js";
 import { openStore, type Store } from "../store/database.js";
+import { getMeta } from "../store/meta.js";
 import { resolveDeployment } from "./deployment.js";
 import { createLogger } from "./logger.js";
 import { loadOrCreateNodeKey, type NodeKey } from "./nodeKey.js";
@@ -86,6 +87,7 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
 
     const key = await loadOrCreateNodeKey(config);
 
+    if (config.apiOnly) await assertApiOnlyReady(store, config);
     let anvil: Anvil | undefined;
     let rpcUrl = config.chainRpcUrl;
     if (rpcUrl) {
@@ -102,8 +104,11 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
 
     const outbox = new Outbox(store);
     const relayer = new Relayer({ store, outbox, clients, account: key.account, contracts: book, logger });
-    relayer.start();
-    cleanups.push(() => relayer.stop());
+    // one relayer per sender account: an API-only process leaves its intents to the node's
+    if (!config.apiOnly) {
+      relayer.start();
+      cleanups.push(() => relayer.stop());
+    }
 
     const indexer = new Indexer({
       store,
@@ -145,19 +150,23 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
       organizationId,
     });
     cleanups.push(() => services.audit.flush());
+    services.shared.start();
+    cleanups.push(() => services.shared.stop());
 
     await indexer.syncOnce();
     indexer.start();
     cleanups.push(() => indexer.stop());
-    await registerOwnOrganization(context, deployed);
-    await services.anchorer.start();
-    cleanups.push(async () => services.anchorer.stop());
-    services.deliveries.start();
-    cleanups.push(() => services.deliveries.stop());
+    if (!config.apiOnly) {
+      await registerOwnOrganization(context, deployed);
+      await services.anchorer.start();
+      cleanups.push(async () => services.anchorer.stop());
+      services.deliveries.start();
+      cleanups.push(() => services.deliveries.stop());
+      await services.referrals.reconcile();
+      await services.locators.start();
+      cleanups.push(() => services.locators.stop());
+    }
     cleanups.push(() => services.subscriptions.idle());
-    await services.referrals.reconcile();
-    await services.locators.start();
-    cleanups.push(() => services.locators.stop());
 
     const port = config.port === 0 ? await freePort() : config.port;
     const publicUrl = config.publicUrl ?? `http://${config.host}:${port}`;
@@ -214,7 +223,13 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
           federation: services.federation,
           views: { AuditEvent: auditEventView(auditDeps), Consent: consentView(services.consents) },
         }),
-        consentRoutes({ consents: services.consents, gate: services.gate, nodeKey }),
+        consentRoutes({
+          consents: services.consents,
+          settings: services.settings,
+          breakGlass: services.breakGlass,
+          notifications: services.notifications,
+          nodeKey,
+        }),
         auditRoutes(auditDeps),
         subscriptionRoutes({ subscriptions: services.subscriptions, nodeKey }),
         referralRoutes({ referrals: services.referrals, store, nodeKey }),
@@ -227,7 +242,7 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
       { url, chainId: clients.chainId, deployed, embeddedChain: anvil !== undefined, db: store.dialect },
       "carechain node ready",
     );
-    if (config.demo) {
+    if (config.demo && !config.apiOnly) {
       const file = await seedDemo(context, services);
       if (file)
         logger.info({ accounts: file }, "demo data seeded: demo identities and their keys are in this file");
@@ -237,6 +252,20 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
     await stopAll();
     throw error;
   }
+}
+
+/**
+ * An API-only process joins a node that already runs: it needs the node's ledger by URL (an
+ * embedded ledger belongs to the node's own process) and a database that knows the contracts.
+ */
+async function assertApiOnlyReady(store: Store, config: Config): Promise<void> {
+  if (!config.chainRpcUrl)
+    throw new BaseError("config", "invalid configuration: CARECHAIN_API_ONLY needs CHAIN_RPC_URL");
+  if (!config.contracts && (await getMeta(store.db, "chain.deployment")) === undefined)
+    throw new BaseError(
+      "config",
+      "invalid configuration: CARECHAIN_API_ONLY needs a database where the node has started once",
+    );
 }
 
 async function assertReachable(rpcUrl: string): Promise<void> {

@@ -4,6 +4,7 @@ import type { Category } from "../model/vocabulary.js";
 import { contentHash } from "../crypto/canonicalJson.js";
 import type { Schema, SearchTokenTable } from "../store/schema.js";
 import type { BlindIndex } from "./blindIndex.js";
+import { writePatientLink } from "./patientLinks.js";
 import type { FhirResource } from "./fhirTypes.js";
 import { PATIENT_ACCOUNT_SYSTEM } from "./searchBundle.js";
 import type { extractIndex } from "./searchIndex.js";
@@ -90,14 +91,7 @@ export async function persistWrite(tx: Transaction<Schema>, p: PreparedWrite, or
       .values(p.tokens.slice(i, i + 200))
       .execute();
   }
-  if (p.type === "Patient" && p.account) {
-    const account = p.account.toLowerCase();
-    await tx
-      .insertInto("patient_links")
-      .values({ patient_id: p.id, account })
-      .onConflict((oc) => oc.column("patient_id").doUpdateSet({ account }))
-      .execute();
-  }
+  if (p.type === "Patient" && p.account) await writePatientLink(tx, p.id, p.account);
 }
 
 /** The blind-index rows one extracted search value contributes. */

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Address, Hex } from "viem";
 import type { Principal } from "../model/principal.js";
+import type { BreakGlassSessions } from "../consent/breakGlass.js";
 import type { ConsentGate } from "../consent/consentGate.js";
 import type { Decision } from "../consent/decide.js";
 import { categoriesOf, type Category } from "../model/vocabulary.js";
@@ -26,11 +27,15 @@ export interface RecordRepositoryDeps {
   store: Store;
   keyring: PatientKeyring;
   gate: ConsentGate;
+  /** Break-glass sessions, whose stated reasons an erasure removes. */
+  breakGlass?: Pick<BreakGlassSessions, "forgetPatient">;
   auditor: Auditor;
   blind: BlindIndex;
   events: EventBus;
   /** This node's organization id: the author of everything written here. */
   organizationId: Hex;
+  /** Patient links, shared with whoever follows other processes' changes (a private cache when absent). */
+  links?: PatientLinks;
 }
 
 /**
@@ -48,7 +53,7 @@ export class RecordRepository {
 
   constructor(deps: RecordRepositoryDeps) {
     this.#d = deps;
-    this.#links = new PatientLinks(deps.store);
+    this.#links = deps.links ?? new PatientLinks(deps.store);
     this.#prepareHost = {
       store: deps.store,
       keyring: deps.keyring,
@@ -259,6 +264,7 @@ export class RecordRepository {
       throw new BaseError("forbidden", "only the patient may erase their record");
     }
     await this.#d.keyring.erase(`Patient/${patientId}`);
+    if (account) await this.#d.breakGlass?.forgetPatient(account);
     const { db } = this.#d.store;
     const count = await db.transaction().execute(async (tx) => {
       const rows = await tx

@@ -61,6 +61,8 @@ export interface ConsentGrantTable {
   nonce: string;
   granted_block: number;
   revoked_at: number | null;
+  /** `state_versions.version` of "grants" at the row's last change (insert or revoke). */
+  changed_seq: Generated<number>;
 }
 
 export interface PatientKeyTable {
@@ -167,6 +169,14 @@ export interface SearchTokenTable {
 export interface PatientLinkTable {
   patient_id: string;
   account: string;
+  /** `state_versions.version` of "patient-links" at the row's last change. */
+  changed_seq: Generated<number>;
+}
+
+/** One version per kind of cached shared state, bumped in the transaction of every change. */
+export interface StateVersionTable {
+  name: string;
+  version: number;
 }
 
 export interface PatientSettingsTable {
@@ -304,6 +314,7 @@ export interface Schema {
   resources: ResourceTable;
   search_tokens: SearchTokenTable;
   patient_links: PatientLinkTable;
+  state_versions: StateVersionTable;
   patient_settings: PatientSettingsTable;
   break_glass_sessions: BreakGlassSessionTable;
   notifications: NotificationTable;

@@ -21,7 +21,7 @@ function tempPath(): string {
   return join(dir, "node.db");
 }
 
-async function until(what: string, test: () => boolean, ms = 5000): Promise<void> {
+async function until(what: string, test: () => boolean, ms = 15_000): Promise<void> {
   const end = Date.now() + ms;
   while (!test()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);

@@ -13,9 +13,9 @@
  * backstop, and goes back to SQLite's usual threshold if the worker cannot run.
  * https://www.sqlite.org/wal.html#checkpointing
  */
-import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 import type Database from "better-sqlite3";
+import type { WalCheckpointWorkerData } from "./walCheckpointWorker.js";
 
 /** The usual automatic checkpoint threshold, in WAL pages (while no worker runs). */
 export const FOREGROUND_CHECKPOINT_PAGES = 4000;
@@ -38,33 +38,20 @@ export interface WalCheckpointer {
   stop(): Promise<void>;
 }
 
-// The worker's body: CommonJS, evaluated in the worker. It reports each checkpoint so the main
-// thread can tell it is alive; a busy checkpoint (another connection checkpointing) is retried.
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require("node:worker_threads");
-const Database = require(workerData.driver);
-const db = new Database(workerData.path, { fileMustExist: true });
-db.pragma("busy_timeout = 0");
-let stopped = false;
-const tick = () => {
-  if (stopped) return;
-  try {
-    db.pragma("wal_checkpoint(PASSIVE)");
-    parentPort.postMessage("checkpoint");
-  } catch (error) {
-    if (!String(error && error.code).startsWith("SQLITE_BUSY")) throw error;
-  }
-};
-const timer = setInterval(tick, workerData.intervalMs);
-parentPort.on("message", (m) => {
-  if (m !== "stop") return;
-  stopped = true;
-  clearInterval(timer);
-  db.close();
-  parentPort.close();
-});
-parentPort.postMessage("ready");
-`;
+// The worker runs `walCheckpointWorker`, next to this module: compiled JavaScript in dist/, or,
+// running from TypeScript source (tests, `npm run dev`), the .ts file behind tsx's loader, which a
+// worker thread does not inherit and registers first.
+const FROM_SOURCE = import.meta.url.endsWith(".ts");
+const WORKER = new URL(
+  FROM_SOURCE ? "./walCheckpointWorker.ts" : "./walCheckpointWorker.js",
+  import.meta.url,
+);
+
+function spawnWorker(data: WalCheckpointWorkerData): Worker {
+  if (!FROM_SOURCE) return new Worker(WORKER, { workerData: data });
+  const boot = `import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER.href)}); });`;
+  return new Worker(boot, { eval: true, workerData: data });
+}
 
 /**
  * Starts checkpointing `path` (a WAL-mode database opened by `handle`) from a worker thread.
@@ -78,8 +65,7 @@ export function startWalCheckpointer(
   path: string,
   intervalMs = 200,
 ): WalCheckpointer {
-  const driver = createRequire(import.meta.url).resolve("better-sqlite3");
-  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { driver, path, intervalMs } });
+  const worker = spawnWorker({ path, intervalMs });
   // The node's own shutdown stops it; it must never keep a process alive by itself.
   worker.unref();
   let checkpoints = 0;

@@ -1,4 +1,5 @@
 import type { LocalAccount } from "viem";
+import { siweSignIn, type SignInAs } from "../../src/access/siweClient.js";
 
 export interface Session {
   token: string;
@@ -14,26 +15,8 @@ export interface Session {
 }
 
 /** Signs in to a node with SIWE (EIP-4361) as `account`, the way the CLI and the web app do. */
-export async function signIn(
-  url: string,
-  account: LocalAccount,
-  as?: Record<string, string>,
-): Promise<Session> {
-  const challenge = await (
-    await fetch(`${url}/auth/challenge`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ address: account.address }),
-    })
-  ).json();
-  const signature = await account.signMessage({ message: challenge.message });
-  const res = await fetch(`${url}/auth/verify`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ message: challenge.message, signature, ...(as ? { as } : {}) }),
-  });
-  if (!res.ok) throw new Error(`sign-in failed: ${res.status} ${await res.text()}`);
-  const { token } = (await res.json()) as { token: string };
+export async function signIn(url: string, account: LocalAccount, as?: SignInAs): Promise<Session> {
+  const { token } = await siweSignIn(url, account, as ? { as } : {});
   const headers = (purpose?: string): Record<string, string> => ({
     authorization: `Bearer ${token}`,
     ...(purpose ? { "x-purpose-of-use": purpose } : {}),

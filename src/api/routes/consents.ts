@@ -2,7 +2,9 @@ import type { FastifyInstance } from "fastify";
 import type { Address, Hex } from "viem";
 import { z } from "zod";
 import type { Principal } from "../../model/principal.js";
-import type { ConsentGate } from "../../consent/consentGate.js";
+import type { BreakGlassSessions } from "../../consent/breakGlass.js";
+import type { PatientNotifications } from "../../consent/notifications.js";
+import type { PatientSettingsStore } from "../../consent/patientSettings.js";
 import { toFhirConsent } from "../../consent/consentResource.js";
 import type { ConsentService } from "../../consent/consentService.js";
 import { actionsOf, categoriesOf, purposesOf } from "../../model/vocabulary.js";
@@ -14,7 +16,9 @@ import { publicRoute, route } from "../routeDef.js";
 
 export interface ConsentDeps {
   consents: ConsentService;
-  gate: ConsentGate;
+  settings: PatientSettingsStore;
+  breakGlass: Pick<BreakGlassSessions, "open">;
+  notifications: Pick<PatientNotifications, "list">;
   nodeKey: Hex;
 }
 
@@ -137,7 +141,7 @@ export function consentRoutes(deps: ConsentDeps) {
         tags: ["patient"],
         auth: session,
       },
-      async ({ caller }) => deps.gate.ownSettings(caller),
+      async ({ caller }) => deps.settings.ownSettings(caller),
     );
     route(
       app,
@@ -149,7 +153,7 @@ export function consentRoutes(deps: ConsentDeps) {
         auth: session,
         body: settingsBody,
       },
-      async ({ caller, body }) => deps.gate.changeOwnSettings(caller, body),
+      async ({ caller, body }) => deps.settings.changeOwnSettings(caller, body),
     );
     route(
       app,
@@ -163,7 +167,7 @@ export function consentRoutes(deps: ConsentDeps) {
         body: z.strictObject({ patient: address, reason: z.string().min(3).max(500) }),
       },
       async ({ caller, body, reply }) => {
-        const opened = await deps.gate.openBreakGlass(caller, body.patient, body.reason);
+        const opened = await deps.breakGlass.open(caller, body.patient, body.reason);
         reply.status(201);
         return { id: opened.id, expiresAt: new Date(opened.expiresAt * 1000).toISOString() };
       },
@@ -177,7 +181,7 @@ export function consentRoutes(deps: ConsentDeps) {
         tags: ["patient"],
         auth: session,
       },
-      async ({ caller }) => ({ notifications: await deps.gate.notifications(caller.account) }),
+      async ({ caller }) => ({ notifications: await deps.notifications.list(caller.account) }),
     );
   };
 }

@@ -11,6 +11,7 @@ import { auditSubtreesInEntries } from "./009_audit_subtrees_in_entries.js";
 import { auditPatientRuns } from "./010_audit_patient_runs.js";
 import { siweChallenges } from "./011_siwe_challenges.js";
 import { locatorsWithoutCategories } from "./012_locators_without_categories.js";
+import { sharedStateVersions } from "./013_shared_state_versions.js";
 
 /** Every migration, in the order it runs. Names are stored: never rename, only append. */
 export const migrations: Record<string, DialectMigration> = {
@@ -26,4 +27,5 @@ export const migrations: Record<string, DialectMigration> = {
   "010_audit_patient_runs": auditPatientRuns,
   "011_siwe_challenges": siweChallenges,
   "012_locators_without_categories": locatorsWithoutCategories,
+  "013_shared_state_versions": sharedStateVersions,
 };
