@@ -14,6 +14,7 @@ import { z } from "zod";
 import { PRACTITIONER_ROLES, type PractitionerRole } from "../model/vocabulary.js";
 import { BaseError } from "../errors/BaseError.js";
 import type { PrincipalKind } from "../model/principal.js";
+import { BYTES32_PATTERN } from "../model/schemas.js";
 
 export const SESSION_AUDIENCE = "carechain";
 export const SESSION_ALG = "ES256K";
@@ -74,7 +75,7 @@ interface KeyMaterial {
 const fail = (message: string, cause?: unknown): BaseError =>
   new BaseError("unauthenticated", message, cause === undefined ? undefined : { cause });
 
-const BYTES32 = /^0x[0-9a-fA-F]{64}$/;
+const BYTES32 = BYTES32_PATTERN;
 const bytes32 = z.custom<Hex>((v) => typeof v === "string" && BYTES32.test(v));
 const address = z.string().refine((v) => isAddress(v, { strict: false }));
 const claimsSchema = z.object({

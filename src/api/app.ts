@@ -8,8 +8,8 @@ import Fastify, {
 } from "fastify";
 import type { Logger } from "pino";
 import { BaseError } from "../errors/BaseError.js";
-import { toOperationOutcome } from "./operationOutcome.js";
-import { openApiDocument } from "./routeDef.js";
+import { clientErrorResponse, methodNotAllowed, noRoute, toOperationOutcome } from "./operationOutcome.js";
+import { methodsServing, openApiDocument, publicRoute, route } from "./routeDef.js";
 
 /**
  * Security headers on every response: what helmet sets by default (less Content-Security-Policy,
@@ -69,6 +69,20 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       const { status, body } = toOperationOutcome(error);
       void (reply as FastifyReply).status(status).type("application/fhir+json").send(body);
     },
+    // requests Node's HTTP parser refuses (431 over-long URL or headers, 400 malformed, 408)
+    clientErrorHandler: (error, socket) => {
+      if ((error as NodeJS.ErrnoException).code === "ECONNRESET" || socket.destroyed) return;
+      if (socket.writable) socket.write(clientErrorResponse(error));
+      socket.destroy();
+    },
+  });
+
+  // Every route declares who may call it: one registered past `route()` stops the node at start.
+  app.addHook("onRoute", (options) => {
+    if (options.config?.carechainAuth === undefined)
+      throw new BaseError("internal", "a route must be declared with route() and its authentication", {
+        details: `${options.method} ${options.url}`,
+      });
   });
 
   app.addContentTypeParser(
@@ -110,15 +124,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return reply.status(status).type("application/fhir+json").send(body);
   });
   app.setNotFoundHandler(async (request, reply) => {
-    const { status, body } = toOperationOutcome({ statusCode: 404 });
-    body.issue[0]!.diagnostics = `no route for ${request.method} ${request.url.split("?")[0]}`;
+    // answers name neither the method nor the path: both are the caller's input
+    const allowed = methodsServing(app, request.url.split("?")[0] ?? "");
+    if (allowed.length > 0) void reply.header("allow", allowed.join(", "));
+    const { status, body } = toOperationOutcome(allowed.length > 0 ? methodNotAllowed() : noRoute());
     return reply.status(status).type("application/fhir+json").send(body);
   });
 
   for (const register of options.routes) await register(app);
 
-  app.get("/openapi.json", async () =>
-    openApiDocument(app, { title: "carechain node API", version: options.version ?? "0.1.0" }),
+  route(
+    app,
+    { method: "GET", url: "/openapi.json", summary: "This API", tags: ["node"], auth: publicRoute },
+    async () => openApiDocument(app, { title: "carechain node API", version: options.version ?? "0.1.0" }),
   );
   return app;
 }

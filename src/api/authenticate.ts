@@ -1,18 +1,81 @@
 import type { FastifyRequest } from "fastify";
+import type { Kysely } from "kysely";
 import type { Hex } from "viem";
 import type { Principal } from "../model/principal.js";
 import { principalFromSession } from "../access/resolvePrincipal.js";
 import { verifySessionToken } from "../access/sessionToken.js";
 import { BaseError } from "../errors/BaseError.js";
+import { ACCESS_REQUEST_HEADER } from "../federation/federationService.js";
+import type { VerifiedNode } from "../federation/nodeAuth.js";
+import { verifyFastifyNodeRequest } from "../federation/signedRequest.js";
+import type { Schema } from "../store/schema.js";
+import type { Authenticator } from "./routeDef.js";
 
 /** Header in which a caller declares the HL7 purpose of use of a request. */
-export const PURPOSE_HEADER = "x-purpose-of-use";
+const PURPOSE_HEADER = "x-purpose-of-use";
 
 /**
- * The Principal of a request: a verified session token (`Authorization: Bearer <jwt>`) and the
- * declared purpose of use. Throws 401 without a valid token.
+ * Routes that need a SIWE session: the caller is the Principal of a verified session token
+ * (`Authorization: Bearer <jwt>`) with the declared purpose of use; 401 without a valid token.
+ * It runs before the body is read.
+ * @param nodeKey - The node's key, which signs session tokens.
  */
-export function principalOf(request: FastifyRequest, nodeKey: Hex): Principal {
+export function sessionAuth(nodeKey: Hex): Authenticator<Principal> {
+  return {
+    scheme: "session",
+    beforeBody: true,
+    authenticate: (request) => principalOf(request, nodeKey),
+  };
+}
+
+/**
+ * Routes another consortium node calls: the caller is the node whose signature covers the method,
+ * path, time and the exact body bytes (`captureRawJsonBody` must be set in the route's plugin).
+ * @param db - This node's database (participant registry mirror, replay guard).
+ */
+export function nodeSignatureAuth(db: Kysely<Schema>): Authenticator<VerifiedNode> {
+  return {
+    scheme: "node-signature",
+    beforeBody: false,
+    authenticate: (request) => verifyFastifyNodeRequest(request, db),
+  };
+}
+
+/**
+ * Routes a practitioner's client calls with a signed AccessRequest (`x-carechain-access-request`)
+ * instead of a session: 401 without one. The caller is the header's value, which the federation
+ * service verifies (signature, membership, single use) before it acts.
+ */
+export const accessRequestAuth: Authenticator<string> = {
+  scheme: "access-request",
+  beforeBody: true,
+  authenticate: (request) => {
+    const header = request.headers[ACCESS_REQUEST_HEADER];
+    if (typeof header !== "string" || header === "")
+      throw new BaseError("unauthenticated", `send the signed AccessRequest in ${ACCESS_REQUEST_HEADER}`);
+    return header;
+  },
+};
+
+/**
+ * `$everything`, which a signed-in caller reads at this node, and a practitioner's client asks
+ * across the consortium (`federated=true`) with a signed AccessRequest and no session.
+ * @param nodeKey - The node's key, which signs session tokens.
+ */
+export function sessionOrAccessRequestAuth(
+  nodeKey: Hex,
+): Authenticator<{ session: Principal } | { accessRequest: string }> {
+  return {
+    scheme: "session-or-access-request",
+    beforeBody: true,
+    authenticate: (request) =>
+      request.headers.authorization === undefined && request.headers[ACCESS_REQUEST_HEADER] !== undefined
+        ? { accessRequest: accessRequestAuth.authenticate(request) as string }
+        : { session: principalOf(request, nodeKey) },
+  };
+}
+
+function principalOf(request: FastifyRequest, nodeKey: Hex): Principal {
   const header = request.headers.authorization;
   if (typeof header !== "string" || !header.startsWith("Bearer ")) {
     throw new BaseError(

@@ -4,20 +4,55 @@ import { BaseError } from "../errors/BaseError.js";
 
 type Method = "GET" | "POST" | "PUT" | "DELETE";
 
-export interface RouteSpec<B extends z.ZodType, Q extends z.ZodType, P extends z.ZodType> {
+/**
+ * How a route knows its caller. `public`: nobody is authenticated (the route is listed as public);
+ * `session`: a SIWE session token; `node-signature`: a consortium node's signature over the
+ * request; `access-request`: a practitioner's signed AccessRequest; `session-or-access-request`:
+ * either of the two.
+ */
+export type AuthScheme =
+  "public" | "session" | "node-signature" | "access-request" | "session-or-access-request";
+
+/**
+ * Authenticates the caller of a route before its handler runs; the handler receives what it
+ * returns as `caller`. A route cannot forget: `route()` calls it, and the handler's type says
+ * what it gets (a `Principal` on session routes, `undefined` on public ones).
+ */
+export interface Authenticator<A> {
+  readonly scheme: AuthScheme;
+  /**
+   * True when it needs only the request line and headers, so it runs before the body is read
+   * (an unauthenticated caller cannot make the node read a large body); false when it checks a
+   * signature over the body.
+   */
+  readonly beforeBody: boolean;
+  /** The caller, or throws `unauthenticated`. */
+  authenticate(request: FastifyRequest): A | Promise<A>;
+}
+
+/** A route anyone may call; the route table names it as public. */
+export const publicRoute: Authenticator<undefined> = {
+  scheme: "public",
+  beforeBody: true,
+  authenticate: () => undefined,
+};
+
+export interface RouteSpec<B extends z.ZodType, Q extends z.ZodType, P extends z.ZodType, A> {
   method: Method;
   url: string;
   summary: string;
   tags: string[];
+  /** Who may call it; required, so every route declares it (see `publicRoute`). */
+  auth: Authenticator<A>;
   body?: B;
   query?: Q;
   params?: P;
-  /** Requires a session (documented in OpenAPI; enforced by the handler's principal lookup). */
-  auth?: boolean;
   bodyLimit?: number;
 }
 
-export interface Parsed<B, Q, P> {
+export interface Parsed<B, Q, P, A> {
+  /** The authenticated caller, as the route's authenticator returned it. */
+  caller: A;
   body: B;
   query: Q;
   params: P;
@@ -25,56 +60,125 @@ export interface Parsed<B, Q, P> {
   reply: FastifyReply;
 }
 
-interface OpenApiOperation {
+/** One route as declared: what the route table, OpenAPI and the 405 answer are made of. */
+export interface DeclaredRoute {
   method: Method;
   url: string;
   summary: string;
   tags: string[];
-  auth: boolean;
+  auth: AuthScheme;
   body?: z.ZodType;
   query?: z.ZodType;
   params?: z.ZodType;
 }
 
-/** Keyed by the HTTP server so routes declared in encapsulated plugins land in one document. */
-const registry = new WeakMap<object, OpenApiOperation[]>();
+/** Keyed by the HTTP server so routes declared in encapsulated plugins land in one table. */
+const registry = new WeakMap<object, DeclaredRoute[]>();
+/** Callers authenticated before the body was read, until the handler takes them. */
+const early = new WeakMap<FastifyRequest, unknown>();
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /** Set by `route()` only: the route's declared authentication. */
+    carechainAuth?: AuthScheme;
+  }
+}
 
 /**
- * Declares a route whose inputs are validated once, at the edge, with zod; the same schemas
- * produce `/openapi.json`. A validation failure becomes a 400 OperationOutcome naming the field.
+ * Declares a route: its caller is authenticated by `spec.auth` and its inputs validated once, at
+ * the edge, with zod; the same declaration produces `/openapi.json` and the route table. A
+ * validation failure becomes a 400 OperationOutcome naming the field.
  */
 export function route<
+  A,
   B extends z.ZodType = z.ZodUnknown,
   Q extends z.ZodType = z.ZodUnknown,
   P extends z.ZodType = z.ZodUnknown,
 >(
   app: FastifyInstance,
-  spec: RouteSpec<B, Q, P>,
-  handler: (input: Parsed<z.infer<B>, z.infer<Q>, z.infer<P>>) => Promise<unknown>,
+  spec: RouteSpec<B, Q, P, A>,
+  handler: (input: Parsed<z.infer<B>, z.infer<Q>, z.infer<P>, A>) => Promise<unknown>,
 ): void {
-  const ops = registry.get(app.server) ?? [];
-  registry.set(app.server, ops);
-  ops.push({
+  const routes = registry.get(app.server) ?? [];
+  registry.set(app.server, routes);
+  routes.push({
     method: spec.method,
     url: spec.url,
     summary: spec.summary,
     tags: spec.tags,
-    auth: spec.auth ?? false,
+    auth: spec.auth.scheme,
     ...(spec.body ? { body: spec.body } : {}),
     ...(spec.query ? { query: spec.query } : {}),
     ...(spec.params ? { params: spec.params } : {}),
   });
+  const { auth } = spec;
   app.route({
     method: spec.method,
     url: spec.url,
+    config: { carechainAuth: auth.scheme },
     ...(spec.bodyLimit ? { bodyLimit: spec.bodyLimit } : {}),
+    ...(auth.beforeBody && auth.scheme !== "public"
+      ? {
+          onRequest: (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) => {
+            // callback style: a session check is synchronous, and this runs on every request
+            let caller: A | Promise<A>;
+            try {
+              caller = auth.authenticate(request);
+            } catch (error) {
+              done(error as Error);
+              return;
+            }
+            if (caller instanceof Promise)
+              caller.then(
+                (c) => (early.set(request, c), done()),
+                (error: Error) => done(error),
+              );
+            else {
+              early.set(request, caller);
+              done();
+            }
+          },
+        }
+      : {}),
     handler: async (request, reply) => {
+      const caller = auth.beforeBody ? (early.get(request) as A) : await auth.authenticate(request);
       const body = parse(spec.body, request.body, "body");
       const query = parse(spec.query, request.query, "query");
       const params = parse(spec.params, request.params, "path");
-      return handler({ body, query, params, request, reply } as Parsed<z.infer<B>, z.infer<Q>, z.infer<P>>);
+      return handler({ caller, body, query, params, request, reply } as Parsed<
+        z.infer<B>,
+        z.infer<Q>,
+        z.infer<P>,
+        A
+      >);
     },
   });
+}
+
+/** Every route declared on this app, with the authentication it declares. */
+export function routeTable(app: FastifyInstance): readonly DeclaredRoute[] {
+  return registry.get(app.server) ?? [];
+}
+
+/** Methods of the declared routes whose pattern matches `path`, for a 405's `Allow`. */
+export function methodsServing(app: FastifyInstance, path: string): Method[] {
+  const methods = new Set<Method>();
+  for (const r of routeTable(app)) if (patternOf(r.url).test(path)) methods.add(r.method);
+  return [...methods];
+}
+
+const patterns = new Map<string, RegExp>();
+function patternOf(url: string): RegExp {
+  let re = patterns.get(url);
+  if (!re) {
+    const escaped = url
+      .split("/")
+      .map((seg) => (seg.startsWith(":") ? "[^/]+" : seg.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")))
+      .join("/");
+    re = new RegExp(`^${escaped}$`);
+    patterns.set(url, re);
+  }
+  return re;
 }
 
 function parse(schema: z.ZodType | undefined, value: unknown, where: string): unknown {
@@ -100,7 +204,7 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 
 /** The OpenAPI 3.1 document of every route declared with `route()` on this app. */
 export function openApiDocument(app: FastifyInstance, info: { title: string; version: string }): object {
-  const ops = registry.get(app.server) ?? [];
+  const ops = routeTable(app);
   const paths: Record<string, Record<string, object>> = {};
   for (const op of ops) {
     const path = op.url.replace(/:([A-Za-z_]+)/g, "{$1}");
@@ -140,7 +244,8 @@ export function openApiDocument(app: FastifyInstance, info: { title: string; ver
             },
           }
         : {}),
-      ...(op.auth ? { security: [{ bearer: [] }] } : {}),
+      ...(op.auth === "session" ? { security: [{ bearer: [] }] } : {}),
+      "x-carechain-auth": op.auth,
       responses: {
         default: {
           description: "Success, or a FHIR OperationOutcome with a 4xx/5xx status",

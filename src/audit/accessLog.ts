@@ -45,10 +45,28 @@ export class AccessLog {
     return { items, anchoredSize };
   }
 
+  /**
+   * The proof of one entry about the caller (a system job: any entry) to the anchored tree head
+   * of size `treeSize`, or to the latest anchored one.
+   */
+  async proofForCaller(principal: Principal, index: number, treeSize?: number): Promise<EntryProof> {
+    const stored = await this.log.entry(index);
+    if (!stored) throw new BaseError("not-found", "no audit entry at this index");
+    if (
+      principal.kind !== "system" &&
+      stored.entry.patient?.toLowerCase() !== principal.account.toLowerCase()
+    )
+      throw new BaseError("forbidden", "this entry is not about you");
+    const head = treeSize ?? (await this.log.latestTreeHead("anchored"))?.treeSize;
+    if (head === undefined || head <= index)
+      throw new BaseError("conflict", "this entry is not anchored yet; retry in a second");
+    return this.proofFor(index, head);
+  }
+
   /** The self-contained proof of one entry to an anchored tree head of size `treeSize`. */
   async proofFor(index: number, treeSize: number, rootHash?: `0x${string}`): Promise<EntryProof> {
     const stored = await this.log.entry(index);
-    if (!stored) throw new BaseError("not-found", `no audit entry ${index}`);
+    if (!stored) throw new BaseError("not-found", "no audit entry at this index");
     const proof = await this.log.inclusionProof(index, treeSize);
     return {
       node: this.node,

@@ -9,6 +9,7 @@ import { z } from "zod";
 import { CATEGORIES, PURPOSES } from "../model/vocabulary.js";
 import { BaseError } from "../errors/BaseError.js";
 import { leafHash } from "./merkleHash.js";
+import { ADDRESS_PATTERN, purposeOfUse } from "../model/schemas.js";
 
 export const AUDIT_ACTIONS = [
   "read",
@@ -34,7 +35,7 @@ export const AUDIT_ACTIONS = [
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
-const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "expected a 0x-prefixed 20-byte address");
+const address = z.string().regex(ADDRESS_PATTERN, "must be a 0x-prefixed 20-byte address");
 /** An opaque identifier: no spaces, so free text such as a name does not fit. */
 const opaqueId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, "expected an opaque identifier");
 /** A FHIR relative reference, `Type/id` or `Type/id/_history/vid`. */
@@ -56,7 +57,7 @@ export const auditEntrySchema = z.strictObject({
   action: z.enum(AUDIT_ACTIONS),
   resources: z.array(reference).max(1000).optional(),
   categories: z.array(z.enum(CATEGORIES)).max(CATEGORIES.length).optional(),
-  purpose: z.enum(PURPOSES).optional(),
+  purpose: purposeOfUse.optional(),
   decision: z.enum(["permit", "deny"]),
   reason: z.string().min(1).max(500).optional(),
   node: z.union([address, opaqueId]).optional(),
@@ -65,7 +66,7 @@ export const auditEntrySchema = z.strictObject({
 /** A validated audit entry. */
 export type AuditEntry = z.infer<typeof auditEntrySchema>;
 
-const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
+const ADDRESS = ADDRESS_PATTERN;
 const OPAQUE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const REFERENCE = /^[A-Z][A-Za-z]{1,63}\/[A-Za-z0-9.-]{1,64}(\/_history\/[A-Za-z0-9.-]{1,64})?$/;
 /** `Date.prototype.toISOString` output, which the schema's ISO datetime accepts. */
@@ -177,5 +178,5 @@ export function entryLeafHash(text: string): Uint8Array {
 
 /** The value of the indexed `patient` column: addresses lowercased so lookups ignore checksums. */
 export function patientKey(patient: string): string {
-  return /^0x[0-9a-fA-F]{40}$/.test(patient) ? patient.toLowerCase() : patient;
+  return ADDRESS_PATTERN.test(patient) ? patient.toLowerCase() : patient;
 }

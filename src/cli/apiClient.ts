@@ -1,5 +1,5 @@
 import { Option, type Command } from "commander";
-import type { Hex, LocalAccount } from "viem";
+import type { LocalAccount } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { z } from "zod";
 import { siweSignIn } from "../access/siweClient.js";
@@ -7,6 +7,7 @@ import { readKeystoreFile } from "../crypto/keystore.js";
 import { errorOfAnswer } from "../errors/answerError.js";
 import { BaseError } from "../errors/BaseError.js";
 import { keystorePassword, keystorePath } from "./keysCommand.js";
+import { hexBytes } from "../model/schemas.js";
 
 /** Where the CLI finds a node's API when `--node` and CARECHAIN_NODE are absent. */
 export const DEFAULT_NODE_URL = "http://127.0.0.1:8080";
@@ -32,10 +33,7 @@ const nodeUrlSchema = z
 
 const selectorSchema = z.object({
   as: z.enum(["patient", "practitioner", "node"]).optional(),
-  asOrg: z
-    .string()
-    .regex(/^0x[0-9a-fA-F]{64}$/, "must be a 0x-prefixed 32-byte organization id")
-    .optional(),
+  asOrg: hexBytes(32, "a 0x-prefixed 32-byte organization id").optional(),
 });
 
 /** Adds `--node`, `--keystore`, `--as`, `--as-org` to a user command. */
@@ -110,7 +108,7 @@ export class ApiClient {
     const { token } = await siweSignIn(baseUrl, account, {
       as: {
         ...(parsed.data.as ? { kind: parsed.data.as } : {}),
-        ...(parsed.data.asOrg ? { organization: parsed.data.asOrg as Hex } : {}),
+        ...(parsed.data.asOrg ? { organization: parsed.data.asOrg } : {}),
       },
     });
     return new ApiClient(baseUrl, token);
@@ -187,10 +185,3 @@ export function parseOptions<T>(schema: z.ZodType<T>, input: unknown): T {
     : "option";
   throw new BaseError("invalid", `${name} ${issue?.message ?? "is invalid"}`);
 }
-
-/** A 0x-prefixed hex string of `bytes` bytes. */
-export const hexOf = (bytes: number, what: string) =>
-  z
-    .string()
-    .regex(new RegExp(`^0x[0-9a-fA-F]{${bytes * 2}}$`), `must be ${what}`)
-    .transform((v) => v as Hex);

@@ -17,6 +17,7 @@ import {
   type UserOptions,
 } from "./apiClient.js";
 import { openLedger, openNodeDirectory } from "./operatorContext.js";
+import { address } from "../model/schemas.js";
 
 interface AccessLogPage {
   node: Address;
@@ -44,7 +45,7 @@ const chainRpcOption = z.object({ chainRpc: rpcUrl });
 const healthSchema = z.object({
   chain: z.object({
     chainId: z.number().int(),
-    contracts: z.object({ AuditAnchor: z.string().regex(/^0x[0-9a-fA-F]{40}$/) }),
+    contracts: z.object({ AuditAnchor: address }),
   }),
 });
 

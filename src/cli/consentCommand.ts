@@ -21,7 +21,6 @@ import {
 import { BaseError } from "../errors/BaseError.js";
 import {
   ApiClient,
-  hexOf,
   loadAccount,
   nodeUrl,
   parseOptions,
@@ -30,6 +29,7 @@ import {
   withUserOptions,
   type UserOptions,
 } from "./apiClient.js";
+import { hexBytes } from "../model/schemas.js";
 
 const list = <T extends string>(values: readonly T[], what: string) =>
   z
@@ -60,8 +60,8 @@ const date = z
 
 const grantOptions = z
   .object({
-    granteePractitioner: hexOf(20, "a 0x-prefixed account address").optional(),
-    granteeOrg: hexOf(32, "a 0x-prefixed 32-byte organization id").optional(),
+    granteePractitioner: hexBytes(20, "a 0x-prefixed account address").optional(),
+    granteeOrg: hexBytes(32, "a 0x-prefixed 32-byte organization id").optional(),
     role: z.string().min(1).max(32).optional(),
     categories: list(CATEGORIES, "categories"),
     purposes: list(PURPOSES, "purposes").default(["TREAT"]),
@@ -79,7 +79,7 @@ const grantOptions = z
     path: ["role"],
   });
 
-const grantIdSchema = hexOf(32, "a 0x-prefixed 32-byte grant id");
+const grantIdSchema = hexBytes(32, "a 0x-prefixed 32-byte grant id");
 
 interface Submitted {
   grantId: string;

@@ -2,13 +2,11 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { z } from "zod";
 import { readKeystoreFile, writeKeystoreFile } from "../crypto/keystore.js";
 import { BaseError } from "../errors/BaseError.js";
+import { hexBytes } from "../model/schemas.js";
 
-const privateKeySchema = z
-  .string()
-  .regex(/^0x[0-9a-fA-F]{64}$/, "must be a 0x-prefixed 32-byte hex private key");
+const privateKeySchema = hexBytes(32, "a 0x-prefixed 32-byte hex private key");
 
 /** Where a user's keystore lives: --keystore, CARECHAIN_KEYSTORE, or ./carechain-key.json. */
 export function keystorePath(option: string | undefined): string {

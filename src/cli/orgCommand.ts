@@ -4,12 +4,13 @@ import { z } from "zod";
 import { Outbox } from "../chain/outbox.js";
 import { ParticipantAdmin } from "../chain/participantAdmin.js";
 import { ORGANIZATION_KINDS, PRACTITIONER_ROLES } from "../model/vocabulary.js";
-import { hexOf, parseOptions, printJson } from "./apiClient.js";
+import { parseOptions, printJson } from "./apiClient.js";
 import { openNodeDirectory, type OperatorContext } from "./operatorContext.js";
+import { BYTES32_PATTERN, hexBytes } from "../model/schemas.js";
 
 const WAIT_MS = 60_000;
-const account = hexOf(20, "a 0x-prefixed account address");
-const bytes32 = hexOf(32, "a 0x-prefixed 32-byte organization id");
+const account = hexBytes(20, "a 0x-prefixed account address");
+const bytes32 = hexBytes(32, "a 0x-prefixed 32-byte organization id");
 const httpUrl = z.string().refine((v) => {
   try {
     return ["http:", "https:"].includes(new URL(v).protocol);
@@ -31,7 +32,7 @@ const registerOptions = z.object({
     .string()
     .min(1)
     .max(200)
-    .transform((v) => (/^0x[0-9a-fA-F]{64}$/.test(v) ? (v.toLowerCase() as Hex) : keccak256(toHex(v)))),
+    .transform((v) => (BYTES32_PATTERN.test(v) ? (v.toLowerCase() as Hex) : keccak256(toHex(v)))),
   name: z.string().min(1).max(200),
   kind: z.enum(ORGANIZATION_KINDS, { error: () => `must be one of ${ORGANIZATION_KINDS.join(", ")}` }),
   endpoint: httpUrl,

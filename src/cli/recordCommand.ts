@@ -3,21 +3,15 @@ import type { Command } from "commander";
 import { z } from "zod";
 import { PURPOSES } from "../model/vocabulary.js";
 import { BaseError } from "../errors/BaseError.js";
-import {
-  hexOf,
-  parseOptions,
-  printJson,
-  signedInClient,
-  withUserOptions,
-  type UserOptions,
-} from "./apiClient.js";
+import { parseOptions, printJson, signedInClient, withUserOptions, type UserOptions } from "./apiClient.js";
+import { hexBytes, purposeOfUse } from "../model/schemas.js";
 
 const resourceType = z.string().regex(/^[A-Z][A-Za-z]{1,63}$/, "must be a FHIR resource type");
 const reference = z
   .string()
   .regex(/^[A-Z][A-Za-z]{1,63}\/[A-Za-z0-9\-.]{1,64}$/, "must be a FHIR reference Type/id");
 const purposeOption = z.object({
-  purpose: z.enum(PURPOSES, { error: () => `must be one of ${PURPOSES.join(", ")}` }).optional(),
+  purpose: purposeOfUse.optional(),
 });
 
 /** Reads a JSON document from a file or, for `-`, from stdin. */
@@ -104,7 +98,7 @@ export function registerRecordCommand(program: Command): void {
     ),
   ).action(async (file: string, raw: UserOptions & { purpose?: string; patientAccount?: string }) => {
     const o = parseOptions(
-      purposeOption.extend({ patientAccount: hexOf(20, "a 0x-prefixed account address").optional() }),
+      purposeOption.extend({ patientAccount: hexBytes(20, "a 0x-prefixed account address").optional() }),
       raw,
     );
     const bundle = await readJson(file);

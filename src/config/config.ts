@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import { z } from "zod";
 import { BaseError } from "../errors/BaseError.js";
 import { ORGANIZATION_KINDS } from "../model/vocabulary.js";
+import { address } from "../model/schemas.js";
 
 const url = (protocols: string[]) =>
   z.string().refine(
@@ -46,10 +47,10 @@ export const configSchema = z.object({
     })
     .pipe(
       z.object({
-        participantRegistry: z.string().regex(/^0x[0-9a-fA-F]{40}$/),
-        consentRegistry: z.string().regex(/^0x[0-9a-fA-F]{40}$/),
-        auditAnchor: z.string().regex(/^0x[0-9a-fA-F]{40}$/),
-        recordLocator: z.string().regex(/^0x[0-9a-fA-F]{40}$/),
+        participantRegistry: address,
+        consentRegistry: address,
+        auditAnchor: address,
+        recordLocator: address,
         blockNumber: z.coerce.number().int().min(0).default(0),
       }),
     )

@@ -73,8 +73,16 @@ export class ConsentService {
     return onChain + BigInt(Number(pending.n));
   }
 
-  /** Accepts a patient-signed Grant for relaying; 4xx for a forged, replayed or out-of-order one. */
-  async submitGrant(input: unknown): Promise<Submitted> {
+  /**
+   * Accepts a patient-signed Grant for relaying; 4xx for a forged, replayed or out-of-order one.
+   * With `wait`, resolves once the ledger has confirmed it and decisions see it (409 if refused).
+   */
+  async submitGrant(input: unknown, options: { wait?: boolean } = {}): Promise<Submitted> {
+    const submitted = await this.#submitGrant(input);
+    return options.wait ? this.#settle(submitted) : submitted;
+  }
+
+  async #submitGrant(input: unknown): Promise<Submitted> {
     const { message, signature } = parseSignedGrant(input);
     const grantId = grantIdOf(message);
     if (this.d.index.get(grantId))
@@ -99,8 +107,13 @@ export class ConsentService {
     return { grantId, status: "pending", outboxId: id };
   }
 
-  /** Accepts a patient-signed Revoke for relaying. */
-  async submitRevoke(input: unknown): Promise<Submitted> {
+  /** Accepts a patient-signed Revoke for relaying; with `wait`, resolves once it is applied. */
+  async submitRevoke(input: unknown, options: { wait?: boolean } = {}): Promise<Submitted> {
+    const submitted = await this.#submitRevoke(input);
+    return options.wait ? this.#settle(submitted) : submitted;
+  }
+
+  async #submitRevoke(input: unknown): Promise<Submitted> {
     const { message, signature } = parseSignedRevoke(input);
     const grant = this.d.index.get(message.grantId);
     if (!grant || !isAddressEqual(grant.patient as Address, message.patient))
@@ -124,9 +137,16 @@ export class ConsentService {
     return { grantId: message.grantId, status: "pending", outboxId: id };
   }
 
-  /** Waits until the ledger events of `block` are applied, so a following read sees the change. */
-  async awaitApplied(block: number): Promise<void> {
-    await this.d.waitForBlock(BigInt(block), 10_000);
+  /** Waits until the ledger confirms a submission and its events are applied, so a following read sees it. */
+  async #settle(submitted: Submitted): Promise<Submitted> {
+    const row = await this.d.outbox.waitFor(submitted.outboxId, 15_000).catch((error: unknown) => {
+      if (error instanceof BaseError && error.kind === "conflict") {
+        throw new BaseError("conflict", "the ledger refused the consent", { details: error.details });
+      }
+      throw error;
+    });
+    await this.d.waitForBlock(BigInt(row.block_number ?? 0), 10_000);
+    return { ...submitted, status: statusOf(row.status) };
   }
 
   /** Indexer handler: applies ConsentGranted/ConsentRevoked to the database mirror and the index. */

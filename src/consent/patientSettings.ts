@@ -1,4 +1,6 @@
 import type { Kysely } from "kysely";
+import { BaseError } from "../errors/BaseError.js";
+import type { Principal } from "../model/principal.js";
 import type { Schema } from "../store/schema.js";
 import { bumpVersion, type SharedState } from "../store/sharedState.js";
 
@@ -64,4 +66,28 @@ export class PatientSettingsStore {
     });
     await this.state?.refresh();
   }
+
+  /** The caller's own privacy settings; only patients have them. */
+  async ownSettings(principal: Principal): Promise<PatientSettings> {
+    requirePatient(principal);
+    return this.get(principal.account);
+  }
+
+  /** Changes the caller's own privacy settings (notification choices kept when not given). */
+  async changeOwnSettings(
+    principal: Principal,
+    change: { breakGlassAllowed: boolean; notify?: PatientSettings["notify"] | undefined },
+  ): Promise<PatientSettings> {
+    requirePatient(principal);
+    const next = {
+      breakGlassAllowed: change.breakGlassAllowed,
+      notify: change.notify ?? (await this.get(principal.account)).notify,
+    };
+    await this.save(principal.account, next);
+    return next;
+  }
+}
+
+function requirePatient(principal: Principal): void {
+  if (principal.kind !== "patient") throw new BaseError("forbidden", "only patients have privacy settings");
 }

@@ -32,6 +32,7 @@ import {
   type Purpose,
 } from "../model/vocabulary.js";
 import { CONSENT_DOMAIN, CONSENT_TYPES, type Grant } from "../model/consentTypes.js";
+import { address, bytes32 as bytes32Schema, BYTES32_PATTERN, signatureHex } from "../model/schemas.js";
 
 /** The EIP-712 domain of a deployed ConsentRegistry (https://eips.ethereum.org/EIPS/eip-712). */
 export interface ConsentDomain {
@@ -272,9 +273,8 @@ export function messageFromGrant(grant: Grant): GrantMessage {
   };
 }
 
-const hexAddress = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "expected a 20-byte hex address");
-const BYTES32_RE = /^0x[0-9a-fA-F]{64}$/;
-const hexBytes32 = z.string().regex(BYTES32_RE, "expected 32 bytes of hex");
+const hexAddress = address;
+const hexBytes32 = bytes32Schema;
 const unixSeconds = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const uint256String = z
   .string()
@@ -287,7 +287,7 @@ const mask = (known: number, what: string) =>
     .int()
     .min(1, `at least one ${what}`)
     .refine((m) => m <= 0xffffffff && (m & ~known) >>> 0 === 0, `unknown ${what} bits`);
-const signature = z.string().regex(/^0x([0-9a-fA-F]{2}){1,4096}$/, "expected hex signature bytes");
+const signature = signatureHex;
 
 /** The JSON form of a Grant: numbers for uint8/uint32/uint64, a decimal string for the uint256 nonce. */
 export const grantJsonSchema = z
@@ -311,7 +311,7 @@ export const grantJsonSchema = z
     message: "notBefore must be before notAfter",
     path: ["notAfter"],
   })
-  .refine((g) => !BYTES32_RE.test(g.role) || (g.granteeKind === 2) === (BigInt(g.role) !== 0n), {
+  .refine((g) => !BYTES32_PATTERN.test(g.role) || (g.granteeKind === 2) === (BigInt(g.role) !== 0n), {
     message: "role is required for role grants and must be zero otherwise",
     path: ["role"],
   });
@@ -392,7 +392,7 @@ function toSeconds(value: Date | number): number {
 }
 
 function bytes32(value: Hex, field: string): Hex {
-  if (!/^0x[0-9a-fA-F]{64}$/.test(value)) throw new BaseError("invalid", `${field} must be 32 bytes of hex`);
+  if (!BYTES32_PATTERN.test(value)) throw new BaseError("invalid", `${field} must be 32 bytes of hex`);
   return value.toLowerCase() as Hex;
 }
 

@@ -15,6 +15,7 @@ import { bytesToHex, keccak256, type Hex } from "viem";
 import { privateKeyToAddress } from "viem/accounts";
 import { z } from "zod";
 import { BaseError } from "../errors/BaseError.js";
+import { BYTES32_PATTERN } from "../model/schemas.js";
 
 /** scrypt cost for new keystores: 128 MiB and about 0.6 s here (geth's "standard" is 2^18). */
 export const DEFAULT_SCRYPT_N = 2 ** 17;
@@ -310,7 +311,7 @@ function mac(derived: Buffer, ciphertext: Buffer): Buffer {
 }
 
 function assertPrivateKey(privateKey: string): void {
-  if (!/^0x[0-9a-fA-F]{64}$/.test(privateKey)) {
+  if (!BYTES32_PATTERN.test(privateKey)) {
     throw new BaseError("invalid", "private key must be 32 bytes of 0x-prefixed hex");
   }
   const k = BigInt(privateKey);

@@ -34,6 +34,7 @@ import {
 import type { Principal } from "../model/principal.js";
 import type { Schema } from "../store/schema.js";
 import { consumeOnce } from "./replayGuard.js";
+import { ADDRESS_PATTERN, hexBytes, signatureHex } from "../model/schemas.js";
 
 /** EIP-712 domain of federation access requests (no verifying contract; bound to the chain id). */
 export const FEDERATION_DOMAIN = { name: "carechain Federation", version: "1" } as const;
@@ -63,8 +64,7 @@ export const NODE_REQUEST_WINDOW_MS = 60_000;
 /** Longest lifetime (s) of an access request: bounds the nonce table. */
 export const MAX_ACCESS_REQUEST_TTL_S = 3600;
 
-const hex = (bytes: number) =>
-  z.string().regex(new RegExp(`^0x[0-9a-fA-F]{${bytes * 2}}$`), `${bytes}-byte hex`);
+const hex = (bytes: number) => hexBytes(bytes);
 
 /** Wire shape of an AccessRequest (JSON; `expiry` in unix seconds). */
 export const accessRequestSchema = z.object({
@@ -81,10 +81,7 @@ export type AccessRequest = z.infer<typeof accessRequestSchema>;
 /** An AccessRequest with the practitioner's EIP-712 signature. */
 export const signedAccessRequestSchema = z.object({
   accessRequest: accessRequestSchema,
-  signature: z
-    .string()
-    .regex(/^0x[0-9a-fA-F]+$/u, "hex signature")
-    .transform((s) => s as Hex),
+  signature: signatureHex,
 });
 export type SignedAccessRequest = z.infer<typeof signedAccessRequestSchema>;
 
@@ -278,7 +275,7 @@ export async function verifyNodeRequest(
   const nodeHeader = header(NODE_HEADERS.node);
   const timestampHeader = header(NODE_HEADERS.timestamp);
   const signature = header(NODE_HEADERS.signature);
-  if (!/^0x[0-9a-fA-F]{40}$/u.test(nodeHeader))
+  if (!ADDRESS_PATTERN.test(nodeHeader))
     throw new BaseError("unauthenticated", `malformed ${NODE_HEADERS.node}`);
   if (!/^\d{1,16}$/u.test(timestampHeader)) {
     throw new BaseError("unauthenticated", `malformed ${NODE_HEADERS.timestamp}`);

@@ -1,13 +1,12 @@
 import type { Selectable } from "kysely";
 import { getAddress, type Address, type Hex } from "viem";
 import { z } from "zod";
-import { CATEGORIES, categoriesOf, type Category } from "../model/vocabulary.js";
+import { categoriesOf, type Category } from "../model/vocabulary.js";
+import { address, bytes32, categoryList } from "../model/schemas.js";
 import type { ReferralTable } from "../store/schema.js";
 
 /** A SNOMED CT concept id (6 to 18 digits): referrals carry codes, never free text. */
 export const snomedCode = z.string().regex(/^\d{6,18}$/, "must be a SNOMED CT concept id (digits)");
-const bytes32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "must be a 0x-prefixed bytes32");
-const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "must be a 0x-prefixed 20-byte address");
 
 /** The body of POST /federation/referral-notice, sent node to node when a referral is accepted. */
 export const referralNoticeSchema = z.strictObject({
@@ -15,7 +14,7 @@ export const referralNoticeSchema = z.strictObject({
   patient: address.transform((a) => getAddress(a)),
   fromOrganization: bytes32.transform((h) => h.toLowerCase() as Hex),
   toOrganization: bytes32.transform((h) => h.toLowerCase() as Hex),
-  categories: z.array(z.enum(CATEGORIES)).min(1).max(CATEGORIES.length),
+  categories: categoryList,
   reasonCode: snomedCode.optional(),
   status: z.enum(["requested", "accepted"]),
   grantId: bytes32.transform((h) => h.toLowerCase() as Hex).optional(),

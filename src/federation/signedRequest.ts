@@ -22,7 +22,13 @@ export function captureRawJsonBody(app: FastifyInstance): void {
     try {
       done(null, JSON.parse(text) as unknown);
     } catch (cause) {
-      done(Object.assign(new Error("body is not valid JSON", { cause }), { statusCode: 400 }), undefined);
+      done(
+        Object.assign(new Error("body is not valid JSON", { cause }), {
+          statusCode: 400,
+          code: "FST_ERR_CTP_INVALID_JSON_BODY",
+        }),
+        undefined,
+      );
     }
   });
 }

@@ -8,6 +8,7 @@ import { writePatientLink } from "./patientLinks.js";
 import type { FhirResource } from "./fhirTypes.js";
 import { PATIENT_ACCOUNT_SYSTEM } from "./searchBundle.js";
 import type { extractIndex } from "./searchIndex.js";
+import { ADDRESS_PATTERN } from "../model/schemas.js";
 
 /**
  * The storage side of a record write: one version prepared (validated, authorized, encrypted,
@@ -135,9 +136,7 @@ export function accountIdentifier(resource: FhirResource): Address | undefined {
     : [];
   const hit = ids.find(
     (i) =>
-      i.system === PATIENT_ACCOUNT_SYSTEM &&
-      typeof i.value === "string" &&
-      /^0x[0-9a-fA-F]{40}$/.test(i.value),
+      i.system === PATIENT_ACCOUNT_SYSTEM && typeof i.value === "string" && ADDRESS_PATTERN.test(i.value),
   );
   return hit ? getAddress(hit.value as string) : undefined;
 }

@@ -1,12 +1,14 @@
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance } from "fastify";
 import { bytesToHex, type Address, type Hex } from "viem";
 import { z } from "zod";
+import type { Principal } from "../../model/principal.js";
 import type { AccessLog } from "../../audit/accessLog.js";
 import type { AuditLog } from "../../audit/auditLog.js";
 import { toAuditEvent } from "../../audit/auditEventView.js";
 import { BaseError } from "../../errors/BaseError.js";
-import { principalOf } from "../authenticate.js";
-import { route } from "../routeDef.js";
+import { ADDRESS_PATTERN } from "../../model/schemas.js";
+import { sessionAuth } from "../authenticate.js";
+import { publicRoute, route } from "../routeDef.js";
 
 export interface AuditDeps {
   log: AuditLog;
@@ -24,7 +26,7 @@ const page = z.object({
 
 /** The access log and its proofs: `/audit/me`, single proofs, tree heads, consistency proofs. */
 export function auditRoutes(deps: AuditDeps) {
-  const who = (request: FastifyRequest) => principalOf(request, deps.nodeKey);
+  const session = sessionAuth(deps.nodeKey);
   return (app: FastifyInstance): void => {
     route(
       app,
@@ -33,12 +35,11 @@ export function auditRoutes(deps: AuditDeps) {
         url: "/audit/me",
         summary: "Every access-log entry about you, each with an inclusion proof to an anchored root",
         tags: ["audit"],
-        auth: true,
+        auth: session,
         query: page,
       },
-      async ({ request, query }) => {
-        const principal = who(request);
-        const result = await deps.accessLog.forPatient(principal, principal.account, {
+      async ({ caller, query }) => {
+        const result = await deps.accessLog.forPatient(caller, caller.account, {
           ...(query.afterIndex !== undefined ? { afterIndex: query.afterIndex } : {}),
           ...(query.limit !== undefined ? { limit: query.limit } : {}),
         });
@@ -53,25 +54,12 @@ export function auditRoutes(deps: AuditDeps) {
         url: "/audit/entries/:index/proof",
         summary: "Inclusion proof of one of your entries to an anchored tree head",
         tags: ["audit"],
-        auth: true,
+        auth: session,
         params: z.object({ index: z.coerce.number().int().min(0) }),
         query: z.object({ treeSize: z.coerce.number().int().min(1).optional() }),
       },
-      async ({ request, params, query }) => {
-        const principal = who(request);
-        const stored = await deps.log.entry(params.index);
-        if (!stored) throw new BaseError("not-found", `no audit entry ${params.index}`);
-        if (
-          principal.kind !== "system" &&
-          stored.entry.patient?.toLowerCase() !== principal.account.toLowerCase()
-        ) {
-          throw new BaseError("forbidden", "this entry is not about you");
-        }
-        const head = query.treeSize ?? (await deps.log.latestTreeHead("anchored"))?.treeSize;
-        if (head === undefined || head <= params.index)
-          throw new BaseError("conflict", "this entry is not anchored yet; retry in a second");
-        return deps.accessLog.proofFor(params.index, head);
-      },
+      async ({ caller, params, query }) =>
+        deps.accessLog.proofForCaller(caller, params.index, query.treeSize),
     );
 
     route(
@@ -81,6 +69,7 @@ export function auditRoutes(deps: AuditDeps) {
         url: "/audit/tree-heads",
         summary: "This node's signed tree heads and their anchoring status",
         tags: ["audit"],
+        auth: publicRoute,
         query: z.object({ limit: z.coerce.number().int().min(1).max(1000).optional() }),
       },
       async ({ query }) => ({
@@ -97,6 +86,7 @@ export function auditRoutes(deps: AuditDeps) {
         url: "/audit/consistency",
         summary: "Consistency proof between two tree sizes (RFC 9162 section 2.1.4)",
         tags: ["audit"],
+        auth: publicRoute,
         query: z.object({ from: z.coerce.number().int().min(1), to: z.coerce.number().int().min(1) }),
       },
       async ({ query }) => {
@@ -117,13 +107,12 @@ export function auditRoutes(deps: AuditDeps) {
 /** `GET /fhir/AuditEvent?patient=<account>`: the AuditEvent view, enforced like any resource (a patient sees their own). */
 export function auditEventView(deps: AuditDeps) {
   return async (
-    request: FastifyRequest,
+    principal: Principal,
     query: Record<string, string | string[] | undefined>,
   ): Promise<unknown> => {
-    const principal = principalOf(request, deps.nodeKey);
     const raw = query.patient ?? query.subject;
     const patient = (Array.isArray(raw) ? raw[0] : raw) ?? principal.account;
-    if (!/^0x[0-9a-fA-F]{40}$/.test(patient))
+    if (!ADDRESS_PATTERN.test(patient))
       throw new BaseError("invalid", "AuditEvent search needs patient=<account address>", {
         expression: "patient",
       });

@@ -5,10 +5,9 @@ import { login } from "../../access/resolvePrincipal.js";
 import type { SiweChallenges } from "../../access/siwe.js";
 import type { Store } from "../../store/database.js";
 import { PRACTITIONER_ROLES } from "../../model/vocabulary.js";
-import { principalOf } from "../authenticate.js";
-import { route } from "../routeDef.js";
-
-const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "must be a 0x-prefixed 20-byte address");
+import { address, bytes32, signatureHex } from "../../model/schemas.js";
+import { sessionAuth } from "../authenticate.js";
+import { publicRoute, route } from "../routeDef.js";
 
 export interface AuthDeps {
   challenges: SiweChallenges;
@@ -18,6 +17,7 @@ export interface AuthDeps {
 
 /** Sign-In with Ethereum (EIP-4361): challenge, then verify for a short-lived session token. */
 export function authRoutes(deps: AuthDeps) {
+  const session = sessionAuth(deps.nodeKey);
   return (app: FastifyInstance): void => {
     route(
       app,
@@ -26,10 +26,11 @@ export function authRoutes(deps: AuthDeps) {
         url: "/auth/challenge",
         summary: "Get a SIWE message to sign",
         tags: ["auth"],
+        auth: publicRoute,
         body: z.strictObject({ address }),
       },
       async ({ body }) => {
-        const c = await deps.challenges.issue(body.address as Hex);
+        const c = await deps.challenges.issue(body.address);
         return { message: c.message, nonce: c.nonce, expiresAt: c.expiresAt.toISOString() };
       },
     );
@@ -40,16 +41,14 @@ export function authRoutes(deps: AuthDeps) {
         url: "/auth/verify",
         summary: "Exchange a signed SIWE message for a session token",
         tags: ["auth"],
+        auth: publicRoute,
         body: z.strictObject({
           message: z.string().min(1).max(4096),
-          signature: z.string().regex(/^0x[0-9a-fA-F]+$/, "must be a 0x-prefixed hex signature"),
+          signature: signatureHex,
           as: z
             .strictObject({
               kind: z.enum(["patient", "practitioner", "node"]).optional(),
-              organization: z
-                .string()
-                .regex(/^0x[0-9a-fA-F]{64}$/)
-                .optional(),
+              organization: bytes32.optional(),
               role: z.enum(PRACTITIONER_ROLES).optional(),
             })
             .optional(),
@@ -60,7 +59,7 @@ export function authRoutes(deps: AuthDeps) {
           challenges: deps.challenges,
           db: deps.store.db,
           message: body.message,
-          signature: body.signature as Hex,
+          signature: body.signature,
           nodeKey: deps.nodeKey,
           ...(body.as ? { as: body.as as never } : {}),
         });
@@ -74,10 +73,9 @@ export function authRoutes(deps: AuthDeps) {
         url: "/auth/me",
         summary: "Who the session token says you are",
         tags: ["auth"],
-        auth: true,
+        auth: session,
       },
-      async ({ request }) => {
-        const p = principalOf(request, deps.nodeKey);
+      async ({ caller: p }) => {
         return {
           account: p.account,
           kind: p.kind,

@@ -1,6 +1,7 @@
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance } from "fastify";
 import type { Address, Hex } from "viem";
 import { z } from "zod";
+import type { Principal } from "../../model/principal.js";
 import type { BreakGlassSessions } from "../../consent/breakGlass.js";
 import type { PatientNotifications } from "../../consent/notifications.js";
 import type { PatientSettingsStore } from "../../consent/patientSettings.js";
@@ -9,20 +10,17 @@ import type { ConsentService } from "../../consent/consentService.js";
 import { actionsOf, categoriesOf, purposesOf } from "../../model/vocabulary.js";
 import { type Grant } from "../../model/consentTypes.js";
 import { BaseError } from "../../errors/BaseError.js";
-import type { Outbox } from "../../chain/outbox.js";
-import { principalOf } from "../authenticate.js";
-import { route } from "../routeDef.js";
+import { address, ADDRESS_PATTERN } from "../../model/schemas.js";
+import { sessionAuth } from "../authenticate.js";
+import { publicRoute, route } from "../routeDef.js";
 
 export interface ConsentDeps {
   consents: ConsentService;
   settings: PatientSettingsStore;
   breakGlass: Pick<BreakGlassSessions, "open">;
   notifications: Pick<PatientNotifications, "list">;
-  outbox: Outbox;
   nodeKey: Hex;
 }
-
-const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "must be a 0x-prefixed 20-byte address");
 
 /** A grant as the API shows it: friendly names beside the on-chain masks. */
 export function grantView(grant: Readonly<Grant>): object {
@@ -42,13 +40,14 @@ export function grantView(grant: Readonly<Grant>): object {
 
 /** Consent submission (patient-signed), listing, "shared with me", settings and break-glass. */
 export function consentRoutes(deps: ConsentDeps) {
-  const who = (request: Parameters<typeof principalOf>[0]) => principalOf(request, deps.nodeKey);
+  const session = sessionAuth(deps.nodeKey);
   return (app: FastifyInstance): void => {
     route(
       app,
       {
         method: "GET",
         url: "/consents/domain",
+        auth: publicRoute,
         summary: "EIP-712 domain to sign consents against",
         tags: ["consent"],
       },
@@ -59,12 +58,13 @@ export function consentRoutes(deps: ConsentDeps) {
       {
         method: "GET",
         url: "/consents/nonce/:patient",
+        auth: publicRoute,
         summary: "Nonce the patient's next signed consent message must carry",
         tags: ["consent"],
         params: z.object({ patient: address }),
       },
       async ({ params }) => ({
-        nonce: (await deps.consents.nextNonce(params.patient as Address)).toString(),
+        nonce: (await deps.consents.nextNonce(params.patient)).toString(),
       }),
     );
     route(
@@ -74,14 +74,14 @@ export function consentRoutes(deps: ConsentDeps) {
         url: "/consents",
         summary: "Submit a patient-signed EIP-712 Grant for relaying to the ledger",
         tags: ["consent"],
+        // no session: the body carries the patient's EIP-712 signature, which the service checks
+        auth: publicRoute,
         query: z.object({ wait: z.enum(["true", "false"]).optional() }),
       },
       async ({ body, query, reply }) => {
-        const submitted = await deps.consents.submitGrant(body);
-        if (query.wait === "true") await settle(deps, submitted.outboxId);
-        const row = await deps.outbox.get(submitted.outboxId);
-        reply.status(row?.status === "confirmed" ? 201 : 202);
-        return { ...submitted, status: row?.status === "confirmed" ? "confirmed" : submitted.status };
+        const submitted = await deps.consents.submitGrant(body, { wait: query.wait === "true" });
+        reply.status(submitted.status === "confirmed" ? 201 : 202);
+        return submitted;
       },
     );
     route(
@@ -91,14 +91,13 @@ export function consentRoutes(deps: ConsentDeps) {
         url: "/consents/revoke",
         summary: "Submit a patient-signed EIP-712 Revoke",
         tags: ["consent"],
+        auth: publicRoute,
         query: z.object({ wait: z.enum(["true", "false"]).optional() }),
       },
       async ({ body, query, reply }) => {
-        const submitted = await deps.consents.submitRevoke(body);
-        if (query.wait === "true") await settle(deps, submitted.outboxId);
-        const row = await deps.outbox.get(submitted.outboxId);
-        reply.status(row?.status === "confirmed" ? 200 : 202);
-        return { ...submitted, status: row?.status === "confirmed" ? "confirmed" : submitted.status };
+        const submitted = await deps.consents.submitRevoke(body, { wait: query.wait === "true" });
+        reply.status(submitted.status === "confirmed" ? 200 : 202);
+        return submitted;
       },
     );
     route(
@@ -108,14 +107,12 @@ export function consentRoutes(deps: ConsentDeps) {
         url: "/consents",
         summary: "Your consents (patients)",
         tags: ["consent"],
-        auth: true,
+        auth: session,
         query: z.object({ patient: address.optional() }),
       },
-      async ({ request, query }) => {
-        const principal = who(request);
-        const patient = (query.patient ?? principal.account) as Address;
-        return { grants: deps.consents.listForPatient(principal, patient).map(grantView) };
-      },
+      async ({ caller, query }) => ({
+        grants: deps.consents.listForPatient(caller, query.patient ?? caller.account).map(grantView),
+      }),
     );
     route(
       app,
@@ -124,11 +121,9 @@ export function consentRoutes(deps: ConsentDeps) {
         url: "/consents/shared-with-me",
         summary: "Active grants naming you, your organization or your role",
         tags: ["consent"],
-        auth: true,
+        auth: session,
       },
-      async ({ request }) => ({
-        grants: deps.consents.sharedWith(who(request)).map(grantView),
-      }),
+      async ({ caller }) => ({ grants: deps.consents.sharedWith(caller).map(grantView) }),
     );
 
     const settingsBody = z.strictObject({
@@ -144,14 +139,9 @@ export function consentRoutes(deps: ConsentDeps) {
         url: "/patients/me/settings",
         summary: "Your privacy settings",
         tags: ["patient"],
-        auth: true,
+        auth: session,
       },
-      async ({ request }) => {
-        const principal = who(request);
-        if (principal.kind !== "patient")
-          throw new BaseError("forbidden", "only patients have privacy settings");
-        return deps.settings.get(principal.account);
-      },
+      async ({ caller }) => deps.settings.ownSettings(caller),
     );
     route(
       app,
@@ -160,18 +150,10 @@ export function consentRoutes(deps: ConsentDeps) {
         url: "/patients/me/settings",
         summary: "Change your privacy settings",
         tags: ["patient"],
-        auth: true,
+        auth: session,
         body: settingsBody,
       },
-      async ({ request, body }) => {
-        const principal = who(request);
-        if (principal.kind !== "patient")
-          throw new BaseError("forbidden", "only patients have privacy settings");
-        const current = await deps.settings.get(principal.account);
-        const next = { breakGlassAllowed: body.breakGlassAllowed, notify: body.notify ?? current.notify };
-        await deps.settings.save(principal.account, next);
-        return next;
-      },
+      async ({ caller, body }) => deps.settings.changeOwnSettings(caller, body),
     );
     route(
       app,
@@ -181,13 +163,13 @@ export function consentRoutes(deps: ConsentDeps) {
         summary:
           "Open an emergency (break-the-glass) session on a patient; purpose ETREAT, flagged to the patient",
         tags: ["consent"],
-        auth: true,
+        auth: session,
         body: z.strictObject({ patient: address, reason: z.string().min(3).max(500) }),
       },
-      async ({ request, body, reply }) => {
-        const session = await deps.breakGlass.open(who(request), body.patient as Address, body.reason);
+      async ({ caller, body, reply }) => {
+        const opened = await deps.breakGlass.open(caller, body.patient, body.reason);
         reply.status(201);
-        return { id: session.id, expiresAt: new Date(session.expiresAt * 1000).toISOString() };
+        return { id: opened.id, expiresAt: new Date(opened.expiresAt * 1000).toISOString() };
       },
     );
     route(
@@ -197,40 +179,26 @@ export function consentRoutes(deps: ConsentDeps) {
         url: "/patients/me/notifications",
         summary: "Your notifications (break-glass flags, denials)",
         tags: ["patient"],
-        auth: true,
+        auth: session,
       },
-      async ({ request }) => {
-        const principal = who(request);
-        return { notifications: await deps.notifications.list(principal.account) };
-      },
+      async ({ caller }) => ({ notifications: await deps.notifications.list(caller.account) }),
     );
   };
 }
 
-async function settle(deps: ConsentDeps, outboxId: number): Promise<void> {
-  const row = await deps.outbox.waitFor(outboxId, 15_000).catch((error: unknown) => {
-    if (error instanceof BaseError && error.kind === "conflict") {
-      throw new BaseError("conflict", "the ledger refused the consent", { details: error.details });
-    }
-    throw error;
-  });
-  await deps.consents.awaitApplied(row.block_number ?? 0);
-}
-
 /** `GET /fhir/Consent?patient=<account>`: the patient's grants as FHIR Consent resources. */
-export function consentView(consents: ConsentService, nodeKey: Hex) {
+export function consentView(consents: ConsentService) {
   return async (
-    request: FastifyRequest,
+    principal: Principal,
     query: Record<string, string | string[] | undefined>,
   ): Promise<unknown> => {
-    const principal = principalOf(request, nodeKey);
     const raw = query.patient;
-    const patient = ((Array.isArray(raw) ? raw[0] : raw) ?? principal.account) as Address;
-    if (!/^0x[0-9a-fA-F]{40}$/.test(patient))
+    const patient = (Array.isArray(raw) ? raw[0] : raw) ?? principal.account;
+    if (!ADDRESS_PATTERN.test(patient))
       throw new BaseError("invalid", "Consent search needs patient=<account address>", {
         expression: "patient",
       });
-    const grants = consents.listForPatient(principal, patient);
+    const grants = consents.listForPatient(principal, patient as Address);
     return {
       resourceType: "Bundle",
       type: "searchset",

@@ -1,12 +1,13 @@
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance } from "fastify";
 import type { Kysely } from "kysely";
 import type { Hex } from "viem";
 import { z } from "zod";
 import { ACCESS_REQUEST_HEADER, type FederationService } from "../../federation/federationService.js";
 import { signedAccessRequestSchema } from "../../federation/nodeAuth.js";
-import { captureRawJsonBody, verifyFastifyNodeRequest } from "../../federation/signedRequest.js";
+import { captureRawJsonBody } from "../../federation/signedRequest.js";
+import { address } from "../../model/schemas.js";
 import type { Schema } from "../../store/schema.js";
-import { principalOf } from "../authenticate.js";
+import { accessRequestAuth, nodeSignatureAuth, sessionAuth } from "../authenticate.js";
 import { route } from "../routeDef.js";
 
 export interface FederationDeps {
@@ -18,7 +19,7 @@ export interface FederationDeps {
 }
 
 const FHIR_JSON = "application/fhir+json";
-const account = z.object({ patient: z.string().regex(/^0x[0-9a-fA-F]{40}$/u, "must be an account address") });
+const account = z.object({ patient: address });
 const discovery = z.object({ discoverable: z.boolean() }).strict();
 
 /**
@@ -29,11 +30,8 @@ const discovery = z.object({ discoverable: z.boolean() }).strict();
  */
 export function federationRoutes(deps: FederationDeps) {
   const { federation } = deps;
-  const who = (request: FastifyRequest) => principalOf(request, deps.nodeKey);
-  const header = (request: FastifyRequest): string | undefined => {
-    const value = request.headers[ACCESS_REQUEST_HEADER];
-    return typeof value === "string" ? value : undefined;
-  };
+  const session = sessionAuth(deps.nodeKey);
+  const node = nodeSignatureAuth(deps.db);
   return async (app: FastifyInstance): Promise<void> => {
     await app.register(async (scope) => {
       captureRawJsonBody(scope);
@@ -44,11 +42,11 @@ export function federationRoutes(deps: FederationDeps) {
           url: "/federation/fetch",
           summary: "Serve a patient's record to another node (node signature + practitioner AccessRequest)",
           tags: ["federation"],
+          auth: node,
           body: signedAccessRequestSchema,
         },
-        async ({ request, reply, body }) => {
-          const node = await verifyFastifyNodeRequest(request, deps.db);
-          const text = await federation.serveFetch(node, body, request.id);
+        async ({ caller, request, reply, body }) => {
+          const text = await federation.serveFetch(caller, body, request.id);
           return reply.header("cache-control", "no-store").type(FHIR_JSON).send(text);
         },
       );
@@ -61,10 +59,11 @@ export function federationRoutes(deps: FederationDeps) {
         url: "/federation/everything",
         summary: `A patient's record across the consortium; the practitioner's signed AccessRequest in ${ACCESS_REQUEST_HEADER}`,
         tags: ["federation"],
+        auth: accessRequestAuth,
         query: account,
       },
-      async ({ request, reply, query }) => {
-        const bundle = await federation.everything(header(request), query.patient as Hex, request.id);
+      async ({ caller, request, reply, query }) => {
+        const bundle = await federation.everything(caller, query.patient, request.id);
         return reply.header("cache-control", "no-store").type(FHIR_JSON).send(bundle);
       },
     );
@@ -76,13 +75,11 @@ export function federationRoutes(deps: FederationDeps) {
         url: "/federation/locate",
         summary: "Which organizations hold data for a patient's account (no categories; audited)",
         tags: ["federation"],
-        auth: true,
+        auth: session,
         query: account,
       },
-      async ({ request, reply, query }) =>
-        reply
-          .header("cache-control", "no-store")
-          .send(await federation.locate(who(request), query.patient as Hex)),
+      async ({ caller, reply, query }) =>
+        reply.header("cache-control", "no-store").send(await federation.locate(caller, query.patient)),
     );
 
     route(
@@ -92,9 +89,9 @@ export function federationRoutes(deps: FederationDeps) {
         url: "/federation/discovery",
         summary: "Whether this organization lists the signed-in patient in the RecordLocator",
         tags: ["federation"],
-        auth: true,
+        auth: session,
       },
-      async ({ request }) => federation.discoverable(who(request)),
+      async ({ caller }) => federation.discoverable(caller),
     );
 
     route(
@@ -104,10 +101,10 @@ export function federationRoutes(deps: FederationDeps) {
         url: "/federation/discovery",
         summary: "Opt this organization out of (or back into) discovery through the RecordLocator",
         tags: ["federation"],
-        auth: true,
+        auth: session,
         body: discovery,
       },
-      async ({ request, body }) => federation.setDiscoverable(who(request), body.discoverable),
+      async ({ caller, body }) => federation.setDiscoverable(caller, body.discoverable),
     );
   };
 }

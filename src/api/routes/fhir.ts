@@ -1,12 +1,14 @@
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance } from "fastify";
 import type { Hex } from "viem";
 import { z } from "zod";
+import type { Principal } from "../../model/principal.js";
 import { BaseError } from "../../errors/BaseError.js";
-import { ACCESS_REQUEST_HEADER, type FederationService } from "../../federation/federationService.js";
+import { ADDRESS_PATTERN, fhirId, fhirResourceType } from "../../model/schemas.js";
+import type { FederationService } from "../../federation/federationService.js";
 import { isSupportedType } from "../../records/fhirTypes.js";
 import type { RecordRepository } from "../../records/repository.js";
-import { principalOf } from "../authenticate.js";
-import { route } from "../routeDef.js";
+import { sessionAuth, sessionOrAccessRequestAuth } from "../authenticate.js";
+import { publicRoute, route } from "../routeDef.js";
 
 export interface FhirDeps {
   records: RecordRepository;
@@ -16,31 +18,39 @@ export interface FhirDeps {
   /** Extra read-only FHIR views served by other rooms (Consent, AuditEvent). */
   views?: Record<
     string,
-    (request: FastifyRequest, query: Record<string, string | string[] | undefined>) => Promise<unknown>
+    (principal: Principal, query: Record<string, string | string[] | undefined>) => Promise<unknown>
   >;
 }
 
-const typeParam = z.object({
-  type: z.string().regex(/^[A-Z][A-Za-z]{1,63}$/, "must be a FHIR resource type"),
-});
-const idParams = typeParam.extend({ id: z.string().regex(/^[A-Za-z0-9\-.]{1,64}$/, "must be a FHIR id") });
+const typeParam = z.object({ type: fhirResourceType });
+const idParams = typeParam.extend({ id: fhirId });
 const query = z.record(z.string(), z.union([z.string(), z.array(z.string())]));
 const FHIR_JSON = "application/fhir+json";
 
 function supported(type: string): string {
   if (!isSupportedType(type))
-    throw new BaseError("invalid", `unknown or unsupported resource type ${type}`, { code: "not-supported" });
+    throw new BaseError("invalid", "unknown or unsupported resource type", {
+      code: "not-supported",
+      expression: "type",
+    });
   return type;
 }
 
 /** FHIR R4 REST over the records repository: every path goes through its consent check and audit. */
 export function fhirRoutes(deps: FhirDeps) {
   const { records } = deps;
-  const who = (request: FastifyRequest) => principalOf(request, deps.nodeKey);
+  const session = sessionAuth(deps.nodeKey);
+  const sessionOrAccessRequest = sessionOrAccessRequestAuth(deps.nodeKey);
   return (app: FastifyInstance): void => {
     route(
       app,
-      { method: "GET", url: "/fhir/metadata", summary: "FHIR CapabilityStatement", tags: ["fhir"] },
+      {
+        method: "GET",
+        url: "/fhir/metadata",
+        summary: "FHIR CapabilityStatement",
+        tags: ["fhir"],
+        auth: publicRoute,
+      },
       async () => capabilityStatement(),
     );
 
@@ -51,15 +61,14 @@ export function fhirRoutes(deps: FhirDeps) {
         url: "/fhir",
         summary: "Import a transaction/batch/collection Bundle",
         tags: ["fhir"],
-        auth: true,
+        auth: session,
         bodyLimit: 64 * 1024 * 1024,
       },
-      async ({ request, reply, body }) => {
-        const principal = who(request);
+      async ({ caller, request, reply, body }) => {
         const account = request.headers["x-patient-account"];
-        const result = await records.importBundle(principal, body, {
+        const result = await records.importBundle(caller, body, {
           patientAccount:
-            typeof account === "string" && /^0x[0-9a-fA-F]{40}$/.test(account) ? (account as Hex) : undefined,
+            typeof account === "string" && ADDRESS_PATTERN.test(account) ? (account as Hex) : undefined,
         });
         return reply.type(FHIR_JSON).send(result);
       },
@@ -73,22 +82,23 @@ export function fhirRoutes(deps: FhirDeps) {
         summary:
           "The patient's whole record you may see; with federated=true, across the consortium (same as /federation/everything)",
         tags: ["fhir"],
-        auth: true,
+        auth: sessionOrAccessRequest,
         params: idParams.omit({ type: true }),
         query: z.object({ federated: z.enum(["true", "false"]).optional() }),
       },
-      async ({ request, reply, params, query }) => {
+      async ({ caller, request, reply, params, query }) => {
         if (query.federated === "true") {
           // the merged view is authorized by the practitioner's signed AccessRequest header
-          const access = request.headers[ACCESS_REQUEST_HEADER];
           const bundle = await deps.federation.everythingOfPatient(
-            typeof access === "string" ? access : undefined,
+            "accessRequest" in caller ? caller.accessRequest : undefined,
             params.id,
             request.id,
           );
           return reply.header("cache-control", "no-store").type(FHIR_JSON).send(bundle);
         }
-        return reply.type(FHIR_JSON).send(await records.everything(who(request), params.id));
+        if (!("session" in caller))
+          throw new BaseError("unauthenticated", "sign in first: send Authorization: Bearer <session token>");
+        return reply.type(FHIR_JSON).send(await records.everything(caller.session, params.id));
       },
     );
 
@@ -99,10 +109,10 @@ export function fhirRoutes(deps: FhirDeps) {
         url: "/fhir/Patient/:id/$erase",
         summary: "Crypto-shred the patient's record (the patient only)",
         tags: ["fhir"],
-        auth: true,
+        auth: session,
         params: idParams.omit({ type: true }),
       },
-      async ({ request, params }) => records.erasePatient(who(request), params.id),
+      async ({ caller, params }) => records.erasePatient(caller, params.id),
     );
 
     route(
@@ -112,17 +122,14 @@ export function fhirRoutes(deps: FhirDeps) {
         url: "/fhir/:type",
         summary: "FHIR search",
         tags: ["fhir"],
-        auth: true,
+        auth: session,
         params: typeParam,
         query,
       },
-      async ({ request, reply, params, query: q }) => {
+      async ({ caller, reply, params, query: q }) => {
         const view = deps.views?.[params.type];
-        if (view) return reply.type(FHIR_JSON).send(await view(request, q));
-        const principal = who(request);
-        return reply
-          .type(FHIR_JSON)
-          .send(await records.search(principal, supported(params.type), q, "/fhir"));
+        if (view) return reply.type(FHIR_JSON).send(await view(caller, q));
+        return reply.type(FHIR_JSON).send(await records.search(caller, supported(params.type), q, "/fhir"));
       },
     );
 
@@ -133,11 +140,10 @@ export function fhirRoutes(deps: FhirDeps) {
         url: "/fhir/:type",
         summary: "FHIR create",
         tags: ["fhir"],
-        auth: true,
+        auth: session,
         params: typeParam,
       },
-      async ({ request, reply, params, body }) => {
-        const principal = who(request);
+      async ({ caller, reply, params, body }) => {
         supported(params.type);
         if (
           typeof body !== "object" ||
@@ -148,7 +154,7 @@ export function fhirRoutes(deps: FhirDeps) {
             expression: "resourceType",
           });
         }
-        const created = await records.create(principal, body);
+        const created = await records.create(caller, body);
         return reply
           .status(201)
           .header("location", `/fhir/${params.type}/${created.id}/_history/${created.meta?.versionId}`)
@@ -164,13 +170,12 @@ export function fhirRoutes(deps: FhirDeps) {
         url: "/fhir/:type/:id",
         summary: "FHIR read",
         tags: ["fhir"],
-        auth: true,
+        auth: session,
         params: idParams,
       },
-      async ({ request, reply, params }) => {
-        const principal = who(request);
+      async ({ caller, reply, params }) => {
         // the stored canonical JSON goes out as it is: no parse and re-serialize per read
-        const { text, versionId } = await records.readText(principal, supported(params.type), params.id);
+        const { text, versionId } = await records.readText(caller, supported(params.type), params.id);
         return reply.header("etag", `W/"${versionId}"`).type(FHIR_JSON).send(text);
       },
     );
@@ -182,12 +187,11 @@ export function fhirRoutes(deps: FhirDeps) {
         url: "/fhir/:type/:id",
         summary: "FHIR update",
         tags: ["fhir"],
-        auth: true,
+        auth: session,
         params: idParams,
       },
-      async ({ request, reply, params, body }) => {
-        const principal = who(request);
-        const updated = await records.update(principal, supported(params.type), params.id, body);
+      async ({ caller, reply, params, body }) => {
+        const updated = await records.update(caller, supported(params.type), params.id, body);
         return reply
           .status(updated.meta?.versionId === "1" ? 201 : 200)
           .type(FHIR_JSON)
@@ -202,14 +206,11 @@ export function fhirRoutes(deps: FhirDeps) {
         url: "/fhir/:type/:id/_history",
         summary: "FHIR history",
         tags: ["fhir"],
-        auth: true,
+        auth: session,
         params: idParams,
       },
-      async ({ request, reply, params }) => {
-        const principal = who(request);
-        return reply
-          .type(FHIR_JSON)
-          .send(await records.history(principal, supported(params.type), params.id));
+      async ({ caller, reply, params }) => {
+        return reply.type(FHIR_JSON).send(await records.history(caller, supported(params.type), params.id));
       },
     );
 
@@ -220,14 +221,13 @@ export function fhirRoutes(deps: FhirDeps) {
         url: "/fhir/:type/:id/_history/:vid",
         summary: "FHIR vread",
         tags: ["fhir"],
-        auth: true,
+        auth: session,
         params: idParams.extend({ vid: z.coerce.number().int().min(1) }),
       },
-      async ({ request, reply, params }) => {
-        const principal = who(request);
+      async ({ caller, reply, params }) => {
         return reply
           .type(FHIR_JSON)
-          .send(await records.vread(principal, supported(params.type), params.id, params.vid));
+          .send(await records.vread(caller, supported(params.type), params.id, params.vid));
       },
     );
   };

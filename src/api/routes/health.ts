@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { route } from "../routeDef.js";
+import { publicRoute, route } from "../routeDef.js";
 
 /** What `/health` reports; each room provides its part. */
 export interface HealthSources {
@@ -26,6 +26,7 @@ export function healthRoutes(sources: HealthSources) {
         url: "/health",
         summary: "Node health: ledger, database, indexer, outbox",
         tags: ["node"],
+        auth: publicRoute,
       },
       async ({ reply }) => {
         const [chain, database, lag, depth, extra] = await Promise.allSettled([

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import { publicRoute, route } from "../routeDef.js";
 
 const PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>carechain node</title>
@@ -18,5 +19,9 @@ With <code>npm start</code>, demo identities are in <code>data/demo-accounts.jso
 
 /** `GET /`: a small landing page pointing at the API. */
 export function homeRoutes(app: FastifyInstance): void {
-  app.get("/", async (_request, reply) => reply.type("text/html; charset=utf-8").send(PAGE));
+  route(
+    app,
+    { method: "GET", url: "/", summary: "Landing page", tags: ["node"], auth: publicRoute },
+    async ({ reply }) => reply.type("text/html; charset=utf-8").send(PAGE),
+  );
 }

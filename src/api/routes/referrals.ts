@@ -1,12 +1,12 @@
 import type { FastifyInstance } from "fastify";
-import type { Address, Hex } from "viem";
+import type { Hex } from "viem";
 import { z } from "zod";
-import { CATEGORIES } from "../../model/vocabulary.js";
 import { referralNoticeSchema, snomedCode } from "../../federation/referralView.js";
 import type { ReferralService } from "../../federation/referrals.js";
-import { captureRawJsonBody, verifyFastifyNodeRequest } from "../../federation/signedRequest.js";
+import { captureRawJsonBody } from "../../federation/signedRequest.js";
+import { address, bytes32, categoryList } from "../../model/schemas.js";
 import type { Store } from "../../store/database.js";
-import { principalOf } from "../authenticate.js";
+import { nodeSignatureAuth, sessionAuth } from "../authenticate.js";
 import { route } from "../routeDef.js";
 
 export interface ReferralRouteDeps {
@@ -15,15 +15,14 @@ export interface ReferralRouteDeps {
   nodeKey: Hex;
 }
 
-const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "must be a 0x-prefixed 20-byte address");
-const bytes32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "must be a 0x-prefixed bytes32");
-
 /**
  * Referrals: a practitioner refers a patient to another organization; the patient and both
  * organizations list them; the referring node's signed notice is received at
  * `POST /federation/referral-notice`.
  */
 export function referralRoutes(deps: ReferralRouteDeps) {
+  const session = sessionAuth(deps.nodeKey);
+  const node = nodeSignatureAuth(deps.store.db);
   return async (app: FastifyInstance): Promise<void> => {
     route(
       app,
@@ -33,17 +32,17 @@ export function referralRoutes(deps: ReferralRouteDeps) {
         summary:
           "Refer a patient to another organization (codes only; the patient accepts by granting consent)",
         tags: ["referrals"],
-        auth: true,
+        auth: session,
         body: z.strictObject({
           patient: address,
           toOrganization: bytes32,
-          categories: z.array(z.enum(CATEGORIES)).min(1).max(CATEGORIES.length),
+          categories: categoryList,
           reasonCode: snomedCode.optional(),
         }),
       },
-      async ({ request, body, reply }) => {
-        const created = await deps.referrals.create(principalOf(request, deps.nodeKey), {
-          patient: body.patient as Address,
+      async ({ caller, body, reply }) => {
+        const created = await deps.referrals.create(caller, {
+          patient: body.patient,
           toOrganization: body.toOrganization.toLowerCase() as Hex,
           categories: body.categories,
           reasonCode: body.reasonCode,
@@ -59,9 +58,9 @@ export function referralRoutes(deps: ReferralRouteDeps) {
         url: "/referrals",
         summary: "Referrals of you (patients) or from/to your organization (practitioners)",
         tags: ["referrals"],
-        auth: true,
+        auth: session,
       },
-      async ({ request }) => ({ referrals: await deps.referrals.list(principalOf(request, deps.nodeKey)) }),
+      async ({ caller }) => ({ referrals: await deps.referrals.list(caller) }),
     );
     // node-signed: the signature covers the exact body bytes, kept by a parser of this context only
     await app.register(async (signed) => {
@@ -74,15 +73,11 @@ export function referralRoutes(deps: ReferralRouteDeps) {
           summary:
             "A referring organization's node tells this node that a referral was accepted (node-signed)",
           tags: ["referrals", "federation"],
+          auth: node,
           body: referralNoticeSchema,
         },
-        async ({ request, body }) => {
-          const node = await verifyFastifyNodeRequest(request, deps.store.db);
-          return deps.referrals.receiveNotice(
-            { account: node.node, organization: node.organization.id },
-            body,
-          );
-        },
+        async ({ caller, body }) =>
+          deps.referrals.receiveNotice({ account: caller.node, organization: caller.organization.id }, body),
       );
     });
   };

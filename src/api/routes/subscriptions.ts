@@ -1,10 +1,10 @@
 import type { FastifyInstance } from "fastify";
-import type { Address, Hex } from "viem";
+import type { Hex } from "viem";
 import { z } from "zod";
-import { CATEGORIES } from "../../model/vocabulary.js";
 import { streamSubscription } from "../../federation/subscriptionStream.js";
 import { CHANNELS, type SubscriptionService } from "../../federation/subscriptions.js";
-import { principalOf } from "../authenticate.js";
+import { address, categoryList, httpUrl } from "../../model/schemas.js";
+import { sessionAuth } from "../authenticate.js";
 import { route } from "../routeDef.js";
 
 export interface SubscriptionRouteDeps {
@@ -14,7 +14,6 @@ export interface SubscriptionRouteDeps {
   heartbeatMs?: number;
 }
 
-const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "must be a 0x-prefixed 20-byte address");
 const idParams = z.object({ id: z.uuid() });
 
 /**
@@ -22,6 +21,7 @@ const idParams = z.object({ id: z.uuid() });
  * `x-purpose-of-use`), list yours, end one, and stream one as Server-Sent Events.
  */
 export function subscriptionRoutes(deps: SubscriptionRouteDeps) {
+  const session = sessionAuth(deps.nodeKey);
   return (app: FastifyInstance): void => {
     app.addHook("preClose", async () => deps.subscriptions.closeStreams());
     route(
@@ -32,20 +32,17 @@ export function subscriptionRoutes(deps: SubscriptionRouteDeps) {
         summary:
           "Subscribe to a patient's new data by category (notifications carry references only; read them through /fhir)",
         tags: ["subscriptions"],
-        auth: true,
+        auth: session,
         body: z.strictObject({
           patient: address,
-          categories: z.array(z.enum(CATEGORIES)).min(1).max(CATEGORIES.length),
+          categories: categoryList,
           channel: z.enum(CHANNELS),
-          endpoint: z
-            .url({ protocol: /^https?$/ })
-            .max(2000)
-            .optional(),
+          endpoint: httpUrl.optional(),
         }),
       },
-      async ({ request, body, reply }) => {
-        const created = await deps.subscriptions.create(principalOf(request, deps.nodeKey), {
-          patient: body.patient as Address,
+      async ({ caller, body, reply }) => {
+        const created = await deps.subscriptions.create(caller, {
+          patient: body.patient,
           categories: body.categories,
           channel: body.channel,
           endpoint: body.endpoint,
@@ -61,11 +58,9 @@ export function subscriptionRoutes(deps: SubscriptionRouteDeps) {
         url: "/subscriptions",
         summary: "Your subscriptions",
         tags: ["subscriptions"],
-        auth: true,
+        auth: session,
       },
-      async ({ request }) => ({
-        subscriptions: await deps.subscriptions.list(principalOf(request, deps.nodeKey)),
-      }),
+      async ({ caller }) => ({ subscriptions: await deps.subscriptions.list(caller) }),
     );
     route(
       app,
@@ -74,10 +69,10 @@ export function subscriptionRoutes(deps: SubscriptionRouteDeps) {
         url: "/subscriptions/:id",
         summary: "End one of your subscriptions",
         tags: ["subscriptions"],
-        auth: true,
+        auth: session,
         params: idParams,
       },
-      async ({ request, params }) => deps.subscriptions.cancel(principalOf(request, deps.nodeKey), params.id),
+      async ({ caller, params }) => deps.subscriptions.cancel(caller, params.id),
     );
     route(
       app,
@@ -86,15 +81,15 @@ export function subscriptionRoutes(deps: SubscriptionRouteDeps) {
         url: "/subscriptions/:id/events",
         summary: "Server-Sent Events stream of a subscription (Last-Event-ID resumes; heartbeat every 15 s)",
         tags: ["subscriptions"],
-        auth: true,
+        auth: session,
         params: idParams,
       },
-      async ({ request, reply, params }) => {
+      async ({ caller, request, reply, params }) => {
         await streamSubscription({
           request,
           reply,
           subscriptions: deps.subscriptions,
-          principal: principalOf(request, deps.nodeKey),
+          principal: caller,
           id: params.id,
           ...(deps.heartbeatMs ? { heartbeatMs: deps.heartbeatMs } : {}),
         });
