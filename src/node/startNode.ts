@@ -185,6 +185,8 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
         healthRoutes({
           chain: async () => ({
             rpcUrl: anvil ? "embedded" : redactRpc(rpcUrl),
+            // Where a patient's verifier reads anchored roots (the embedded ledger's loopback URL).
+            chainRpcUrl: anvil ? anvil.rpcUrl : redactRpc(rpcUrl),
             embedded: anvil !== undefined,
             chainId: clients.chainId,
             blockNumber: Number(await clients.publicClient.getBlockNumber()),
@@ -199,12 +201,17 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
           },
           indexerLag: async () => Number(await indexer.lag()),
           outboxDepth: () => outbox.depth(),
-          extra: async () => ({
-            node: { address: key.account.address, organization: organizationId },
-            audit: {
+          audit: async () => {
+            const check = services.anchorer.consistency();
+            return {
               size: services.audit.size(),
               anchored: (await services.audit.latestTreeHead("anchored"))?.treeSize ?? 0,
-            },
+              consistentWithAnchor: check?.consistent ?? null,
+              ...(check?.consistent === false ? { inconsistency: check.reason } : {}),
+            };
+          },
+          extra: async () => ({
+            node: { address: key.account.address, organization: organizationId },
           }),
         }),
         authRoutes({ challenges, store, nodeKey }),
