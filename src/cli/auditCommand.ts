@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import type { Address } from "viem";
 import { z } from "zod";
-import { encodeAuditEntry, parseAuditEntry, type AuditEntry } from "../audit/auditEntry.js";
+import { encodeAuditEntry, loggedAuditEntrySchema, type AuditEntry } from "../audit/auditEntry.js";
 import { AuditLog } from "../audit/auditLog.js";
 import { verifyEntryProof, type EntryProof } from "../audit/entryProof.js";
 import type { PatientMapProof } from "../audit/patientMapProof.js";
@@ -90,7 +90,8 @@ async function verdictOf(
   auditAnchor: Address,
 ): Promise<Verdict> {
   if (item.proof === null) return { ok: null, reason: "not-anchored-yet" };
-  if (item.proof.index !== item.index || encodeAuditEntry(parseAuditEntry(item.entry)) !== item.proof.entry)
+  const shown = loggedAuditEntrySchema.safeParse(item.entry);
+  if (item.proof.index !== item.index || !shown.success || encodeAuditEntry(shown.data) !== item.proof.entry)
     return { ok: false, reason: "entry-differs-from-proof" };
   const v = await verifyEntryProof(item.proof, clients.publicClient, auditAnchor);
   return v.ok ? { ok: true } : { ok: false, reason: v.reason };
