@@ -95,6 +95,7 @@ export class AuditLog {
   private readonly now: () => number;
   private readonly patientIndex: PatientIndexer;
   private lock: Promise<unknown> = Promise.resolve();
+  private chains = true;
 
   private constructor(
     private readonly store: Store,
@@ -131,6 +132,15 @@ export class AuditLog {
     // Entries appended before a restart and not yet indexed: catch up in the background.
     if ((await indexedUpTo(store.db)) < size) log.patientIndex.appended(size);
     return log;
+  }
+
+  /**
+   * Turns the completeness commitment (patient chains and map) off or on, for measuring its cost
+   * side by side (bench/auditThroughput.ts). Entries appended while it is off are outside every
+   * patient's chain, so a node never turns it off.
+   */
+  setPatientChainsForBench(on: boolean): void {
+    this.chains = on;
   }
 
   /** Number of entries in the log. */
@@ -397,7 +407,7 @@ export class AuditLog {
       const rows: AuditEntryTable[] = entries.map((e, i) => {
         const patient = patients[i] ?? null;
         let prev: number | undefined;
-        if (patient !== null) {
+        if (patient !== null && this.chains) {
           prev = lastInBatch.get(patient) ?? this.patientMap.get(patient)?.last;
           lastInBatch.set(patient, firstIndex + i);
         }
@@ -444,7 +454,7 @@ export class AuditLog {
       }
       this.frontier = frontier;
       this.treeSize = firstIndex + rows.length;
-      for (let i = 0; i < patients.length; i++) {
+      for (let i = 0; i < patients.length && this.chains; i++) {
         const patient = patients[i];
         if (patient !== null && patient !== undefined) this.patientMap.record(patient, firstIndex + i);
       }
