@@ -7,6 +7,10 @@ export default tseslint.config(
     ignores: [".tmp", "node_modules", "dist", "data", ".data", "src/chain/artifacts", "web/dist", "coverage"],
   },
   js.configs.recommended,
+  {
+    files: ["**/*.cjs"],
+    languageOptions: { sourceType: "commonjs", globals: { module: "writable", require: "readonly" } },
+  },
   ...tseslint.configs.recommended,
   {
     files: ["**/*.ts"],

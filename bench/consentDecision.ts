@@ -23,9 +23,9 @@ import {
   purposeMask,
   purposesOf,
   actionsOf,
-  type Grant,
   type GranteeKind,
-} from "../src/consent/model.js";
+} from "../src/model/vocabulary.js";
+import { type Grant } from "../src/model/consentTypes.js";
 
 const NOW = 1_750_000_000;
 const DAY = 86_400;

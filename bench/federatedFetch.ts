@@ -14,7 +14,7 @@ import type { LocalAccount } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { startAnvil } from "../src/chain/anvil.js";
 import { freePort } from "../src/chain/freePort.js";
-import { categoryMask, purposeBit } from "../src/consent/model.js";
+import { categoryMask, purposeBit } from "../src/model/vocabulary.js";
 import { buildGrantMessage, signGrant, signedGrantToJson } from "../src/consent/signConsent.js";
 import {
   contractsOfNode,
@@ -164,10 +164,14 @@ export async function runFederatedFetchBench(options: BenchOptions): Promise<obj
       headers: { "content-type": "application/json" },
       body: JSON.stringify(signedGrantToJson(message, await signGrant(patient, domain, message))),
     });
-    // wait for the lab's locator and for both indexers to hold the grant
+    // wait for the lab's locator (looked up as the GP: locate needs a session) and for both
+    // indexers to hold the grant
+    const gpToken = await signIn(B.url, gp);
     for (let i = 0; i < 200; i++) {
       const located = (await (
-        await fetch(`${B.url}/federation/locate?patient=${patient.address}`)
+        await fetch(`${B.url}/federation/locate?patient=${patient.address}`, {
+          headers: { authorization: `Bearer ${gpToken}` },
+        })
       ).json()) as { locations: unknown[] };
       if (located.locations.length > 0) break;
       await new Promise((r) => setTimeout(r, 100));

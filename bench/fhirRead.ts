@@ -158,7 +158,13 @@ export async function runFhirReadBench(options: BenchOptions = { quick: false })
     const measured = await buildApp({
       logger: createLogger("silent"),
       rateLimitPerMinute: 100_000_000,
-      routes: [fhirRoutes({ records: node.services.records, nodeKey: node.context.key.privateKey })],
+      routes: [
+        fhirRoutes({
+          records: node.services.records,
+          nodeKey: node.context.key.privateKey,
+          federation: node.services.federation,
+        }),
+      ],
     });
     const careUrl = await measured.listen({ host: "127.0.0.1", port: 0 });
     closers.push(() => measured.close());

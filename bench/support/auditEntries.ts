@@ -1,14 +1,14 @@
 /**
  * Realistic audit entries for the benches: what `RecordRepository` writes for a clinician's read,
- * search or denial (built with the same `auditEntryFor`), spread over many patients and
+ * search or denial (built by the same `Auditor`), spread over many patients and
  * practitioners of a few organizations.
  */
 import { randomUUID } from "node:crypto";
 import type { Address, Hex } from "viem";
-import type { Principal } from "../../src/access/principal.js";
+import type { Principal } from "../../src/model/principal.js";
 import type { AuditEntry } from "../../src/audit/auditEntry.js";
-import type { Category } from "../../src/consent/model.js";
-import { auditEntryFor } from "../../src/records/recordAudit.js";
+import type { Category } from "../../src/model/vocabulary.js";
+import { Auditor } from "../../src/audit/auditor.js";
 
 const hex = (n: number, bytes: number): string => n.toString(16).padStart(bytes * 2, "0");
 const CATS: Category[] = ["labs", "medications", "conditions", "vitals", "immunizations"];
@@ -29,6 +29,10 @@ export function auditEntries(node: Address, patients = 50_000): (i: number) => A
   // Resource ids shaped like Synthea's (UUIDs); the reference itself is built per access, as
   // the records layer builds it from the row it read.
   const resourceIds = Array.from({ length: 4096 }, () => randomUUID());
+  const auditor = new Auditor(
+    { enqueue: () => Promise.reject(new Error("entries are only built here")) },
+    node,
+  );
   return (i) => {
     const p = (i * 7919) % patients;
     const who = (i * 31) % 2000;
@@ -43,7 +47,7 @@ export function auditEntries(node: Address, patients = 50_000): (i: number) => A
     };
     const k = i % 5;
     const deny = i % 17 === 0;
-    return auditEntryFor(principal, node, {
+    return auditor.entryFor(principal, {
       action: deny ? "deny" : i % 7 === 0 ? "search" : "read",
       decision: deny ? "deny" : "permit",
       patient: patientIds[p],

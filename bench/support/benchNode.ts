@@ -10,7 +10,7 @@ import type { Address, Hex } from "viem";
 import { ParticipantAdmin } from "../../src/chain/participantAdmin.js";
 import { organizationByNode } from "../../src/chain/participantMirror.js";
 import { loadConfig, type ConfigOverrides } from "../../src/config/config.js";
-import type { PractitionerRole } from "../../src/consent/model.js";
+import type { PractitionerRole } from "../../src/model/vocabulary.js";
 import { createLogger } from "../../src/node/logger.js";
 import { startNode, type RunningNode } from "../../src/node/startNode.js";
 

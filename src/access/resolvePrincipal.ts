@@ -13,10 +13,10 @@
  */
 import type { Kysely } from "kysely";
 import { hexToString, isAddress, type Hex } from "viem";
-import { PRACTITIONER_ROLES, PURPOSES, type PractitionerRole, type Purpose } from "../consent/model.js";
+import { PRACTITIONER_ROLES, PURPOSES, type PractitionerRole, type Purpose } from "../model/vocabulary.js";
 import { BaseError } from "../errors/BaseError.js";
 import type { Schema } from "../store/schema.js";
-import { defaultPurpose, type Principal, type PrincipalKind } from "./principal.js";
+import { defaultPurpose, type Principal, type PrincipalKind } from "../model/principal.js";
 import {
   issueSessionToken,
   verifySessionToken,

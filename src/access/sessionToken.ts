@@ -11,9 +11,9 @@ import { createPrivateKey, createPublicKey, randomUUID, sign, verify, type KeyOb
 import { getAddress, hexToBytes, isAddress, isHex, type Address, type Hex } from "viem";
 import { privateKeyToAccount, publicKeyToAddress } from "viem/accounts";
 import { z } from "zod";
-import { PRACTITIONER_ROLES, type PractitionerRole } from "../consent/model.js";
+import { PRACTITIONER_ROLES, type PractitionerRole } from "../model/vocabulary.js";
 import { BaseError } from "../errors/BaseError.js";
-import type { PrincipalKind } from "./principal.js";
+import type { PrincipalKind } from "../model/principal.js";
 
 export const SESSION_AUDIENCE = "carechain";
 export const SESSION_ALG = "ES256K";

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from "fastify";
 import type { Hex } from "viem";
-import type { Principal } from "../access/principal.js";
+import type { Principal } from "../model/principal.js";
 import { principalFromSession } from "../access/resolvePrincipal.js";
 import { verifySessionToken } from "../access/sessionToken.js";
 import { BaseError } from "../errors/BaseError.js";

@@ -1,5 +1,5 @@
 import { bytesToHex, type Address } from "viem";
-import type { Principal } from "../access/principal.js";
+import type { Principal } from "../model/principal.js";
 import { BaseError } from "../errors/BaseError.js";
 import type { LoggedAuditEntry } from "./auditEntry.js";
 import type { AuditLog } from "./auditLog.js";

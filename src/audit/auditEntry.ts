@@ -6,7 +6,7 @@
  */
 import canonicalize from "canonicalize";
 import { z } from "zod";
-import { CATEGORIES, PURPOSES } from "../consent/model.js";
+import { CATEGORIES, PURPOSES } from "../model/vocabulary.js";
 import { BaseError } from "../errors/BaseError.js";
 import { leafHash } from "./merkleHash.js";
 

@@ -7,7 +7,7 @@
  */
 import type { Hex } from "viem";
 import { getMeta } from "../store/meta.js";
-import { AUDIT_CHAINS_FROM } from "../store/migrations/012_audit_patient_chains.js";
+import { AUDIT_CHAINS_FROM } from "../store/migrations/013_audit_patient_chains.js";
 import type { Store } from "../store/database.js";
 import type { AuditEntryTable, TreeHeadStatus } from "../store/schema.js";
 import { BaseError } from "../errors/BaseError.js";

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { CATEGORIES, PURPOSES } from "../consent/model.js";
+import { CATEGORIES, PURPOSES } from "../model/vocabulary.js";
 import { AUDIT_ACTIONS, encodeAuditEntry, parseAuditEntry, type AuditEntry } from "./auditEntry.js";
 import { canonicalText } from "./auditLog.js";
 

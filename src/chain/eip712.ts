@@ -1,6 +1,6 @@
 /**
  * EIP-712 domains and types of the carechain contracts other than consent (which lives in
- * `src/consent/model.ts`). The Solidity type strings must match these field for field.
+ * `src/model/consentTypes.ts`). The Solidity type strings must match these field for field.
  * https://eips.ethereum.org/EIPS/eip-712
  */
 export const PARTICIPANT_DOMAIN = { name: "carechain ParticipantRegistry", version: "1" } as const;

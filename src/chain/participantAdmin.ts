@@ -1,5 +1,5 @@
 import { stringToHex, type Address, type Hex } from "viem";
-import { ORGANIZATION_KINDS, type OrganizationKind, type PractitionerRole } from "../consent/model.js";
+import { ORGANIZATION_KINDS, type OrganizationKind, type PractitionerRole } from "../model/vocabulary.js";
 import type { Outbox } from "./outbox.js";
 
 /**

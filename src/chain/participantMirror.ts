@@ -1,6 +1,6 @@
 import type { Kysely } from "kysely";
 import { decodeEventLog, hexToString, type Hex } from "viem";
-import { ORGANIZATION_KINDS } from "../consent/model.js";
+import { ORGANIZATION_KINDS } from "../model/vocabulary.js";
 import type { Schema } from "../store/schema.js";
 import { participantRegistryAbi } from "./artifacts/ParticipantRegistry.js";
 import type { IndexedLog, LogHandler } from "./indexer.js";
@@ -15,7 +15,7 @@ export interface MirroredOrganization {
   active: boolean;
 }
 
-/** Role name of a `bytes32` role (`PRACTITIONER_ROLES` in src/consent/model.ts), NULs trimmed. */
+/** Role name of a `bytes32` role (`PRACTITIONER_ROLES` in src/model/vocabulary.ts), NULs trimmed. */
 export function roleName(role: Hex): string {
   return hexToString(role, { size: 32 }).replace(/\0+$/u, "");
 }

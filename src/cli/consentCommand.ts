@@ -1,7 +1,14 @@
 import type { Command } from "commander";
 import type { Address } from "viem";
 import { z } from "zod";
-import { ACTIONS, CATEGORIES, PURPOSES, type Action, type Category, type Purpose } from "../consent/model.js";
+import {
+  ACTIONS,
+  CATEGORIES,
+  PURPOSES,
+  type Action,
+  type Category,
+  type Purpose,
+} from "../model/vocabulary.js";
 import {
   buildGrantMessage,
   buildRevokeMessage,

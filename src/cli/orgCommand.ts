@@ -3,7 +3,7 @@ import { keccak256, toHex, type Address, type Hex } from "viem";
 import { z } from "zod";
 import { Outbox } from "../chain/outbox.js";
 import { ParticipantAdmin } from "../chain/participantAdmin.js";
-import { ORGANIZATION_KINDS, PRACTITIONER_ROLES } from "../consent/model.js";
+import { ORGANIZATION_KINDS, PRACTITIONER_ROLES } from "../model/vocabulary.js";
 import { hexOf, parseOptions, printJson } from "./apiClient.js";
 import { openNodeDirectory, type OperatorContext } from "./operatorContext.js";
 

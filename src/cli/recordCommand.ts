@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { z } from "zod";
-import { PURPOSES } from "../consent/model.js";
+import { PURPOSES } from "../model/vocabulary.js";
 import { BaseError } from "../errors/BaseError.js";
 import {
   hexOf,

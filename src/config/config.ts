@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { z } from "zod";
 import { BaseError } from "../errors/BaseError.js";
-import { ORGANIZATION_KINDS } from "../consent/model.js";
+import { ORGANIZATION_KINDS } from "../model/vocabulary.js";
 
 const url = (protocols: string[]) =>
   z.string().refine(

@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { zeroAddress, type Address, type Hex } from "viem";
-import type { Principal } from "../access/principal.js";
+import type { Principal } from "../model/principal.js";
 import { BaseError } from "../errors/BaseError.js";
 import type { Store } from "../store/database.js";
-import { auditEntryFor, type AuditSink } from "../records/recordAudit.js";
+import type { Auditor } from "../audit/auditor.js";
 import { BREAK_GLASS_SECONDS, decide, type Decision, type DecisionRequest } from "./decide.js";
 import type { GrantIndex } from "./grantIndex.js";
-import { isSensitive, type Action, type Category } from "./model.js";
+import { isSensitive, type Action, type Category } from "../model/vocabulary.js";
 
 /** A patient's preferences the decision depends on. */
 export interface PatientSettings {
@@ -45,8 +45,8 @@ export class ConsentGate {
   constructor(
     readonly index: GrantIndex,
     private readonly store: Store,
-    /** Where break-glass openings and refusals are audited, and the node named in those entries. */
-    private readonly audit?: { sink: AuditSink; node: string },
+    /** Where break-glass openings and refusals are audited. */
+    private readonly auditor?: Auditor,
     private readonly now: () => number = () => Math.floor(Date.now() / 1000),
   ) {}
 
@@ -139,10 +139,7 @@ export class ConsentGate {
     decision: "permit" | "deny",
     reason: string,
   ): Promise<void> {
-    if (!this.audit) return;
-    await this.audit.sink.enqueue(
-      auditEntryFor(principal, this.audit.node, { action: "break-glass", decision, patient, reason }),
-    );
+    await this.auditor?.record(principal, { action: "break-glass", decision, patient, reason });
   }
 
   async #openBreakGlass(

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { Address, Hex } from "viem";
 import { CONSENT_CATEGORY_SYSTEM, toFhirConsent } from "./consentResource.js";
-import { actionMask, categoryMask, purposeMask, type Grant } from "./model.js";
+import { actionMask, categoryMask, purposeMask } from "../model/vocabulary.js";
+import { type Grant } from "../model/consentTypes.js";
 import { accountToBytes32, roleToBytes32 } from "./signConsent.js";
 
 const DOCTOR = "0xD0c7000000000000000000000000000000000001" as Address;

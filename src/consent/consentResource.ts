@@ -1,6 +1,7 @@
 import type { Hex } from "viem";
 import { bytes32ToAccount, bytes32ToRole } from "./signConsent.js";
-import { actionsOf, categoriesOf, purposesOf, type Category, type Grant } from "./model.js";
+import { actionsOf, categoriesOf, purposesOf, type Category } from "../model/vocabulary.js";
+import { type Grant } from "../model/consentTypes.js";
 
 /** carechain's CodeSystem for its data categories (the `Category` names of model.ts). */
 export const CONSENT_CATEGORY_SYSTEM = "https://carechain.dev/fhir/CodeSystem/consent-category";

@@ -1,6 +1,6 @@
 import { getAddress, isAddressEqual, type Address, type Hex } from "viem";
-import type { Principal } from "../access/principal.js";
-import type { AuditEntry } from "../audit/auditEntry.js";
+import type { Principal } from "../model/principal.js";
+import type { Auditor } from "../audit/auditor.js";
 import { consentRegistryAbi } from "../chain/artifacts/ConsentRegistry.js";
 import type { ChainReadClients } from "../chain/clients.js";
 import type { IndexedLog } from "../chain/indexer.js";
@@ -10,7 +10,8 @@ import type { EventBus } from "../events/eventBus.js";
 import type { Store } from "../store/database.js";
 import type { GrantIndex } from "./grantIndex.js";
 import { markRevoked, saveGrant } from "./grantStore.js";
-import { GRANTEE_KINDS, categoriesOf, type Grant } from "./model.js";
+import { GRANTEE_KINDS, categoriesOf } from "../model/vocabulary.js";
+import { type Grant } from "../model/consentTypes.js";
 import {
   accountToBytes32,
   consentDomain,
@@ -31,8 +32,7 @@ export interface ConsentServiceDeps {
   clients: ChainReadClients;
   consentRegistry: Address;
   events: EventBus;
-  audit: { enqueue(entry: AuditEntry): Promise<number> };
-  nodeAccount: Address;
+  auditor: Auditor;
   /** Resolves once the indexer has applied every event up to `block`. */
   waitForBlock(block: bigint, timeoutMs: number): Promise<void>;
 }
@@ -211,17 +211,11 @@ export class ConsentService {
     grant: Grant,
     log: IndexedLog,
   ): Promise<void> {
-    await this.d.audit.enqueue({
-      v: 1,
-      time: new Date().toISOString(),
-      requestId: `tx:${log.transactionHash}`,
-      actor: { account: getAddress(grant.patient) },
-      patient: getAddress(grant.patient),
+    await this.d.auditor.recordSigned(getAddress(grant.patient), log.transactionHash, {
       action,
       categories: categoriesOf(grant.categories),
       decision: "permit",
       reason: `grant ${grant.grantId} to ${GRANTEE_KINDS.includes(grant.granteeKind) ? grant.granteeKind : "grantee"}`,
-      node: this.d.nodeAccount,
     });
   }
 }

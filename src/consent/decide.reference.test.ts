@@ -2,7 +2,17 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { stringToHex, type Address, type Hex } from "viem";
 import { decide, type Decision, type DecisionRequest } from "./decide.js";
-import { DAY, DOCTOR, grant, ORG, OTHER_ORG, PATIENT, request, T0, ZERO } from "./decideFixtures.js";
+import {
+  DAY,
+  DOCTOR,
+  grant,
+  ORG,
+  OTHER_ORG,
+  PATIENT,
+  request,
+  T0,
+  ZERO,
+} from "../../test/support/decideFixtures.js";
 import { GrantIndex } from "./grantIndex.js";
 import {
   ALL_NON_SENSITIVE_MASK,
@@ -15,9 +25,9 @@ import {
   categoryMask,
   isSensitive,
   purposeBit,
-  type Grant,
   type GranteeKind,
-} from "./model.js";
+} from "../model/vocabulary.js";
+import { type Grant } from "../model/consentTypes.js";
 import { roleToBytes32 } from "./signConsent.js";
 
 /**

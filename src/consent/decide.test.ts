@@ -12,12 +12,23 @@ import {
   categoryMask,
   isSensitive,
   purposeMask,
-  type Grant,
   type GranteeKind,
-} from "./model.js";
+} from "../model/vocabulary.js";
+import { type Grant } from "../model/consentTypes.js";
 import { accountToBytes32, roleToBytes32 } from "./signConsent.js";
 
-import { DAY, DOCTOR, grant, indexOf, ORG, OTHER_ORG, PATIENT, request, T0, ZERO } from "./decideFixtures.js";
+import {
+  DAY,
+  DOCTOR,
+  grant,
+  indexOf,
+  ORG,
+  OTHER_ORG,
+  PATIENT,
+  request,
+  T0,
+  ZERO,
+} from "../../test/support/decideFixtures.js";
 
 describe("decide", () => {
   it("lets the patient do anything with their own data, whatever the case of the address", () => {

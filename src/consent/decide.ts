@@ -8,7 +8,7 @@ import {
   type Action,
   type Category,
   type Purpose,
-} from "./model.js";
+} from "../model/vocabulary.js";
 
 /** How long a break-glass session lasts from its start: 4 hours. */
 export const BREAK_GLASS_SECONDS = 4 * 60 * 60;

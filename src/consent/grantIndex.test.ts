@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Address, Hex } from "viem";
 import { GrantIndex, Stage, granteeKey, type GrantQuery } from "./grantIndex.js";
-import type { Grant } from "./model.js";
+import type { Grant } from "../model/consentTypes.js";
 
 const ZERO = `0x${"0".repeat(64)}` as Hex;
 const ORG = `0x${"AB".repeat(32)}` as Hex;

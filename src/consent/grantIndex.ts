@@ -1,6 +1,7 @@
 import type { Address, Hex } from "viem";
 import { GrantArena, LINE, readAddress, WORDS } from "./grantArena.js";
-import { KNOWN_CATEGORY_MASK, type Grant, type GranteeKind } from "./model.js";
+import { KNOWN_CATEGORY_MASK, type GranteeKind } from "../model/vocabulary.js";
+import { type Grant } from "../model/consentTypes.js";
 
 const ZERO_BYTES32 = `0x${"0".repeat(64)}` as const;
 

@@ -3,7 +3,8 @@ import type { Address, Hex } from "viem";
 import { engines, freshStore, type TestStore } from "../../test/support/stores.js";
 import { decide } from "./decide.js";
 import { findGrant, loadGrantIndex, markRevoked, saveGrant } from "./grantStore.js";
-import { categoryMask, purposeMask, type Grant } from "./model.js";
+import { categoryMask, purposeMask } from "../model/vocabulary.js";
+import { type Grant } from "../model/consentTypes.js";
 import { accountToBytes32, roleToBytes32 } from "./signConsent.js";
 
 const PATIENT = "0x1111111111111111111111111111111111111111" as Address;

@@ -3,7 +3,8 @@ import type { Address, Hex } from "viem";
 import { BaseError } from "../errors/BaseError.js";
 import type { ConsentGrantTable, Schema } from "../store/schema.js";
 import { GrantIndex } from "./grantIndex.js";
-import { GRANTEE_KINDS, type Grant, type GranteeKind } from "./model.js";
+import { GRANTEE_KINDS, type GranteeKind } from "../model/vocabulary.js";
+import { type Grant } from "../model/consentTypes.js";
 
 /** Rows read per query while rebuilding the index, to bound memory on large tables. */
 const PAGE = 10_000;

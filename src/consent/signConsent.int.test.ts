@@ -11,7 +11,7 @@ import { foundry } from "viem/chains";
 import { privateKeyToAccount } from "viem/accounts";
 import { consentRegistryAbi, consentRegistryBytecode } from "../chain/artifacts/ConsentRegistry.js";
 import { startAnvil, type Anvil } from "../chain/anvil.js";
-import { CONSENT_TYPES } from "./model.js";
+import { CONSENT_TYPES } from "../model/consentTypes.js";
 import {
   buildGrantMessage,
   buildRevokeMessage,

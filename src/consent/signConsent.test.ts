@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { encodeAbiParameters, keccak256, toHex, type Address, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { BaseError } from "../errors/BaseError.js";
-import { CONSENT_DOMAIN, SENSITIVE_CATEGORIES, SENSITIVE_MASK, categoryMask } from "./model.js";
+import { SENSITIVE_CATEGORIES, SENSITIVE_MASK, categoryMask } from "../model/vocabulary.js";
+import { CONSENT_DOMAIN } from "../model/consentTypes.js";
 import {
   ALL_NON_SENSITIVE_CATEGORIES,
   accountToBytes32,

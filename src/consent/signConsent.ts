@@ -18,8 +18,6 @@ import { BaseError } from "../errors/BaseError.js";
 import {
   ACTIONS,
   CATEGORIES,
-  CONSENT_DOMAIN,
-  CONSENT_TYPES,
   GRANTEE_KINDS,
   KNOWN_ACTION_MASK,
   KNOWN_CATEGORY_MASK,
@@ -31,9 +29,9 @@ import {
   purposeMask,
   type Action,
   type Category,
-  type Grant,
   type Purpose,
-} from "./model.js";
+} from "../model/vocabulary.js";
+import { CONSENT_DOMAIN, CONSENT_TYPES, type Grant } from "../model/consentTypes.js";
 
 /** The EIP-712 domain of a deployed ConsentRegistry (https://eips.ethereum.org/EIPS/eip-712). */
 export interface ConsentDomain {

@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import type { Category } from "../consent/model.js";
+import type { Category } from "../model/vocabulary.js";
 
 /** In-process notifications that feed subscriptions, live views and notifications. */
 export interface CarechainEvents {
@@ -11,6 +11,8 @@ export interface CarechainEvents {
     patientAccount: string | undefined;
     categories: Category[];
   };
+  /** A Patient's records at this node were crypto-shredded (`RecordRepository.erasePatient`). */
+  "patient.erased": { patientId: string; patientAccount: string | undefined };
   "consent.granted": { grantId: string; patient: string };
   "consent.revoked": { grantId: string; patient: string };
   "patient.alert": { account: string; kind: string; detail: Record<string, unknown> };

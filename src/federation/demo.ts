@@ -12,8 +12,8 @@ import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from 
 import type { Hex, LocalAccount } from "viem";
 import { startAnvil, type Anvil } from "../chain/anvil.js";
 import { freePort } from "../chain/freePort.js";
-import type { OrganizationKind, PractitionerRole } from "../consent/model.js";
-import { categoryMask, purposeBit } from "../consent/model.js";
+import type { OrganizationKind, PractitionerRole } from "../model/vocabulary.js";
+import { categoryMask, purposeBit } from "../model/vocabulary.js";
 import { buildGrantMessage, signGrant, signedGrantToJson, type GrantInput } from "../consent/signConsent.js";
 import { BaseError } from "../errors/BaseError.js";
 import type { FhirResource } from "../records/fhirTypes.js";
@@ -264,7 +264,9 @@ async function describe(
     lines.push(`    curl -s -H 'x-carechain-access-request: ${header}' \\`);
     lines.push(`      '${gp.url}/federation/everything?patient=${first.address}'`);
     lines.push("    (single use: a signed AccessRequest carries a nonce; valid for 50 minutes)");
-    lines.push(`  where patient 1's records are: ${gp.url}/federation/locate?patient=${first.address}`);
+    lines.push(
+      `  where patient 1's records are (signed in as a practitioner; audited): ${gp.url}/federation/locate?patient=${first.address}`,
+    );
   }
   lines.push("", `  ledger block ${block}; Ctrl-C stops every process the demo started`, "");
   return lines.join("\n");

@@ -7,10 +7,10 @@
  */
 import type { Kysely } from "kysely";
 import type { Address, Hex, LocalAccount } from "viem";
-import type { Principal } from "../access/principal.js";
+import type { Principal } from "../model/principal.js";
 import { contentHash } from "../crypto/canonicalJson.js";
 import type { FhirResource } from "../records/fhirTypes.js";
-import { auditEntryFor, type AuditSink } from "../records/recordAudit.js";
+import type { Auditor } from "../audit/auditor.js";
 import type { RecordRepository } from "../records/repository.js";
 import type { Schema } from "../store/schema.js";
 import { locate, type RecordLocation } from "./locatorMirror.js";
@@ -25,7 +25,7 @@ export const sourceOf = (organization: string): string =>
 export interface FederatedFetchDeps {
   db: Kysely<Schema>;
   records: RecordRepository;
-  audit: AuditSink;
+  auditor: Auditor;
   /** This node's key: signs the requests to peers. */
   account: LocalAccount;
   organizationId: Hex;
@@ -63,9 +63,8 @@ export async function federatedEverything(
 ): Promise<FhirResource> {
   const request = signed.accessRequest;
   const own = deps.organizationId.toLowerCase();
-  const holders = (await locate(deps.db, request.patient)).filter(
-    (l) => l.organization !== own && (l.categories & request.categories) !== 0,
-  );
+  // locators carry no categories: every other holder is asked, and decides under its consent
+  const holders = (await locate(deps.db, request.patient)).filter((l) => l.organization !== own);
   const [local, ...remote] = await Promise.all([
     deps.records.everythingForAccount(principal, request.patient, request.categories),
     ...holders.map((h) => fetchFromPeer(deps, h, signed)),
@@ -188,17 +187,15 @@ async function auditReceive(
   const refs = result.resources
     .map((r) => `${r.resourceType}/${r.id}`)
     .filter((ref) => /^[A-Z][A-Za-z]{1,63}\/[A-Za-z0-9.-]{1,64}$/u.test(ref));
-  await deps.audit.enqueue(
-    auditEntryFor(principal, deps.account.address, {
-      action: "receive",
-      decision: result.status === "ok" ? "permit" : "deny",
-      patient,
-      resources: refs,
-      reason:
-        `from organization ${result.organization}: ${result.status}${result.detail ? ` (${result.detail})` : ""}`.slice(
-          0,
-          500,
-        ),
-    }),
-  );
+  await deps.auditor.record(principal, {
+    action: "receive",
+    decision: result.status === "ok" ? "permit" : "deny",
+    patient,
+    resources: refs,
+    reason:
+      `from organization ${result.organization}: ${result.status}${result.detail ? ` (${result.detail})` : ""}`.slice(
+        0,
+        500,
+      ),
+  });
 }

@@ -1,7 +1,7 @@
 import { encodePacked, keccak256, type Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { categoryMask, purposeBit } from "../consent/model.js";
+import { categoryMask, purposeBit } from "../model/vocabulary.js";
 import { BaseError } from "../errors/BaseError.js";
 import { engines, freshStore, type TestStore } from "../../test/support/stores.js";
 import {

@@ -24,14 +24,14 @@ import {
   purposesOf,
   type PractitionerRole,
   type Purpose,
-} from "../consent/model.js";
+} from "../model/vocabulary.js";
 import { BaseError } from "../errors/BaseError.js";
 import {
   organizationByNode,
   practitionerRoles,
   type MirroredOrganization,
 } from "../chain/participantMirror.js";
-import type { Principal } from "../access/principal.js";
+import type { Principal } from "../model/principal.js";
 import type { Schema } from "../store/schema.js";
 import { consumeOnce } from "./replayGuard.js";
 

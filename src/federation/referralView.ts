@@ -1,7 +1,7 @@
 import type { Selectable } from "kysely";
 import { getAddress, type Address, type Hex } from "viem";
 import { z } from "zod";
-import { CATEGORIES, categoriesOf, type Category } from "../consent/model.js";
+import { CATEGORIES, categoriesOf, type Category } from "../model/vocabulary.js";
 import type { ReferralTable } from "../store/schema.js";
 
 /** A SNOMED CT concept id (6 to 18 digits): referrals carry codes, never free text. */

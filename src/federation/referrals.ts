@@ -2,13 +2,14 @@ import { randomUUID } from "node:crypto";
 import type { Selectable } from "kysely";
 import type { Logger } from "pino";
 import { getAddress, type Address, type Hex } from "viem";
-import type { Principal } from "../access/principal.js";
+import type { Principal } from "../model/principal.js";
 import { organizationById } from "../chain/participantMirror.js";
 import type { ConsentGate } from "../consent/consentGate.js";
-import { categoriesOf, categoryMask, type Category, type Grant } from "../consent/model.js";
+import { categoriesOf, categoryMask, type Category } from "../model/vocabulary.js";
+import { type Grant } from "../model/consentTypes.js";
 import { BaseError } from "../errors/BaseError.js";
 import type { CarechainEvents } from "../events/eventBus.js";
-import { auditEntryFor, type AuditSink } from "../records/recordAudit.js";
+import type { Auditor } from "../audit/auditor.js";
 import type { Store } from "../store/database.js";
 import type { ReferralTable } from "../store/schema.js";
 import type { DeliveryQueue } from "./subscriptionDelivery.js";
@@ -17,10 +18,9 @@ import { referralView, type ReferralNotice, type ReferralView } from "./referral
 export interface ReferralServiceDeps {
   store: Store;
   gate: ConsentGate;
-  audit: AuditSink;
+  auditor: Auditor;
   deliveries: DeliveryQueue;
   organizationId: Hex;
-  nodeAccount: Address;
   logger: Logger;
 }
 
@@ -298,8 +298,6 @@ export class ReferralService {
     categories: readonly Category[],
     reason: string,
   ): Promise<void> {
-    await this.#d.audit.enqueue(
-      auditEntryFor(principal, this.#d.nodeAccount, { action, decision, patient, categories, reason }),
-    );
+    await this.#d.auditor.record(principal, { action, decision, patient, categories, reason });
   }
 }

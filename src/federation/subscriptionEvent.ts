@@ -1,5 +1,5 @@
 import type { Address } from "viem";
-import { categoriesOf } from "../consent/model.js";
+import { categoriesOf } from "../model/vocabulary.js";
 
 /** A stored subscription event row. */
 export interface StoredEvent {

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
-import type { Principal } from "../access/principal.js";
+import type { Principal } from "../model/principal.js";
 import { BaseError } from "../errors/BaseError.js";
 import { sseFrame, type SubscriptionEvent } from "./subscriptionEvent.js";
 import type { SubscriptionService } from "./subscriptions.js";

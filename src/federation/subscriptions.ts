@@ -11,7 +11,7 @@ import { randomUUID } from "node:crypto";
 import type { Selectable } from "kysely";
 import type { Logger } from "pino";
 import { getAddress, type Address, type Hex } from "viem";
-import type { Principal, PrincipalKind } from "../access/principal.js";
+import type { Principal, PrincipalKind } from "../model/principal.js";
 import type { ConsentGate } from "../consent/consentGate.js";
 import type { Decision } from "../consent/decide.js";
 import {
@@ -20,10 +20,10 @@ import {
   type Category,
   type PractitionerRole,
   type Purpose,
-} from "../consent/model.js";
+} from "../model/vocabulary.js";
 import { BaseError } from "../errors/BaseError.js";
 import type { CarechainEvents } from "../events/eventBus.js";
-import { auditEntryFor, type AuditSink } from "../records/recordAudit.js";
+import type { Auditor } from "../audit/auditor.js";
 import type { Store } from "../store/database.js";
 import type { SubscriptionTable } from "../store/schema.js";
 import type { DeliveryQueue } from "./subscriptionDelivery.js";
@@ -62,11 +62,10 @@ export interface EventSink {
 export interface SubscriptionServiceDeps {
   store: Store;
   gate: ConsentGate;
-  audit: AuditSink;
+  auditor: Auditor;
   deliveries: DeliveryQueue;
   /** This node's organization: the author of every record stored here. */
   organizationId: Hex;
-  nodeAccount: Address;
   logger: Logger;
 }
 
@@ -104,17 +103,15 @@ export class SubscriptionService {
     const patient = getAddress(request.patient);
     const decision = this.#permitted(principal, patient, mask);
     const id = randomUUID();
-    await this.#d.audit.enqueue(
-      auditEntryFor(principal, this.#d.nodeAccount, {
-        action: decision.permit ? "share" : "deny",
-        decision: decision.permit ? "permit" : "deny",
-        patient,
-        categories: request.categories,
-        reason: decision.permit
-          ? `subscription ${id} opened (${request.channel})`
-          : `subscribe: ${decision.reason}`,
-      }),
-    );
+    await this.#d.auditor.record(principal, {
+      action: decision.permit ? "share" : "deny",
+      decision: decision.permit ? "permit" : "deny",
+      patient,
+      categories: request.categories,
+      reason: decision.permit
+        ? `subscription ${id} opened (${request.channel})`
+        : `subscribe: ${decision.reason}`,
+    });
     if (!decision.permit)
       throw new BaseError("forbidden", `not permitted to subscribe: ${decision.reason}`, {
         code: "forbidden",
@@ -228,16 +225,14 @@ export class SubscriptionService {
         if (!still.permit) await this.#end(row, endReason(still));
         continue;
       }
-      await this.#d.audit.enqueue(
-        auditEntryFor(principal, this.#d.nodeAccount, {
-          action: "share",
-          decision: "permit",
-          patient,
-          resources: [reference],
-          categories: event.categories,
-          reason: `subscription ${row.id} notified`,
-        }),
-      );
+      await this.#d.auditor.record(principal, {
+        action: "share",
+        decision: "permit",
+        patient,
+        resources: [reference],
+        categories: event.categories,
+        reason: `subscription ${row.id} notified`,
+      });
       await this.#publish(row, { kind: "notification", reference, categories: mask, detail: null });
     }
   }

@@ -3,7 +3,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { keccak256, toHex, type Address } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { systemPrincipal } from "../access/principal.js";
+import { systemPrincipal } from "../model/principal.js";
 import { ParticipantAdmin } from "../chain/participantAdmin.js";
 import { buildGrantMessage, signGrant, signedGrantToJson } from "../consent/signConsent.js";
 import { getMeta, setMeta } from "../store/meta.js";

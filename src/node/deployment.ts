@@ -1,4 +1,5 @@
 import type { Address } from "viem";
+import { recordLocatorAbi } from "../chain/artifacts/RecordLocator.js";
 import type { ChainClients } from "../chain/clients.js";
 import { deployContracts, deployRecordLocator, type Deployment } from "../chain/deploy.js";
 import type { Config } from "../config/config.js";
@@ -15,15 +16,22 @@ interface StoredDeployment {
   auditAnchor: Address;
   /** Absent in deployments made before record locators existed (upgraded on start). */
   recordLocator?: Address;
+  /** `LOCATOR_VERSION` of `recordLocator`; absent for the first version (replaced on start). */
+  recordLocatorVersion?: number;
   blockNumber: string;
 }
+
+/** The RecordLocator interface this node speaks (the contract's `LOCATOR_VERSION`). */
+const LOCATOR_VERSION = 2;
 
 /**
  * Finds the contracts this node uses: those remembered in its database, else those named in
  * CARECHAIN_CONTRACTS (joining a consortium), else a fresh deployment (first run on the embedded
  * ledger). Checks that code is really there, so a wiped ledger is reported, not silently reused.
- * A remembered deployment from before RecordLocator existed is upgraded: CARECHAIN_CONTRACTS'
- * `recordLocator` when given, else (embedded ledger only) a fresh RecordLocator deployed now.
+ * A remembered deployment from before RecordLocator existed, or with a RecordLocator of an earlier
+ * version (one that held category bitmasks), is upgraded: CARECHAIN_CONTRACTS' `recordLocator`
+ * when given, else (embedded ledger only) a fresh RecordLocator deployed now. The earlier locator
+ * is no longer published to or read; its past events stay on the ledger.
  */
 export async function resolveDeployment(
   store: Store,
@@ -43,7 +51,10 @@ export async function resolveDeployment(
     }
     deployment = {
       ...s,
-      recordLocator: s.recordLocator ?? (await upgradeRecordLocator(clients, config, s.participantRegistry)),
+      recordLocator:
+        s.recordLocator !== undefined && s.recordLocatorVersion === LOCATOR_VERSION
+          ? s.recordLocator
+          : await upgradeRecordLocator(clients, config, s.participantRegistry),
       blockNumber: BigInt(s.blockNumber),
     };
   } else if (config.contracts) {
@@ -72,12 +83,29 @@ export async function resolveDeployment(
       });
     }
   }
+  const version = await clients.publicClient
+    .readContract({
+      address: deployment.recordLocator,
+      abi: recordLocatorAbi,
+      functionName: "LOCATOR_VERSION",
+    })
+    .catch(() => undefined);
+  if (version !== LOCATOR_VERSION) {
+    throw new BaseError(
+      "config",
+      `the RecordLocator at ${deployment.recordLocator} is not version ${LOCATOR_VERSION}`,
+      {
+        details: "a consortium governor deploys the current RecordLocator once and publishes its address",
+      },
+    );
+  }
   const stored: StoredDeployment = {
     chainId: deployment.chainId,
     participantRegistry: deployment.participantRegistry,
     consentRegistry: deployment.consentRegistry,
     auditAnchor: deployment.auditAnchor,
     recordLocator: deployment.recordLocator,
+    recordLocatorVersion: LOCATOR_VERSION,
     blockNumber: deployment.blockNumber.toString(),
   };
   await setMeta(store.db, KEY, JSON.stringify(stored));

@@ -5,6 +5,7 @@ import type { Address, Hex } from "viem";
 import { AccessLog } from "../audit/accessLog.js";
 import { Anchorer } from "../audit/anchorer.js";
 import { AuditLog } from "../audit/auditLog.js";
+import { Auditor } from "../audit/auditor.js";
 import { latestAnchor } from "../audit/chainAnchors.js";
 import type { Deployment } from "../chain/deploy.js";
 import type { ChainClients } from "../chain/clients.js";
@@ -20,6 +21,7 @@ import { loadOrCreateLocalKeyProvider, type KeyProvider } from "../crypto/keyPro
 import { PatientKeyring } from "../crypto/patientKeys.js";
 import { EventBus } from "../events/eventBus.js";
 import { signNodeRequest } from "../federation/nodeAuth.js";
+import { FederationService } from "../federation/federationService.js";
 import { locatorMirror } from "../federation/locatorMirror.js";
 import { LocatorPublisher } from "../federation/locatorPublisher.js";
 import { ReferralService } from "../federation/referrals.js";
@@ -36,6 +38,8 @@ export interface Services {
   events: EventBus;
   keyring: PatientKeyring;
   audit: AuditLog;
+  /** The audit seam every room records through. */
+  auditor: Auditor;
   accessLog: AccessLog;
   anchorer: Anchorer;
   gate: ConsentGate;
@@ -45,8 +49,10 @@ export interface Services {
   deliveries: DeliveryQueue;
   subscriptions: SubscriptionService;
   referrals: ReferralService;
-  /** Publishes RecordLocator entries for stored records; started by startNode. */
+  /** Publishes and withdraws RecordLocator entries; started by startNode. */
   locators: LocatorPublisher;
+  /** Federation between nodes: fetch, merged view, locate, discovery setting. */
+  federation: FederationService;
 }
 
 export interface ServiceDeps {
@@ -68,8 +74,9 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
   const keyring = new PatientKeyring(d.store, provider);
   const audit = await AuditLog.open(d.store);
   const node = d.key.account.address as Address;
+  const auditor = new Auditor(audit, node);
   const accessLog = new AccessLog(audit, node);
-  const gate = new ConsentGate(await loadGrantIndex(d.store.db), d.store, { sink: audit, node });
+  const gate = new ConsentGate(await loadGrantIndex(d.store.db), d.store, auditor);
   await gate.load();
   const consents = new ConsentService({
     store: d.store,
@@ -78,8 +85,7 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
     clients: d.clients,
     consentRegistry: d.deployment.consentRegistry,
     events,
-    audit,
-    nodeAccount: node,
+    auditor,
     waitForBlock: (block, timeoutMs) => d.indexer.waitForBlock(block, timeoutMs),
   });
   const anchorer = new Anchorer({
@@ -97,11 +103,10 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
     store: d.store,
     keyring,
     gate,
-    audit,
+    auditor,
     blind: new BlindIndex(await blindIndexKey(d.store, provider)),
     events,
     organizationId: d.organizationId,
-    nodeAccount: node,
   });
   events.on("patient.alert", (alert) => {
     gate
@@ -119,6 +124,16 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
     organizationId: d.organizationId,
     logger: d.logger,
   });
+  const federation = new FederationService({
+    db: d.store.db,
+    records,
+    gate,
+    auditor,
+    locators,
+    account: d.key.account,
+    organizationId: d.organizationId,
+    chainId: d.clients.chainId,
+  });
   const deliveries = new DeliveryQueue({
     store: d.store,
     logger: d.logger,
@@ -128,10 +143,9 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
   const push = {
     store: d.store,
     gate,
-    audit,
+    auditor,
     deliveries,
     organizationId: d.organizationId,
-    nodeAccount: node,
   };
   const subscriptions = new SubscriptionService({ ...push, logger: d.logger });
   const referrals = new ReferralService({ ...push, logger: d.logger });
@@ -142,6 +156,7 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
     events,
     keyring,
     audit,
+    auditor,
     accessLog,
     anchorer,
     gate,
@@ -151,6 +166,7 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
     subscriptions,
     referrals,
     locators,
+    federation,
   };
 }
 

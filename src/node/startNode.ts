@@ -27,7 +27,7 @@ import { freePort } from "../chain/freePort.js";
 import { buildServices, type Services } from "./services.js";
 import { seedDemo } from "./demoSeed.js";
 import type { Config } from "../config/config.js";
-import { ORGANIZATION_KINDS } from "../consent/model.js";
+import { ORGANIZATION_KINDS } from "../model/vocabulary.js";
 import { BaseError } from "../errors/BaseError.js";
 import { openStore, type Store } from "../store/database.js";
 import { resolveDeployment } from "./deployment.js";
@@ -218,6 +218,7 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
         fhirRoutes({
           records: services.records,
           nodeKey,
+          federation: services.federation,
           views: { AuditEvent: auditEventView(auditDeps), Consent: consentView(services.consents, nodeKey) },
         }),
         consentRoutes({
@@ -229,14 +230,7 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
         auditRoutes(auditDeps),
         subscriptionRoutes({ subscriptions: services.subscriptions, nodeKey }),
         referralRoutes({ referrals: services.referrals, store, nodeKey }),
-        federationRoutes({
-          db: store.db,
-          records: services.records,
-          audit: services.audit,
-          account: key.account,
-          organizationId,
-          chainId: clients.chainId,
-        }),
+        federationRoutes({ federation: services.federation, db: store.db, nodeKey }),
       ],
     });
     cleanups.push(() => app.close());

@@ -1,4 +1,4 @@
-import type { Principal } from "../access/principal.js";
+import type { Principal } from "../model/principal.js";
 import type { Decision } from "../consent/decide.js";
 import { BaseError } from "../errors/BaseError.js";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { categoryMask } from "../consent/model.js";
+import { categoryMask } from "../model/vocabulary.js";
 import { categorize, categoryMaskOf } from "./categorize.js";
 import type { FhirResource } from "./fhirTypes.js";
 

@@ -1,5 +1,5 @@
 /**
- * Maps a FHIR resource to the consent categories of src/consent/model.ts. A resource gets its
+ * Maps a FHIR resource to the consent categories of src/model/vocabulary.ts. A resource gets its
  * ordinary category from its type (and, for Observation, DiagnosticReport, DocumentReference and
  * ServiceRequest, from its category codes), plus every sensitive category that its own codes or
  * its meta.security labels reveal. References are not chased: a MedicationRequest whose reason
@@ -20,8 +20,8 @@
  * How several categories combine in a decision belongs to consent/; the suggested reading is that
  * every sensitive category in the list must be granted, and any one of the others suffices.
  */
-import { CATEGORIES, categoryMask } from "../consent/model.js";
-import type { Category } from "../consent/model.js";
+import { CATEGORIES, categoryMask } from "../model/vocabulary.js";
+import type { Category } from "../model/vocabulary.js";
 import type { Coding, FhirResource } from "./fhirTypes.js";
 import {
   ACT_CODE_SYSTEMS,

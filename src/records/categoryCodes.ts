@@ -5,7 +5,7 @@
  * Synthea emits for the matching modules; a code missing here means a sensitive record is
  * classified only by its ordinary category, so lists err on the side of inclusion.
  */
-import type { Category } from "../consent/model.js";
+import type { Category } from "../model/vocabulary.js";
 
 export const SNOMED = "http://snomed.info/sct";
 export const LOINC = "http://loinc.org";

@@ -5,8 +5,8 @@
  * and its search index rows computed. `persistWrite` (src/records/recordWrite.ts) stores it.
  */
 import { isAddressEqual, type Address, type Hex } from "viem";
-import type { Principal } from "../access/principal.js";
-import type { Category } from "../consent/model.js";
+import type { Principal } from "../model/principal.js";
+import type { Category } from "../model/vocabulary.js";
 import { canonicalJson } from "../crypto/canonicalJson.js";
 import { encryptRecord } from "../crypto/envelope.js";
 import type { PatientKeyring } from "../crypto/patientKeys.js";

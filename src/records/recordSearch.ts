@@ -1,14 +1,14 @@
 import type { Address } from "viem";
-import type { Principal } from "../access/principal.js";
+import type { Principal } from "../model/principal.js";
 import type { ConsentGate, PatientDecider } from "../consent/consentGate.js";
 import type { Decision } from "../consent/decide.js";
-import { categoriesOf, type Category } from "../consent/model.js";
+import { categoriesOf, type Category } from "../model/vocabulary.js";
 import { BaseError } from "../errors/BaseError.js";
 import type { Store } from "../store/database.js";
 import { directoryDecision } from "./accessDecision.js";
 import type { BlindIndex } from "./blindIndex.js";
 import type { FhirResource } from "./fhirTypes.js";
-import { auditPatient, type AuditFacts } from "./recordAudit.js";
+import { auditPatient, type AuditFacts } from "../audit/auditor.js";
 import {
   searchWhere,
   STORED_VERSION_COLUMNS,

@@ -1,6 +1,6 @@
 import type { Insertable, Transaction } from "kysely";
 import { getAddress, type Address } from "viem";
-import type { Category } from "../consent/model.js";
+import type { Category } from "../model/vocabulary.js";
 import { contentHash } from "../crypto/canonicalJson.js";
 import type { Schema, SearchTokenTable } from "../store/schema.js";
 import type { BlindIndex } from "./blindIndex.js";

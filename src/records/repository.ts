@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { Address, Hex } from "viem";
-import type { Principal } from "../access/principal.js";
+import type { Principal } from "../model/principal.js";
 import type { ConsentGate } from "../consent/consentGate.js";
 import type { Decision } from "../consent/decide.js";
-import { categoriesOf, type Category } from "../consent/model.js";
+import { categoriesOf, type Category } from "../model/vocabulary.js";
 import { decryptRecord } from "../crypto/envelope.js";
 import type { PatientKeyring } from "../crypto/patientKeys.js";
 import { BaseError } from "../errors/BaseError.js";
@@ -11,7 +11,7 @@ import type { EventBus } from "../events/eventBus.js";
 import type { Store } from "../store/database.js";
 import type { BlindIndex } from "./blindIndex.js";
 import type { FhirResource } from "./fhirTypes.js";
-import { auditEntryFor, auditPatient, type AuditFacts, type AuditSink } from "./recordAudit.js";
+import { auditPatient, type AuditFacts, type Auditor } from "../audit/auditor.js";
 import { validateResource } from "./validateResource.js";
 import { RecordSearch } from "./recordSearch.js";
 import { directoryDecision, forbiddenFor } from "./accessDecision.js";
@@ -26,13 +26,11 @@ export interface RecordRepositoryDeps {
   store: Store;
   keyring: PatientKeyring;
   gate: ConsentGate;
-  audit: AuditSink;
+  auditor: Auditor;
   blind: BlindIndex;
   events: EventBus;
   /** This node's organization id: the author of everything written here. */
   organizationId: Hex;
-  /** This node's account, named in audit entries. */
-  nodeAccount: Address;
 }
 
 /**
@@ -280,6 +278,7 @@ export class RecordRepository {
       patient: auditPatient(patientId, account),
       reason: `crypto-shredded ${count} resources`,
     });
+    this.#d.events.emit("patient.erased", { patientId, patientAccount: account });
     return { resources: count };
   }
 
@@ -443,6 +442,6 @@ export class RecordRepository {
   }
 
   async #audit(principal: Principal, facts: AuditFacts): Promise<void> {
-    await this.#d.audit.enqueue(auditEntryFor(principal, this.#d.nodeAccount, facts));
+    await this.#d.auditor.record(principal, facts);
   }
 }

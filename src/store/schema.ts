@@ -197,16 +197,21 @@ export interface NotificationTable {
   read_at: number | null;
 }
 
-/** Mirror of RecordLocator `LocatorPublished`: which organization holds which categories of a patient. */
+/** Mirror of RecordLocator: which organizations hold data for a patient's account (no categories). */
 export interface RecordLocatorTable {
   patient: string;
   /** bytes32 organization id (lowercase hex). */
   organization: string;
-  /** Category bitmask held (OR-ed over time). */
-  categories: number;
-  /** Unix seconds of the holder's last update. */
+  /** Unix seconds (a UTC day) of the holder's last update. */
   updated_at: number;
   block_number: number;
+}
+
+/** Patients (lowercase accounts) who opted this node's organization out of discovery. */
+export interface DiscoveryOptOutTable {
+  patient: string;
+  /** Unix ms of the opt-out. */
+  created_at: number;
 }
 
 /** Seen node-request signatures and access-request nonces, kept until they expire (unix ms). */
@@ -305,6 +310,7 @@ export interface Schema {
   break_glass_sessions: BreakGlassSessionTable;
   notifications: NotificationTable;
   record_locators: RecordLocatorTable;
+  discovery_opt_outs: DiscoveryOptOutTable;
   federation_replay: FederationReplayTable;
   subscriptions: SubscriptionTable;
   subscription_events: SubscriptionEventTable;

@@ -13,13 +13,8 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consentRegistryAbi as abi } from "../../src/chain/artifacts/ConsentRegistry.js";
 import type { ChainClients } from "../../src/chain/clients.js";
-import {
-  actionMask,
-  categoryMask,
-  CONSENT_DOMAIN,
-  CONSENT_TYPES,
-  purposeMask,
-} from "../../src/consent/model.js";
+import { actionMask, categoryMask, purposeMask } from "../../src/model/vocabulary.js";
+import { CONSENT_DOMAIN, CONSENT_TYPES } from "../../src/model/consentTypes.js";
 import {
   deployWallet1271,
   expectRevert,

@@ -13,7 +13,7 @@ import { participantRegistryAbi as abi } from "../../src/chain/artifacts/Partici
 import { EMBEDDED_CHAIN_ID } from "../../src/chain/anvil.js";
 import type { ChainClients } from "../../src/chain/clients.js";
 import { PARTICIPANT_DOMAIN, PARTICIPANT_TYPES } from "../../src/chain/eip712.js";
-import { ORGANIZATION_KINDS } from "../../src/consent/model.js";
+import { ORGANIZATION_KINDS } from "../../src/model/vocabulary.js";
 import {
   deployWallet1271,
   expectRevert,

@@ -11,12 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { participantRegistryAbi } from "../../src/chain/artifacts/ParticipantRegistry.js";
 import { recordLocatorAbi as abi } from "../../src/chain/artifacts/RecordLocator.js";
 import type { ChainClients } from "../../src/chain/clients.js";
-import { categoryMask } from "../../src/consent/model.js";
 import { expectRevert, mined, randomAccount, startChainFixture, type ChainFixture } from "./chainFixture.js";
 
 let orgCounter = 0;
-const LABS = categoryMask(["labs"]);
-const MEDS = categoryMask(["medications"]);
 
 describe("RecordLocator", () => {
   let f: ChainFixture;
@@ -44,13 +41,10 @@ describe("RecordLocator", () => {
     return orgId;
   }
 
-  const publish = (c: ChainClients, patient: Address, categories: number, updatedAt: bigint) =>
-    c.walletClient.writeContract({
-      address,
-      abi,
-      functionName: "publish",
-      args: [patient, categories, updatedAt],
-    });
+  const publish = (c: ChainClients, patient: Address, updatedAt: bigint) =>
+    c.walletClient.writeContract({ address, abi, functionName: "publish", args: [patient, updatedAt] });
+  const withdraw = (c: ChainClients, patient: Address) =>
+    c.walletClient.writeContract({ address, abi, functionName: "withdraw", args: [patient] });
   const locations = (patient: Address) =>
     f.governor.publicClient.readContract({ address, abi, functionName: "locations", args: [patient] });
 
@@ -60,29 +54,77 @@ describe("RecordLocator", () => {
     return { account, clients: await f.connect(account), orgId };
   }
 
-  it("records what each organization holds, OR-ing categories and keeping the latest time", async () => {
+  it("records which organizations hold data for an account, keeping the latest time", async () => {
     const patient = randomAccount().address;
     const lab = await nodeClients();
     const pharmacy = await nodeClients();
-    const receipt = await mined(lab.clients, publish(lab.clients, patient, LABS, 100n));
+    const receipt = await mined(lab.clients, publish(lab.clients, patient, 100n));
     const [event] = parseEventLogs({ abi, logs: receipt.logs, eventName: "LocatorPublished" });
-    expect(event?.args).toEqual({ patient, organization: lab.orgId, categories: LABS, updatedAt: 100n });
+    expect(event?.args).toEqual({ patient, organization: lab.orgId, updatedAt: 100n });
 
-    await mined(pharmacy.clients, publish(pharmacy.clients, patient, MEDS, 150n));
-    await mined(lab.clients, publish(lab.clients, patient, MEDS, 90n)); // late relay: time stays
+    await mined(pharmacy.clients, publish(pharmacy.clients, patient, 150n));
+    await mined(lab.clients, publish(lab.clients, patient, 90n)); // late relay: time stays
     expect(await locations(patient)).toEqual([
-      { organization: lab.orgId, categories: LABS | MEDS, updatedAt: 100n },
-      { organization: pharmacy.orgId, categories: MEDS, updatedAt: 150n },
+      { organization: lab.orgId, updatedAt: 100n },
+      { organization: pharmacy.orgId, updatedAt: 150n },
     ]);
     expect(await locations(randomAccount().address)).toEqual([]);
+    expect(
+      await f.governor.publicClient.readContract({ address, abi, functionName: "LOCATOR_VERSION" }),
+    ).toBe(2);
+  });
+
+  it("carries no category in any event or in the stored entry", () => {
+    for (const item of abi) {
+      if (item.type !== "event" && item.type !== "function") continue;
+      const fields = [...item.inputs, ...("outputs" in item ? item.outputs : [])].flatMap((p) =>
+        "components" in p ? [p.name, ...p.components.map((c) => c.name)] : [p.name],
+      );
+      expect(fields.filter((n) => /categor/iu.test(n))).toEqual([]);
+    }
+  });
+
+  it("withdraws only the caller's own entry, keeps the others, and may publish again", async () => {
+    const patient = randomAccount().address;
+    const [a, b, c] = [await nodeClients(), await nodeClients(), await nodeClients()];
+    for (const [i, n] of [a, b, c].entries())
+      await mined(n.clients, publish(n.clients, patient, BigInt(10 + i)));
+
+    const receipt = await mined(a.clients, withdraw(a.clients, patient));
+    const events = parseEventLogs({ abi, logs: receipt.logs });
+    expect(events.map((e) => [e.eventName, e.args])).toEqual([
+      ["LocatorWithdrawn", { patient, organization: a.orgId }],
+    ]);
+    // the last holder moved into the freed slot
+    expect(await locations(patient)).toEqual([
+      { organization: c.orgId, updatedAt: 12n },
+      { organization: b.orgId, updatedAt: 11n },
+    ]);
+    await mined(c.clients, withdraw(c.clients, patient));
+    expect(await locations(patient)).toEqual([{ organization: b.orgId, updatedAt: 11n }]);
+
+    // an absent entry: nothing changes, nothing is emitted, nothing reverts
+    const again = await mined(a.clients, withdraw(a.clients, patient));
+    expect(again.logs).toEqual([]);
+    expect(await locations(patient)).toEqual([{ organization: b.orgId, updatedAt: 11n }]);
+
+    // a withdrawn organization may publish again, from a fresh time
+    await mined(a.clients, publish(a.clients, patient, 5n));
+    await mined(b.clients, withdraw(b.clients, patient));
+    expect(await locations(patient)).toEqual([{ organization: a.orgId, updatedAt: 5n }]);
+    await mined(a.clients, withdraw(a.clients, patient));
+    expect(await locations(patient)).toEqual([]);
   });
 
   it("refuses callers that are not the node of an active organization", async () => {
     const stranger = await f.connect(randomAccount());
-    await expectRevert(publish(stranger, randomAccount().address, LABS, 1n), "RecordLocatorUnknownNode", [
+    const patient = randomAccount().address;
+    await expectRevert(publish(stranger, patient, 1n), "RecordLocatorUnknownNode", [
       stranger.account.address,
     ]);
+    await expectRevert(withdraw(stranger, patient), "RecordLocatorUnknownNode", [stranger.account.address]);
     const suspended = await nodeClients();
+    await mined(suspended.clients, publish(suspended.clients, patient, 1n));
     await mined(
       f.governor,
       f.governor.walletClient.writeContract({
@@ -92,16 +134,17 @@ describe("RecordLocator", () => {
         args: [suspended.orgId, false],
       }),
     );
-    await expectRevert(
-      publish(suspended.clients, randomAccount().address, LABS, 1n),
-      "RecordLocatorUnknownNode",
-      [suspended.account.address],
-    );
+    await expectRevert(publish(suspended.clients, patient, 2n), "RecordLocatorUnknownNode", [
+      suspended.account.address,
+    ]);
+    await expectRevert(withdraw(suspended.clients, patient), "RecordLocatorUnknownNode", [
+      suspended.account.address,
+    ]);
   });
 
-  it("refuses a zero patient or an empty category mask", async () => {
+  it("refuses a zero patient", async () => {
     const lab = await nodeClients();
-    await expectRevert(publish(lab.clients, zeroAddress, LABS, 1n), "RecordLocatorZeroPatient");
-    await expectRevert(publish(lab.clients, randomAccount().address, 0, 1n), "RecordLocatorNoCategories");
+    await expectRevert(publish(lab.clients, zeroAddress, 1n), "RecordLocatorZeroPatient");
+    await expectRevert(withdraw(lab.clients, zeroAddress), "RecordLocatorZeroPatient");
   });
 });

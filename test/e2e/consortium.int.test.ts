@@ -13,7 +13,7 @@ import {
   signRevoke,
   signedGrantToJson,
 } from "../../src/consent/signConsent.js";
-import { categoryMask, purposeBit } from "../../src/consent/model.js";
+import { categoryMask, purposeBit } from "../../src/model/vocabulary.js";
 import {
   contractsOfNode,
   prepareNodeKey,
@@ -206,9 +206,7 @@ describe("consortium of node processes", () => {
     // wait until the lab's locator is on chain and mirrored at B (published through A's outbox)
     const deadline = Date.now() + 20_000;
     for (;;) {
-      const located = (await (
-        await fetch(`${B!.url}/federation/locate?patient=${patient.address}`)
-      ).json()) as {
+      const located = (await (await doc.get(`/federation/locate?patient=${patient.address}`)).json()) as {
         locations: Array<{ organization: string }>;
       };
       if (located.locations.some((l) => l.organization === A.organizationId.toLowerCase())) break;

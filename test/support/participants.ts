@@ -1,7 +1,7 @@
 import type { Address, Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { ParticipantAdmin } from "../../src/chain/participantAdmin.js";
-import type { OrganizationKind, PractitionerRole } from "../../src/consent/model.js";
+import type { OrganizationKind, PractitionerRole } from "../../src/model/vocabulary.js";
 import type { RunningNode } from "../../src/node/startNode.js";
 
 export interface OrganizationSpec {

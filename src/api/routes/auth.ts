@@ -4,7 +4,7 @@ import { z } from "zod";
 import { login } from "../../access/resolvePrincipal.js";
 import type { SiweChallenges } from "../../access/siwe.js";
 import type { Store } from "../../store/database.js";
-import { PRACTITIONER_ROLES } from "../../consent/model.js";
+import { PRACTITIONER_ROLES } from "../../model/vocabulary.js";
 import { principalOf } from "../authenticate.js";
 import { route } from "../routeDef.js";
 

@@ -1,46 +1,39 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Kysely } from "kysely";
-import type { Hex, LocalAccount } from "viem";
+import type { Hex } from "viem";
 import { z } from "zod";
-import { BaseError } from "../../errors/BaseError.js";
-import { federatedEverything, MAX_FEDERATED_BYTES } from "../../federation/federatedFetch.js";
-import { locate } from "../../federation/locatorMirror.js";
-import {
-  accessRequestPrincipal,
-  decodeAccessRequestHeader,
-  signedAccessRequestSchema,
-  verifyAccessRequest,
-} from "../../federation/nodeAuth.js";
+import { ACCESS_REQUEST_HEADER, type FederationService } from "../../federation/federationService.js";
+import { signedAccessRequestSchema } from "../../federation/nodeAuth.js";
 import { captureRawJsonBody, verifyFastifyNodeRequest } from "../../federation/signedRequest.js";
-import type { FhirResource } from "../../records/fhirTypes.js";
-import type { AuditSink } from "../../records/recordAudit.js";
-import type { RecordRepository } from "../../records/repository.js";
 import type { Schema } from "../../store/schema.js";
+import { principalOf } from "../authenticate.js";
 import { route } from "../routeDef.js";
 
 export interface FederationDeps {
+  federation: FederationService;
+  /** Node signatures are checked against the participant mirror in this database. */
   db: Kysely<Schema>;
-  records: RecordRepository;
-  audit: AuditSink;
-  /** This node's key (signs requests to peers). */
-  account: LocalAccount;
-  organizationId: Hex;
-  chainId: number;
-  /** Per-peer timeout of a federated fetch (ms). */
-  peerTimeoutMs?: number;
+  /** Verifies session tokens. */
+  nodeKey: Hex;
 }
 
 const FHIR_JSON = "application/fhir+json";
-const ACCESS_REQUEST_HEADER = "x-carechain-access-request";
 const account = z.object({ patient: z.string().regex(/^0x[0-9a-fA-F]{40}$/u, "must be an account address") });
+const discovery = z.object({ discoverable: z.boolean() }).strict();
 
 /**
- * Federation between consortium nodes. `POST /federation/fetch` serves another node: node
- * signature + practitioner AccessRequest, then the same consent decision and audit as a local
- * read. `GET /federation/everything` asks every holder for a practitioner of this node.
- * `GET /federation/locate` lists the holders (from the RecordLocator mirror).
+ * Federation between consortium nodes, over `FederationService`. `POST /federation/fetch` serves
+ * another node; `GET /federation/everything` asks every holder for a practitioner of this node;
+ * `GET /federation/locate` lists the holders (signed-in practitioners and nodes, audited);
+ * `GET|PUT /federation/discovery` is the patient's opt-out of this organization's discovery.
  */
 export function federationRoutes(deps: FederationDeps) {
+  const { federation } = deps;
+  const who = (request: FastifyRequest) => principalOf(request, deps.nodeKey);
+  const header = (request: FastifyRequest): string | undefined => {
+    const value = request.headers[ACCESS_REQUEST_HEADER];
+    return typeof value === "string" ? value : undefined;
+  };
   return async (app: FastifyInstance): Promise<void> => {
     await app.register(async (scope) => {
       captureRawJsonBody(scope);
@@ -55,25 +48,7 @@ export function federationRoutes(deps: FederationDeps) {
         },
         async ({ request, reply, body }) => {
           const node = await verifyFastifyNodeRequest(request, deps.db);
-          const verified = await verifyAccessRequest(deps.db, body, {
-            chainId: deps.chainId,
-            organization: node.organization.id,
-          });
-          const principal = accessRequestPrincipal(verified, request.id);
-          const bundle = await deps.records.everythingForAccount(
-            principal,
-            verified.patient,
-            verified.categories,
-          );
-          if (bundle.total === 0 && hasSuppressed(bundle)) {
-            throw new BaseError("forbidden", "access denied by the patient's consent", { code: "forbidden" });
-          }
-          const text = JSON.stringify(bundle);
-          if (Buffer.byteLength(text, "utf8") > MAX_FEDERATED_BYTES) {
-            throw new BaseError("too-large", "the record exceeds the federation response limit", {
-              details: `limit ${MAX_FEDERATED_BYTES} bytes; ask for fewer categories`,
-            });
-          }
+          const text = await federation.serveFetch(node, body, request.id);
           return reply.header("cache-control", "no-store").type(FHIR_JSON).send(text);
         },
       );
@@ -89,32 +64,7 @@ export function federationRoutes(deps: FederationDeps) {
         query: account,
       },
       async ({ request, reply, query }) => {
-        const header = request.headers[ACCESS_REQUEST_HEADER];
-        if (typeof header !== "string") {
-          throw new BaseError("unauthenticated", `send the signed AccessRequest in ${ACCESS_REQUEST_HEADER}`);
-        }
-        const signed = decodeAccessRequestHeader(header);
-        if (signed.accessRequest.patient.toLowerCase() !== query.patient.toLowerCase()) {
-          throw new BaseError("invalid", "the AccessRequest names another patient", {
-            expression: "patient",
-          });
-        }
-        const verified = await verifyAccessRequest(deps.db, signed, {
-          chainId: deps.chainId,
-          organization: deps.organizationId,
-        });
-        const bundle = await federatedEverything(
-          {
-            db: deps.db,
-            records: deps.records,
-            audit: deps.audit,
-            account: deps.account,
-            organizationId: deps.organizationId,
-            ...(deps.peerTimeoutMs ? { timeoutMs: deps.peerTimeoutMs } : {}),
-          },
-          accessRequestPrincipal(verified, request.id),
-          signed,
-        );
+        const bundle = await federation.everything(header(request), query.patient as Hex, request.id);
         return reply.header("cache-control", "no-store").type(FHIR_JSON).send(bundle);
       },
     );
@@ -124,16 +74,40 @@ export function federationRoutes(deps: FederationDeps) {
       {
         method: "GET",
         url: "/federation/locate",
-        summary: "Which organizations hold which categories of a patient's record (no health data)",
+        summary: "Which organizations hold data for a patient's account (no categories; audited)",
         tags: ["federation"],
+        auth: true,
         query: account,
       },
-      async ({ query }) => ({ patient: query.patient, locations: await locate(deps.db, query.patient) }),
+      async ({ request, reply, query }) =>
+        reply
+          .header("cache-control", "no-store")
+          .send(await federation.locate(who(request), query.patient as Hex)),
+    );
+
+    route(
+      app,
+      {
+        method: "GET",
+        url: "/federation/discovery",
+        summary: "Whether this organization lists the signed-in patient in the RecordLocator",
+        tags: ["federation"],
+        auth: true,
+      },
+      async ({ request }) => federation.discoverable(who(request)),
+    );
+
+    route(
+      app,
+      {
+        method: "PUT",
+        url: "/federation/discovery",
+        summary: "Opt this organization out of (or back into) discovery through the RecordLocator",
+        tags: ["federation"],
+        auth: true,
+        body: discovery,
+      },
+      async ({ request, body }) => federation.setDiscoverable(who(request), body.discoverable),
     );
   };
-}
-
-function hasSuppressed(bundle: FhirResource): boolean {
-  const entries = Array.isArray(bundle.entry) ? (bundle.entry as Array<{ search?: { mode?: string } }>) : [];
-  return entries.some((e) => e.search?.mode === "outcome");
 }

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Hex } from "viem";
 import { z } from "zod";
 import { BaseError } from "../../errors/BaseError.js";
+import { ACCESS_REQUEST_HEADER, type FederationService } from "../../federation/federationService.js";
 import { isSupportedType } from "../../records/fhirTypes.js";
 import type { RecordRepository } from "../../records/repository.js";
 import { principalOf } from "../authenticate.js";
@@ -10,6 +11,8 @@ import { route } from "../routeDef.js";
 export interface FhirDeps {
   records: RecordRepository;
   nodeKey: Hex;
+  /** Serves `Patient/{id}/$everything?federated=true` (decides and audits before fetching). */
+  federation: Pick<FederationService, "everythingOfPatient">;
   /** Extra read-only FHIR views served by other rooms (Consent, AuditEvent). */
   views?: Record<
     string,
@@ -76,15 +79,14 @@ export function fhirRoutes(deps: FhirDeps) {
       },
       async ({ request, reply, params, query }) => {
         if (query.federated === "true") {
-          // the merged view is keyed by the patient's account and authorized by the practitioner's
-          // signed AccessRequest header, which a 307 keeps
-          const account = await records.patientAccount(params.id);
-          if (!account)
-            throw new BaseError(
-              "not-found",
-              `Patient/${params.id} has no linked account to look up across nodes`,
-            );
-          return reply.redirect(`/federation/everything?patient=${account}`, 307);
+          // the merged view is authorized by the practitioner's signed AccessRequest header
+          const access = request.headers[ACCESS_REQUEST_HEADER];
+          const bundle = await deps.federation.everythingOfPatient(
+            typeof access === "string" ? access : undefined,
+            params.id,
+            request.id,
+          );
+          return reply.header("cache-control", "no-store").type(FHIR_JSON).send(bundle);
         }
         return reply.type(FHIR_JSON).send(await records.everything(who(request), params.id));
       },

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { Address, Hex } from "viem";
 import { z } from "zod";
-import { CATEGORIES } from "../../consent/model.js";
+import { CATEGORIES } from "../../model/vocabulary.js";
 import { referralNoticeSchema, snomedCode } from "../../federation/referralView.js";
 import type { ReferralService } from "../../federation/referrals.js";
 import { captureRawJsonBody, verifyFastifyNodeRequest } from "../../federation/signedRequest.js";

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { Address, Hex } from "viem";
 import { z } from "zod";
-import { CATEGORIES } from "../../consent/model.js";
+import { CATEGORIES } from "../../model/vocabulary.js";
 import { streamSubscription } from "../../federation/subscriptionStream.js";
 import { CHANNELS, type SubscriptionService } from "../../federation/subscriptions.js";
 import { principalOf } from "../authenticate.js";

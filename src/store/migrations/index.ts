@@ -10,7 +10,8 @@ import { auditTreeLayout } from "./008_audit_tree_layout.js";
 import { auditSubtreesInEntries } from "./009_audit_subtrees_in_entries.js";
 import { auditPatientRuns } from "./010_audit_patient_runs.js";
 import { siweChallenges } from "./011_siwe_challenges.js";
-import { auditPatientChains } from "./012_audit_patient_chains.js";
+import { locatorsWithoutCategories } from "./012_locators_without_categories.js";
+import { auditPatientChains } from "./013_audit_patient_chains.js";
 
 /** Every migration, in the order it runs. Names are stored: never rename, only append. */
 export const migrations: Record<string, DialectMigration> = {
@@ -25,5 +26,6 @@ export const migrations: Record<string, DialectMigration> = {
   "009_audit_subtrees_in_entries": auditSubtreesInEntries,
   "010_audit_patient_runs": auditPatientRuns,
   "011_siwe_challenges": siweChallenges,
-  "012_audit_patient_chains": auditPatientChains,
+  "012_locators_without_categories": locatorsWithoutCategories,
+  "013_audit_patient_chains": auditPatientChains,
 };

@@ -1,7 +1,7 @@
 /**
- * The consent model shared by the contracts, the decision index and every room: data categories,
- * HL7 purposes of use and actions as bit positions, grantee kinds, and the EIP-712 types the
- * patient signs. Bit positions are part of the on-chain format: never renumber, only append.
+ * The vocabulary every room shares: data categories, HL7 purposes of use and actions as bit
+ * positions, grantee kinds, practitioner roles and organization kinds. Bit positions are part of
+ * the on-chain format: never renumber, only append.
  */
 
 export const CATEGORIES = [
@@ -128,56 +128,7 @@ export const ORGANIZATION_KINDS = [
 ] as const;
 export type OrganizationKind = (typeof ORGANIZATION_KINDS)[number];
 
-/** EIP-712 domain name/version of ConsentRegistry. */
-export const CONSENT_DOMAIN = { name: "carechain ConsentRegistry", version: "1" } as const;
-
-/** EIP-712 types the patient signs (https://eips.ethereum.org/EIPS/eip-712). */
-export const CONSENT_TYPES = {
-  Grant: [
-    { name: "patient", type: "address" },
-    { name: "granteeKind", type: "uint8" },
-    { name: "grantee", type: "bytes32" },
-    { name: "role", type: "bytes32" },
-    { name: "categories", type: "uint32" },
-    { name: "purposes", type: "uint32" },
-    { name: "actions", type: "uint8" },
-    { name: "notBefore", type: "uint64" },
-    { name: "notAfter", type: "uint64" },
-    { name: "nonce", type: "uint256" },
-  ],
-  Revoke: [
-    { name: "patient", type: "address" },
-    { name: "grantId", type: "bytes32" },
-    { name: "nonce", type: "uint256" },
-  ],
-} as const;
-
 /** Every category bit defined above; a mask with bits outside it is malformed (or a careless "all"). */
 export const KNOWN_CATEGORY_MASK = categoryMask(CATEGORIES);
 export const KNOWN_PURPOSE_MASK = purposeMask(PURPOSES);
 export const KNOWN_ACTION_MASK = actionMask(ACTIONS);
-
-/**
- * A patient's grant as the node holds it (the ConsentRegistry `ConsentGranted` event, plus its
- * revocation time). Hex strings are `0x`-prefixed; `grantId` is the EIP-712 struct hash of the
- * signed Grant.
- */
-export interface Grant {
-  grantId: `0x${string}`;
-  patient: `0x${string}`;
-  granteeKind: GranteeKind;
-  /** Practitioner account left-padded to bytes32, or the organization id. */
-  grantee: `0x${string}`;
-  /** bytes32 of the role name for `role` grants, zero otherwise. */
-  role: `0x${string}`;
-  categories: number;
-  purposes: number;
-  actions: number;
-  /** Unix seconds, inclusive. */
-  notBefore: number;
-  /** Unix seconds, exclusive. */
-  notAfter: number;
-  nonce: bigint;
-  /** Unix seconds at which the patient revoked the grant. */
-  revokedAt?: number;
-}

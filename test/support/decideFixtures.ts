@@ -1,9 +1,10 @@
 /** Shared fixtures of the `decide()` tests: a patient, a doctor, organizations and builders. */
 import type { Address, Hex } from "viem";
-import type { DecisionRequest } from "./decide.js";
-import { GrantIndex } from "./grantIndex.js";
-import { actionMask, categoryMask, purposeMask, type Grant } from "./model.js";
-import { accountToBytes32 } from "./signConsent.js";
+import type { DecisionRequest } from "../../src/consent/decide.js";
+import { GrantIndex } from "../../src/consent/grantIndex.js";
+import { accountToBytes32 } from "../../src/consent/signConsent.js";
+import { type Grant } from "../../src/model/consentTypes.js";
+import { actionMask, categoryMask, purposeMask } from "../../src/model/vocabulary.js";
 
 export const PATIENT = "0x1111111111111111111111111111111111111111" as Address;
 export const DOCTOR = "0xD0c7000000000000000000000000000000000001" as Address;

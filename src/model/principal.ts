@@ -5,7 +5,7 @@
  */
 import { zeroAddress, type Address, type Hex } from "viem";
 import { BaseError } from "../errors/BaseError.js";
-import type { PractitionerRole, Purpose } from "../consent/model.js";
+import type { PractitionerRole, Purpose } from "./vocabulary.js";
 
 export type PrincipalKind = "patient" | "practitioner" | "node" | "system";
 
