@@ -5,7 +5,9 @@
  *     real node while its Anchorer (interval 1000 ms) signs tree heads and its outbox relayer
  *     lands `AuditAnchor.anchor` transactions; measured: entries durably appended per second
  *     (an enqueue resolves only after its batch committed), anchor transactions landed per
- *     second, and enqueue-to-durable latency;
+ *     second, and enqueue-to-durable latency; in four alternating rounds with the completeness
+ *     commitment (per-patient `prev` chain and patient map, docs/audit-completeness.md) on, off,
+ *     on, off, so its cost shows side by side;
  * (b) naive: one signed `AuditAnchor.anchor` transaction per access event, receipt awaited, a few
  *     concurrent senders (bench/support/naiveLedger.ts).
  * Issue targets: >= 50,000 entries/s and >= 200x the naive rate at <= 1 anchor tx/s. Reported,
@@ -23,21 +25,28 @@ import { isMain, latencySummary, load, round, runAsScript, type BenchOptions } f
 
 const TARGETS = { entriesPerSecond: 50_000, ratioOverNaive: 200, anchorTxPerSecondAtMost: 1 };
 
-async function carechain(bench: BenchNode, seconds: number, producers: number) {
+let next = 0;
+
+async function carechain(bench: BenchNode, seconds: number, producers: number, completeness: boolean) {
   const { services, context } = bench.node;
   const log = services.audit;
   const client = context.clients.publicClient;
   const entry = auditEntries(context.key.account.address);
-  // The fast encoder must give the bytes of the general RFC 8785 encoder.
-  for (let i = 0; i < 2000; i++) {
-    const e = entry(i);
-    if (canonicalText(e) !== encodeAuditEntry(e)) throw new Error(`canonicalText differs at sample ${i}`);
+  if (next === 0) {
+    // The fast encoder must give the bytes of the general RFC 8785 encoder, with or without `prev`.
+    for (let i = 0; i < 2000; i++) {
+      const e = entry(i);
+      if (canonicalText(e) !== encodeAuditEntry(e)) throw new Error(`canonicalText differs at sample ${i}`);
+      if (canonicalText(e, i) !== encodeAuditEntry({ ...e, prev: i }))
+        throw new Error(`canonicalText with prev differs at sample ${i}`);
+    }
+    // Warm-up: JIT, statement cache, first anchor.
+    await Promise.all(Array.from({ length: 20_000 }, (_, i) => log.enqueue(entry(i))));
+    next = 20_000;
   }
-  // Warm-up: JIT, statement cache, first anchor.
-  await Promise.all(Array.from({ length: 20_000 }, (_, i) => log.enqueue(entry(i))));
+  log.setPatientChainsForBench(completeness);
   const sizeBefore = log.size();
   const startBlock = await client.getBlockNumber();
-  let next = 20_000;
   let durable = 0;
   const latencies: number[] = [];
   const started = performance.now();
@@ -74,6 +83,7 @@ async function carechain(bench: BenchNode, seconds: number, producers: number) {
     toBlock: endBlock,
   });
   return {
+    completeness,
     producers,
     seconds: round(elapsed),
     entriesDurable: durable,
@@ -98,8 +108,20 @@ export async function runAuditThroughputBench(options: BenchOptions = { quick: f
   const producers = options.quick ? 1000 : 4000;
   const bench = await startBenchNode({ anchorIntervalMs: 1000 });
   try {
-    process.stderr.write(`auditThroughput: carechain, ${producers} producers, ${seconds} s\n`);
-    const a = await carechain(bench, seconds, producers);
+    // The completeness commitment (patient chains + map) on and off, alternating rounds on one node.
+    const rounds: Array<Awaited<ReturnType<typeof carechain>>> = [];
+    for (const completeness of [true, false, true, false]) {
+      process.stderr.write(
+        `auditThroughput: carechain, completeness ${completeness ? "on" : "off"}, ${producers} producers, ${seconds / 2} s\n`,
+      );
+      rounds.push(await carechain(bench, seconds / 2, producers, completeness));
+    }
+    const rate = (on: boolean) =>
+      Math.round(
+        rounds.filter((r) => r.completeness === on).reduce((sum, r) => sum + r.entriesPerSecond, 0) / 2,
+      );
+    const completeness = { onEntriesPerSecond: rate(true), offEntriesPerSecond: rate(false) };
+    const a = { ...rounds[0]!, entriesPerSecond: completeness.onEntriesPerSecond };
     process.stderr.write(`auditThroughput: naive, ${seconds} s\n`);
     // The naive design signs as a second registered node, so the two anchor sequences stay apart.
     const naiveNode = privateKeyToAccount(generatePrivateKey());
@@ -123,7 +145,8 @@ export async function runAuditThroughputBench(options: BenchOptions = { quick: f
       ledger: "embedded anvil (automine), same instance for both",
       quick: options.quick,
       anchorIntervalMs: 1000,
-      carechain: a,
+      completeness,
+      carechain: rounds,
       naive: b,
       ratioEntriesPerSecondOverNaive: ratio,
       targets: TARGETS,

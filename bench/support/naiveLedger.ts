@@ -5,12 +5,16 @@
  * signed locally and sent raw, and the sender waits for the receipt before it reports the event
  * durable. A few senders run concurrently from one account; the nonce and the tree size are taken
  * together, so the ledger mines them in order. This is the most favourable version of the naive
- * design: no gas estimation, no fee lookup, receipts polled every 2 ms.
+ * design: no gas estimation, no fee lookup, receipts polled every 2 ms. Each head carries the
+ * consistency proof from the one before, as the contract requires.
  */
-import { encodeFunctionData, type Address, type Hex, type LocalAccount, type PublicClient } from "viem";
+import { bytesToHex, encodeFunctionData, type Address, type LocalAccount, type PublicClient } from "viem";
+import { buildConsistencyProof } from "../../src/audit/consistencyProof.js";
+import { EMPTY_MAP_ROOT } from "../../src/audit/patientMapProof.js";
+import { foldSubtrees, type NodeSource } from "../../src/audit/subtrees.js";
 import { auditAnchorAbi } from "../../src/chain/artifacts/AuditAnchor.js";
 import { signTreeHead } from "../../src/audit/treeHead.js";
-import { textLeafHash } from "../../src/audit/serverHash.js";
+import { pushLeaf, textLeafHash, type EdgeNode } from "../../src/audit/serverHash.js";
 import { canonicalText } from "../../src/audit/auditLog.js";
 import type { AuditEntry } from "../../src/audit/auditEntry.js";
 import { latencySummary, round } from "./report.js";
@@ -38,6 +42,12 @@ export async function runNaive(o: NaiveOptions): Promise<Record<string, unknown>
   let reverted = 0;
   let lost = 0;
   const latencies: number[] = [];
+  // The growing tree: every complete subtree by "level:index", and its right edge.
+  const nodes = new Map<string, Uint8Array>();
+  const edge: EdgeNode[] = [];
+  const source: NodeSource = {
+    nodes: (keys) => Promise.resolve(keys.map((k) => nodes.get(`${k.level}:${k.index}`) as Uint8Array)),
+  };
   const deadline = performance.now() + o.seconds * 1000;
   const started = performance.now();
   const sender = async (): Promise<void> => {
@@ -46,9 +56,13 @@ export async function runNaive(o: NaiveOptions): Promise<Record<string, unknown>
       const timestamp = Math.floor(Date.now() / 1000);
       const t0 = performance.now();
       const leaf = textLeafHash(canonicalText(o.entry(n)));
+      nodes.set(`0:${n}`, leaf);
+      pushLeaf(edge, n, leaf).forEach((h, i) => nodes.set(`${i + 1}:${Math.floor(n / 2 ** (i + 1))}`, h));
+      const root = foldSubtrees(edge.map((e) => e.hash));
+      const proof = n === 0 ? [] : await buildConsistencyProof(source, n, n + 1);
       const head = await signTreeHead(
         o.nodeSigner,
-        { treeSize: n + 1, rootHash: `0x${leaf.toString("hex")}` as Hex, timestamp },
+        { treeSize: n + 1, rootHash: bytesToHex(root), mapRoot: EMPTY_MAP_ROOT, timestamp },
         { chainId: o.chainId, verifyingContract: o.auditAnchor },
       );
       const data = encodeFunctionData({
@@ -59,9 +73,11 @@ export async function runNaive(o: NaiveOptions): Promise<Record<string, unknown>
             node: head.node,
             treeSize: BigInt(head.treeSize),
             rootHash: head.rootHash,
+            mapRoot: head.mapRoot,
             timestamp: BigInt(timestamp),
           },
           head.signature,
+          proof.map((p) => bytesToHex(p)),
         ],
       });
       const raw = await o.sender.signTransaction({

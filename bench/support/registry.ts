@@ -16,4 +16,5 @@ export const BENCHES: Record<string, BenchRun> = {
     (await import("../auditThroughput.js")).runAuditThroughputBench(options),
   fhirRead: async (options) => (await import("../fhirRead.js")).runFhirReadBench(options),
   federatedFetch: async (options) => (await import("../federatedFetch.js")).runFederatedFetchBench(options),
+  anchorGas: async (options) => (await import("../anchorGas.js")).runAnchorGasBench(options),
 };

@@ -1,20 +1,35 @@
 import { bytesToHex, type Address } from "viem";
 import type { Principal } from "../model/principal.js";
 import { BaseError } from "../errors/BaseError.js";
-import type { AuditEntry } from "./auditEntry.js";
+import type { LoggedAuditEntry } from "./auditEntry.js";
 import type { AuditLog } from "./auditLog.js";
 import type { EntryProof } from "./entryProof.js";
+import type { PatientMapProof } from "./patientMapProof.js";
 
 export interface AccessLogItem {
   index: number;
-  entry: AuditEntry;
+  entry: LoggedAuditEntry;
   /** Inclusion proof to the latest anchored tree head; null until the entry is anchored (about a second). */
   proof: EntryProof | null;
 }
 
+/** One page of a patient's access log, at one anchored tree size. */
+export interface AccessLogPage {
+  items: AccessLogItem[];
+  /** The anchored tree size every proof of the page refers to (0: nothing anchored yet). */
+  anchoredSize: number;
+  /**
+   * The patient's (last entry, count) in the patient map anchored at `anchoredSize`, with which
+   * the patient checks that the entries shown are all of theirs (docs/audit-completeness.md);
+   * null when nothing is anchored yet.
+   */
+  mapProof: PatientMapProof | null;
+}
+
 /**
  * A patient's access log: every entry about them (who, what, when, why, allowed or denied), each
- * with an inclusion proof to a tree head anchored on the ledger.
+ * with an inclusion proof to a tree head anchored on the ledger, and the patient map's proof of
+ * how many there are.
  */
 export class AccessLog {
   constructor(
@@ -26,14 +41,29 @@ export class AccessLog {
   async forPatient(
     principal: Principal,
     patient: Address,
-    page: { afterIndex?: number; limit?: number } = {},
-  ): Promise<{ items: AccessLogItem[]; anchoredSize: number }> {
+    page: { afterIndex?: number; limit?: number; anchoredSize?: number } = {},
+  ): Promise<AccessLogPage> {
     if (principal.kind !== "system" && principal.account.toLowerCase() !== patient.toLowerCase()) {
       throw new BaseError("forbidden", "a patient's access log is theirs alone");
     }
-    const entries = await this.log.entries({ patient, ...page });
-    const head = await this.log.latestTreeHead("anchored");
+    const { anchoredSize: pinned, ...range } = page;
+    const head =
+      pinned === undefined
+        ? await this.log.latestTreeHead("anchored")
+        : (await this.log.treeHeads({ status: "anchored", afterSize: pinned - 1, limit: 1 })).find(
+            (h) => h.treeSize === pinned,
+          );
+    if (pinned !== undefined && head === undefined)
+      throw new BaseError("conflict", "anchoredSize is not an anchored tree size of this node", {
+        expression: "anchoredSize",
+      });
     const anchoredSize = head?.treeSize ?? 0;
+    const mapProof = head === undefined ? null : this.log.patientMapProof(patient, anchoredSize);
+    if (mapProof === undefined)
+      throw new BaseError("conflict", "this anchored tree size is no longer served; start from the latest", {
+        expression: "anchoredSize",
+      });
+    const entries = await this.log.entries({ patient, ...range });
     const items: AccessLogItem[] = [];
     for (const e of entries)
       items.push({
@@ -42,7 +72,7 @@ export class AccessLog {
         proof:
           head && e.index < anchoredSize ? await this.proofFor(e.index, anchoredSize, head.rootHash) : null,
       });
-    return { items, anchoredSize };
+    return { items, anchoredSize, mapProof };
   }
 
   /**

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { engines, freshStore, type TestStore } from "../../test/support/stores.js";
 import { Outbox } from "../chain/outbox.js";
-import { Anchorer } from "./anchorer.js";
+import { Anchorer, type LedgerAnchor } from "./anchorer.js";
 import type { AuditEntry } from "./auditEntry.js";
 import { AuditLog } from "./auditLog.js";
 
@@ -29,8 +29,11 @@ describe.each(engines)("Anchorer on %s", (engine) => {
     log = await AuditLog.open(t.store, { patientIndexDelayMs: 60_000 });
     const outbox = new Outbox(t.store);
     const signer = privateKeyToAccount(generatePrivateKey());
+    // The ledger as the relayer would leave it: the last confirmed head.
+    let onLedger: LedgerAnchor | undefined;
     const anchorer = new Anchorer({
       log,
+      ledger: { latest: async () => onLedger },
       outbox,
       signer,
       domain: { chainId: 31337, verifyingContract: "0x00000000000000000000000000000000000000aa" },
@@ -41,8 +44,11 @@ describe.each(engines)("Anchorer on %s", (engine) => {
     const settle = async (size: number, how: "confirmed" | "failed") => {
       const row = await outbox.byKey(`anchor:${signer.address.toLowerCase()}:${size}`);
       expect(row?.status).toBe("pending");
-      if (how === "confirmed") await outbox.markConfirmed(row!.id, 1);
-      else await outbox.markFailed(row!.id, "reverted", 1);
+      if (how === "confirmed") {
+        await outbox.markConfirmed(row!.id, 1);
+        const head = (await log.treeHeads()).find((h) => h.treeSize === size)!;
+        onLedger = { treeSize: size, rootHash: head.rootHash, mapRoot: head.mapRoot };
+      } else await outbox.markFailed(row!.id, "reverted", 1);
     };
 
     await log.append([0, 1, 2, 3, 4].map(entry));

@@ -63,8 +63,21 @@ export const auditEntrySchema = z.strictObject({
   node: z.union([address, opaqueId]).optional(),
 });
 
-/** A validated audit entry. */
+/** A validated audit entry, as a caller records it. */
 export type AuditEntry = z.infer<typeof auditEntrySchema>;
+
+/**
+ * An entry as the log stores it: an entry about a patient also carries `prev`, the index of the
+ * log's previous entry about the same patient, filled by the log at append time (absent on the
+ * patient's first entry, and on entries stored before patient chains existed). Callers cannot set
+ * it: `auditEntrySchema` refuses the key. docs/audit-completeness.md
+ */
+export const loggedAuditEntrySchema = auditEntrySchema.extend({
+  prev: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+});
+
+/** A stored entry, with its patient's `prev` link when it has one. */
+export type LoggedAuditEntry = z.infer<typeof loggedAuditEntrySchema>;
 
 const ADDRESS = ADDRESS_PATTERN;
 const OPAQUE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
@@ -143,7 +156,7 @@ export function parseAuditEntry(input: unknown): AuditEntry {
  * @param entry - a validated entry
  * @returns canonical JSON. https://www.rfc-editor.org/rfc/rfc8785
  */
-export function encodeAuditEntry(entry: AuditEntry): string {
+export function encodeAuditEntry(entry: AuditEntry | LoggedAuditEntry): string {
   const text = canonicalize(entry);
   if (text === undefined) throw new BaseError("internal", "audit entry has no JSON form");
   return text;
@@ -152,17 +165,23 @@ export function encodeAuditEntry(entry: AuditEntry): string {
 /**
  * Parses stored entry text back into an entry.
  * @param text - canonical JSON as stored
- * @returns the entry
+ * @returns the entry, with `prev` when it has one
  * @throws BaseError("invalid") when the text is not a valid entry
  */
-export function decodeAuditEntry(text: string): AuditEntry {
+export function decodeAuditEntry(text: string): LoggedAuditEntry {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (cause) {
     throw new BaseError("invalid", "stored audit entry is not JSON", { cause });
   }
-  return parseAuditEntry(json);
+  const result = loggedAuditEntrySchema.safeParse(json);
+  if (result.success) return result.data;
+  const fields = [...new Set(result.error.issues.map((i) => i.path.join(".") || "(entry)"))];
+  throw new BaseError("invalid", "invalid audit entry", {
+    details: `invalid fields: ${fields.join(", ")}`,
+    expression: fields[0],
+  });
 }
 
 const utf8 = new TextEncoder();

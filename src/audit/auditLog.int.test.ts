@@ -4,7 +4,7 @@ import { openStore } from "../store/database.js";
 import { BaseError } from "../errors/BaseError.js";
 import { engines, freshStore, type TestStore } from "../../test/support/stores.js";
 import { AuditLog } from "./auditLog.js";
-import { encodeAuditEntry, entryLeafHash, type AuditEntry } from "./auditEntry.js";
+import { encodeAuditEntry, entryLeafHash, type AuditEntry, type LoggedAuditEntry } from "./auditEntry.js";
 import { merkleRoot } from "./merkleRoot.js";
 import { verifyInclusion } from "./inclusionProof.js";
 import { verifyConsistency } from "./consistencyProof.js";
@@ -30,7 +30,17 @@ function entry(i: number): AuditEntry {
     decision: i % 5 === 0 ? "deny" : "permit",
   };
 }
-const leafOf = (i: number): Uint8Array => entryLeafHash(encodeAuditEntry(entry(i)));
+/** The index of the entry before `i` about the same patient (the log links them with `prev`). */
+const prevOf = (i: number): number | undefined => {
+  for (let j = i - 1; j >= 0; j--) if ((j % 3 === 0) === (i % 3 === 0)) return j;
+  return undefined;
+};
+/** Entry `i` as the log stores it, with its patient's `prev` link. */
+const logged = (i: number): LoggedAuditEntry => {
+  const prev = prevOf(i);
+  return prev === undefined ? entry(i) : { ...entry(i), prev };
+};
+const leafOf = (i: number): Uint8Array => entryLeafHash(encodeAuditEntry(logged(i)));
 const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 
 /** Appends entries [0, n) in batches of 1, 2, 3, ... entries. */
@@ -100,7 +110,7 @@ describe.each(engines)("AuditLog on %s", (engine) => {
     const leaves = Array.from({ length: 40 }, (_, i) => leafOf(i));
     expect(hex(await log.root())).toBe(hex(merkleRoot(leaves)));
     expect(verifyConsistency(23, 40, rootAt23, await log.root(), await log.consistencyProof(23))).toBe(true);
-    expect((await log.entry(39))?.entry).toEqual(entry(39));
+    expect((await log.entry(39))?.entry).toEqual(logged(39));
   });
 
   it("groups concurrent enqueue calls into few transactions", async () => {
@@ -198,7 +208,7 @@ describe.each(engines)("AuditLog on %s", (engine) => {
     it("finds an edited entry", async () => {
       const { log, anchors } = await anchoredLog();
       const db = (t as TestStore).store.db;
-      const edited = encodeAuditEntry({ ...entry(21), requestId: "req-forged" });
+      const edited = encodeAuditEntry({ ...logged(21), requestId: "req-forged" });
       await db.updateTable("audit_entries").set({ entry: edited }).where("idx", "=", 21).execute();
       expect(await log.verifyAll(anchors)).toEqual({
         ok: false,

@@ -6,6 +6,8 @@
  * to the same database is detected by the primary key and the batch is retried on fresh state.
  */
 import type { Hex } from "viem";
+import { getMeta } from "../store/meta.js";
+import { AUDIT_CHAINS_FROM } from "../store/migrations/014_audit_patient_chains.js";
 import type { Store } from "../store/database.js";
 import type { AuditEntryTable, TreeHeadStatus } from "../store/schema.js";
 import { BaseError } from "../errors/BaseError.js";
@@ -17,6 +19,7 @@ import {
   parseAuditEntry,
   patientKey,
   type AuditEntry,
+  type LoggedAuditEntry,
 } from "./auditEntry.js";
 import {
   dbNodeSource,
@@ -30,6 +33,8 @@ import { buildConsistencyProof } from "./consistencyProof.js";
 import { buildInclusionProof } from "./inclusionProof.js";
 import { EMPTY_ROOT } from "./merkleHash.js";
 import { indexedUpTo, patientEntries, PatientIndexer } from "./patientIndex.js";
+import { PatientMap } from "./patientMap.js";
+import type { PatientMapProof } from "./patientMapProof.js";
 import { pushLeaf, textLeafHash, type EdgeNode } from "./serverHash.js";
 import { foldSubtrees, frontierOf, type NodeSource } from "./subtrees.js";
 import { signTreeHead, type SignedTreeHead, type TreeHeadDomain, type TreeHeadSigner } from "./treeHead.js";
@@ -66,7 +71,7 @@ export interface AuditLogOptions {
 /** An entry as stored, with its position and leaf hash. */
 export interface StoredAuditEntry {
   index: number;
-  entry: AuditEntry;
+  entry: LoggedAuditEntry;
   /** The canonical JSON that was hashed. */
   text: string;
   leafHash: Uint8Array;
@@ -90,11 +95,14 @@ export class AuditLog {
   private readonly now: () => number;
   private readonly patientIndex: PatientIndexer;
   private lock: Promise<unknown> = Promise.resolve();
+  private chains = true;
 
   private constructor(
     private readonly store: Store,
     treeSize: number,
     frontier: EdgeNode[],
+    private readonly patientMap: PatientMap,
+    private readonly chainsFrom: number,
     options: AuditLogOptions,
   ) {
     this.treeSize = treeSize;
@@ -118,10 +126,21 @@ export class AuditLog {
    */
   static async open(store: Store, options: AuditLogOptions = {}): Promise<AuditLog> {
     const { size, frontier } = await loadFrontier(store);
-    const log = new AuditLog(store, size, frontier, options);
+    const chainsFrom = Number((await getMeta(store.db, AUDIT_CHAINS_FROM)) ?? 0);
+    const map = await loadPatientMap(store, chainsFrom, size);
+    const log = new AuditLog(store, size, frontier, map, chainsFrom, options);
     // Entries appended before a restart and not yet indexed: catch up in the background.
     if ((await indexedUpTo(store.db)) < size) log.patientIndex.appended(size);
     return log;
+  }
+
+  /**
+   * Turns the completeness commitment (patient chains and map) off or on, for measuring its cost
+   * side by side (bench/auditThroughput.ts). Entries appended while it is off are outside every
+   * patient's chain, so a node never turns it off.
+   */
+  setPatientChainsForBench(on: boolean): void {
+    this.chains = on;
   }
 
   /** Number of entries in the log. */
@@ -152,10 +171,8 @@ export class AuditLog {
   }
 
   private async appendValid(entries: readonly AuditEntry[]): Promise<{ firstIndex: number; size: number }> {
-    const texts = entries.map(canonicalText);
     const patients = entries.map((e) => (e.patient === undefined ? null : patientKey(e.patient)));
-    const leaves = texts.map(textLeafHash);
-    const run = this.lock.then(() => this.appendLocked(texts, patients, leaves));
+    const run = this.lock.then(() => this.appendLocked(entries, patients));
     this.lock = run.catch(() => undefined);
     return await run;
   }
@@ -283,15 +300,58 @@ export class AuditLog {
   async createTreeHead(signer: TreeHeadSigner, domain: TreeHeadDomain): Promise<SignedTreeHead> {
     await this.flush();
     await this.lock;
+    // No await between reading the size and building the map's version: they describe one state.
     const treeSize = this.treeSize;
+    const mapRoot = this.patientMap.rootAt(treeSize) ?? this.patientMap.commit(treeSize);
+    const latest = await this.latestTreeHead();
+    if (latest !== undefined && latest.treeSize === treeSize && latest.node === signer.address) return latest;
     const root = await this.root(treeSize);
+    // The timestamp comes from what is committed (the last entry's time, never earlier than the
+    // last head's), so a head re-derived after a crash is the same head, signature included
+    // (RFC 6979 signatures are deterministic).
+    const lastEntry = treeSize === 0 ? undefined : await this.entry(treeSize - 1);
+    const timestamp = Math.max(latest?.timestamp ?? 0, Math.floor((lastEntry?.createdAt ?? 0) / 1000));
     const head = await signTreeHead(
       signer,
-      { treeSize, rootHash: bytesToHex(root), timestamp: Math.floor(this.now() / 1000) },
+      { treeSize, rootHash: bytesToHex(root), mapRoot, timestamp },
       domain,
     );
     await this.recordTreeHead(head);
     return head;
+  }
+
+  /**
+   * The patient map's root at `size`, for the sizes of recent tree heads.
+   * @param size - a tree size a head was signed at
+   * @returns the root, or undefined when that version is not kept
+   */
+  mapRoot(size: number): Hex | undefined {
+    return this.patientMap.rootAt(size);
+  }
+
+  /**
+   * The patient map's root at `size`: the kept version's, or else rebuilt from the stored log
+   * (a scan of the entries about patients below `size`).
+   * @param size - a tree size up to `size()`
+   * @returns the root
+   */
+  async patientMapRootAt(size: number): Promise<Hex> {
+    this.checkSize(size, "tree size");
+    const kept = this.patientMap.rootAt(size);
+    if (kept !== undefined) return kept;
+    const map = new PatientMap();
+    await replayPatients(this.store, map, Math.min(this.chainsFrom, size), size);
+    return map.commit(size);
+  }
+
+  /**
+   * The proof of a patient's (last entry, count) in the patient map at `size`.
+   * @param patient - address or pseudonymous id
+   * @param size - a tree size a head was signed at (normally the latest anchored one)
+   * @returns the proof, or undefined when that version is not kept. docs/audit-completeness.md
+   */
+  patientMapProof(patient: string, size: number): PatientMapProof | undefined {
+    return this.patientMap.prove(patientKey(patient), size);
   }
 
   /**
@@ -301,7 +361,11 @@ export class AuditLog {
    */
   async recordTreeHead(head: SignedTreeHead): Promise<void> {
     const root = await this.root(head.treeSize);
-    if (bytesToHex(root) !== head.rootHash.toLowerCase()) {
+    const mapRoot = this.patientMap.rootAt(head.treeSize);
+    if (
+      bytesToHex(root) !== head.rootHash.toLowerCase() ||
+      (mapRoot !== undefined && mapRoot !== head.mapRoot.toLowerCase())
+    ) {
       throw new BaseError("conflict", "tree head root is not this log's root", {
         details: `tree size ${head.treeSize}`,
       });
@@ -310,8 +374,9 @@ export class AuditLog {
   }
 
   /** Marks the head of `treeSize` anchored in `block` (by transaction `tx`). */
-  markAnchored(treeSize: number, block: number, tx?: Hex): Promise<void> {
-    return markTreeHeadAnchored(this.store.db, treeSize, block, tx);
+  async markAnchored(treeSize: number, block: number, tx?: Hex): Promise<void> {
+    await markTreeHeadAnchored(this.store.db, treeSize, block, tx);
+    this.patientMap.anchored(treeSize);
   }
 
   /** Recorded heads by ascending tree size. */
@@ -330,16 +395,24 @@ export class AuditLog {
   }
 
   private async appendLocked(
-    texts: string[],
+    entries: readonly AuditEntry[],
     patients: Array<string | null>,
-    leaves: Uint8Array[],
   ): Promise<{ firstIndex: number; size: number }> {
     for (let attempt = 0; ; attempt++) {
       const firstIndex = this.treeSize;
       const frontier = this.frontier.slice();
       const createdAt = this.now();
-      const rows: AuditEntryTable[] = texts.map((entry, i) => {
-        const hash = leaves[i] as Uint8Array;
+      // Each entry about a patient links to the patient's previous entry, inside its hashed text.
+      const lastInBatch = new Map<string, number>();
+      const rows: AuditEntryTable[] = entries.map((e, i) => {
+        const patient = patients[i] ?? null;
+        let prev: number | undefined;
+        if (patient !== null && this.chains) {
+          prev = lastInBatch.get(patient) ?? this.patientMap.get(patient)?.last;
+          lastInBatch.set(patient, firstIndex + i);
+        }
+        const entry = canonicalText(e, prev);
+        const hash = textLeafHash(entry);
         const completed = pushLeaf(frontier, firstIndex + i, hash);
         return {
           idx: firstIndex + i,
@@ -367,6 +440,12 @@ export class AuditLog {
         if (attempt < 3 && isUniqueViolation(cause, this.store.dialect)) {
           // Another writer appended to this database: reload the edge and place the batch after it.
           const fresh = await loadFrontier(this.store);
+          await replayPatients(
+            this.store,
+            this.patientMap,
+            Math.max(this.treeSize, this.chainsFrom),
+            fresh.size,
+          );
           this.treeSize = fresh.size;
           this.frontier = fresh.frontier;
           continue;
@@ -375,6 +454,10 @@ export class AuditLog {
       }
       this.frontier = frontier;
       this.treeSize = firstIndex + rows.length;
+      for (let i = 0; i < patients.length && this.chains; i++) {
+        const patient = patients[i];
+        if (patient !== null && patient !== undefined) this.patientMap.record(patient, firstIndex + i);
+      }
       if (rows.length > 0) this.patientIndex.appended(this.treeSize, { first: firstIndex, patients });
       return { firstIndex, size: this.treeSize };
     }
@@ -397,6 +480,62 @@ async function loadFrontier(store: Store): Promise<{ size: number; frontier: Edg
   };
 }
 
+/** Rows per read when the patient map is rebuilt. */
+const MAP_PAGE = 50_000;
+
+/**
+ * Applies the entries about patients in `[from, to)` to `map`, keeping a version at each size in
+ * `versions` (ascending) that the range reaches. Reads the `patient` column; a tampered column
+ * yields map roots that differ from the anchored ones, which the start-up check reports.
+ */
+async function replayPatients(
+  store: Store,
+  map: PatientMap,
+  from: number,
+  to: number,
+  versions: number[] = [],
+): Promise<void> {
+  let v = 0;
+  for (let start = from; start < to; start += MAP_PAGE) {
+    const end = Math.min(to, start + MAP_PAGE);
+    const rows = await store.db
+      .selectFrom("audit_entries")
+      .select(["idx", "patient"])
+      .where("idx", ">=", start)
+      .where("idx", "<", end)
+      .where("patient", "is not", null)
+      .orderBy("idx", "asc")
+      .execute();
+    for (const row of rows) {
+      const idx = Number(row.idx);
+      for (; v < versions.length && (versions[v] as number) <= idx; v++) map.commit(versions[v] as number);
+      map.record(row.patient as string, idx);
+    }
+  }
+  for (; v < versions.length && (versions[v] as number) <= to; v++) map.commit(versions[v] as number);
+}
+
+/**
+ * Rebuilds the patient map from the stored log, with a version at the latest anchored head's size
+ * and at every head signed after it (the sizes proofs may be asked for).
+ */
+async function loadPatientMap(store: Store, chainsFrom: number, size: number): Promise<PatientMap> {
+  const map = new PatientMap();
+  const anchored = await latestTreeHead(store.db, "anchored");
+  const heads = await listTreeHeads(store.db, { afterSize: (anchored?.treeSize ?? 1) - 1 });
+  const versions = heads.map((h) => h.treeSize).filter((s) => s <= size);
+  const early = versions.filter((s) => s <= chainsFrom);
+  for (const s of early) map.commit(s);
+  await replayPatients(
+    store,
+    map,
+    Math.min(chainsFrom, size),
+    size,
+    versions.filter((s) => s > chainsFrom),
+  );
+  return map;
+}
+
 function fromRow(row: AuditEntryTable): StoredAuditEntry {
   return {
     index: Number(row.idx),
@@ -417,7 +556,8 @@ const q = (s: string): string => `"${s}"`;
 const quoted = (xs: readonly string[]): string => (xs.length === 0 ? "[]" : `["${xs.join('","')}"]`);
 
 /**
- * `encodeAuditEntry` (RFC 8785) specialised to the validated entry shape, for the append hot path:
+ * `encodeAuditEntry` (RFC 8785) of the entry with its patient chain link `prev` (when given),
+ * specialised to the validated entry shape, for the append hot path:
  * the keys are written in JCS order (UTF-16 code units) and every value is a string, a string
  * array or the integer 1. Only for entries the schema accepted (`certainlyValidEntry` or
  * `parseAuditEntry`): every value but the free-text `reason` is then quoted as it is, and
@@ -425,8 +565,9 @@ const quoted = (xs: readonly string[]): string => (xs.length === 0 ? "[]" : `["$
  * `encodeAuditEntry` (a property test and the benches check); a reason with a surrogate takes the
  * general path, which refuses lone surrogates. https://www.rfc-editor.org/rfc/rfc8785
  */
-export function canonicalText(e: AuditEntry): string {
-  if (e.reason !== undefined && SURROGATE.test(e.reason)) return encodeAuditEntry(e);
+export function canonicalText(e: AuditEntry, prev?: number): string {
+  if (e.reason !== undefined && SURROGATE.test(e.reason))
+    return encodeAuditEntry(prev === undefined ? e : { ...e, prev });
   const a = e.actor;
   let t = `{"action":${q(e.action)},"actor":{"account":${q(a.account)}`;
   if (a.organization !== undefined) t += `,"organization":${q(a.organization)}`;
@@ -436,6 +577,7 @@ export function canonicalText(e: AuditEntry): string {
   t += `,"decision":${q(e.decision)}`;
   if (e.node !== undefined) t += `,"node":${q(e.node)}`;
   if (e.patient !== undefined) t += `,"patient":${q(e.patient)}`;
+  if (prev !== undefined) t += `,"prev":${prev}`;
   if (e.purpose !== undefined) t += `,"purpose":${q(e.purpose)}`;
   if (e.reason !== undefined) t += `,"reason":${JSON.stringify(e.reason)}`;
   t += `,"requestId":${q(e.requestId)}`;

@@ -5,6 +5,7 @@ import { auditAnchorAbi } from "../chain/artifacts/AuditAnchor.js";
 export interface OnChainAnchor {
   treeSize: number;
   rootHash: Hex;
+  mapRoot: Hex;
   timestamp: number;
   blockNumber: number;
 }
@@ -33,12 +34,14 @@ export async function readAnchors(
     })) as {
       treeSize: bigint;
       rootHash: Hex;
+      mapRoot: Hex;
       timestamp: bigint;
       blockNumber: bigint;
     };
     out.push({
       treeSize: Number(a.treeSize),
       rootHash: a.rootHash,
+      mapRoot: a.mapRoot,
       timestamp: Number(a.timestamp),
       blockNumber: Number(a.blockNumber),
     });
@@ -53,11 +56,43 @@ export async function anchoredRoot(
   node: Address,
   treeSize: number,
 ): Promise<Hex | undefined> {
-  const [root] = (await client.readContract({
+  return (await anchoredRoots(client, auditAnchor, node, treeSize))?.rootHash;
+}
+
+/**
+ * The log root and patient-map root a node anchored at exactly `treeSize`, read from the ledger.
+ * @returns both roots, or undefined if the node never anchored that size
+ */
+export async function anchoredRoots(
+  client: Reader,
+  auditAnchor: Address,
+  node: Address,
+  treeSize: number,
+): Promise<{ rootHash: Hex; mapRoot: Hex } | undefined> {
+  const [rootHash, mapRoot] = await client.readContract({
     address: auditAnchor,
     abi: auditAnchorAbi,
     functionName: "rootAt",
     args: [node, BigInt(treeSize)],
-  })) as readonly [Hex, bigint];
-  return /^0x0{64}$/.test(root) ? undefined : root;
+  });
+  return /^0x0{64}$/.test(rootHash) ? undefined : { rootHash, mapRoot };
+}
+
+/**
+ * The latest head a node anchored, read from the ledger.
+ * @returns size, roots and timestamp; undefined when the node never anchored
+ */
+export async function latestAnchor(
+  client: Reader,
+  auditAnchor: Address,
+  node: Address,
+): Promise<{ treeSize: number; rootHash: Hex; mapRoot: Hex; timestamp: number } | undefined> {
+  const [treeSize, rootHash, mapRoot, timestamp] = await client.readContract({
+    address: auditAnchor,
+    abi: auditAnchorAbi,
+    functionName: "latest",
+    args: [node],
+  });
+  if (treeSize === 0n) return undefined;
+  return { treeSize: Number(treeSize), rootHash, mapRoot, timestamp: Number(timestamp) };
 }

@@ -8,7 +8,12 @@ const domain: TreeHeadDomain = {
   chainId: 31337,
   verifyingContract: "0x5FbDB2315678afecb367f032d93F642f64180aa3",
 };
-const head = { treeSize: 42, rootHash: `0x${"ab".repeat(32)}` as const, timestamp: 1_700_000_000 };
+const head = {
+  treeSize: 42,
+  rootHash: `0x${"ab".repeat(32)}` as const,
+  mapRoot: `0x${"cd".repeat(32)}` as const,
+  timestamp: 1_700_000_000,
+};
 
 describe("treeHead", () => {
   it("signs a head that verifies for its node only", async () => {
@@ -18,10 +23,11 @@ describe("treeHead", () => {
     expect(await verifyTreeHead({ ...signed, node: other.address }, domain)).toBe(false);
   });
 
-  it("rejects a changed size, root, timestamp, chain or contract", async () => {
+  it("rejects a changed size, root, map root, timestamp, chain or contract", async () => {
     const signed = await signTreeHead(account, head, domain);
     expect(await verifyTreeHead({ ...signed, treeSize: 43 }, domain)).toBe(false);
     expect(await verifyTreeHead({ ...signed, rootHash: `0x${"ac".repeat(32)}` }, domain)).toBe(false);
+    expect(await verifyTreeHead({ ...signed, mapRoot: `0x${"ce".repeat(32)}` }, domain)).toBe(false);
     expect(await verifyTreeHead({ ...signed, timestamp: 1 }, domain)).toBe(false);
     expect(await verifyTreeHead(signed, { ...domain, chainId: 1 })).toBe(false);
     expect(await verifyTreeHead(signed, { ...domain, verifyingContract: other.address })).toBe(false);

@@ -1,5 +1,5 @@
 /**
- * Signed tree heads: the node's EIP-712 signature over (node, treeSize, rootHash, timestamp) in
+ * Signed tree heads: the node's EIP-712 signature over (node, treeSize, rootHash, mapRoot, timestamp) in
  * the AuditAnchor contract's domain, which is what gets anchored on chain. Pure viem, no `node:`
  * imports, so a browser can verify a head too. https://eips.ethereum.org/EIPS/eip-712
  */
@@ -18,6 +18,8 @@ export interface TreeHead {
   node: Address;
   treeSize: number;
   rootHash: Hex;
+  /** Root of the patient map at `treeSize` (src/audit/patientMapProof.ts). */
+  mapRoot: Hex;
   /** Unix seconds. */
   timestamp: number;
 }
@@ -51,6 +53,7 @@ export function treeHeadTypedData(head: TreeHead, domain: TreeHeadDomain) {
       node: head.node,
       treeSize: BigInt(head.treeSize),
       rootHash: head.rootHash,
+      mapRoot: head.mapRoot,
       timestamp: BigInt(head.timestamp),
     },
   };
@@ -82,6 +85,7 @@ export async function signTreeHead(
     node: signer.address,
     treeSize: head.treeSize,
     rootHash: head.rootHash,
+    mapRoot: head.mapRoot,
     timestamp: head.timestamp,
   };
   const signature = await signer.signTypedData(treeHeadTypedData(full, domain));

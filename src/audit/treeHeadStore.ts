@@ -7,6 +7,7 @@ import type { Kysely } from "kysely";
 import type { AuditTreeHeadTable, Schema, TreeHeadStatus } from "../store/schema.js";
 import { BaseError } from "../errors/BaseError.js";
 import { hashesEqual } from "./merkleHash.js";
+import { EMPTY_MAP_ROOT } from "./patientMapProof.js";
 import type { SignedTreeHead } from "./treeHead.js";
 
 /** A stored tree head and how far it got. */
@@ -28,6 +29,7 @@ function fromRow(row: AuditTreeHeadTable): StoredTreeHead {
     node: row.node as Address,
     treeSize: Number(row.tree_size),
     rootHash: bytesToHex(row.root),
+    mapRoot: row.map_root === null ? EMPTY_MAP_ROOT : bytesToHex(row.map_root),
     timestamp: Number(row.timestamp),
     signature: row.signature as Hex,
     status: row.status,
@@ -53,6 +55,7 @@ export async function insertTreeHead(db: Kysely<Schema>, head: SignedTreeHead, n
       timestamp: head.timestamp,
       node: head.node,
       signature: head.signature,
+      map_root: Buffer.from(hexToBytes(head.mapRoot)),
       status: "signed",
       anchored_block: null,
       anchored_tx: null,

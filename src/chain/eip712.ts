@@ -17,6 +17,7 @@ export const AUDIT_TYPES = {
     { name: "node", type: "address" },
     { name: "treeSize", type: "uint64" },
     { name: "rootHash", type: "bytes32" },
+    { name: "mapRoot", type: "bytes32" },
     { name: "timestamp", type: "uint64" },
   ],
 } as const;

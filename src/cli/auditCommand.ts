@@ -1,14 +1,17 @@
 import type { Command } from "commander";
 import type { Address } from "viem";
 import { z } from "zod";
-import { encodeAuditEntry, parseAuditEntry, type AuditEntry } from "../audit/auditEntry.js";
+import { encodeAuditEntry, loggedAuditEntrySchema, type AuditEntry } from "../audit/auditEntry.js";
 import { AuditLog } from "../audit/auditLog.js";
 import { verifyEntryProof, type EntryProof } from "../audit/entryProof.js";
+import type { PatientMapProof } from "../audit/patientMapProof.js";
+import { verifyAccessLog } from "../audit/verifyAccessLog.js";
 import { verifyLogAgainstChain } from "../audit/verifyAgainstChain.js";
 import { createChainClients, type ChainReadClients } from "../chain/clients.js";
 import { BaseError } from "../errors/BaseError.js";
 import {
   ApiClient,
+  loadAccount,
   nodeUrl,
   parseOptions,
   printJson,
@@ -25,6 +28,7 @@ interface AccessLogPage {
   chainId: number;
   anchoredSize: number;
   items: Array<{ index: number; entry: AuditEntry; proof: EntryProof | null }>;
+  mapProof: PatientMapProof | null;
 }
 
 type Verdict = { ok: true } | { ok: false; reason: string } | { ok: null; reason: "not-anchored-yet" };
@@ -41,21 +45,36 @@ const rpcUrl = z
   }, "must be an http(s) JSON-RPC URL")
   .optional();
 const chainRpcOption = z.object({ chainRpc: rpcUrl });
-/** The part of a node's `/health` that names its ledger: only the contract address, never a root. */
+/**
+ * The part of a node's `/health` that names its ledger: where it is and the contract address, never
+ * a root (roots are read from the ledger itself).
+ */
 const healthSchema = z.object({
   chain: z.object({
     chainId: z.number().int(),
+    chainRpcUrl: z.string().optional(),
     contracts: z.object({ AuditAnchor: address }),
   }),
 });
 
-/** The ledger a patient checks proofs against: `--chain-rpc` or CHAIN_RPC_URL, never the node. */
-async function ledger(option: string | undefined, chainId: number | undefined): Promise<ChainReadClients> {
+/**
+ * The ledger a patient checks proofs against: `--rpc`/`--chain-rpc`, else CHAIN_RPC_URL, else the
+ * JSON-RPC URL the node's `/health` names. Only the ledger's location comes from the node; a
+ * ledger of another chain than the node's is refused, and roots are read from the ledger.
+ */
+async function ledger(
+  option: string | undefined,
+  chainId: number | undefined,
+  named?: string,
+): Promise<ChainReadClients> {
   const { chainRpc } = parseOptions(chainRpcOption, {
-    chainRpc: option ?? (process.env.CHAIN_RPC_URL || undefined),
+    chainRpc: option ?? (process.env.CHAIN_RPC_URL || undefined) ?? named,
   });
   if (!chainRpc) {
-    throw new BaseError("invalid", "verifying needs the ledger: pass --chain-rpc <url> or set CHAIN_RPC_URL");
+    throw new BaseError(
+      "invalid",
+      "verifying needs the ledger: the node's /health names none; pass --chain-rpc <url> or set CHAIN_RPC_URL",
+    );
   }
   const clients = await createChainClients(chainRpc);
   if (chainId !== undefined && clients.chainId !== chainId)
@@ -72,13 +91,28 @@ async function verdictOf(
   auditAnchor: Address,
 ): Promise<Verdict> {
   if (item.proof === null) return { ok: null, reason: "not-anchored-yet" };
-  if (item.proof.index !== item.index || encodeAuditEntry(parseAuditEntry(item.entry)) !== item.proof.entry)
+  const shown = loggedAuditEntrySchema.safeParse(item.entry);
+  if (item.proof.index !== item.index || !shown.success || encodeAuditEntry(shown.data) !== item.proof.entry)
     return { ok: false, reason: "entry-differs-from-proof" };
   const v = await verifyEntryProof(item.proof, clients.publicClient, auditAnchor);
   return v.ok ? { ok: true } : { ok: false, reason: v.reason };
 }
 
 const chainRpcHelp = "ledger JSON-RPC URL to check roots against (env CHAIN_RPC_URL)";
+
+/** Every page of `/audit/me`, all at the anchored size of the first page. */
+async function fetchAccessLog(api: ApiClient): Promise<AccessLogPage> {
+  let page = await api.get<AccessLogPage>(`/audit/me?limit=${PAGE}`);
+  const pin = page.anchoredSize > 0 ? `&anchoredSize=${page.anchoredSize}` : "";
+  const all = { ...page, items: [...page.items] };
+  while (page.items.length === PAGE) {
+    page = await api.get<AccessLogPage>(
+      `/audit/me?limit=${PAGE}${pin}&afterIndex=${page.items.at(-1)!.index}`,
+    );
+    all.items.push(...page.items);
+  }
+  return all;
+}
 
 /** `carechain audit log|proof|verify`: the access log, its proofs, and the operator's full audit. */
 export function registerAuditCommand(program: Command): void {
@@ -88,33 +122,55 @@ export function registerAuditCommand(program: Command): void {
     audit
       .command("log")
       .description("every access to your record on this node (who, what, when, why, allowed or denied)")
-      .option("--verify", "check each entry's inclusion proof against the root anchored on the ledger")
-      .option("--chain-rpc <url>", chainRpcHelp),
-  ).action(async (raw: UserOptions & { verify?: boolean; chainRpc?: string }) => {
-    const api = await signedInClient({ as: "patient", ...raw });
-    let page = await api.get<AccessLogPage>(`/audit/me?limit=${PAGE}`);
-    const all = { ...page, items: [...page.items] };
-    while (page.items.length === PAGE) {
-      page = await api.get<AccessLogPage>(`/audit/me?limit=${PAGE}&afterIndex=${page.items.at(-1)!.index}`);
-      all.items.push(...page.items);
-    }
+      .option(
+        "--verify",
+        "check each entry's inclusion proof against the root anchored on the ledger, and that the log shows every entry about you (patient map and prev chain)",
+      )
+      .option("--rpc <url>", chainRpcHelp)
+      .option("--chain-rpc <url>", `${chainRpcHelp} (same as --rpc)`),
+  ).action(async (raw: UserOptions & { verify?: boolean; chainRpc?: string; rpc?: string }) => {
+    const account = await loadAccount(raw.keystore);
+    const api = await ApiClient.signIn(nodeUrl(raw.node), account, { as: "patient", asOrg: raw.asOrg });
     if (!raw.verify) {
-      printJson(all);
+      printJson(await fetchAccessLog(api));
       return;
     }
-    const clients = await ledger(raw.chainRpc, all.chainId);
+    const health = healthSchema.safeParse(await new ApiClient(nodeUrl(raw.node)).get("/health"));
+    const all = await fetchAccessLog(api);
+    const clients = await ledger(
+      raw.rpc ?? raw.chainRpc,
+      all.chainId,
+      health.success ? health.data.chain.chainRpcUrl : undefined,
+    );
+    // An anchor landing while the pages were fetched moves the latest anchored size: fetch again.
+    let log = all;
+    let completeness = await verifyAccessLog(log, account.address, clients.publicClient, log.auditAnchor);
+    for (
+      let retry = 0;
+      !completeness.ok && completeness.reason === "not-latest-anchor" && retry < 5;
+      retry++
+    ) {
+      await new Promise((r) => setTimeout(r, 500));
+      log = await fetchAccessLog(api);
+      completeness = await verifyAccessLog(log, account.address, clients.publicClient, log.auditAnchor);
+    }
     const items = [];
     let failed = 0;
-    for (const item of all.items) {
-      const verified = await verdictOf(item, clients, all.auditAnchor);
+    for (const item of log.items) {
+      const verified = await verdictOf(item, clients, log.auditAnchor);
       if (verified.ok === false) failed++;
       items.push({ ...item, verified });
     }
-    printJson({ ...all, items });
+    printJson({ ...log, items, completeness });
     if (failed > 0)
       throw new BaseError(
         "conflict",
         `${failed} of ${items.length} entries fail verification against the ledger`,
+      );
+    if (!completeness.ok)
+      throw new BaseError(
+        "conflict",
+        `the access log is incomplete or altered: ${completeness.reason}${completeness.index === undefined ? "" : ` at entry ${completeness.index}`} (anchored size ${completeness.anchoredSize})`,
       );
   });
 

@@ -6,6 +6,7 @@ import { AccessLog } from "../audit/accessLog.js";
 import { Anchorer } from "../audit/anchorer.js";
 import { AuditLog } from "../audit/auditLog.js";
 import { Auditor } from "../audit/auditor.js";
+import { latestAnchor } from "../audit/chainAnchors.js";
 import type { Deployment } from "../chain/deploy.js";
 import type { ChainClients } from "../chain/clients.js";
 import type { Indexer } from "../chain/indexer.js";
@@ -122,6 +123,7 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
   });
   const anchorer = new Anchorer({
     log: audit,
+    ledger: { latest: () => latestAnchor(d.clients.publicClient, d.deployment.auditAnchor, node) },
     outbox: d.outbox,
     signer: d.key.account,
     domain: { chainId: d.clients.chainId, verifyingContract: d.deployment.auditAnchor },

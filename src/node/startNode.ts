@@ -218,6 +218,8 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
         healthRoutes({
           chain: async () => ({
             rpcUrl: chainRpcUrl,
+            // Where a patient's verifier reads anchored roots (the embedded ledger's loopback URL).
+            chainRpcUrl,
             embedded: anvil !== undefined,
             chainId: clients.chainId,
             blockNumber: Number(await clients.publicClient.getBlockNumber()),
@@ -232,13 +234,18 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
           },
           indexerLag: async () => Number(await indexer.lag()),
           outboxDepth: () => outbox.depth(),
+          audit: async () => {
+            const check = services.anchorer.consistency();
+            return {
+              size: services.audit.size(),
+              anchored: (await services.audit.latestTreeHead("anchored"))?.treeSize ?? 0,
+              consistentWithAnchor: check?.consistent ?? null,
+              ...(check?.consistent === false ? { inconsistency: check.reason } : {}),
+            };
+          },
           extra: async () => ({
             chainRpcUrl,
             node: { address: key.account.address, organization: organizationId },
-            audit: {
-              size: services.audit.size(),
-              anchored: (await services.audit.latestTreeHead("anchored"))?.treeSize ?? 0,
-            },
           }),
         }),
         authRoutes({ challenges, store, nodeKey }),

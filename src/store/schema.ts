@@ -120,6 +120,8 @@ export interface AuditTreeHeadTable {
   node: string;
   /** EIP-712 signature (hex). */
   signature: string;
+  /** Root of the patient map at this size (src/audit/patientMap.ts); null for heads signed before it. */
+  map_root: Uint8Array | null;
   status: TreeHeadStatus;
   anchored_block: number | null;
   anchored_tx: string | null;

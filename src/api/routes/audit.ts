@@ -22,6 +22,8 @@ export interface AuditDeps {
 const page = z.object({
   afterIndex: z.coerce.number().int().min(-1).optional(),
   limit: z.coerce.number().int().min(1).max(1000).optional(),
+  /** Pins the anchored size across pages (the first page's `anchoredSize`). */
+  anchoredSize: z.coerce.number().int().min(1).optional(),
 });
 
 /** The access log and its proofs: `/audit/me`, single proofs, tree heads, consistency proofs. */
@@ -33,7 +35,8 @@ export function auditRoutes(deps: AuditDeps) {
       {
         method: "GET",
         url: "/audit/me",
-        summary: "Every access-log entry about you, each with an inclusion proof to an anchored root",
+        summary:
+          "Every access-log entry about you, each with an inclusion proof to an anchored root, and the patient-map proof of their number",
         tags: ["audit"],
         auth: session,
         query: page,
@@ -42,6 +45,7 @@ export function auditRoutes(deps: AuditDeps) {
         const result = await deps.accessLog.forPatient(caller, caller.account, {
           ...(query.afterIndex !== undefined ? { afterIndex: query.afterIndex } : {}),
           ...(query.limit !== undefined ? { limit: query.limit } : {}),
+          ...(query.anchoredSize !== undefined ? { anchoredSize: query.anchoredSize } : {}),
         });
         return { node: deps.node, auditAnchor: deps.auditAnchor, chainId: deps.chainId, ...result };
       },

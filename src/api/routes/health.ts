@@ -5,6 +5,8 @@ import { publicRoute, route } from "../routeDef.js";
 export interface HealthSources {
   chain(): Promise<{
     rpcUrl: string;
+    /** The ledger's JSON-RPC URL for verifiers (for an embedded ledger, its loopback URL). */
+    chainRpcUrl: string;
     embedded: boolean;
     chainId: number;
     blockNumber: number;
@@ -13,6 +15,11 @@ export interface HealthSources {
   database(): Promise<{ engine: string; target: string }>;
   indexerLag(): Promise<number>;
   outboxDepth(): Promise<number>;
+  /**
+   * The audit log's state; `consistentWithAnchor: false` (the stored log no longer extends its last
+   * anchor on the ledger, so the node refuses to anchor) makes the node degraded.
+   */
+  audit?(): Promise<{ consistentWithAnchor: boolean | null } & Record<string, unknown>>;
   extra?(): Promise<Record<string, unknown>>;
 }
 
@@ -24,19 +31,23 @@ export function healthRoutes(sources: HealthSources) {
       {
         method: "GET",
         url: "/health",
-        summary: "Node health: ledger, database, indexer, outbox",
+        summary: "Node health: ledger, database, indexer, outbox, audit log",
         tags: ["node"],
         auth: publicRoute,
       },
       async ({ reply }) => {
-        const [chain, database, lag, depth, extra] = await Promise.allSettled([
+        const [chain, database, lag, depth, audit, extra] = await Promise.allSettled([
           sources.chain(),
           sources.database(),
           sources.indexerLag(),
           sources.outboxDepth(),
+          sources.audit ? sources.audit() : Promise.resolve(undefined),
           sources.extra ? sources.extra() : Promise.resolve({}),
         ]);
-        const ok = chain.status === "fulfilled" && database.status === "fulfilled";
+        const ok =
+          chain.status === "fulfilled" &&
+          database.status === "fulfilled" &&
+          !(audit.status === "fulfilled" && audit.value?.consistentWithAnchor === false);
         const value = <T>(r: PromiseSettledResult<T>) =>
           r.status === "fulfilled" ? r.value : { error: describe(r.reason) };
         reply.status(ok ? 200 : 503);
@@ -47,6 +58,7 @@ export function healthRoutes(sources: HealthSources) {
           indexer: { lagBlocks: value(lag) },
           outbox: { depth: value(depth) },
           ...(extra.status === "fulfilled" ? extra.value : {}),
+          ...(sources.audit ? { audit: value(audit) } : {}),
         };
       },
     );

@@ -12,6 +12,7 @@ import { auditPatientRuns } from "./010_audit_patient_runs.js";
 import { siweChallenges } from "./011_siwe_challenges.js";
 import { locatorsWithoutCategories } from "./012_locators_without_categories.js";
 import { sharedStateVersions } from "./013_shared_state_versions.js";
+import { auditPatientChains } from "./014_audit_patient_chains.js";
 
 /** Every migration, in the order it runs. Names are stored: never rename, only append. */
 export const migrations: Record<string, DialectMigration> = {
@@ -28,4 +29,5 @@ export const migrations: Record<string, DialectMigration> = {
   "011_siwe_challenges": siweChallenges,
   "012_locators_without_categories": locatorsWithoutCategories,
   "013_shared_state_versions": sharedStateVersions,
+  "014_audit_patient_chains": auditPatientChains,
 };

@@ -1,0 +1,140 @@
+/**
+ * The patient's own check of their access log, trusting nothing from the node: the roots come
+ * from the AuditAnchor contract on the ledger. It checks that the entries shown are genuine (each
+ * entry's inclusion proof to the anchored log root) and that they are *all* the entries about the
+ * patient up to the anchored size: the patient map's proof against the anchored map root gives
+ * the patient's last entry and count, and the walk of the `prev` chain from that entry back must
+ * meet only entries shown, and exactly `count` of them. Runs wherever viem runs (CLI, browser).
+ * docs/audit-completeness.md
+ */
+import type { Address, Hex, PublicClient } from "viem";
+import { encodeAuditEntry, entryLeafHash, loggedAuditEntrySchema, patientKey } from "./auditEntry.js";
+import { anchoredRoots, latestAnchor } from "./chainAnchors.js";
+import type { EntryProof } from "./entryProof.js";
+import { verifyInclusion } from "./inclusionProof.js";
+import { toHash } from "./merkleHash.js";
+import { verifyPatientMapProof, type PatientMapProof } from "./patientMapProof.js";
+
+/** What `/audit/me` returns (all pages joined, at one anchored size). */
+export interface AccessLogDocument {
+  node: Address;
+  anchoredSize: number;
+  items: ReadonlyArray<{ index: number; entry: unknown; proof: EntryProof | null }>;
+  mapProof: PatientMapProof | null;
+}
+
+export type AccessLogFailure =
+  | "root-not-anchored"
+  | "not-latest-anchor"
+  | "map-proof-invalid"
+  | "entry-missing"
+  | "entry-differs-from-proof"
+  | "inclusion-proof-invalid"
+  | "entry-not-about-patient"
+  | "chain-broken"
+  | "count-mismatch";
+
+export type AccessLogVerdict =
+  | {
+      ok: true;
+      /** Every entry about the patient below this size was shown and proven. */
+      anchoredSize: number;
+      /** Entries about the patient in the log below `anchoredSize` (from the anchored map). */
+      count: number;
+      /** Shown entries appended after `anchoredSize`: genuine-or-not is decided at the next anchor. */
+      notAnchoredYet: number[];
+      /** Shown, proven entries outside the patient's chain (stored before patient chains existed). */
+      outsideChain: number[];
+    }
+  | { ok: false; reason: AccessLogFailure; index?: number; anchoredSize: number };
+
+type Reader = Pick<PublicClient, "readContract">;
+
+/**
+ * Verifies a patient's access log against the ledger.
+ * @param doc - the access log as the node served it
+ * @param patient - the patient's own account (or pseudonymous id), never taken from the node
+ * @param client - a client of the ledger
+ * @param auditAnchor - the AuditAnchor contract
+ * @returns ok with the proven count, or the first failure (and the entry index it concerns)
+ */
+export async function verifyAccessLog(
+  doc: AccessLogDocument,
+  patient: string,
+  client: Reader,
+  auditAnchor: Address,
+): Promise<AccessLogVerdict> {
+  const size = doc.anchoredSize;
+  const fail = (reason: AccessLogFailure, index?: number): AccessLogVerdict =>
+    index === undefined
+      ? { ok: false, reason, anchoredSize: size }
+      : { ok: false, reason, index, anchoredSize: size };
+  const latest = await latestAnchor(client, auditAnchor, doc.node);
+  if ((latest?.treeSize ?? 0) !== size) return fail("not-latest-anchor");
+  const key = patientKey(patient);
+  const notAnchoredYet = doc.items.filter((i) => i.index >= size).map((i) => i.index);
+  if (size === 0) return { ok: true, anchoredSize: 0, count: 0, notAnchoredYet, outsideChain: [] };
+  const roots = await anchoredRoots(client, auditAnchor, doc.node, size);
+  if (roots === undefined) return fail("root-not-anchored");
+  if (doc.mapProof === null) return fail("map-proof-invalid");
+  const value = verifyPatientMapProof(roots.mapRoot, key, doc.mapProof);
+  if (value === undefined) return fail("map-proof-invalid");
+
+  // Every shown anchored entry must be genuine, whether or not it is on the chain.
+  const shown = new Map<number, { prev: number | undefined }>();
+  for (const item of doc.items) {
+    if (item.index >= size) continue;
+    const checked = checkEntry(item, size, roots.rootHash, key);
+    if (typeof checked === "string") return fail(checked, item.index);
+    shown.set(item.index, checked);
+  }
+  let count = 0;
+  const onChain = new Set<number>();
+  for (let at = value?.last; at !== undefined;) {
+    if (at >= size || count >= (value?.count ?? 0))
+      return fail(at >= size ? "chain-broken" : "count-mismatch", at);
+    const entry = shown.get(at);
+    if (entry === undefined) return fail("entry-missing", at);
+    onChain.add(at);
+    count++;
+    if (entry.prev !== undefined && entry.prev >= at) return fail("chain-broken", at);
+    at = entry.prev;
+  }
+  if (count !== (value?.count ?? 0)) return fail("count-mismatch");
+  const outsideChain = [...shown.keys()].filter((i) => !onChain.has(i));
+  return { ok: true, anchoredSize: size, count, notAnchoredYet, outsideChain };
+}
+
+/** Checks one shown entry; returns its `prev` link, or why it fails. */
+function checkEntry(
+  item: { index: number; entry: unknown; proof: EntryProof | null },
+  size: number,
+  root: Hex,
+  key: string,
+): { prev: number | undefined } | AccessLogFailure {
+  const p = item.proof;
+  if (p === null || p.index !== item.index || p.treeSize !== size) return "inclusion-proof-invalid";
+  const parsed = loggedAuditEntrySchema.safeParse(tryJson(p.entry));
+  if (!parsed.success) return "entry-differs-from-proof";
+  const shownEntry = loggedAuditEntrySchema.safeParse(item.entry);
+  if (!shownEntry.success || encodeAuditEntry(shownEntry.data) !== p.entry) return "entry-differs-from-proof";
+  const path = p.proof.map(toHash);
+  const rootBytes = toHash(root);
+  if (
+    rootBytes === undefined ||
+    path.some((h) => h === undefined) ||
+    !verifyInclusion(entryLeafHash(p.entry), p.index, size, path as Uint8Array[], rootBytes)
+  )
+    return "inclusion-proof-invalid";
+  if (parsed.data.patient === undefined || patientKey(parsed.data.patient) !== key)
+    return "entry-not-about-patient";
+  return { prev: parsed.data.prev };
+}
+
+function tryJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
