@@ -173,7 +173,9 @@ describe.each(engines)("carechain CLI (%s)", (engine) => {
 
   it("grants the GP labs for treatment, who then reads them; the patient sees it in the verified log", async () => {
     const before = await cli("gp", ["record", "get", "Observation/cli-lab-1", "--purpose", "TREAT"]);
-    expect(before.code).toBe(4);
+    // without a grant the lab answers as missing would (exit 1), never as refused (exit 4)
+    expect(before.code).toBe(1);
+    expect(before.stderr).toMatch(/no Observation/u);
     const granted = json<{ grantId: string; status: string }>(
       await cli("patient", [
         "consent",
