@@ -7,11 +7,11 @@ import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { readAnchors } from "../../src/audit/chainAnchors.js";
 import { verifyEntryProof, type EntryProof } from "../../src/audit/entryProof.js";
 import { loadConfig } from "../../src/config/config.js";
-import { buildGrantMessage, signGrant, signedGrantToJson } from "../../src/consent/signConsent.js";
 import { createLogger } from "../../src/node/logger.js";
 import { startNode, type RunningNode } from "../../src/node/startNode.js";
 import { runCli } from "../support/cli.js";
 import { registerParticipants } from "../support/participants.js";
+import { grantLabsForTreatment } from "../support/grants.js";
 import { signIn, type Session } from "../support/session.js";
 import { engines, freshDatabase, type FreshDatabase } from "../support/stores.js";
 
@@ -100,24 +100,7 @@ describe.each(engines)("audit trail (%s)", (engine) => {
     );
     expect(imported.status).toBe(200);
 
-    const domain = (await (await fetch(`${node.url}/consents/domain`)).json()) as Parameters<
-      typeof signGrant
-    >[1];
-    const message = buildGrantMessage({
-      patient: patient.address,
-      grantee: { kind: "practitioner", account: gp.address },
-      categories: ["labs"],
-      purposes: ["TREAT"],
-      actions: ["read"],
-      notBefore: Math.floor(Date.now() / 1000) - 60,
-      notAfter: new Date("2030-01-01T00:00:00Z"),
-      nonce: 0n,
-    });
-    const submitted = await fetch(`${node.url}/consents?wait=true`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(signedGrantToJson(message, await signGrant(patient, domain, message))),
-    });
+    const submitted = await grantLabsForTreatment(node.url, patient, gp.address);
     expect(submitted.status).toBe(201);
 
     expect((await (await signIn(node.url, gp)).get("/fhir/Observation/audit-lab-1", "TREAT")).status).toBe(

@@ -8,7 +8,6 @@ import { startAnvil, type Anvil } from "../../src/chain/anvil.js";
 import { freePort } from "../../src/chain/freePort.js";
 import { Outbox } from "../../src/chain/outbox.js";
 import { ParticipantAdmin } from "../../src/chain/participantAdmin.js";
-import { buildGrantMessage, signGrant, signedGrantToJson } from "../../src/consent/signConsent.js";
 import {
   organizationIdOf,
   prepareNodeKey,
@@ -19,6 +18,7 @@ import {
 import { PATIENT_ACCOUNT_SYSTEM } from "../../src/records/searchBundle.js";
 import { openStore } from "../../src/store/database.js";
 import { RECHECK_MS } from "../../src/store/sharedState.js";
+import { grantLabsForTreatment } from "../support/grants.js";
 import { signIn, type Session } from "../support/session.js";
 import { freshDatabase, type FreshDatabase } from "../support/stores.js";
 
@@ -216,24 +216,7 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)("two API processes on one Postgr
   it("enforces at B a grant submitted through A", async () => {
     const gpAtB: Session = await signIn(B.url, gp);
     expect((await gpAtB.get(`/fhir/Observation/${lab.id}`, "TREAT")).status).toBe(404);
-    const domain = (await (await fetch(`${A.url}/consents/domain`)).json()) as Parameters<
-      typeof signGrant
-    >[1];
-    const message = buildGrantMessage({
-      patient: patient.address,
-      grantee: { kind: "practitioner", account: gp.address },
-      categories: ["labs"],
-      purposes: ["TREAT"],
-      actions: ["read"],
-      notBefore: Math.floor(Date.now() / 1000) - 60,
-      notAfter: new Date("2030-01-01T00:00:00Z"),
-      nonce: 0n,
-    });
-    const submitted = await fetch(`${A.url}/consents?wait=true`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(signedGrantToJson(message, await signGrant(patient, domain, message))),
-    });
+    const submitted = await grantLabsForTreatment(A.url, patient, gp.address);
     expect(submitted.status).toBe(201);
     // A has applied it when it answers; B within the bound
     const gpAtA = await signIn(A.url, gp);

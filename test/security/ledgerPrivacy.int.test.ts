@@ -11,7 +11,6 @@ import { participantRegistryAbi } from "../../src/chain/artifacts/ParticipantReg
 import { recordLocatorAbi } from "../../src/chain/artifacts/RecordLocator.js";
 import { loadConfig } from "../../src/config/config.js";
 import { CATEGORIES, SENSITIVE_MASK } from "../../src/model/vocabulary.js";
-import { buildGrantMessage, signGrant, signedGrantToJson } from "../../src/consent/signConsent.js";
 import {
   encodeAccessRequestHeader,
   newNonce,
@@ -21,6 +20,7 @@ import {
 import { createLogger } from "../../src/node/logger.js";
 import { startNode, type RunningNode } from "../../src/node/startNode.js";
 import { registerParticipants } from "../support/participants.js";
+import { grantLabsForTreatment } from "../support/grants.js";
 import { signIn, type Session } from "../support/session.js";
 import { engines, freshDatabase, type FreshDatabase } from "../support/stores.js";
 
@@ -254,24 +254,7 @@ describe.each(engines)("ledger privacy (%s)", (engine) => {
     me = await signIn(node.url, patient);
 
     // a consent on the ledger too: the patient grants labs (non-sensitive) to the GP
-    const domain = (await (await fetch(`${node.url}/consents/domain`)).json()) as Parameters<
-      typeof signGrant
-    >[1];
-    const message = buildGrantMessage({
-      patient: patient.address,
-      grantee: { kind: "practitioner", account: gp.address },
-      categories: ["labs"],
-      purposes: ["TREAT"],
-      actions: ["read"],
-      notBefore: Math.floor(Date.now() / 1000) - 60,
-      notAfter: new Date("2030-01-01T00:00:00Z"),
-      nonce: 0n,
-    });
-    const granted = await fetch(`${node.url}/consents?wait=true`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(signedGrantToJson(message, await signGrant(patient, domain, message))),
-    });
+    const granted = await grantLabsForTreatment(node.url, patient, gp.address);
     expect(granted.status).toBe(201);
 
     await until("the hospital's locators are on chain", async () => {
