@@ -16,7 +16,7 @@
 import { keccak256, toHex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { encodeAuditEntry } from "../src/audit/auditEntry.js";
-import { canonicalText } from "../src/audit/auditLog.js";
+import { canonicalText } from "../src/audit/canonicalText.js";
 import { auditAnchorAbi } from "../src/chain/artifacts/AuditAnchor.js";
 import { auditEntries } from "./support/auditEntries.js";
 import { startBenchNode, type BenchNode } from "./support/benchNode.js";

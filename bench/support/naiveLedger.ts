@@ -15,7 +15,7 @@ import { foldSubtrees, type NodeSource } from "../../src/audit/subtrees.js";
 import { auditAnchorAbi } from "../../src/chain/artifacts/AuditAnchor.js";
 import { signTreeHead } from "../../src/audit/treeHead.js";
 import { pushLeaf, textLeafHash, type EdgeNode } from "../../src/audit/serverHash.js";
-import { canonicalText } from "../../src/audit/auditLog.js";
+import { canonicalText } from "../../src/audit/canonicalText.js";
 import type { AuditEntry } from "../../src/audit/auditEntry.js";
 import { latencySummary, round } from "./report.js";
 

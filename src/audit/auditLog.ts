@@ -12,10 +12,10 @@ import type { Store } from "../store/database.js";
 import type { AuditEntryTable, TreeHeadStatus } from "../store/schema.js";
 import { BaseError } from "../errors/BaseError.js";
 import { AppendBatcher } from "./appendBatcher.js";
+import { canonicalText } from "./canonicalText.js";
 import {
   certainlyValidEntry,
   decodeAuditEntry,
-  encodeAuditEntry,
   parseAuditEntry,
   patientKey,
   type AuditEntry,
@@ -34,6 +34,7 @@ import { buildInclusionProof } from "./inclusionProof.js";
 import { EMPTY_ROOT } from "./merkleHash.js";
 import { indexedUpTo, patientEntries, PatientIndexer } from "./patientIndex.js";
 import { PatientMap } from "./patientMap.js";
+import { loadPatientMap, replayPatients } from "./patientMapReplay.js";
 import type { PatientMapProof } from "./patientMapProof.js";
 import { pushLeaf, textLeafHash, type EdgeNode } from "./serverHash.js";
 import { foldSubtrees, frontierOf, type NodeSource } from "./subtrees.js";
@@ -480,62 +481,6 @@ async function loadFrontier(store: Store): Promise<{ size: number; frontier: Edg
   };
 }
 
-/** Rows per read when the patient map is rebuilt. */
-const MAP_PAGE = 50_000;
-
-/**
- * Applies the entries about patients in `[from, to)` to `map`, keeping a version at each size in
- * `versions` (ascending) that the range reaches. Reads the `patient` column; a tampered column
- * yields map roots that differ from the anchored ones, which the start-up check reports.
- */
-async function replayPatients(
-  store: Store,
-  map: PatientMap,
-  from: number,
-  to: number,
-  versions: number[] = [],
-): Promise<void> {
-  let v = 0;
-  for (let start = from; start < to; start += MAP_PAGE) {
-    const end = Math.min(to, start + MAP_PAGE);
-    const rows = await store.db
-      .selectFrom("audit_entries")
-      .select(["idx", "patient"])
-      .where("idx", ">=", start)
-      .where("idx", "<", end)
-      .where("patient", "is not", null)
-      .orderBy("idx", "asc")
-      .execute();
-    for (const row of rows) {
-      const idx = Number(row.idx);
-      for (; v < versions.length && (versions[v] as number) <= idx; v++) map.commit(versions[v] as number);
-      map.record(row.patient as string, idx);
-    }
-  }
-  for (; v < versions.length && (versions[v] as number) <= to; v++) map.commit(versions[v] as number);
-}
-
-/**
- * Rebuilds the patient map from the stored log, with a version at the latest anchored head's size
- * and at every head signed after it (the sizes proofs may be asked for).
- */
-async function loadPatientMap(store: Store, chainsFrom: number, size: number): Promise<PatientMap> {
-  const map = new PatientMap();
-  const anchored = await latestTreeHead(store.db, "anchored");
-  const heads = await listTreeHeads(store.db, { afterSize: (anchored?.treeSize ?? 1) - 1 });
-  const versions = heads.map((h) => h.treeSize).filter((s) => s <= size);
-  const early = versions.filter((s) => s <= chainsFrom);
-  for (const s of early) map.commit(s);
-  await replayPatients(
-    store,
-    map,
-    Math.min(chainsFrom, size),
-    size,
-    versions.filter((s) => s > chainsFrom),
-  );
-  return map;
-}
-
 function fromRow(row: AuditEntryTable): StoredAuditEntry {
   return {
     index: Number(row.idx),
@@ -544,45 +489,6 @@ function fromRow(row: AuditEntryTable): StoredAuditEntry {
     leafHash: row.leaf_hash,
     createdAt: Number(row.created_at),
   };
-}
-
-const SURROGATE = /[\uD800-\uDFFF]/;
-/**
- * A value the schema constrained to characters JSON never escapes (addresses, opaque ids,
- * references, enum members, ISO times; src/audit/auditEntry.ts), quoted without `JSON.stringify`,
- * which costs about 0.2 us per call.
- */
-const q = (s: string): string => `"${s}"`;
-const quoted = (xs: readonly string[]): string => (xs.length === 0 ? "[]" : `["${xs.join('","')}"]`);
-
-/**
- * `encodeAuditEntry` (RFC 8785) of the entry with its patient chain link `prev` (when given),
- * specialised to the validated entry shape, for the append hot path:
- * the keys are written in JCS order (UTF-16 code units) and every value is a string, a string
- * array or the integer 1. Only for entries the schema accepted (`certainlyValidEntry` or
- * `parseAuditEntry`): every value but the free-text `reason` is then quoted as it is, and
- * `reason` goes through `JSON.stringify`, whose output is JCS's for strings. Byte-identical to
- * `encodeAuditEntry` (a property test and the benches check); a reason with a surrogate takes the
- * general path, which refuses lone surrogates. https://www.rfc-editor.org/rfc/rfc8785
- */
-export function canonicalText(e: AuditEntry, prev?: number): string {
-  if (e.reason !== undefined && SURROGATE.test(e.reason))
-    return encodeAuditEntry(prev === undefined ? e : { ...e, prev });
-  const a = e.actor;
-  let t = `{"action":${q(e.action)},"actor":{"account":${q(a.account)}`;
-  if (a.organization !== undefined) t += `,"organization":${q(a.organization)}`;
-  if (a.role !== undefined) t += `,"role":${q(a.role)}`;
-  t += "}";
-  if (e.categories !== undefined) t += `,"categories":${quoted(e.categories)}`;
-  t += `,"decision":${q(e.decision)}`;
-  if (e.node !== undefined) t += `,"node":${q(e.node)}`;
-  if (e.patient !== undefined) t += `,"patient":${q(e.patient)}`;
-  if (prev !== undefined) t += `,"prev":${prev}`;
-  if (e.purpose !== undefined) t += `,"purpose":${q(e.purpose)}`;
-  if (e.reason !== undefined) t += `,"reason":${JSON.stringify(e.reason)}`;
-  t += `,"requestId":${q(e.requestId)}`;
-  if (e.resources !== undefined) t += `,"resources":${quoted(e.resources)}`;
-  return `${t},"time":${q(e.time)},"v":1}`;
 }
 
 function bytesToHex(bytes: Uint8Array): Hex {

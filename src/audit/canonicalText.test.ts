@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { CATEGORIES, PURPOSES } from "../model/vocabulary.js";
 import { AUDIT_ACTIONS, encodeAuditEntry, parseAuditEntry, type AuditEntry } from "./auditEntry.js";
-import { canonicalText } from "./auditLog.js";
+import { canonicalText } from "./canonicalText.js";
 
 const hex = (n: number) => fc.stringMatching(new RegExp(`^[0-9a-f]{${n}}$`));
 const address = hex(40).map((h) => `0x${h}`);
