@@ -15,12 +15,13 @@ import type { FhirResource } from "./fhirTypes.js";
 import { auditPatient, type AuditFacts, type Auditor } from "../audit/auditor.js";
 import { validateResource } from "./validateResource.js";
 import { RecordSearch } from "./recordSearch.js";
-import { directoryDecision, isOperator, isRecorder, notKnown, writeRefused } from "./accessDecision.js";
+import { directoryDecision, isOperator, isRecorder, notKnown } from "./accessDecision.js";
 import { crashPoint } from "./crashPoint.js";
 import { STORED_VERSION_COLUMNS, type StoredVersion } from "./recordSearchSql.js";
 import { planBundleImport } from "./bundlePlan.js";
 import { PatientLinks } from "./patientLinks.js";
-import { prepareWrite, type CurrentVersion, type PrepareHost, type WriteTarget } from "./recordPrepare.js";
+import { WriteAuthorizer } from "./writeAuthorizer.js";
+import { prepareWrite, type CurrentVersion, type PrepareHost } from "./recordPrepare.js";
 import { CurrentRowCache } from "./currentRowCache.js";
 import {
   DIRECTORY_KEY,
@@ -61,12 +62,13 @@ export class RecordRepository {
   constructor(deps: RecordRepositoryDeps) {
     this.#d = deps;
     this.#links = deps.links ?? new PatientLinks(deps.store);
+    const writes = new WriteAuthorizer({ ...deps, links: this.#links });
     this.#prepareHost = {
       store: deps.store,
       keyring: deps.keyring,
       blind: deps.blind,
       links: this.#links,
-      authorize: (principal, target) => this.#authorizeWrite(principal, target),
+      authorize: (principal, target) => writes.authorize(principal, target),
     };
     this.#rows = deps.store.sqlite === undefined ? undefined : new CurrentRowCache(deps.store.sqlite);
     this.#search = new RecordSearch({
@@ -469,93 +471,6 @@ export class RecordRepository {
     });
   }
 
-  /**
-   * The write rule (docs/access-rules.md, "Writes"): the writer needs the right on the version it
-   * replaces (its own patient, categories and author) and on the new one; a resource never changes
-   * patient; a directory resource is written only by its owning organization. A refusal is audited
-   * in the log of the patient whose record was aimed at; one on a version the writer may not even
-   * see answers as a missing resource does.
-   * @returns the organization the new version is recorded as
-   */
-  async #authorizeWrite(principal: Principal, t: WriteTarget): Promise<string> {
-    const own = this.#d.organizationId.toLowerCase();
-    if (t.patientId === undefined && DIRECTORY_TYPES.has(t.type))
-      return this.#authorizeDirectory(principal, t);
-    const ref = `${t.type}/${t.id}`;
-    const operator = isOperator(principal, own);
-    const current = t.current;
-    if (current !== undefined) {
-      const account = await this.patientAccount(current.patientId);
-      const refuse = async (reason: string) =>
-        this.#audit(principal, {
-          action: "update",
-          decision: "deny",
-          patient: auditPatient(current.patientId, account),
-          resources: [`${ref}/_history/${current.versionId}`],
-          categories: categoriesOf(current.categories),
-          reason,
-        });
-      if (!operator) {
-        const categories = categoriesOf(current.categories);
-        const erased =
-          current.patientId !== null && (await this.#d.keyring.isErased(`Patient/${current.patientId}`));
-        const read = erased
-          ? ({ permit: false, reason: "no-grant" } as Decision)
-          : this.#d.gate.forPatient(principal, account, "read").decide(categories, current.authorOrg);
-        const write = this.#d.gate.forPatient(principal, account, "write").decide(categories, undefined);
-        // the authoring organization amends what it may read under its rule; anyone else needs a write grant
-        if (!erased && !write.permit && read.reason !== "author-organization") {
-          await refuse(`write: ${read.permit ? write.reason : read.reason}`);
-          throw read.permit ? writeRefused() : notKnown(t.type);
-        }
-      }
-      if ((current.patientId ?? undefined) !== t.patientId) {
-        await refuse("a resource never changes patient");
-        throw new BaseError("conflict", "a resource never changes patient: keep its subject", {
-          code: "business-rule",
-          expression: `${t.type}.${patientElement(t.resource)}`,
-        });
-      }
-    }
-    if (operator) return own;
-    const recorder = isRecorder(principal, own);
-    if (current === undefined && t.intent === "update" && !recorder) throw notKnown(t.type);
-    if (recorder) return own;
-    const d = this.#d.gate.forPatient(principal, t.account, "write").decide(t.categories, undefined);
-    if (d.permit) return own;
-    await this.#audit(principal, {
-      action: current ? "update" : "create",
-      decision: "deny",
-      patient: auditPatient(t.patientId, t.account),
-      resources: [ref],
-      categories: t.categories,
-      reason: `write: ${d.reason}`,
-    });
-    throw writeRefused();
-  }
-
-  /**
-   * Directory resources belong to the organization that first wrote them: only its practitioners
-   * (and this node's own jobs and node principal) write them, and they stay recorded as its.
-   */
-  async #authorizeDirectory(principal: Principal, t: WriteTarget): Promise<string> {
-    const owner = t.current?.authorOrg.toLowerCase();
-    const own = this.#d.organizationId.toLowerCase();
-    if (isOperator(principal, own)) return owner ?? own;
-    const org = principal.organization?.toLowerCase();
-    if (principal.kind === "practitioner" && org !== undefined && (owner === undefined || owner === org))
-      return org;
-    await this.#audit(principal, {
-      action: t.current ? "update" : "create",
-      decision: "deny",
-      resources: [`${t.type}/${t.id}`],
-      reason: "directory resources are written by their owning organization",
-    });
-    throw new BaseError("forbidden", "directory resources are written only by their owning organization", {
-      code: "forbidden",
-    });
-  }
-
   async #gatedOpen(principal: Principal, row: StoredVersion, action: "read"): Promise<FhirResource> {
     await this.#gate(principal, row, action);
     return this.#open(row);
@@ -609,10 +524,4 @@ export class RecordRepository {
   async #audit(principal: Principal, facts: AuditFacts): Promise<void> {
     await this.#d.auditor.record(principal, facts);
   }
-}
-
-/** The element through which a resource names its patient, for error messages. */
-function patientElement(resource: FhirResource): string {
-  for (const name of ["subject", "patient", "beneficiary"]) if (resource[name] !== undefined) return name;
-  return "subject";
 }
