@@ -404,14 +404,11 @@ export class AuditLog {
       const frontier = this.frontier.slice();
       const createdAt = this.now();
       // Each entry about a patient links to the patient's previous entry, inside its hashed text.
-      const lastInBatch = new Map<string, number>();
+      const links = this.chains ? this.patientMap.batch() : undefined;
       const rows: AuditEntryTable[] = entries.map((e, i) => {
         const patient = patients[i] ?? null;
-        let prev: number | undefined;
-        if (patient !== null && this.chains) {
-          prev = lastInBatch.get(patient) ?? this.patientMap.get(patient)?.last;
-          lastInBatch.set(patient, firstIndex + i);
-        }
+        const prev =
+          patient === null || links === undefined ? undefined : links.link(patient, firstIndex + i);
         const entry = canonicalText(e, prev);
         const hash = textLeafHash(entry);
         const completed = pushLeaf(frontier, firstIndex + i, hash);
@@ -455,10 +452,7 @@ export class AuditLog {
       }
       this.frontier = frontier;
       this.treeSize = firstIndex + rows.length;
-      for (let i = 0; i < patients.length && this.chains; i++) {
-        const patient = patients[i];
-        if (patient !== null && patient !== undefined) this.patientMap.record(patient, firstIndex + i);
-      }
+      links?.apply();
       if (rows.length > 0) this.patientIndex.appended(this.treeSize, { first: firstIndex, patients });
       return { firstIndex, size: this.treeSize };
     }
