@@ -189,6 +189,12 @@ export class PatientMap {
     return n;
   }
 
+  /** Every patient in the map with their value now. */
+  *entries(): IterableIterator<[string, PatientMapValue]> {
+    for (const [patient, s] of this.#slots)
+      if (s.count > 0) yield [patient, { last: s.last, count: s.count }];
+  }
+
   /** Starts linking a batch of appends (see {@link PatientBatch}). */
   batch(): PatientBatch {
     const id = ++this.#batches;
