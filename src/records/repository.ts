@@ -19,6 +19,7 @@ import { directoryDecision, isOperator, isRecorder, notKnown } from "./accessDec
 import { crashPoint } from "./crashPoint.js";
 import { STORED_VERSION_COLUMNS, type StoredVersion } from "./recordSearchSql.js";
 import { planBundleImport } from "./bundlePlan.js";
+import { eraseRows } from "./eraseRows.js";
 import { PatientLinks } from "./patientLinks.js";
 import { WriteAuthorizer } from "./writeAuthorizer.js";
 import { prepareWrite, type CurrentVersion, type PrepareHost } from "./recordPrepare.js";
@@ -317,18 +318,7 @@ export class RecordRepository {
     try {
       await this.#d.keyring.erase(`Patient/${patientId}`);
       if (account) await this.#d.breakGlass?.forgetPatient(account);
-      const { db } = this.#d.store;
-      count = await db.transaction().execute(async (tx) => {
-        const rows = await tx
-          .selectFrom("resources")
-          .select(["type", "id"])
-          .where("patient_id", "=", patientId)
-          .execute();
-        for (const r of rows)
-          await tx.deleteFrom("search_tokens").where("type", "=", r.type).where("id", "=", r.id).execute();
-        await tx.updateTable("resources").set({ deleted: 1 }).where("patient_id", "=", patientId).execute();
-        return rows.length;
-      });
+      count = await eraseRows(this.#d.store.db, patientId);
     } catch (error) {
       this.#rows?.clear();
       await this.#audit(principal, { action: "erase", decision: "permit", patient, reason: "not committed" });
