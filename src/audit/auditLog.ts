@@ -62,6 +62,13 @@ export interface AuditLogOptions {
    * (default 500 ms). Lookups by patient are complete at any time; this only bounds the tail they scan.
    */
   patientIndexDelayMs?: number;
+  /**
+   * Least time between two persists of the patient map (default 10 s): a start replays the entries
+   * since the last persist, and a persist upserts the rows of every patient changed since the one
+   * before, so this trades start time against write load. The first anchor after opening always
+   * persists.
+   */
+  patientMapPersistMs?: number;
 }
 
 /** An entry as stored, with its position and leaf hash. */
@@ -98,6 +105,8 @@ export class AuditLog {
   /** The running persist of the patient map, and the anchored size to persist after it. */
   private persisting: Promise<void> | undefined;
   private persistNext: number | undefined;
+  private persistedAt = Number.NEGATIVE_INFINITY;
+  private readonly persistEveryMs: number;
 
   private constructor(
     private readonly store: Store,
@@ -113,6 +122,7 @@ export class AuditLog {
     this.persistedSize = loaded.persistedSize;
     this.source = dbNodeSource(store.db);
     this.now = options.now ?? Date.now;
+    this.persistEveryMs = options.patientMapPersistMs ?? 10_000;
     this.patientIndex = new PatientIndexer(store, {
       ...(options.patientIndexDelayMs === undefined ? {} : { delayMs: options.patientIndexDelayMs }),
     });
@@ -412,13 +422,13 @@ export class AuditLog {
   async markAnchored(treeSize: number, block: number, tx?: Hex): Promise<void> {
     await markTreeHeadAnchored(this.store.db, treeSize, block, tx);
     this.patientMap.anchored(treeSize, this.persistedSize);
-    this.persistMap(treeSize);
+    if (performance.now() - this.persistedAt >= this.persistEveryMs) this.persistMap(treeSize);
   }
 
   /**
    * Persists the patient map at an anchored size in the background (src/store/auditRows.ts): the
    * rows of the patients changed since the last persisted size, so a start reads them instead of
-   * replaying the log. One persist runs at a time; a size arriving meanwhile waits for it, and a
+   * replaying the log. At most once per `patientMapPersistMs`. One persist runs at a time; a size arriving meanwhile waits for it, and a
    * later one replaces it. A failed persist is retried with the next anchor (the rows it left are
    * each consistent, and the persisted size has not moved).
    */
@@ -429,6 +439,7 @@ export class AuditLog {
     }
     const rows = this.patientMap.changes(size, this.persistedSize);
     if (rows === undefined || (this.persistedSize !== undefined && size <= this.persistedSize)) return;
+    this.persistedAt = performance.now();
     this.persisting = writePatientMap(
       this.store,
       rows.map((r) => ({ patient: r.patient, last_idx: r.last, entry_count: r.count })),
