@@ -231,10 +231,11 @@ export class RecordGate {
       deciders.set(patientId, decider);
     }
     const account = decider.patientAccount;
+    // an erased patient's masks went with their key: nothing to decide on, nothing to record
+    if (await this.#d.keyring.isErased(`Patient/${patientId}`))
+      return { decision: ERASED, account, categories: [], mask: 0, erased: true };
     const mask = await this.#d.vault.mask(row);
     const categories = categoriesOf(mask);
-    if (await this.#d.keyring.isErased(`Patient/${patientId}`))
-      return { decision: ERASED, account, categories, mask, erased: true };
     return { decision: decider.decide(categories, row.author_org), account, categories, mask, erased: false };
   }
 }

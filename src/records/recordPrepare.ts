@@ -122,6 +122,7 @@ export async function prepareWrite(
   const keyId = patientId ? `Patient/${patientId}` : DIRECTORY_KEY;
   const plaintext = Buffer.from(canonicalJson(stored), "utf8");
   const { ciphertext } = await encryptRecord(h.keyring, keyId, plaintext, aad);
+  const mask = categoryMaskOf(resource);
   const index = extractIndex(stored);
   return {
     type,
@@ -131,7 +132,9 @@ export async function prepareWrite(
     patientId,
     account,
     categories,
-    mask: categoryMaskOf(resource),
+    mask,
+    storedMask: await h.vault.blind(patientId, type, id, versionId, mask),
+    contentHash: await h.vault.contentHash(patientId, plaintext),
     stored,
     ciphertext,
     sortDate: index.find((r) => r.param === "date")?.start ?? null,

@@ -1,12 +1,20 @@
 /**
  * Where stored versions come from and how they open: the rows (src/store/recordRows.ts, with the
- * current-row cache), each version's category mask as the consent decision needs it, and the
- * decryption of a version's body under its patient's key. It decides nothing: the gate
+ * current-row cache), each version's category mask unblinded for the consent decision, and the
+ * decryption of a version's body, both under its patient's key. It decides nothing: the gate
  * (src/records/recordGate.ts) asks before anything is opened.
  */
 import { decryptRecord } from "../crypto/envelope.js";
 import type { PatientKeyring } from "../crypto/patientKeys.js";
 import { BaseError } from "../errors/BaseError.js";
+import {
+  blindMask,
+  CONTENT_KEY_LABEL,
+  keyedContentHash,
+  MASK_KEY_LABEL,
+  maskPad,
+  unblindMask,
+} from "./blinding.js";
 import type { Candidate, StoredVersion } from "../store/recordColumns.js";
 import type { RecordRows } from "../store/recordRows.js";
 import type { FhirResource } from "./fhirTypes.js";
@@ -31,21 +39,49 @@ export class RecordVault {
   }
 
   /**
-   * The category bitmask of one version.
+   * The category bitmask of one version, unblinded (src/records/blinding.ts).
    * @param row - the version as stored
+   * @throws BaseError("not-found") when its patient was erased: the mask is gone with their key
    */
-  mask(row: Pick<Candidate, "categories">): Promise<number> {
-    return Promise.resolve(Number(row.categories));
+  async mask(
+    row: Pick<Candidate, "type" | "id" | "version_id" | "patient_id" | "categories">,
+  ): Promise<number> {
+    const key = await this.#keyring.derivedKey(keyIdOf(row.patient_id), MASK_KEY_LABEL);
+    return unblindMask(Number(row.categories), maskPad(key, row.type, row.id, row.version_id));
   }
 
-  /** The version a write of `type/id` replaces, with its mask, or undefined when there is none. */
+  /**
+   * The stored form of a new version's mask. The patient's key must exist (the version's body
+   * is encrypted first, which creates it).
+   */
+  async blind(
+    patientId: string | undefined,
+    type: string,
+    id: string,
+    versionId: number,
+    mask: number,
+  ): Promise<number> {
+    const key = await this.#keyring.derivedKey(keyIdOf(patientId), MASK_KEY_LABEL);
+    return blindMask(mask, maskPad(key, type, id, versionId));
+  }
+
+  /** The stored content hash of a new version's canonical JSON (its patient's key must exist). */
+  async contentHash(patientId: string | undefined, canonical: Uint8Array): Promise<string> {
+    return keyedContentHash(await this.#keyring.derivedKey(keyIdOf(patientId), CONTENT_KEY_LABEL), canonical);
+  }
+
+  /**
+   * The version a write of `type/id` replaces, with its mask (none when its patient was erased:
+   * the mask went with their key), or undefined when there is none.
+   */
   async currentVersion(type: string, id: string): Promise<CurrentVersion | undefined> {
     const row = await this.rows.currentMeta(type, id);
     if (row === undefined) return undefined;
+    const erased = row.patient_id !== null && (await this.#keyring.isErased(keyIdOf(row.patient_id)));
     return {
       versionId: row.version_id,
       patientId: row.patient_id,
-      categories: await this.mask(row),
+      categories: erased ? 0 : await this.mask(row),
       authorOrg: row.author_org,
     };
   }
