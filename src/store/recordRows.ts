@@ -143,8 +143,8 @@ export class RecordRows {
   }
 
   /**
-   * Marks every resource of the Patient deleted and drops their search index rows, in one
-   * transaction (the crypto-shredding itself is the keyring's).
+   * Marks every resource of the Patient deleted, forgets their clinical sort dates and drops their
+   * search index rows, in one transaction (the crypto-shredding itself is the keyring's).
    * @returns how many resources the Patient had
    */
   async erasePatient(patientId: string): Promise<number> {
@@ -157,7 +157,11 @@ export class RecordRows {
           .execute();
         for (const r of rows)
           await tx.deleteFrom("search_tokens").where("type", "=", r.type).where("id", "=", r.id).execute();
-        await tx.updateTable("resources").set({ deleted: 1 }).where("patient_id", "=", patientId).execute();
+        await tx
+          .updateTable("resources")
+          .set({ deleted: 1, sort_date: null })
+          .where("patient_id", "=", patientId)
+          .execute();
         return rows.length;
       });
     } finally {

@@ -186,6 +186,20 @@ describe.each(engines)("category masks at rest (%s)", (engine) => {
     await records.erasePatient(me, "car-p");
     // the rows stay (blinded, as they were); the key they were blinded under is gone
     expect(await dumped("car-dep")).toEqual(before);
+    // and neither the clinical date nor the search index rows stay in clear
+    const left = await t.store.db
+      .selectFrom("resources")
+      .select("sort_date")
+      .where("patient_id", "=", "car-p")
+      .execute();
+    expect(left.length).toBe(4);
+    for (const r of left) expect(r.sort_date).toBeNull();
+    const tokens = await t.store.db
+      .selectFrom("search_tokens")
+      .select("id")
+      .where("id", "in", ["car-dep", "car-htn1", "car-htn2"])
+      .execute();
+    expect(tokens).toEqual([]);
     const key = await t.store.db
       .selectFrom("patient_keys")
       .select(["wrapped_key", "erased_at"])
