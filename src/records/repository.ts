@@ -40,9 +40,11 @@ export interface RecordRepositoryDeps {
 }
 
 /**
- * The one way to read or write health data. Every operation asks the consent gate and appends
- * its audit entry here, whoever calls it (HTTP route, CLI, another node), so no path can forget
- * either. Resources are stored as envelope-encrypted canonical JSON, one row per version.
+ * The one way to read or write health data, whoever calls it (HTTP route, CLI, another node):
+ * every read passes the gate (src/records/recordGate.ts) before the vault opens anything
+ * (src/records/recordVault.ts), every write the write authorizer (src/records/writeAuthorizer.ts)
+ * and its durable audit intent before it commits, so no path can forget either. Resources are
+ * stored as envelope-encrypted canonical JSON, one row per version.
  */
 export class RecordRepository {
   readonly #d: RecordRepositoryDeps;
