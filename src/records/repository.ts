@@ -68,7 +68,8 @@ export class RecordRepository {
    * Creates a resource. The id is the server's, except that the node's own recorders (and jobs)
    * may bring their source system's id (src/records/accessDecision.ts `isRecorder`), and anyone a
    * directory resource's (directory resources are public); a create naming an existing id is an
-   * update of it, authorized as one.
+   * update of it, authorized as one. Nobody else chooses ids: a create at a hidden id could not
+   * answer as one at a free id does (docs/access-rules.md, "Ids").
    */
   async create(principal: Principal, input: unknown): Promise<FhirResource> {
     const resource = validateResource(input);
@@ -278,7 +279,8 @@ export class RecordRepository {
     input: unknown,
     options: { patientAccount?: Address | undefined } = {},
   ): Promise<FhirResource> {
-    const plan = planBundleImport(input);
+    const chooses = this.#choosesIds(principal);
+    const plan = planBundleImport(input, { serverIds: !chooses });
     const prepared: PreparedWrite[] = [];
     const versions = new Map<string, CurrentVersion>();
     try {
@@ -288,7 +290,9 @@ export class RecordRepository {
           resource = withAccount(resource, options.patientAccount);
         }
         const key = `${resource.resourceType}/${resource.id}`;
-        const p = await prepareWrite(this.#prepare, principal, resource, "import", versions.get(key));
+        // a PUT entry of a caller that does not choose ids updates an existing resource
+        const intent = entry.method === "PUT" && !chooses ? "update" : "import";
+        const p = await prepareWrite(this.#prepare, principal, resource, intent, versions.get(key));
         versions.set(key, {
           versionId: p.versionId,
           patientId: p.patientId ?? null,

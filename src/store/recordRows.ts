@@ -4,7 +4,9 @@
  * SQLite the current row is read synchronously through {@link CurrentRowCache}; everywhere else
  * through Kysely, so the records room never sees the SQL dialect.
  */
+import type { Kysely } from "kysely";
 import type { Store } from "./database.js";
+import type { Schema } from "./schema.js";
 import { CurrentRowCache } from "./currentRowCache.js";
 import {
   CANDIDATE_COLUMNS,
@@ -143,27 +145,13 @@ export class RecordRows {
   }
 
   /**
-   * Marks every resource of the Patient deleted, forgets their clinical sort dates and drops their
-   * search index rows, in one transaction (the crypto-shredding itself is the keyring's).
+   * The database half of a patient's erasure ({@link eraseRows}), and the current-row cache
+   * emptied.
    * @returns how many resources the Patient had
    */
   async erasePatient(patientId: string): Promise<number> {
     try {
-      return await this.#store.db.transaction().execute(async (tx) => {
-        const rows = await tx
-          .selectFrom("resources")
-          .select(["type", "id"])
-          .where("patient_id", "=", patientId)
-          .execute();
-        for (const r of rows)
-          await tx.deleteFrom("search_tokens").where("type", "=", r.type).where("id", "=", r.id).execute();
-        await tx
-          .updateTable("resources")
-          .set({ deleted: 1, sort_date: null })
-          .where("patient_id", "=", patientId)
-          .execute();
-        return rows.length;
-      });
+      return await eraseRows(this.#store.db, patientId);
     } finally {
       this.#cache?.clear();
     }
@@ -173,4 +161,28 @@ export class RecordRows {
   changed(type: string, id: string): void {
     this.#cache?.invalidate(type, id);
   }
+}
+
+/**
+ * The database half of an erasure, after the patient's key is gone: every resource of the Patient
+ * is marked deleted and loses its clinical sort date, and their search tokens are deleted, in one
+ * transaction. Idempotent, so an erasure a crash cut short is finished by running it again.
+ * @returns how many resources the Patient had
+ */
+export function eraseRows(db: Kysely<Schema>, patientId: string): Promise<number> {
+  return db.transaction().execute(async (tx) => {
+    const rows = await tx
+      .selectFrom("resources")
+      .select(["type", "id"])
+      .where("patient_id", "=", patientId)
+      .execute();
+    for (const r of rows)
+      await tx.deleteFrom("search_tokens").where("type", "=", r.type).where("id", "=", r.id).execute();
+    await tx
+      .updateTable("resources")
+      .set({ deleted: 1, sort_date: null })
+      .where("patient_id", "=", patientId)
+      .execute();
+    return rows.length;
+  });
 }
