@@ -1,4 +1,4 @@
-import { createSecretKey, randomBytes } from "node:crypto";
+import { createHmac, createSecretKey, randomBytes } from "node:crypto";
 import type { KeyObject } from "node:crypto";
 import { sql } from "kysely";
 import { isAddress } from "viem";
@@ -34,6 +34,8 @@ interface CacheEntry {
   expiresAt: number;
   /** Records' data keys unwrapped with `key`, by wrapped form: they live and die with it. */
   dataKeys?: Map<string, Buffer>;
+  /** Keys derived from `key`, by label: they live and die with it. */
+  derived?: Map<string, Buffer>;
 }
 
 /** Unwrapped data keys kept per patient key; the map is wiped and restarted when full. */
@@ -125,9 +127,34 @@ export class PatientKeyring {
     if (known !== undefined) return Buffer.from(known);
     const unwrapped = unwrap(entry.key);
     entry.dataKeys ??= new Map();
-    if (entry.dataKeys.size >= DATA_KEYS_PER_PATIENT) wipe(entry);
+    if (entry.dataKeys.size >= DATA_KEYS_PER_PATIENT) wipeDataKeys(entry);
     entry.dataKeys.set(wrapped, Buffer.from(unwrapped));
     return unwrapped;
+  }
+
+  /**
+   * A key derived from the patient's key for one purpose (HMAC-SHA256 of `label` under the
+   * patient's key), kept beside it in memory and forgotten with it, so it never outlives the
+   * patient's key: after an erase it cannot be derived again. Never creates a patient key.
+   * @param patient - the patient's key id
+   * @param label - names the purpose, e.g. `carechain/category-mask/v1`
+   * @returns 32 bytes, shared with the cache: callers must not modify it
+   * @throws BaseError("not-found") when the patient was erased or has no key
+   */
+  async derivedKey(patient: string, label: string): Promise<Buffer> {
+    const id = normalizePatient(patient);
+    let entry = this.#fresh(id);
+    if (entry === undefined) {
+      const key = await this.keyFor(id, { create: false });
+      entry = this.#fresh(id);
+      // erased or evicted meanwhile: derive once, keep nothing
+      if (entry?.key !== key) return derive(key, label);
+    }
+    const known = entry.derived?.get(label);
+    if (known !== undefined) return known;
+    const derived = derive(entry.key, label);
+    (entry.derived ??= new Map()).set(label, derived);
+    return derived;
   }
 
   /**
@@ -285,9 +312,19 @@ export class PatientKeyring {
 
 /** Zeroes and drops a cached patient key's data keys (best effort: copies handed out are the callers'). */
 function wipe(entry: CacheEntry): void {
+  wipeDataKeys(entry);
+  // dropped, not zeroed: a caller may be between receiving one and using it
+  entry.derived?.clear();
+}
+
+function wipeDataKeys(entry: CacheEntry): void {
   if (entry.dataKeys === undefined) return;
   for (const dek of entry.dataKeys.values()) dek.fill(0);
   entry.dataKeys.clear();
+}
+
+function derive(key: KeyObject, label: string): Buffer {
+  return createHmac("sha256", key).update(label, "utf8").digest();
 }
 
 /** Patients are accounts: one canonical spelling, so no patient can end up with two keys. */

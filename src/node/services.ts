@@ -33,6 +33,7 @@ import { SubscriptionService } from "../federation/subscriptions.js";
 import { BlindIndex } from "../records/blindIndex.js";
 import { PatientLinks } from "../records/patientLinks.js";
 import { IntentSweeper } from "../records/intentSweeper.js";
+import { blindClearMasks } from "../records/maskBlinding.js";
 import { RecordRepository } from "../records/repository.js";
 import type { Store } from "../store/database.js";
 import { getMeta, setMeta } from "../store/meta.js";
@@ -86,6 +87,7 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
   const provider = loadOrCreateLocalKeyProvider(join(d.config.dataDir, "master-key"));
   const events = new EventBus();
   const keyring = new PatientKeyring(d.store, provider);
+  await blindClearMasks(d.store, keyring);
   const audit = await AuditLog.open(d.store);
   const node = d.key.account.address as Address;
   const auditor = new Auditor(audit, node);

@@ -18,7 +18,7 @@ import type { PatientKeyring } from "../crypto/patientKeys.js";
 import { systemPrincipal } from "../model/principal.js";
 import type { Store } from "../store/database.js";
 import { getMeta, setMeta } from "../store/meta.js";
-import { eraseRows } from "./eraseRows.js";
+import { eraseRows } from "../store/recordRows.js";
 import type { PatientLinks } from "./patientLinks.js";
 
 const CHECKPOINT = "audit.intents.sweptThrough";

@@ -1,8 +1,9 @@
 /**
  * The first half of a record write, before anything is stored: the resource is checked (its
- * patient, its categories, the version it replaces), the write authorized through the host (the
- * consent layer's decision on both versions and the audit entry of a refusal), its new version numbered and stamped, encrypted under the patient's key,
- * and its search index rows computed. `persistWrite` (src/records/recordWrite.ts) stores it.
+ * patient, its categories, the version it replaces), the write authorized by the
+ * {@link WriteAuthorizer} (the decision on both versions and the audit entry of a refusal), its new
+ * version numbered and stamped, encrypted under the patient's key, and its search index rows
+ * computed. `persistWrite` (src/records/recordWrite.ts) stores it.
  */
 import { isAddressEqual, type Address } from "viem";
 import type { Principal } from "../model/principal.js";
@@ -11,11 +12,11 @@ import { canonicalJson } from "../crypto/canonicalJson.js";
 import { encryptRecord } from "../crypto/envelope.js";
 import type { PatientKeyring } from "../crypto/patientKeys.js";
 import { BaseError } from "../errors/BaseError.js";
-import type { Store } from "../store/database.js";
 import type { BlindIndex } from "./blindIndex.js";
 import { categorize, categoryMaskOf } from "./categorize.js";
 import type { FhirResource } from "./fhirTypes.js";
 import type { PatientLinks } from "./patientLinks.js";
+import type { CurrentVersion, RecordVault } from "./recordVault.js";
 import {
   accountIdentifier,
   DIRECTORY_KEY,
@@ -24,15 +25,7 @@ import {
   type PreparedWrite,
 } from "./recordWrite.js";
 import { extractIndex, patientOf } from "./searchIndex.js";
-
-/** The version a write replaces, as stored (or as prepared earlier in the same bundle). */
-export interface CurrentVersion {
-  versionId: number;
-  patientId: string | null;
-  /** Category bitmask. */
-  categories: number;
-  authorOrg: string;
-}
+import type { WriteAuthorizer } from "./writeAuthorizer.js";
 
 /** How the caller asked for the write: a create, an update of `type/id`, or a bundle entry. */
 export type WriteIntent = "create" | "update" | "import";
@@ -50,18 +43,13 @@ export interface WriteTarget {
   current: CurrentVersion | undefined;
 }
 
-/** What preparing a write needs from the repository. */
-export interface PrepareHost {
-  store: Store;
+/** What preparing a write works with. */
+export interface PrepareDeps {
   keyring: PatientKeyring;
   blind: BlindIndex;
   links: PatientLinks;
-  /**
-   * Decides (and audits a refusal of) the write against the version it replaces and the new one;
-   * throws when refused.
-   * @returns the organization the new version is recorded as
-   */
-  authorize(principal: Principal, target: WriteTarget): Promise<string>;
+  vault: RecordVault;
+  writes: Pick<WriteAuthorizer, "authorize">;
 }
 
 /**
@@ -69,7 +57,7 @@ export interface PrepareHost {
  * @param known - the current version when the caller knows it (a bundle writing a resource twice)
  */
 export async function prepareWrite(
-  h: PrepareHost,
+  h: PrepareDeps,
   principal: Principal,
   resource: FhirResource,
   intent: WriteIntent,
@@ -84,7 +72,7 @@ export async function prepareWrite(
     });
   }
   const categories = categorize(resource);
-  const current = known ?? (await currentVersion(h.store, type, id));
+  const current = known ?? (await h.vault.currentVersion(type, id));
   const previous = current?.versionId;
   const target = { type, id, intent, resource, patientId, categories, current };
   let account: Address | undefined;
@@ -94,7 +82,7 @@ export async function prepareWrite(
     // is linked to (none: its authoring organization only), and its link never changes this way.
     const linked = await h.links.accountOf(id);
     const claimed = accountIdentifier(resource);
-    authorOrg = await h.authorize(principal, {
+    authorOrg = await h.writes.authorize(principal, {
       ...target,
       account: previous === undefined ? (linked ?? claimed) : linked,
     });
@@ -102,7 +90,7 @@ export async function prepareWrite(
       previous === undefined &&
       !linked &&
       principal.kind === "patient" &&
-      (await hasRecords(h.store, id))
+      (await h.vault.rows.hasRecords(id))
     ) {
       // records already held for this id (from an organization) are not claimable by a new Patient
       throw new BaseError(
@@ -117,7 +105,7 @@ export async function prepareWrite(
     account = linked ?? claimed;
   } else {
     account = await h.links.accountOf(patientId);
-    authorOrg = await h.authorize(principal, { ...target, account });
+    authorOrg = await h.writes.authorize(principal, { ...target, account });
   }
   const versionId = (previous ?? 0) + 1;
   const now = Date.now();
@@ -134,6 +122,7 @@ export async function prepareWrite(
   const keyId = patientId ? `Patient/${patientId}` : DIRECTORY_KEY;
   const plaintext = Buffer.from(canonicalJson(stored), "utf8");
   const { ciphertext } = await encryptRecord(h.keyring, keyId, plaintext, aad);
+  const mask = categoryMaskOf(resource);
   const index = extractIndex(stored);
   return {
     type,
@@ -143,7 +132,9 @@ export async function prepareWrite(
     patientId,
     account,
     categories,
-    mask: categoryMaskOf(resource),
+    mask,
+    storedMask: await h.vault.blind(patientId, type, id, versionId, mask),
+    contentHash: await h.vault.contentHash(patientId, plaintext),
     stored,
     ciphertext,
     sortDate: index.find((r) => r.param === "date")?.start ?? null,
@@ -152,31 +143,4 @@ export async function prepareWrite(
     author: principal.account.toLowerCase(),
     authorOrg,
   };
-}
-
-async function currentVersion(store: Store, type: string, id: string): Promise<CurrentVersion | undefined> {
-  const row = await store.db
-    .selectFrom("resources")
-    .select(["version_id", "patient_id", "categories", "author_org"])
-    .where("type", "=", type)
-    .where("id", "=", id)
-    .executeTakeFirst();
-  return row === undefined
-    ? undefined
-    : {
-        versionId: row.version_id,
-        patientId: row.patient_id,
-        categories: Number(row.categories),
-        authorOrg: row.author_org,
-      };
-}
-
-async function hasRecords(store: Store, patientId: string): Promise<boolean> {
-  const row = await store.db
-    .selectFrom("resources")
-    .select("id")
-    .where("patient_id", "=", patientId)
-    .limit(1)
-    .executeTakeFirst();
-  return row !== undefined;
 }

@@ -8,42 +8,6 @@ type EB = ExpressionBuilder<Schema & { r: Schema["resources"] }, "r">;
 const NEG = -8_640_000_000_000_000;
 const POS = 8_640_000_000_000_000;
 
-/** One stored version as the read paths select it. */
-export interface StoredVersion {
-  type: string;
-  id: string;
-  version_id: number;
-  patient_id: string | null;
-  categories: number;
-  author_org: string;
-  last_updated: number;
-  deleted: number;
-  blob: Uint8Array | null;
-}
-
-/** The `resource_versions` columns of a {@link StoredVersion}, for every query that reads one. */
-export const STORED_VERSION_COLUMNS = [
-  "type",
-  "id",
-  "version_id",
-  "patient_id",
-  "categories",
-  "author_org",
-  "last_updated",
-  "deleted",
-  "blob",
-] as const;
-
-/** One candidate row of a search, before the consent filter. */
-export interface Candidate {
-  type: string;
-  id: string;
-  version_id: number;
-  patient_id: string | null;
-  categories: number;
-  author_org: string;
-}
-
 /**
  * Translates a parsed FHIR search into a WHERE clause over `resources r` and the blind index.
  * Semantics mirror `matches()` in searchIndex.ts (the in-memory reference).

@@ -1,7 +1,6 @@
 import type { Insertable, Transaction } from "kysely";
 import { getAddress, type Address } from "viem";
 import type { Category } from "../model/vocabulary.js";
-import { contentHash } from "../crypto/canonicalJson.js";
 import type { Schema, SearchTokenTable } from "../store/schema.js";
 import type { BlindIndex } from "./blindIndex.js";
 import { writePatientLink } from "./patientLinks.js";
@@ -22,7 +21,12 @@ export interface PreparedWrite {
   patientId: string | undefined;
   account: Address | undefined;
   categories: Category[];
+  /** Category bitmask, in clear (for the decisions of later entries of the same bundle). */
   mask: number;
+  /** The mask as stored: blinded under the patient's key (src/records/blinding.ts). */
+  storedMask: number;
+  /** HMAC of the canonical JSON under the patient's key (src/records/blinding.ts). */
+  contentHash: string;
   stored: FhirResource;
   ciphertext: Uint8Array;
   sortDate: number | null;
@@ -56,19 +60,19 @@ export async function persistWrite(tx: Transaction<Schema>, p: PreparedWrite): P
       id: p.id,
       version_id: p.versionId,
       patient_id: p.patientId ?? null,
-      categories: p.mask,
+      categories: p.storedMask,
       author_org: org,
       author: p.author,
       last_updated: p.now,
       deleted: 0,
-      content_hash: contentHash(p.stored),
+      content_hash: p.contentHash,
       blob: p.ciphertext,
     })
     .execute();
   const current = {
     version_id: p.versionId,
     patient_id: p.patientId ?? null,
-    categories: p.mask,
+    categories: p.storedMask,
     author_org: org,
     last_updated: p.now,
     deleted: 0,

@@ -2,35 +2,27 @@ import { randomUUID } from "node:crypto";
 import type { Address, Hex } from "viem";
 import type { Principal } from "../model/principal.js";
 import type { BreakGlassSessions } from "../consent/breakGlass.js";
-import type { ConsentGate, PatientDecider } from "../consent/consentGate.js";
-import type { Decision } from "../consent/decide.js";
-import { categoriesOf, type Category } from "../model/vocabulary.js";
-import { decryptRecord } from "../crypto/envelope.js";
+import type { ConsentGate } from "../consent/consentGate.js";
 import type { PatientKeyring } from "../crypto/patientKeys.js";
 import { BaseError } from "../errors/BaseError.js";
 import type { EventBus } from "../events/eventBus.js";
 import type { Store } from "../store/database.js";
+import { RecordRows } from "../store/recordRows.js";
 import type { BlindIndex } from "./blindIndex.js";
 import type { FhirResource } from "./fhirTypes.js";
 import { auditPatient, type AuditFacts, type Auditor } from "../audit/auditor.js";
 import { validateResource } from "./validateResource.js";
 import { RecordSearch } from "./recordSearch.js";
-import { directoryDecision, isOperator, isRecorder, notKnown } from "./accessDecision.js";
+import { isOperator, isRecorder, notKnown } from "./accessDecision.js";
 import { crashPoint } from "./crashPoint.js";
-import { STORED_VERSION_COLUMNS, type StoredVersion } from "./recordSearchSql.js";
 import { planBundleImport } from "./bundlePlan.js";
-import { eraseRows } from "./eraseRows.js";
 import { PatientLinks } from "./patientLinks.js";
 import { WriteAuthorizer } from "./writeAuthorizer.js";
-import { prepareWrite, type CurrentVersion, type PrepareHost } from "./recordPrepare.js";
-import { CurrentRowCache } from "./currentRowCache.js";
-import {
-  DIRECTORY_KEY,
-  DIRECTORY_TYPES,
-  persistWrite,
-  withAccount,
-  type PreparedWrite,
-} from "./recordWrite.js";
+import { prepareWrite, type PrepareDeps } from "./recordPrepare.js";
+import { RecordGate } from "./recordGate.js";
+import { RecordVault, type CurrentVersion } from "./recordVault.js";
+import { historyBundle } from "./searchBundle.js";
+import { DIRECTORY_TYPES, persistWrite, withAccount, type PreparedWrite } from "./recordWrite.js";
 
 export interface RecordRepositoryDeps {
   store: Store;
@@ -48,40 +40,28 @@ export interface RecordRepositoryDeps {
 }
 
 /**
- * The one way to read or write health data. Every operation asks the consent gate and appends
- * its audit entry here, whoever calls it (HTTP route, CLI, another node), so no path can forget
- * either. Resources are stored as envelope-encrypted canonical JSON, one row per version.
+ * The one way to read or write health data, whoever calls it (HTTP route, CLI, another node):
+ * every read passes the gate (src/records/recordGate.ts) before the vault opens anything
+ * (src/records/recordVault.ts), every write the write authorizer (src/records/writeAuthorizer.ts)
+ * and its durable audit intent before it commits, so no path can forget either. Resources are
+ * stored as envelope-encrypted canonical JSON, one row per version.
  */
 export class RecordRepository {
   readonly #d: RecordRepositoryDeps;
   readonly #links: PatientLinks;
-  readonly #prepareHost: PrepareHost;
-  readonly #rows: CurrentRowCache | undefined;
-
+  readonly #vault: RecordVault;
+  readonly #gate: RecordGate;
+  readonly #prepare: PrepareDeps;
   readonly #search: RecordSearch;
 
   constructor(deps: RecordRepositoryDeps) {
     this.#d = deps;
-    this.#links = deps.links ?? new PatientLinks(deps.store);
-    const writes = new WriteAuthorizer({ ...deps, links: this.#links });
-    this.#prepareHost = {
-      store: deps.store,
-      keyring: deps.keyring,
-      blind: deps.blind,
-      links: this.#links,
-      authorize: (principal, target) => writes.authorize(principal, target),
-    };
-    this.#rows = deps.store.sqlite === undefined ? undefined : new CurrentRowCache(deps.store.sqlite);
-    this.#search = new RecordSearch({
-      store: deps.store,
-      blind: deps.blind,
-      gate: deps.gate,
-      patientAccount: (patientId) => this.patientAccount(patientId),
-      patientIdsOf: (account) => this.patientIdsOf(account),
-      read: (principal, type, id) => this.read(principal, type, id),
-      open: (row) => this.#open(row),
-      audit: (principal, facts) => this.#audit(principal, facts),
-    });
+    const links = (this.#links = deps.links ?? new PatientLinks(deps.store));
+    const vault = (this.#vault = new RecordVault(new RecordRows(deps.store), deps.keyring));
+    this.#gate = new RecordGate({ ...deps, links, vault });
+    const writes = new WriteAuthorizer({ ...deps, links });
+    this.#prepare = { keyring: deps.keyring, blind: deps.blind, links, vault, writes };
+    this.#search = new RecordSearch({ store: deps.store, blind: deps.blind, links, gate: this.#gate, vault });
   }
 
   /**
@@ -119,9 +99,10 @@ export class RecordRepository {
 
   /** Reads the current version of `type/id`. */
   async read(principal: Principal, type: string, id: string): Promise<FhirResource> {
-    const row = this.#currentRowSync(type, id) ?? (await this.#currentRow(type, id));
+    const row = await this.#vault.rows.current(type, id);
     if (!row) throw notKnown(type);
-    return this.#gatedOpen(principal, row, "read");
+    await this.#gate.read(principal, row);
+    return this.#vault.open(row);
   }
 
   /**
@@ -133,127 +114,35 @@ export class RecordRepository {
     type: string,
     id: string,
   ): Promise<{ text: string; versionId: number }> {
-    const row = this.#currentRowSync(type, id) ?? (await this.#currentRow(type, id));
+    const row = await this.#vault.rows.current(type, id);
     if (!row) throw notKnown(type);
-    await this.#gate(principal, row, "read");
-    return { text: await this.#openText(row), versionId: row.version_id };
-  }
-
-  /**
-   * The hot read's row on SQLite, synchronously (src/records/currentRowCache.ts): null when not on
-   * SQLite or when it must wait for the connection, and the caller then takes the Kysely path.
-   */
-  #currentRowSync(type: string, id: string): StoredVersion | undefined | null {
-    return this.#rows === undefined ? null : this.#rows.get(type, id);
-  }
-
-  async #currentRow(type: string, id: string): Promise<StoredVersion | undefined> {
-    return await this.#d.store.db
-      .selectFrom("resources as r")
-      .innerJoin("resource_versions as v", (j) =>
-        j
-          .onRef("v.type", "=", "r.type")
-          .onRef("v.id", "=", "r.id")
-          .onRef("v.version_id", "=", "r.version_id"),
-      )
-      .select([
-        "r.type",
-        "r.id",
-        "r.version_id",
-        "r.patient_id",
-        "r.categories",
-        "r.author_org",
-        "r.last_updated",
-        "r.deleted",
-        "v.blob",
-      ])
-      .where("r.type", "=", type)
-      .where("r.id", "=", id)
-      .executeTakeFirst();
+    await this.#gate.read(principal, row);
+    return { text: await this.#vault.openText(row), versionId: row.version_id };
   }
 
   /** Reads one version of `type/id`. */
   async vread(principal: Principal, type: string, id: string, versionId: number): Promise<FhirResource> {
-    const row = await this.#d.store.db
-      .selectFrom("resource_versions")
-      .select(STORED_VERSION_COLUMNS)
-      .where("type", "=", type)
-      .where("id", "=", id)
-      .where("version_id", "=", versionId)
-      .executeTakeFirst();
+    const row = await this.#vault.rows.version(type, id, versionId);
     if (!row) throw notKnown(type);
-    return this.#gatedOpen(principal, row, "read");
+    await this.#gate.read(principal, row);
+    return this.#vault.open(row);
   }
 
   /** Every version of `type/id` the principal may see, newest first, as a FHIR history Bundle. */
   async history(principal: Principal, type: string, id: string): Promise<FhirResource> {
-    const rows = await this.#d.store.db
-      .selectFrom("resource_versions")
-      .select(STORED_VERSION_COLUMNS)
-      .where("type", "=", type)
-      .where("id", "=", id)
-      .orderBy("version_id", "desc")
-      .execute();
+    const rows = await this.#vault.rows.versions(type, id);
     if (rows.length === 0) throw notKnown(type);
-    // Each version is decided by its own patient and categories, and audited in that patient's log.
-    const deciders = new Map<string, PatientDecider>();
-    const allowed: StoredVersion[] = [];
-    const byPatient = new Map<
-      string,
-      { allowed: number; seen: number; denied?: Decision; categories: Set<Category> }
-    >();
-    for (const row of rows) {
-      const key = row.patient_id ?? "";
-      let decider = deciders.get(key);
-      if (decider === undefined) {
-        decider = this.#d.gate.forPatient(principal, await this.patientAccount(row.patient_id), "read");
-        deciders.set(key, decider);
-      }
-      const erased = row.patient_id !== null && (await this.#d.keyring.isErased(`Patient/${row.patient_id}`));
-      const d: Decision = erased
-        ? { permit: false, reason: "no-grant" }
-        : row.patient_id
-          ? decider.decide(categoriesOf(row.categories), row.author_org)
-          : directoryDecision(principal);
-      const tally = byPatient.get(key) ?? { allowed: 0, seen: 0, categories: new Set<Category>() };
-      tally.seen++;
-      for (const c of categoriesOf(row.categories)) tally.categories.add(c);
-      if (d.permit) {
-        allowed.push(row);
-        tally.allowed++;
-      } else tally.denied ??= d;
-      byPatient.set(key, tally);
-    }
-    for (const [patientId, tally] of byPatient) {
-      await this.#audit(principal, {
-        action: "read",
-        decision: tally.allowed ? "permit" : "deny",
-        patient: auditPatient(patientId || undefined, deciders.get(patientId)?.patientAccount),
-        resources: [`${type}/${id}`],
-        categories: [...tally.categories],
-        reason: tally.allowed
-          ? `history: ${tally.allowed} of ${tally.seen} versions`
-          : `history: ${tally.denied?.reason ?? "no-grant"}`,
-      });
-    }
-    if (allowed.length === 0) throw notKnown(type);
-    const entries = [];
+    const allowed = await this.#gate.history(principal, type, id, rows);
+    const versions = [];
     for (const row of allowed) {
-      const resource = row.deleted ? undefined : await this.#open(row);
-      entries.push({
-        fullUrl: `${type}/${id}`,
-        ...(resource ? { resource } : {}),
-        request: {
-          method: row.deleted ? "DELETE" : row.version_id === 1 ? "POST" : "PUT",
-          url: `${type}/${id}`,
-        },
-        response: {
-          status: row.deleted ? "204" : row.version_id === 1 ? "201" : "200",
-          lastModified: new Date(row.last_updated).toISOString(),
-        },
+      versions.push({
+        versionId: row.version_id,
+        deleted: row.deleted !== 0,
+        lastUpdated: row.last_updated,
+        resource: row.deleted ? undefined : await this.#vault.open(row),
       });
     }
-    return { resourceType: "Bundle", type: "history", total: entries.length, entry: entries };
+    return historyBundle(type, id, versions);
   }
 
   /**
@@ -318,14 +207,12 @@ export class RecordRepository {
     try {
       await this.#d.keyring.erase(`Patient/${patientId}`);
       if (account) await this.#d.breakGlass?.forgetPatient(account);
-      count = await eraseRows(this.#d.store.db, patientId);
+      count = await this.#vault.rows.erasePatient(patientId);
     } catch (error) {
-      this.#rows?.clear();
       await this.#audit(principal, { action: "erase", decision: "permit", patient, reason: "not committed" });
       throw error;
     }
     crashPoint("erase:after-commit");
-    this.#rows?.clear();
     await this.#audit(principal, {
       action: "erase",
       decision: "permit",
@@ -341,7 +228,7 @@ export class RecordRepository {
     resource: FhirResource,
     intent: "create" | "update",
   ): Promise<FhirResource> {
-    const prepared = await prepareWrite(this.#prepareHost, principal, resource, intent);
+    const prepared = await prepareWrite(this.#prepare, principal, resource, intent);
     await this.#intend(principal, [prepared]);
     try {
       await this.#d.store.db.transaction().execute((tx) => persistWrite(tx, prepared));
@@ -350,7 +237,7 @@ export class RecordRepository {
       throw error;
     }
     crashPoint("write:after-commit");
-    this.#rows?.invalidate(prepared.type, prepared.id);
+    this.#vault.rows.changed(prepared.type, prepared.id);
     await this.#finish(principal, prepared);
     return prepared.stored;
   }
@@ -405,7 +292,7 @@ export class RecordRepository {
         const key = `${resource.resourceType}/${resource.id}`;
         // a PUT entry of a caller that does not choose ids updates an existing resource
         const intent = entry.method === "PUT" && !chooses ? "update" : "import";
-        const p = await prepareWrite(this.#prepareHost, principal, resource, intent, versions.get(key));
+        const p = await prepareWrite(this.#prepare, principal, resource, intent, versions.get(key));
         versions.set(key, {
           versionId: p.versionId,
           patientId: p.patientId ?? null,
@@ -438,7 +325,7 @@ export class RecordRepository {
       throw error;
     }
     crashPoint("write:after-commit");
-    for (const p of prepared) this.#rows?.invalidate(p.type, p.id);
+    for (const p of prepared) this.#vault.rows.changed(p.type, p.id);
     for (const p of prepared) await this.#finish(principal, p);
     return {
       resourceType: "Bundle",
@@ -463,56 +350,6 @@ export class RecordRepository {
       patientAccount: p.account,
       categories: p.categories,
     });
-  }
-
-  async #gatedOpen(principal: Principal, row: StoredVersion, action: "read"): Promise<FhirResource> {
-    await this.#gate(principal, row, action);
-    return this.#open(row);
-  }
-
-  /** The consent decision and audit entry of one read; throws when the principal may not see it. */
-  async #gate(principal: Principal, row: StoredVersion, action: "read"): Promise<void> {
-    const ref = `${row.type}/${row.id}`;
-    const account = await this.patientAccount(row.patient_id);
-    const categories = categoriesOf(row.categories);
-    const erased = row.patient_id !== null && (await this.#d.keyring.isErased(`Patient/${row.patient_id}`));
-    if (erased) throw notKnown(row.type);
-    const decision = row.patient_id
-      ? this.#d.gate.forPatient(principal, account, action).decide(categories, row.author_org)
-      : directoryDecision(principal);
-    await this.#audit(principal, {
-      action: decision.permit ? (decision.breakGlass ? "break-glass" : "read") : "deny",
-      decision: decision.permit ? "permit" : "deny",
-      patient: auditPatient(row.patient_id, account),
-      resources: [`${ref}/_history/${row.version_id}`],
-      categories,
-      reason: decision.reason,
-    });
-    if (decision.breakGlass && account)
-      this.#d.events.emit("patient.alert", {
-        account,
-        kind: "break-glass-read",
-        detail: { resource: ref, by: principal.account },
-      });
-    if (!decision.permit) throw notKnown(row.type);
-    if (row.deleted) throw new BaseError("not-found", `this ${row.type} was deleted`);
-  }
-
-  async #open(row: StoredVersion): Promise<FhirResource> {
-    return JSON.parse(await this.#openText(row)) as FhirResource;
-  }
-
-  /** The stored canonical JSON (RFC 8785) of one version, decrypted. */
-  async #openText(row: StoredVersion): Promise<string> {
-    if (!row.blob) throw new BaseError("not-found", `${row.type}/${row.id} has no content`);
-    const keyId = row.patient_id ? `Patient/${row.patient_id}` : DIRECTORY_KEY;
-    const plain = await decryptRecord(
-      this.#d.keyring,
-      keyId,
-      row.blob,
-      `${row.type}/${row.id}/_history/${row.version_id}`,
-    );
-    return Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength).toString("utf8");
   }
 
   async #audit(principal: Principal, facts: AuditFacts): Promise<void> {

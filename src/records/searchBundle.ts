@@ -66,3 +66,25 @@ function withOffset(
   q.set("_offset", String(offset));
   return q.toString();
 }
+
+/** One version of a history Bundle: its row's facts and, unless it is a delete marker, its content. */
+export interface HistoryVersion {
+  versionId: number;
+  deleted: boolean;
+  lastUpdated: number;
+  resource: FhirResource | undefined;
+}
+
+/** A FHIR history Bundle (https://hl7.org/fhir/R4/http.html#history) of `type/id`, newest first. */
+export function historyBundle(type: string, id: string, versions: readonly HistoryVersion[]): FhirResource {
+  const entry = versions.map((v) => ({
+    fullUrl: `${type}/${id}`,
+    ...(v.resource ? { resource: v.resource } : {}),
+    request: { method: v.deleted ? "DELETE" : v.versionId === 1 ? "POST" : "PUT", url: `${type}/${id}` },
+    response: {
+      status: v.deleted ? "204" : v.versionId === 1 ? "201" : "200",
+      lastModified: new Date(v.lastUpdated).toISOString(),
+    },
+  }));
+  return { resourceType: "Bundle", type: "history", total: entry.length, entry };
+}

@@ -27,10 +27,9 @@ describe.each(engines)("carechain start (%s)", (engine) => {
     loadConfig({}, { dataDir: dir, port: 0, logLevel: "silent", databaseUrl: database?.url });
 
   it("deploys on first run, serves /health, and keeps chain and data across a restart", async () => {
-    const started = Date.now();
+    // (cold start is a bench figure, docs/performance.md: a timed assertion here only measures the machine's load)
     const first = await startNode(config(), { logger: silent });
     const health1 = await (await fetch(`${first.url}/health`)).json();
-    expect(Date.now() - started).toBeLessThan(10_000);
     expect(health1.status).toBe("ok");
     expect(health1.chain.contracts.ParticipantRegistry).toMatch(/^0x[0-9a-fA-F]{40}$/);
     expect(health1.database.engine).toBe(engine);

@@ -41,7 +41,7 @@ describe.each(engines)("a break-glass reason at rest (%s)", (engine) => {
     // the operator's copy of the database: no word of the reason
     const [row] = await stored();
     expect(row?.reason).toMatch(/^sealed:v1:/);
-    for (const word of REASON.split(/[ ,]+/)) expect(row?.reason).not.toContain(word);
+    for (const word of ["overdose", "suspected", "antiretrovirals"]) expect(row?.reason).not.toContain(word);
 
     // the session works: the decision needs the (unsealed) reason
     expect((await gp.get(`/fhir/Condition/${n.p1.plain}`, "ETREAT")).status).toBe(200);

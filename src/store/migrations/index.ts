@@ -14,6 +14,7 @@ import { locatorsWithoutCategories } from "./012_locators_without_categories.js"
 import { sharedStateVersions } from "./013_shared_state_versions.js";
 import { auditPatientChains } from "./014_audit_patient_chains.js";
 import { auditPatientMap } from "./015_audit_patient_map.js";
+import { categoryMasksBlinded } from "./016_category_masks_blinded.js";
 
 /** Every migration, in the order it runs. Names are stored: never rename, only append. */
 export const migrations: Record<string, DialectMigration> = {
@@ -32,4 +33,5 @@ export const migrations: Record<string, DialectMigration> = {
   "013_shared_state_versions": sharedStateVersions,
   "014_audit_patient_chains": auditPatientChains,
   "015_audit_patient_map": auditPatientMap,
+  "016_category_masks_blinded": categoryMasksBlinded,
 };

@@ -1,7 +1,7 @@
 /**
  * The hot read's current row (metadata and ciphertext, never plaintext) on SQLite: a prepared
  * statement run synchronously, in front of it a bounded cache of recently read rows. The cache is
- * exact: this process's writes invalidate what they change (the repository calls
+ * exact: this process's writes invalidate what they change (src/store/recordRows.ts calls
  * {@link CurrentRowCache.invalidate} after each commit), and `PRAGMA data_version`, which changes
  * whenever another connection (an operator's CLI, another process) commits, empties it. That
  * pragma is a read transaction of its own (file locks, a few microseconds), so it is asked at most
@@ -9,7 +9,7 @@
  * process's own at once.
  */
 import type Database from "better-sqlite3";
-import { STORED_VERSION_COLUMNS, type StoredVersion } from "./recordSearchSql.js";
+import { STORED_VERSION_COLUMNS, type StoredVersion } from "./recordColumns.js";
 
 /** The current version's row: the columns every StoredVersion query reads, `blob` from the version. */
 const CURRENT_ROW_SQL = `select ${STORED_VERSION_COLUMNS.map((c) => (c === "blob" ? "v.blob" : `r.${c}`)).join(", ")}
