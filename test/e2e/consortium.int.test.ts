@@ -193,7 +193,6 @@ describe("consortium of node processes", () => {
       actions: ["read"],
       notBefore: Math.floor(Date.now() / 1000) - 60,
       notAfter: new Date("2030-01-01T00:00:00Z"),
-      nonce: 0n,
     });
     const granted = await fetch(`${B!.url}/consents?wait=true`, {
       method: "POST",

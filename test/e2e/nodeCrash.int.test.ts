@@ -84,7 +84,6 @@ describe("a node killed with SIGKILL", () => {
           actions: ["read"],
           notBefore: 0,
           notAfter: Math.floor(Date.now() / 1000) + 86_400,
-          nonce: 0n,
         });
         return signedGrantToJson(message, await signGrant(patient, domain, message));
       }),

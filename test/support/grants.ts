@@ -25,7 +25,6 @@ export async function grantLabsForTreatment(
     actions: ["read"],
     notBefore: Math.floor(Date.now() / 1000) - 60,
     notAfter: new Date("2030-01-01T00:00:00Z"),
-    nonce: 0n,
   });
   return fetch(`${nodeUrl}/consents?wait=true`, {
     method: "POST",

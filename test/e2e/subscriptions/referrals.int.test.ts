@@ -56,7 +56,6 @@ describe.each(engines)("referrals (%s)", (engine) => {
       actions: ["read"],
       notBefore: Math.floor(Date.now() / 1000) - 60,
       notAfter: new Date("2030-01-01T00:00:00Z"),
-      nonce: await nonce(),
     });
     const granted = await fetch(`${node.url}/consents?wait=true`, {
       method: "POST",
