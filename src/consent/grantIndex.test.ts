@@ -67,7 +67,9 @@ describe("GrantIndex", () => {
 
     expect(index.forGrantee("practitioner", DOC32).map((g) => BigInt(g.salt))).toEqual([1n, 2n]);
     expect(index.forGrantee("practitioner", DOC).map((g) => BigInt(g.salt))).toEqual([1n, 2n]);
-    expect(index.forGrantee("organization", ORG.toLowerCase() as Hex).map((g) => BigInt(g.salt))).toEqual([3n]);
+    expect(index.forGrantee("organization", ORG.toLowerCase() as Hex).map((g) => BigInt(g.salt))).toEqual([
+      3n,
+    ]);
     expect(index.forGrantee("role", ORG, PHYSICIAN).map((g) => BigInt(g.salt))).toEqual([4n]);
     expect(index.forGrantee("role", ORG, ZERO)).toEqual([]);
 
@@ -147,8 +149,12 @@ describe("GrantIndex", () => {
       // leaving their old lines behind as holes: 2 + 3 + 4 + 5 + 7 lines each, 14 of them holes.
       if (i === 4) expect(index.arenaLines).toEqual({ capacity: 64, end: 42, holes: 28 });
     }
-    expect(index.forPatient(P1 as Address).map((g) => Number(BigInt(g.salt)))).toEqual(docs.map((_, i) => 100 + i));
-    expect(index.forPatient(P2 as Address).map((g) => Number(BigInt(g.salt)))).toEqual(docs.map((_, i) => 200 + i));
+    expect(index.forPatient(P1 as Address).map((g) => Number(BigInt(g.salt)))).toEqual(
+      docs.map((_, i) => 100 + i),
+    );
+    expect(index.forPatient(P2 as Address).map((g) => Number(BigInt(g.salt)))).toEqual(
+      docs.map((_, i) => 200 + i),
+    );
     docs.forEach((doc, i) => {
       expect(index.match(query(P1, doc))).toBe(id(100 + i));
       expect(index.match(query(P2, doc))).toBe(id(200 + i));

@@ -131,19 +131,6 @@ export async function signedTermsOf(db: Kysely<Schema>, ids: readonly Hex[]): Pr
 }
 
 /**
- * Whether this node accepted `grantId` for relaying (and so passes its terms on).
- * @param grantId - the grant
- */
-export async function relayedHere(db: Kysely<Schema>, grantId: Hex): Promise<boolean> {
-  const row = await db
-    .selectFrom("consent_grants")
-    .select("relayed_here")
-    .where("grant_id", "=", grantId.toLowerCase())
-    .executeTakeFirst();
-  return row?.relayed_here === 1;
-}
-
-/**
  * Confirmed grants of `patient` that this node relayed, for passing on to a new holder.
  * @param patient - the patient's account
  */

@@ -107,7 +107,10 @@ export class GrantDistributor {
     if (!org?.active || org.endpoint === "") return [{ organization, status: "unreachable" }];
     const results: PushResult[] = [];
     for (const one of terms) {
-      const url = new URL(GRANTS_PATH.slice(1), org.endpoint.endsWith("/") ? org.endpoint : `${org.endpoint}/`);
+      const url = new URL(
+        GRANTS_PATH.slice(1),
+        org.endpoint.endsWith("/") ? org.endpoint : `${org.endpoint}/`,
+      );
       const body = JSON.stringify(one);
       try {
         const headers = await signNodeRequest(this.#d.account, {
@@ -123,7 +126,8 @@ export class GrantDistributor {
         });
         await res.body?.cancel();
         results.push({ organization, status: res.status });
-        if (!res.ok) this.#d.logger?.warn({ organization, status: res.status }, "grant terms refused by a node");
+        if (!res.ok)
+          this.#d.logger?.warn({ organization, status: res.status }, "grant terms refused by a node");
       } catch {
         results.push({ organization, status: "unreachable" });
         this.#d.logger?.warn({ organization }, "grant terms not delivered: node unreachable");
@@ -133,7 +137,9 @@ export class GrantDistributor {
   }
 
   #track(work: Promise<unknown>): void {
-    const tracked = work.catch((err: unknown) => this.#d.logger?.warn({ err }, "grant terms not distributed"));
+    const tracked = work.catch((err: unknown) =>
+      this.#d.logger?.warn({ err }, "grant terms not distributed"),
+    );
     this.#inFlight.add(tracked);
     void tracked.finally(() => this.#inFlight.delete(tracked));
   }

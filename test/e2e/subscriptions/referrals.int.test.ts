@@ -11,7 +11,7 @@ import { engines } from "../../support/stores.js";
  */
 describe.each(engines)("referrals (%s)", (engine) => {
   const care = careNode(engine);
-  const { patient, clinicNode, clinic, otherClinic, domain, nonce } = care;
+  const { patient, clinicNode, clinic, otherClinic, domain } = care;
 
   it("moves a referral from requested to accepted when the patient grants the receiving organization", async () => {
     const { node, hooks, doc, gpSession, me } = care;
