@@ -33,6 +33,7 @@ import { DeliveryQueue } from "../federation/subscriptionDelivery.js";
 import { SubscriptionService } from "../federation/subscriptions.js";
 import { BlindIndex } from "../records/blindIndex.js";
 import { PatientLinks } from "../records/patientLinks.js";
+import { IntentSweeper } from "../records/intentSweeper.js";
 import { RecordRepository } from "../records/repository.js";
 import type { Store } from "../store/database.js";
 import { getMeta, setMeta } from "../store/meta.js";
@@ -67,6 +68,8 @@ export interface Services {
   federation: FederationService;
   /** Passes the terms of grants relayed here to the nodes that enforce them. */
   grants: GrantDistributor;
+  /** Completes the write and erasure intents a crash left open; started by startNode. */
+  intents: IntentSweeper;
 }
 
 export interface ServiceDeps {
@@ -104,6 +107,7 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
     settings,
     notifications,
     audit: auditor,
+    keyring,
   });
   breakGlass.follow(shared);
   await breakGlass.reload();
@@ -145,6 +149,17 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
     blind: new BlindIndex(await blindIndexKey(d.store, provider)),
     events,
     organizationId: d.organizationId,
+  });
+  const intents = new IntentSweeper({
+    store: d.store,
+    audit,
+    auditor,
+    keyring,
+    links,
+    forgetPatient: (account) => breakGlass.forgetPatient(account),
+    // a younger intent may belong to a write still in flight in another API process
+    graceMs: 60_000,
+    logger: d.logger,
   });
   events.on("patient.alert", (alert) => {
     notifications
@@ -221,6 +236,7 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
     locators,
     federation,
     grants,
+    intents,
   };
 }
 
