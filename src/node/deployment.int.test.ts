@@ -57,6 +57,8 @@ describe("RecordLocator upgrade on start", () => {
   }, 90_000);
 
   it("deploys a current ConsentRegistry in place of one that held grant terms, and refuses another version", async () => {
+    // a data directory of its own: the test above leaves its node refusing to start
+    rmSync(dir, { recursive: true, force: true });
     const first = await start();
     const before = first.context.deployment.consentRegistry;
     await rewrite(first, (s) => delete s.consentRegistryVersion);
