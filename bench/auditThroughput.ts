@@ -106,6 +106,7 @@ async function carechain(bench: BenchNode, seconds: number, producers: number, c
 export async function runAuditThroughputBench(options: BenchOptions = { quick: false }): Promise<object> {
   const seconds = options.quick ? 3 : 10;
   const producers = options.quick ? 1000 : 4000;
+  const loadAtStart = load();
   const bench = await startBenchNode({ anchorIntervalMs: 1000 });
   try {
     // The completeness commitment (patient chains + map) on and off, alternating rounds on one node.
@@ -120,7 +121,11 @@ export async function runAuditThroughputBench(options: BenchOptions = { quick: f
       Math.round(
         rounds.filter((r) => r.completeness === on).reduce((sum, r) => sum + r.entriesPerSecond, 0) / 2,
       );
-    const completeness = { onEntriesPerSecond: rate(true), offEntriesPerSecond: rate(false) };
+    const completeness = {
+      onEntriesPerSecond: rate(true),
+      offEntriesPerSecond: rate(false),
+      onOverOff: round(rate(true) / rate(false), 3),
+    };
     const a = { ...rounds[0]!, entriesPerSecond: completeness.onEntriesPerSecond };
     process.stderr.write(`auditThroughput: naive, ${seconds} s\n`);
     // The naive design signs as a second registered node, so the two anchor sequences stay apart.
@@ -156,6 +161,7 @@ export async function runAuditThroughputBench(options: BenchOptions = { quick: f
         anchorRate: a.anchorTxPerSecond <= TARGETS.anchorTxPerSecondAtMost,
       },
       loadAverage1m: load(),
+      loadAverage1mAtStart: loadAtStart,
     };
   } finally {
     await bench.stop();

@@ -183,6 +183,43 @@ describe.each(engines)("AuditLog on %s", (engine) => {
     expect((await log.latestTreeHead())?.treeSize).toBe(10);
   });
 
+  it("persists the patient map when a head is anchored, and a reopened log starts from it, not from the whole log", async () => {
+    t = await freshStore(engine);
+    const log = await AuditLog.open(t.store);
+    await fill(log, 30);
+    const head = await log.createTreeHead(account, domain);
+    await log.markAnchored(30, 1);
+    expect(await log.patientMapPersisted()).toBe(30);
+    const rows = await t.store.db.selectFrom("audit_patient_map").selectAll().orderBy("patient").execute();
+    expect(rows.map((r) => [r.patient, Number(r.last_idx), Number(r.entry_count)])).toEqual([
+      [PATIENT_A.toLowerCase(), 27, 10],
+      [PATIENT_B.toLowerCase(), 29, 20],
+    ]);
+    await fill(log, 37);
+    const rootAt37 = (await log.createTreeHead(account, domain)).mapRoot;
+    await fill(log, 40);
+    log.stopBackground();
+    await t.store.close();
+
+    // Entries below the persisted size lose their patient column: a start that replayed them
+    // would build another map; this one reads the rows and replays entries 30.. only.
+    const store = await openStore(t.location);
+    t = { ...t, store };
+    await store.db.updateTable("audit_entries").set({ patient: null }).where("idx", "<", 30).execute();
+    const reopened = await AuditLog.open(store);
+    expect(reopened.mapRoot(30)).toBe(head.mapRoot);
+    expect(reopened.mapRoot(37)).toBe(rootAt37);
+    expect(reopened.patientMapProof(PATIENT_A, 37)?.leaf).toMatchObject({ last: 36, count: 13 });
+    const next = await reopened.append([entry(40)]);
+    expect((await reopened.entry(next.firstIndex))?.entry).toEqual(logged(40));
+    // The full check recomputes from the entry texts and finds the altered column.
+    expect(await reopened.verifyAll([])).toEqual({
+      ok: false,
+      firstBadIndex: 0,
+      reason: "entry 0: the stored patient column differs from the entry's patient",
+    });
+  });
+
   describe("verifyAll", () => {
     async function anchoredLog(): Promise<{
       log: AuditLog;

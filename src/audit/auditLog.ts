@@ -6,6 +6,7 @@
  * to the same database is detected by the primary key and the batch is retried on fresh state.
  */
 import type { Hex } from "viem";
+import { insertAuditEntries, isAuditRowConflict, writePatientMap } from "../store/auditRows.js";
 import { getMeta } from "../store/meta.js";
 import { AUDIT_CHAINS_FROM } from "../store/migrations/014_audit_patient_chains.js";
 import type { Store } from "../store/database.js";
@@ -21,20 +22,13 @@ import {
   type AuditEntry,
   type LoggedAuditEntry,
 } from "./auditEntry.js";
-import {
-  dbNodeSource,
-  ENTRY_CHUNK,
-  insertBatch,
-  insertBatchSqlite,
-  isUniqueViolation,
-  storedSize,
-} from "./auditStore.js";
+import { dbNodeSource, storedSize } from "./auditStore.js";
 import { buildConsistencyProof } from "./consistencyProof.js";
 import { buildInclusionProof } from "./inclusionProof.js";
 import { EMPTY_ROOT } from "./merkleHash.js";
 import { indexedUpTo, patientEntries, PatientIndexer } from "./patientIndex.js";
 import { PatientMap } from "./patientMap.js";
-import { loadPatientMap, replayPatients } from "./patientMapReplay.js";
+import { loadPatientMap, replayPatients, type LoadedPatientMap } from "./patientMapReplay.js";
 import type { PatientMapProof } from "./patientMapProof.js";
 import { pushLeaf, textLeafHash, type EdgeNode } from "./serverHash.js";
 import { foldSubtrees, frontierOf, type NodeSource } from "./subtrees.js";
@@ -48,6 +42,7 @@ import {
   type TreeHeadQuery,
 } from "./treeHeadStore.js";
 import { verifyStoredLog, type Anchor, type VerifyResult } from "./verifyLog.js";
+import { verifyPatientChains } from "./verifyPatientChains.js";
 
 const DEFAULT_MAX_BATCH = 1024;
 
@@ -67,6 +62,13 @@ export interface AuditLogOptions {
    * (default 500 ms). Lookups by patient are complete at any time; this only bounds the tail they scan.
    */
   patientIndexDelayMs?: number;
+  /**
+   * Least time between two persists of the patient map (default 10 s): a start replays the entries
+   * since the last persist, and a persist upserts the rows of every patient changed since the one
+   * before, so this trades start time against write load. The first anchor after opening always
+   * persists.
+   */
+  patientMapPersistMs?: number;
 }
 
 /** An entry as stored, with its position and leaf hash. */
@@ -97,19 +99,30 @@ export class AuditLog {
   private readonly patientIndex: PatientIndexer;
   private lock: Promise<unknown> = Promise.resolve();
   private chains = true;
+  private readonly patientMap: PatientMap;
+  /** The size the persisted patient map rows describe, when its version is kept (see `persistMap`). */
+  private persistedSize: number | undefined;
+  /** The running persist of the patient map, and the anchored size to persist after it. */
+  private persisting: Promise<void> | undefined;
+  private persistNext: number | undefined;
+  private persistedAt = Number.NEGATIVE_INFINITY;
+  private readonly persistEveryMs: number;
 
   private constructor(
     private readonly store: Store,
     treeSize: number,
     frontier: EdgeNode[],
-    private readonly patientMap: PatientMap,
+    loaded: LoadedPatientMap,
     private readonly chainsFrom: number,
     options: AuditLogOptions,
   ) {
     this.treeSize = treeSize;
     this.frontier = frontier;
+    this.patientMap = loaded.map;
+    this.persistedSize = loaded.persistedSize;
     this.source = dbNodeSource(store.db);
     this.now = options.now ?? Date.now;
+    this.persistEveryMs = options.patientMapPersistMs ?? 10_000;
     this.patientIndex = new PatientIndexer(store, {
       ...(options.patientIndexDelayMs === undefined ? {} : { delayMs: options.patientIndexDelayMs }),
     });
@@ -128,8 +141,8 @@ export class AuditLog {
   static async open(store: Store, options: AuditLogOptions = {}): Promise<AuditLog> {
     const { size, frontier } = await loadFrontier(store);
     const chainsFrom = Number((await getMeta(store.db, AUDIT_CHAINS_FROM)) ?? 0);
-    const map = await loadPatientMap(store, chainsFrom, size);
-    const log = new AuditLog(store, size, frontier, map, chainsFrom, options);
+    const loaded = await loadPatientMap(store, chainsFrom, size);
+    const log = new AuditLog(store, size, frontier, loaded, chainsFrom, options);
     // Entries appended before a restart and not yet indexed: catch up in the background.
     if ((await indexedUpTo(store.db)) < size) log.patientIndex.appended(size);
     return log;
@@ -304,7 +317,9 @@ export class AuditLog {
 
   /**
    * Recomputes the whole log from the stored entry text and checks it against the stored tree,
-   * the anchored roots and the consistency between anchors.
+   * the anchored roots and the consistency between anchors; then recomputes every patient's `prev`
+   * chain and the patient map from the entry texts and checks the stored patient column, the
+   * persisted map and every stored and anchored map root against them.
    * @param anchors - anchored roots (for instance from `anchoredHeads()`)
    * @returns ok, or the first divergent entry index and why
    */
@@ -312,7 +327,13 @@ export class AuditLog {
     await this.flush();
     await this.lock;
     // Appends after this point only add rows past the snapshot size, which is all that is checked.
-    return await verifyStoredLog(this.store.db, this.source, this.treeSize, anchors);
+    const size = this.treeSize;
+    const log = await verifyStoredLog(this.store.db, this.source, size, anchors);
+    if (!log.ok) return log;
+    const maps = anchors.flatMap((a) =>
+      a.mapRoot === undefined ? [] : [{ treeSize: a.treeSize, mapRoot: a.mapRoot }],
+    );
+    return await verifyPatientChains(this.store, size, Math.min(this.chainsFrom, size), maps);
   }
 
   /**
@@ -400,7 +421,47 @@ export class AuditLog {
   /** Marks the head of `treeSize` anchored in `block` (by transaction `tx`). */
   async markAnchored(treeSize: number, block: number, tx?: Hex): Promise<void> {
     await markTreeHeadAnchored(this.store.db, treeSize, block, tx);
-    this.patientMap.anchored(treeSize);
+    this.patientMap.anchored(treeSize, this.persistedSize);
+    if (performance.now() - this.persistedAt >= this.persistEveryMs) this.persistMap(treeSize);
+  }
+
+  /**
+   * Persists the patient map at an anchored size in the background (src/store/auditRows.ts): the
+   * rows of the patients changed since the last persisted size, so a start reads them instead of
+   * replaying the log. At most once per `patientMapPersistMs`. One persist runs at a time; a size arriving meanwhile waits for it, and a
+   * later one replaces it. A failed persist is retried with the next anchor (the rows it left are
+   * each consistent, and the persisted size has not moved).
+   */
+  private persistMap(size: number): void {
+    if (this.persisting !== undefined) {
+      this.persistNext = Math.max(this.persistNext ?? 0, size);
+      return;
+    }
+    const rows = this.patientMap.changes(size, this.persistedSize);
+    if (rows === undefined || (this.persistedSize !== undefined && size <= this.persistedSize)) return;
+    this.persistedAt = performance.now();
+    this.persisting = writePatientMap(
+      this.store,
+      rows.map((r) => ({ patient: r.patient, last_idx: r.last, entry_count: r.count })),
+      size,
+    ).then(
+      () => {
+        this.persistedSize = size;
+      },
+      () => undefined,
+    );
+    void this.persisting.finally(() => {
+      this.persisting = undefined;
+      const next = this.persistNext;
+      this.persistNext = undefined;
+      if (next !== undefined) this.persistMap(next);
+    });
+  }
+
+  /** Resolves once the patient map persists started so far are done (for tests and shutdown). */
+  async patientMapPersisted(): Promise<number | undefined> {
+    while (this.persisting !== undefined) await this.persisting.then(() => new Promise(setImmediate));
+    return this.persistedSize;
   }
 
   /** Recorded heads by ascending tree size. */
@@ -427,14 +488,11 @@ export class AuditLog {
       const frontier = this.frontier.slice();
       const createdAt = this.now();
       // Each entry about a patient links to the patient's previous entry, inside its hashed text.
-      const lastInBatch = new Map<string, number>();
+      const links = this.chains ? this.patientMap.batch() : undefined;
       const rows: AuditEntryTable[] = entries.map((e, i) => {
         const patient = patients[i] ?? null;
-        let prev: number | undefined;
-        if (patient !== null && this.chains) {
-          prev = lastInBatch.get(patient) ?? this.patientMap.get(patient)?.last;
-          lastInBatch.set(patient, firstIndex + i);
-        }
+        const prev =
+          patient === null || links === undefined ? undefined : links.link(patient, firstIndex + i);
         const entry = canonicalText(e, prev);
         const hash = textLeafHash(entry);
         const completed = pushLeaf(frontier, firstIndex + i, hash);
@@ -448,20 +506,9 @@ export class AuditLog {
         };
       });
       try {
-        const handle = this.store.sqlite;
-        if (rows.length === 0) {
-          // nothing to write
-        } else if (handle !== undefined) {
-          // Holding Kysely's single connection keeps every Kysely transaction off the handle.
-          await this.store.db.connection().execute(async () => insertBatchSqlite(handle, rows));
-        } else if (rows.length <= ENTRY_CHUNK) {
-          // One INSERT statement is atomic by itself: no BEGIN and COMMIT round trips.
-          await insertBatch(this.store.db, this.store.dialect, rows);
-        } else {
-          await this.store.db.transaction().execute((trx) => insertBatch(trx, this.store.dialect, rows));
-        }
+        await insertAuditEntries(this.store, rows);
       } catch (cause) {
-        if (attempt < 3 && isUniqueViolation(cause, this.store.dialect)) {
+        if (attempt < 3 && isAuditRowConflict(this.store, cause)) {
           // Another writer appended to this database: reload the edge and place the batch after it.
           const fresh = await loadFrontier(this.store);
           await replayPatients(
@@ -478,10 +525,7 @@ export class AuditLog {
       }
       this.frontier = frontier;
       this.treeSize = firstIndex + rows.length;
-      for (let i = 0; i < patients.length && this.chains; i++) {
-        const patient = patients[i];
-        if (patient !== null && patient !== undefined) this.patientMap.record(patient, firstIndex + i);
-      }
+      links?.apply();
       if (rows.length > 0) this.patientIndex.appended(this.treeSize, { first: firstIndex, patients });
       return { firstIndex, size: this.treeSize };
     }

@@ -8,8 +8,8 @@
  * watermark and scans only the not-yet-indexed tail above it, so a patient's entries are complete
  * as soon as their append resolved, on any process sharing the database.
  */
-import type Database from "better-sqlite3";
-import { sql, type Kysely } from "kysely";
+import type { Kysely } from "kysely";
+import { indexAuditPatients } from "../store/auditRows.js";
 import type { Store } from "../store/database.js";
 import type { AuditEntryTable, Schema } from "../store/schema.js";
 import { AUDIT_PATIENT_WATERMARK } from "../store/migrations/007_audit_patient_index.js";
@@ -24,8 +24,6 @@ const CHUNK = 8192;
 const RUNS_PER_QUERY = 500;
 
 const runOf = (idx: number): number => Math.floor(idx / AUDIT_PATIENT_RUN);
-/** Rows per multi-row INSERT on the SQLite path. */
-const ROWS = 100;
 
 /**
  * The index watermark: every entry with a smaller index is in `audit_patient_runs`.
@@ -166,7 +164,7 @@ export class PatientIndexer {
     let from = await indexedUpTo(this.#store.db);
     while (from < target) {
       const to = Math.min(target, from + CHUNK, (runOf(from) + 1) * AUDIT_PATIENT_RUN);
-      await indexRange(this.#store, from, to, this.#pairs(from, to));
+      await indexAuditPatients(this.#store, from, to, this.#pairs(from, to));
       this.#forget(to);
       from = to;
       if (from < target) await new Promise((r) => setImmediate(r));
@@ -200,123 +198,4 @@ export class PatientIndexer {
     this.#buffer = this.#buffer.slice(drop);
     this.#bufferFrom += drop;
   }
-}
-
-/**
- * Copies the (patient, idx) pairs of entries `[from, to)` into the index, in key order, and
- * raises the watermark to `to`, in one transaction. Idempotent: another process indexing the same
- * range at the same time inserts nothing twice and never lowers the watermark.
- * @param store - the store
- * @param from - the current watermark
- * @param to - the new watermark; every entry below it must be committed
- */
-export async function indexRange(
-  store: Store,
-  from: number,
-  to: number,
-  known?: Array<{ patient: string; idx: number }>,
-): Promise<void> {
-  const handle = store.sqlite;
-  if (handle !== undefined) {
-    await store.db.connection().execute(async () => indexRangeSqlite(handle, from, to, known));
-    return;
-  }
-  await store.db.transaction().execute(async (trx) => {
-    const rows =
-      known ??
-      (
-        await trx
-          .selectFrom("audit_entries")
-          .select(["patient", "idx"])
-          .where("idx", ">=", from)
-          .where("idx", "<", to)
-          .where("patient", "is not", null)
-          .execute()
-      ).map((r) => ({ patient: r.patient as string, idx: Number(r.idx) }));
-    const pairs = rows.sort(byKey);
-    for (let i = 0; i < pairs.length; i += 5000) {
-      await trx
-        .insertInto("audit_patient_runs")
-        .values(pairs.slice(i, i + 5000).map((p) => ({ run: runOf(p.idx), ...p })))
-        .onConflict((oc) => oc.doNothing())
-        .execute();
-    }
-    await trx
-      .updateTable("meta")
-      .set({ value: String(to) })
-      .where("key", "=", AUDIT_PATIENT_WATERMARK)
-      .where(sql<number>`cast(value as bigint)`, "<", to)
-      .execute();
-  });
-}
-
-interface SqliteStatements {
-  select: Database.Statement<[number, number], [string, number]>;
-  insertMany: Database.Statement;
-  insertOne: Database.Statement;
-  watermark: Database.Statement<[string, string, number]>;
-  begin: Database.Statement;
-  commit: Database.Statement;
-  rollback: Database.Statement;
-}
-
-const statementCache = new WeakMap<Database.Database, SqliteStatements>();
-
-function statements(handle: Database.Database): SqliteStatements {
-  let s = statementCache.get(handle);
-  if (s === undefined) {
-    const insert = "insert or ignore into audit_patient_runs (run, patient, idx) values ";
-    s = {
-      select: handle
-        .prepare<[number, number], [string, number]>(
-          "select patient, idx from audit_entries where idx >= ? and idx < ? and patient is not null",
-        )
-        .raw(true),
-      insertMany: handle.prepare(insert + Array.from({ length: ROWS }, () => "(?, ?, ?)").join(", ")),
-      insertOne: handle.prepare(`${insert}(?, ?, ?)`),
-      watermark: handle.prepare<[string, string, number]>(
-        "update meta set value = ? where key = ? and cast(value as integer) < ?",
-      ),
-      begin: handle.prepare("begin immediate"),
-      commit: handle.prepare("commit"),
-      rollback: handle.prepare("rollback"),
-    };
-    statementCache.set(handle, s);
-  }
-  return s;
-}
-
-/** {@link indexRange} on SQLite: cached statements run synchronously while holding Kysely's connection. */
-function indexRangeSqlite(
-  handle: Database.Database,
-  from: number,
-  to: number,
-  known: Array<{ patient: string; idx: number }> | undefined,
-): void {
-  const s = statements(handle);
-  s.begin.run();
-  try {
-    const pairs = known ?? s.select.all(from, to).map(([patient, idx]) => ({ patient, idx }));
-    pairs.sort(byKey);
-    const params: Array<string | number> = [];
-    let i = 0;
-    for (; i + ROWS <= pairs.length; i += ROWS) {
-      params.length = 0;
-      for (let k = i; k < i + ROWS; k++) params.push(runOf(pairs[k]!.idx), pairs[k]!.patient, pairs[k]!.idx);
-      s.insertMany.run(params);
-    }
-    for (; i < pairs.length; i++) s.insertOne.run(runOf(pairs[i]!.idx), pairs[i]!.patient, pairs[i]!.idx);
-    s.watermark.run(String(to), AUDIT_PATIENT_WATERMARK, to);
-    s.commit.run();
-  } catch (error) {
-    if (handle.inTransaction) s.rollback.run();
-    throw error;
-  }
-}
-
-/** The table's key order: run, then patient, then index. */
-function byKey(a: { patient: string; idx: number }, b: { patient: string; idx: number }): number {
-  const run = runOf(a.idx) - runOf(b.idx);
-  if (run !== 0) return run;
-  return a.patient < b.patient ? -1 : a.patient > b.patient ? 1 : a.idx - b.idx;
 }

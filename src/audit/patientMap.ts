@@ -1,109 +1,244 @@
 /**
  * The node's patient map: patient -> (index of their last entry, number of entries), kept beside
- * the audit log so every signed tree head commits to it (`mapRoot`). Appends update a plain
- * `Map` (a lookup and a store per entry about a patient); the sparse Merkle tree of
- * `patientMapProof.ts` is brought up to date only when a head is signed, rehashing the paths of
- * the patients that changed since the previous head once each. Trees are persistent (a new
- * version shares every unchanged node with the last), so the versions of recent heads stay
- * available for proofs at an anchored size. docs/audit-completeness.md
+ * the audit log so every signed tree head commits to it (`mapRoot`). Appends touch one mutable
+ * slot per entry about a patient (a `Map` lookup); the sparse Merkle tree of `patientMapProof.ts`
+ * is brought up to date only when a head is signed: the patients changed since the previous head
+ * are partitioned by key bit level by level, and each tree node on their paths is rebuilt and
+ * hashed once. Trees are persistent (a new version shares every unchanged node with the last), so
+ * the versions of recent heads stay available for proofs at an anchored size, and two versions
+ * are diffed by walking only the nodes they do not share. Node hashes and keys are 32-character
+ * latin1 strings, not Buffers: the tree holds a few nodes per patient, and tens of thousands of
+ * small ArrayBuffers slow every garbage collection. docs/audit-completeness.md
  */
 import { hash } from "node:crypto";
-import { bytesToHex, type Hex } from "viem";
-import {
-  EMPTY_MAP_ROOT,
-  keyBit,
-  mapLeafInput,
-  type PatientMapProof,
-  type PatientMapValue,
-} from "./patientMapProof.js";
+import type { Hex } from "viem";
+import { EMPTY_MAP_ROOT, type PatientMapProof, type PatientMapValue } from "./patientMapProof.js";
+
+/** One patient's value, mutated in place as entries about them commit. */
+interface Slot {
+  readonly patient: string;
+  /** The map key, `SHA-256(patient)` as latin1, computed when the patient first enters the tree. */
+  key: string | undefined;
+  last: number;
+  /** 0 while no committed entry names the patient (the slot is then not in the map). */
+  count: number;
+  /** Changed since the tree was last brought up to date. */
+  dirty: boolean;
+  /** The batch being built that last linked this patient, and the index it gave them. */
+  batch: number;
+  batchLast: number;
+}
 
 interface Leaf {
   readonly kind: 0;
-  readonly key: Buffer;
+  readonly key: string;
+  readonly patient: string;
   readonly last: number;
   readonly count: number;
-  readonly hash: Buffer;
+  readonly hash: string;
 }
 interface Inner {
   readonly kind: 1;
-  left: MapNode | null;
-  right: MapNode | null;
-  /** Undefined while the node is new in the version being built (it may then change in place). */
-  hash: Buffer | undefined;
+  readonly left: MapNode | null;
+  readonly right: MapNode | null;
+  readonly hash: string;
 }
 type MapNode = Leaf | Inner;
 
-const ZERO = Buffer.alloc(32);
+/** A patient's row as persisted (src/store/auditRows.ts). */
+export interface PatientMapRow {
+  patient: string;
+  last: number;
+  count: number;
+}
+
+const ZERO = "\0".repeat(32);
 /** Versions kept for proofs: the heads since the last anchored one and a few anchored before it. */
 const KEEP_ANCHORED = 4;
+const TWO_32 = 2 ** 32;
 
-function leafOf(key: Buffer, value: PatientMapValue): Leaf {
-  const h = hash("sha256", mapLeafInput(key, value.last, value.count), "buffer");
-  return { kind: 0, key, last: value.last, count: value.count, hash: h };
+/** Scratch inputs of the two hash shapes, reused: the tree is rebuilt on one thread. */
+const leafInput = Buffer.alloc(49);
+const innerInput = Buffer.alloc(65);
+innerInput[0] = 0x01;
+
+function keyOf(patient: string): string {
+  return hash("sha256", patient, "binary");
 }
 
-function hashOf(node: MapNode | null): Buffer {
-  if (node === null) return ZERO;
-  if (node.hash !== undefined) return node.hash;
-  // Only an inner node new in this version has no hash yet.
-  node = node as Inner;
-  const input = Buffer.allocUnsafe(65);
-  input[0] = 0x01;
-  hashOf(node.left).copy(input, 1);
-  hashOf(node.right).copy(input, 33);
-  node.hash = hash("sha256", input, "buffer");
-  return node.hash;
+function leafOf(slot: Slot): Leaf {
+  slot.key ??= keyOf(slot.patient);
+  leafInput.write(slot.key, 1, 32, "latin1");
+  leafInput.writeUInt32BE(Math.floor(slot.last / TWO_32), 33);
+  leafInput.writeUInt32BE(slot.last >>> 0, 37);
+  leafInput.writeUInt32BE(Math.floor(slot.count / TWO_32), 41);
+  leafInput.writeUInt32BE(slot.count >>> 0, 45);
+  return {
+    kind: 0,
+    key: slot.key,
+    patient: slot.patient,
+    last: slot.last,
+    count: slot.count,
+    hash: hash("sha256", leafInput, "binary"),
+  };
 }
 
-/** Two leaves below one new path, split at the first bit where their keys differ. */
-function join(a: Leaf, b: Leaf, depth: number): Inner {
-  const ba = keyBit(a.key, depth);
-  if (ba === keyBit(b.key, depth)) {
-    const child = join(a, b, depth + 1);
-    return ba === 0
-      ? { kind: 1, left: child, right: null, hash: undefined }
-      : { kind: 1, left: null, right: child, hash: undefined };
+function innerOf(left: MapNode | null, right: MapNode | null): Inner {
+  innerInput.write(left === null ? ZERO : left.hash, 1, 32, "latin1");
+  innerInput.write(right === null ? ZERO : right.hash, 33, 32, "latin1");
+  return { kind: 1, left, right, hash: hash("sha256", innerInput, "binary") };
+}
+
+/** Bit `depth` of a latin1 key, most significant bit of byte 0 first. */
+const bitOf = (key: string, depth: number): number => (key.charCodeAt(depth >> 3) >> (7 - (depth & 7))) & 1;
+
+/** Reorders `leaves[lo..hi)` so the keys with bit `depth` 0 come first; returns where the 1s start. */
+function partition(leaves: Leaf[], lo: number, hi: number, depth: number): number {
+  let i = lo;
+  let j = hi - 1;
+  while (i <= j) {
+    if (bitOf((leaves[i] as Leaf).key, depth) === 0) i++;
+    else {
+      const t = leaves[i] as Leaf;
+      leaves[i] = leaves[j] as Leaf;
+      leaves[j--] = t;
+    }
   }
-  return ba === 0
-    ? { kind: 1, left: a, right: b, hash: undefined }
-    : { kind: 1, left: b, right: a, hash: undefined };
+  return i;
 }
 
-/** Puts `leaf` into the version rooted at `node`, copying the shared nodes on its path. */
-function insert(node: MapNode | null, leaf: Leaf, depth: number): MapNode {
-  if (node === null) return leaf;
-  if (node.kind === 0) return node.key.equals(leaf.key) ? leaf : join(node, leaf, depth);
-  const target: Inner = node.hash === undefined ? node : { ...node, hash: undefined };
-  if (keyBit(leaf.key, depth) === 0) target.left = insert(node.left, leaf, depth + 1);
-  else target.right = insert(node.right, leaf, depth + 1);
-  return target;
+/** The compact subtree holding exactly `leaves[lo..hi)` (distinct keys sharing `depth` bits). */
+function build(leaves: Leaf[], lo: number, hi: number, depth: number): MapNode | null {
+  if (hi - lo <= 1) return hi === lo ? null : (leaves[lo] as Leaf);
+  const mid = partition(leaves, lo, hi, depth);
+  return innerOf(build(leaves, lo, mid, depth + 1), build(leaves, mid, hi, depth + 1));
+}
+
+/**
+ * The version of the subtree `node` (at `depth`) with `leaves[lo..hi)` put in (a leaf replaces the
+ * one with the same key); every node it does not touch is shared with `node`.
+ */
+function update(node: MapNode | null, leaves: Leaf[], lo: number, hi: number, depth: number): MapNode | null {
+  if (lo === hi) return node;
+  if (node === null) return build(leaves, lo, hi, depth);
+  if (node.kind === 0) {
+    const group = leaves.slice(lo, hi);
+    if (!group.some((l) => l.key === node.key)) group.push(node);
+    return build(group, 0, group.length, depth);
+  }
+  const mid = partition(leaves, lo, hi, depth);
+  return innerOf(
+    update(node.left, leaves, lo, mid, depth + 1),
+    update(node.right, leaves, mid, hi, depth + 1),
+  );
+}
+
+/** Calls `emit` for every leaf of `next` (at `depth`) that `prev` does not share. */
+function diff(next: MapNode | null, prev: MapNode | null, depth: number, emit: (leaf: Leaf) => void): void {
+  if (next === prev || next === null) return;
+  if (next.kind === 0) {
+    emit(next);
+    return;
+  }
+  let left: MapNode | null = null;
+  let right: MapNode | null = null;
+  if (prev?.kind === 1) ({ left, right } = prev);
+  else if (prev !== null && bitOf(prev.key, depth) === 0) left = prev;
+  else right = prev;
+  diff(next.left, left, depth + 1, emit);
+  diff(next.right, right, depth + 1, emit);
+}
+
+const hexOf = (s: string): Hex => `0x${Buffer.from(s, "binary").toString("hex")}`;
+
+/**
+ * Links the entries of one batch of appends into their patients' chains: `link` gives each entry
+ * its `prev`, `apply` records them once the batch is committed. A batch that failed is dropped.
+ */
+export interface PatientBatch {
+  /**
+   * @param patient - the stored patient key
+   * @param index - the entry's index, above every index linked before
+   * @returns the index of the patient's previous entry, or undefined for their first
+   */
+  link(patient: string, index: number): number | undefined;
+  /** Records every linked entry as committed, in the order linked. */
+  apply(): void;
 }
 
 /**
  * The patient map of one log, with tree versions at the sizes of recent tree heads.
  */
 export class PatientMap {
-  readonly #values = new Map<string, PatientMapValue>();
-  readonly #keys = new Map<string, Buffer>();
-  /** Patients whose value changed since `#root` was built. */
-  #dirty = new Set<string>();
+  readonly #slots = new Map<string, Slot>();
+  #dirty: Slot[] = [];
   #root: MapNode | null = null;
   readonly #versions = new Map<number, MapNode | null>();
+  #batches = 0;
 
   /** The value of a patient now, or undefined when the log holds no chained entry about them. */
   get(patient: string): PatientMapValue | undefined {
-    return this.#values.get(patient);
+    const s = this.#slots.get(patient);
+    return s === undefined || s.count === 0 ? undefined : { last: s.last, count: s.count };
+  }
+
+  /** Number of patients in the map. */
+  get size(): number {
+    let n = 0;
+    for (const s of this.#slots.values()) if (s.count > 0) n++;
+    return n;
+  }
+
+  /** Every patient in the map with their value now. */
+  *entries(): IterableIterator<[string, PatientMapValue]> {
+    for (const [patient, s] of this.#slots)
+      if (s.count > 0) yield [patient, { last: s.last, count: s.count }];
+  }
+
+  /** Starts linking a batch of appends (see {@link PatientBatch}). */
+  batch(): PatientBatch {
+    const id = ++this.#batches;
+    const slots: Slot[] = [];
+    const indices: number[] = [];
+    return {
+      link: (patient, index) => {
+        const s = this.#slot(patient);
+        const prev = s.batch === id ? s.batchLast : s.count === 0 ? undefined : s.last;
+        s.batch = id;
+        s.batchLast = index;
+        slots.push(s);
+        indices.push(index);
+        return prev;
+      },
+      apply: () => {
+        for (let i = 0; i < slots.length; i++) this.#advance(slots[i] as Slot, indices[i] as number);
+      },
+    };
   }
 
   /**
-   * Records a committed entry about `patient` at `index`.
+   * Records a committed entry about `patient` at `index`; an index at or below the patient's last
+   * is already counted and ignored (replaying a range that persisted rows partly cover).
    * @param patient - the stored patient key
-   * @param index - the entry's index, above the patient's last
+   * @param index - the entry's index
    */
   record(patient: string, index: number): void {
-    const v = this.#values.get(patient);
-    this.#values.set(patient, { last: index, count: (v?.count ?? 0) + 1 });
-    this.#dirty.add(patient);
+    const s = this.#slot(patient);
+    if (s.count === 0 || index > s.last) this.#advance(s, index);
+  }
+
+  /**
+   * Loads persisted values (src/store/auditRows.ts); each row says the patient had `count` entries
+   * up to and including `last`. Rows for patients already known with a later `last` are ignored.
+   */
+  restore(rows: Iterable<PatientMapRow>): void {
+    for (const row of rows) {
+      const s = this.#slot(row.patient);
+      if (s.count !== 0 && s.last >= row.last) continue;
+      s.last = row.last;
+      s.count = row.count;
+      this.#markDirty(s);
+    }
   }
 
   /**
@@ -112,14 +247,15 @@ export class PatientMap {
    * @returns the map root
    */
   commit(size: number): Hex {
-    let root = this.#root;
-    for (const patient of this.#dirty) {
-      root = insert(root, leafOf(this.#keyOf(patient), this.#values.get(patient)!), 0);
+    if (this.#dirty.length > 0) {
+      const leaves = this.#dirty.map((s) => {
+        s.dirty = false;
+        return leafOf(s);
+      });
+      this.#dirty = [];
+      this.#root = update(this.#root, leaves, 0, leaves.length, 0);
     }
-    this.#dirty = new Set();
-    hashOf(root);
-    this.#root = root;
-    this.#versions.set(size, root);
+    this.#versions.set(size, this.#root);
     return this.rootAt(size) as Hex;
   }
 
@@ -127,7 +263,7 @@ export class PatientMap {
   rootAt(size: number): Hex | undefined {
     if (!this.#versions.has(size)) return undefined;
     const root = this.#versions.get(size) ?? null;
-    return root === null ? EMPTY_MAP_ROOT : bytesToHex(hashOf(root));
+    return root === null ? EMPTY_MAP_ROOT : hexOf(root.hash);
   }
 
   /**
@@ -137,31 +273,63 @@ export class PatientMap {
   prove(patient: string, size: number): PatientMapProof | undefined {
     if (!this.#versions.has(size)) return undefined;
     let node = this.#versions.get(size) ?? null;
-    const key = this.#keyOf(patient);
+    const key = this.#slots.get(patient)?.key ?? keyOf(patient);
     const siblings: Hex[] = [];
     for (let depth = 0; node !== null && node.kind === 1; depth++) {
-      const right = keyBit(key, depth) === 1;
-      siblings.push(bytesToHex(hashOf(right ? node.left : node.right)));
+      const right = bitOf(key, depth) === 1;
+      const sibling = right ? node.left : node.right;
+      siblings.push(sibling === null ? EMPTY_MAP_ROOT : hexOf(sibling.hash));
       node = right ? node.right : node.left;
     }
     return {
       siblings,
-      leaf: node === null ? null : { keyHash: bytesToHex(node.key), last: node.last, count: node.count },
+      leaf: node === null ? null : { keyHash: hexOf(node.key), last: node.last, count: node.count },
     };
   }
 
-  /** Drops the versions older than the `KEEP_ANCHORED`-th anchored size below `anchoredSize`. */
-  anchored(anchoredSize: number): void {
-    const older = [...this.#versions.keys()].filter((s) => s < anchoredSize).sort((a, b) => b - a);
-    for (const size of older.slice(KEEP_ANCHORED - 1)) this.#versions.delete(size);
+  /**
+   * The patients whose value in the version at `size` differs from the version at `since` (every
+   * patient when `since` is undefined or not kept), for persisting the map incrementally.
+   * @returns their rows at `size`, or undefined when the version at `size` is not kept
+   */
+  changes(size: number, since?: number): PatientMapRow[] | undefined {
+    if (!this.#versions.has(size)) return undefined;
+    const prev =
+      since !== undefined && this.#versions.has(since) ? (this.#versions.get(since) ?? null) : null;
+    const rows: PatientMapRow[] = [];
+    diff(this.#versions.get(size) ?? null, prev, 0, (l) =>
+      rows.push({ patient: l.patient, last: l.last, count: l.count }),
+    );
+    return rows;
   }
 
-  #keyOf(patient: string): Buffer {
-    let key = this.#keys.get(patient);
-    if (key === undefined) {
-      key = hash("sha256", patient, "buffer");
-      this.#keys.set(patient, key);
+  /**
+   * Drops the versions older than the `KEEP_ANCHORED`-th anchored size below `anchoredSize`,
+   * except `pinned` (the version the persisted rows were written from).
+   */
+  anchored(anchoredSize: number, pinned?: number): void {
+    const older = [...this.#versions.keys()].filter((s) => s < anchoredSize).sort((a, b) => b - a);
+    for (const size of older.slice(KEEP_ANCHORED - 1)) if (size !== pinned) this.#versions.delete(size);
+  }
+
+  #slot(patient: string): Slot {
+    let s = this.#slots.get(patient);
+    if (s === undefined) {
+      s = { patient, key: undefined, last: 0, count: 0, dirty: false, batch: 0, batchLast: 0 };
+      this.#slots.set(patient, s);
     }
-    return key;
+    return s;
+  }
+
+  #advance(s: Slot, index: number): void {
+    s.last = index;
+    s.count++;
+    this.#markDirty(s);
+  }
+
+  #markDirty(s: Slot): void {
+    if (s.dirty) return;
+    s.dirty = true;
+    this.#dirty.push(s);
   }
 }

@@ -1,18 +1,22 @@
 /**
- * Rebuilding the audit log's patient map (docs/audit-completeness.md) from the stored entries'
- * patient column: at start, and for a size whose version is no longer kept.
+ * Loading the audit log's patient map (docs/audit-completeness.md) at start: the persisted rows
+ * (src/store/auditRows.ts) plus a replay of the stored entries' patient column since the
+ * persisted size, so a start reads one row per patient and the entries since the last anchor, not
+ * the whole log. Also rebuilding the map for a size whose version is no longer kept.
  */
+import { readPatientMap } from "../store/auditRows.js";
 import type { Store } from "../store/database.js";
 import { PatientMap } from "./patientMap.js";
 import { latestTreeHead, listTreeHeads } from "./treeHeadStore.js";
 
-/** Rows per read when the patient map is rebuilt. */
+/** Rows per read when the patient map is replayed. */
 const MAP_PAGE = 50_000;
 
 /**
- * Applies the entries about patients in `[from, to)` to `map`, keeping a version at each size in
- * `versions` (ascending) that the range reaches. Reads the `patient` column; a tampered column
- * yields map roots that differ from the anchored ones, which the start-up check reports.
+ * Applies the entries about patients in `[from, to)` to `map` (an entry the map already counts is
+ * skipped), keeping a version at each size in `versions` (ascending) that the range reaches. Reads
+ * the `patient` column; a tampered column yields map roots that differ from the anchored ones,
+ * which the start-up check reports.
  */
 export async function replayPatients(
   store: Store,
@@ -41,23 +45,39 @@ export async function replayPatients(
   for (; v < versions.length && (versions[v] as number) <= to; v++) map.commit(versions[v] as number);
 }
 
+/** The patient map at start, and the size its persisted rows describe. */
+export interface LoadedPatientMap {
+  map: PatientMap;
+  /** The persisted size, when the map keeps the version at it (the base of the next persist). */
+  persistedSize: number | undefined;
+}
+
 /**
- * Rebuilds the patient map from the stored log, with a version at the latest anchored head's size
- * and at every head signed after it (the sizes proofs may be asked for).
+ * Loads the patient map: the persisted rows, then the entries since the persisted size, with a
+ * version at the latest anchored head's size and at every head signed after it (the sizes proofs
+ * may be asked for). A version is built only where the rows are known to be exact: above every
+ * row's last entry (rows written by an interrupted persist may already count later entries).
  */
-export async function loadPatientMap(store: Store, chainsFrom: number, size: number): Promise<PatientMap> {
+export async function loadPatientMap(
+  store: Store,
+  chainsFrom: number,
+  size: number,
+): Promise<LoadedPatientMap> {
   const map = new PatientMap();
+  const persisted = await readPatientMap(store.db);
+  let maxLast = -1;
+  map.restore(
+    persisted.rows.map((r) => {
+      if (r.last_idx > maxLast) maxLast = r.last_idx;
+      return { patient: r.patient, last: r.last_idx, count: r.entry_count };
+    }),
+  );
+  const from = Math.min(Math.max(persisted.size, chainsFrom), size);
   const anchored = await latestTreeHead(store.db, "anchored");
   const heads = await listTreeHeads(store.db, { afterSize: (anchored?.treeSize ?? 1) - 1 });
-  const versions = heads.map((h) => h.treeSize).filter((s) => s <= size);
-  const early = versions.filter((s) => s <= chainsFrom);
-  for (const s of early) map.commit(s);
-  await replayPatients(
-    store,
-    map,
-    Math.min(chainsFrom, size),
-    size,
-    versions.filter((s) => s > chainsFrom),
-  );
-  return map;
+  const versions = [...new Set([from, ...heads.map((h) => h.treeSize)])]
+    .filter((s) => s <= size && s > maxLast)
+    .sort((a, b) => a - b);
+  await replayPatients(store, map, from, size, versions);
+  return { map, persistedSize: versions.includes(from) && from === persisted.size ? from : undefined };
 }

@@ -13,7 +13,8 @@ export interface ChainVerification {
 }
 
 /**
- * Re-checks the whole stored log against every tree head `node` anchored on the ledger, read from
+ * Re-checks the whole stored log, its patient chains and patient map against every tree head
+ * (log root and map root) `node` anchored on the ledger, read from
  * the AuditAnchor contract itself, never from the node's own `audit_tree_heads` table: editing the
  * database cannot hide a rewrite by also editing the stored heads.
  * @param log - the node's audit log
@@ -29,6 +30,8 @@ export async function verifyLogAgainstChain(
   node: Address,
 ): Promise<ChainVerification> {
   const anchors = await readAnchors(client, auditAnchor, node);
-  const result = await log.verifyAll(anchors.map((a) => ({ treeSize: a.treeSize, rootHash: a.rootHash })));
+  const result = await log.verifyAll(
+    anchors.map((a) => ({ treeSize: a.treeSize, rootHash: a.rootHash, mapRoot: a.mapRoot })),
+  );
   return { result, size: log.size(), anchors };
 }

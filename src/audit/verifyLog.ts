@@ -6,6 +6,7 @@
  * their leaf hashes, at the first entry of the smallest stored subtree that no longer matches.
  */
 import type { Kysely } from "kysely";
+import type { Hex } from "viem";
 import type { Schema } from "../store/schema.js";
 import { buildConsistencyProof, verifyConsistency } from "./consistencyProof.js";
 import { hashesEqual, toHash, type HashLike } from "./merkleHash.js";
@@ -17,6 +18,8 @@ import { storedSubtree } from "./auditStore.js";
 export interface Anchor {
   treeSize: number;
   rootHash: HashLike;
+  /** The patient map's root anchored beside the log root (docs/audit-completeness.md). */
+  mapRoot?: Hex;
 }
 
 export type VerifyResult = { ok: true } | { ok: false; firstBadIndex?: number; reason: string };

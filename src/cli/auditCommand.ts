@@ -214,7 +214,7 @@ export function registerAuditCommand(program: Command): void {
   audit
     .command("verify")
     .description(
-      "node operator: re-check this node's whole stored audit log against every root it anchored on the ledger",
+      "node operator: re-check this node's whole stored audit log, its patient chains and patient map against every root it anchored on the ledger",
     )
     .option(
       "--chain-rpc <url>",
@@ -225,7 +225,9 @@ export function registerAuditCommand(program: Command): void {
       `
 Opens the node's data directory (--data-dir / CARECHAIN_DATA_DIR, DATABASE_URL) read-only, without
 starting the node; it may be running. Roots come from the AuditAnchor contract on the ledger, never
-from the node's database. With the embedded ledger and no --chain-rpc, a private anvil is started
+from the node's database. Every patient's prev chain and the patient map are recomputed from
+the entry texts and checked against the stored patient column, the persisted patient map and
+every anchored and stored map root. With the embedded ledger and no --chain-rpc, a private anvil is started
 from <data-dir>/chain/state.json (at most a second behind a running node) and stopped afterwards.
 Prints {ok:true,size,anchors} or exits 1 with "audit log diverges at entry <n>: <reason>".`,
     )

@@ -98,6 +98,17 @@ export interface AuditPatientRunTable {
   idx: number;
 }
 
+/**
+ * The audit log's persisted patient map: the patient had `entry_count` entries in the log up to
+ * and including entry `last_idx` (src/audit/patientMap.ts, src/store/auditRows.ts).
+ */
+export interface AuditPatientMapTable {
+  /** Same key as `audit_entries.patient`. */
+  patient: string;
+  last_idx: number;
+  entry_count: number;
+}
+
 export interface AuditEntryTable {
   /** 0-based leaf index in the Merkle log. */
   idx: number;
@@ -315,6 +326,7 @@ export interface Schema {
   patient_keys: PatientKeyTable;
   audit_entries: AuditEntryTable;
   audit_patient_runs: AuditPatientRunTable;
+  audit_patient_map: AuditPatientMapTable;
   siwe_challenges: SiweChallengeTable;
   audit_tree_heads: AuditTreeHeadTable;
   resource_versions: ResourceVersionTable;

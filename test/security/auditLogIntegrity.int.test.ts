@@ -217,6 +217,72 @@ describe.each(engines)("operator attacks on the audit log (%s)", (engine) => {
     expect(await verify()).toMatchObject({ ok: true });
   }, 120_000);
 
+  it("(c) the persisted patient map or an entry's patient column altered: the operator's audit verify recomputes the chains and map from the entry texts and fails", async () => {
+    const operatorVerify = () =>
+      runCli(["--data-dir", config.dataDir, "audit", "verify", "--chain-rpc", anvil.rpcUrl], {
+        DATABASE_URL: database?.url ?? "",
+        CHAIN_RPC_URL: "",
+      });
+    await anchoredAll();
+    const persistedSize = await node.services.audit.patientMapPersisted();
+    expect(persistedSize).toBeGreaterThan(0);
+    const clean = await operatorVerify();
+    expect(clean.code, clean.stderr).toBe(0);
+    expect(JSON.parse(clean.stdout)).toMatchObject({ ok: true });
+
+    const { db } = node.context.store;
+    const key = patient.address.toLowerCase();
+    const row = await db
+      .selectFrom("audit_patient_map")
+      .selectAll()
+      .where("patient", "=", key)
+      .executeTakeFirstOrThrow();
+    const gpRead = (await accessLog()).items.find((i) => i.entry.actor.account === gp.address)!;
+    expect(gpRead).toBeDefined();
+
+    // The operator: the patient's persisted map forgets their last entry (a restart would build
+    // the map, and every later anchored map root, without it).
+    await db
+      .updateTable("audit_patient_map")
+      .set({ entry_count: Number(row.entry_count) - 1 })
+      .where("patient", "=", key)
+      .execute();
+    try {
+      const forged = await operatorVerify();
+      expect(forged.code).toBe(1);
+      expect(forged.stderr).toMatch(
+        /^carechain: audit log diverges at entry \d+: the persisted patient map counts \d+ entries up to entry \d+; the log has \d+/,
+      );
+    } finally {
+      await db
+        .updateTable("audit_patient_map")
+        .set({ entry_count: row.entry_count })
+        .where("patient", "=", key)
+        .execute();
+    }
+
+    // The operator: a GP's read is filed under someone else in the patient column, which the
+    // patient index and a restarted node's map are built from.
+    await db
+      .updateTable("audit_entries")
+      .set({ patient: "0x000000000000000000000000000000000000dead" })
+      .where("idx", "=", gpRead.index)
+      .execute();
+    try {
+      const moved = await operatorVerify();
+      expect(moved.code).toBe(1);
+      expect(moved.stderr).toMatch(
+        new RegExp(
+          `^carechain: audit log diverges at entry ${gpRead.index}: entry ${gpRead.index}: the stored patient column differs from the entry's patient`,
+        ),
+      );
+    } finally {
+      await db.updateTable("audit_entries").set({ patient: key }).where("idx", "=", gpRead.index).execute();
+    }
+    const restored = await operatorVerify();
+    expect(restored.code, restored.stderr).toBe(0);
+  }, 120_000);
+
   it("(a) an anchored entry rewritten with every stored hash: the node refuses to anchor and says so; the contract refuses the log", async () => {
     const { anchoredSize } = await accessLog();
     const anchorAddress = node.context.deployment.auditAnchor;

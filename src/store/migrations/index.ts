@@ -13,7 +13,8 @@ import { siweChallenges } from "./011_siwe_challenges.js";
 import { locatorsWithoutCategories } from "./012_locators_without_categories.js";
 import { sharedStateVersions } from "./013_shared_state_versions.js";
 import { auditPatientChains } from "./014_audit_patient_chains.js";
-import { consentCommitments } from "./015_consent_commitments.js";
+import { auditPatientMap } from "./015_audit_patient_map.js";
+import { consentCommitments } from "./016_consent_commitments.js";
 
 /** Every migration, in the order it runs. Names are stored: never rename, only append. */
 export const migrations: Record<string, DialectMigration> = {
@@ -31,5 +32,6 @@ export const migrations: Record<string, DialectMigration> = {
   "012_locators_without_categories": locatorsWithoutCategories,
   "013_shared_state_versions": sharedStateVersions,
   "014_audit_patient_chains": auditPatientChains,
-  "015_consent_commitments": consentCommitments,
+  "015_audit_patient_map": auditPatientMap,
+  "016_consent_commitments": consentCommitments,
 };

@@ -1,0 +1,351 @@
+/**
+ * The audit log's bulk writes, where the SQL dialect shows: the batched entry insert (cached
+ * prepared multi-row statements run synchronously on SQLite, one multi-row statement per chunk on
+ * PostgreSQL), the deferred patient index's bulk copy, and the persisted patient map. src/audit
+ * calls these and does not know which engine is underneath.
+ */
+import type Database from "better-sqlite3";
+import { CompiledQuery, sql, type Kysely, type Transaction } from "kysely";
+import { BaseError } from "../errors/BaseError.js";
+import type { Dialect, Store } from "./database.js";
+import { AUDIT_PATIENT_WATERMARK } from "./migrations/007_audit_patient_index.js";
+import { AUDIT_PATIENT_RUN } from "./migrations/010_audit_patient_runs.js";
+import { AUDIT_PATIENT_MAP_SIZE } from "./migrations/015_audit_patient_map.js";
+import type { AuditEntryTable, AuditPatientMapTable, AuditPatientRunTable, Schema } from "./schema.js";
+
+/** One row of `audit_entries`. */
+export type AuditEntryRow = AuditEntryTable;
+/** One (patient, entry) pair of the deferred patient index. */
+export type AuditPatientPair = Pick<AuditPatientRunTable, "patient" | "idx">;
+/** One patient's persisted map value: `entry_count` entries up to and including `last_idx`. */
+export type AuditPatientMapRow = AuditPatientMapTable;
+
+/** Rows per INSERT, far below SQLite's 32766 and PostgreSQL's 65535 bound parameters. */
+const ENTRY_CHUNK = 1000;
+/** Most rows per multi-row statement on the synchronous SQLite path. */
+const SQLITE_ROWS = 64;
+
+interface Table {
+  head: string;
+  columns: number;
+  tail?: string;
+}
+
+const ENTRY_INSERT: Table = {
+  head: "insert into audit_entries (idx, entry, leaf_hash, patient, created_at, subtrees) values ",
+  columns: 6,
+};
+const PAIR_INSERT: Table = {
+  head: "insert into audit_patient_runs (run, patient, idx) values ",
+  columns: 3,
+  tail: " on conflict do nothing",
+};
+const MAP_UPSERT: Table = {
+  head: "insert into audit_patient_map (patient, last_idx, entry_count) values ",
+  columns: 3,
+  // A row only moves forward: two processes persisting the same map never step it back.
+  tail:
+    " on conflict (patient) do update set last_idx = excluded.last_idx, entry_count = excluded.entry_count" +
+    " where excluded.last_idx > audit_patient_map.last_idx",
+};
+
+const toBuffer = (b: Uint8Array): Buffer =>
+  Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+
+/** The values of one entry row, in {@link ENTRY_INSERT}'s column order. */
+function pushEntry(params: unknown[], e: AuditEntryRow): void {
+  const subtrees = e.subtrees === null ? null : toBuffer(e.subtrees);
+  params.push(e.idx, e.entry, toBuffer(e.leaf_hash), e.patient, e.created_at, subtrees);
+}
+
+const sqlCache = new Map<string, string>();
+
+/**
+ * A multi-row INSERT with placeholders, built once per shape: appends are the hot path, and
+ * skipping the query builder's per-row work doubles their throughput.
+ */
+function insertSql(dialect: Dialect, table: Table, rows: number): string {
+  const key = `${dialect}:${table.head}:${rows}`;
+  let text = sqlCache.get(key);
+  if (text === undefined) {
+    const tuples: string[] = [];
+    for (let r = 0, p = 1; r < rows; r++) {
+      const marks: string[] = [];
+      for (let c = 0; c < table.columns; c++, p++) marks.push(dialect === "postgres" ? `$${p}` : "?");
+      tuples.push(`(${marks.join(", ")})`);
+    }
+    text = table.head + tuples.join(", ") + (table.tail ?? "");
+    if (sqlCache.size > 512) sqlCache.clear();
+    sqlCache.set(key, text);
+  }
+  return text;
+}
+
+/** Runs `values` (flattened rows of `table`) as multi-row statements of at most `per` rows. */
+async function insertChunks(
+  trx: Kysely<Schema> | Transaction<Schema>,
+  dialect: Dialect,
+  table: Table,
+  values: unknown[],
+  per = ENTRY_CHUNK,
+): Promise<void> {
+  const width = table.columns;
+  const rows = values.length / width;
+  for (let at = 0; at < rows; at += per) {
+    const count = Math.min(per, rows - at);
+    const params = count === rows ? values : values.slice(at * width, (at + count) * width);
+    await trx.executeQuery(CompiledQuery.raw(insertSql(dialect, table, count), params));
+  }
+}
+
+interface SqliteStatements {
+  /** Multi-row statements by table and row count (1..SQLITE_ROWS), prepared on first use. */
+  inserts: Map<string, Database.Statement>;
+  begin: Database.Statement;
+  commit: Database.Statement;
+  rollback: Database.Statement;
+  pairs: Database.Statement<[number, number], [string, number]>;
+  watermark: Database.Statement<[string, string, number]>;
+}
+
+const statementCache = new WeakMap<Database.Database, SqliteStatements>();
+
+function sqliteStatements(handle: Database.Database): SqliteStatements {
+  let s = statementCache.get(handle);
+  if (s === undefined) {
+    s = {
+      inserts: new Map(),
+      begin: handle.prepare("begin immediate"),
+      commit: handle.prepare("commit"),
+      rollback: handle.prepare("rollback"),
+      pairs: handle
+        .prepare<[number, number], [string, number]>(
+          "select patient, idx from audit_entries where idx >= ? and idx < ? and patient is not null",
+        )
+        .raw(true),
+      watermark: handle.prepare<[string, string, number]>(
+        "update meta set value = ? where key = ? and cast(value as integer) < ?",
+      ),
+    };
+    statementCache.set(handle, s);
+  }
+  return s;
+}
+
+/** Runs `values` (flattened rows of `table`) as cached statements of at most SQLITE_ROWS rows. */
+function insertRowsSqlite(
+  handle: Database.Database,
+  s: SqliteStatements,
+  table: Table,
+  values: unknown[],
+): void {
+  const width = table.columns;
+  const rows = values.length / width;
+  for (let at = 0; at < rows; at += SQLITE_ROWS) {
+    const count = Math.min(SQLITE_ROWS, rows - at);
+    const key = `${table.head}${count}`;
+    let statement = s.inserts.get(key);
+    if (statement === undefined) {
+      statement = handle.prepare(insertSql("sqlite", table, count));
+      s.inserts.set(key, statement);
+    }
+    statement.run(count === rows ? values : values.slice(at * width, (at + count) * width));
+  }
+}
+
+/**
+ * Runs `work` in one SQLite transaction of cached statements, synchronously, while holding
+ * Kysely's single connection (so no Kysely transaction is open on the handle). Committed when it
+ * returns, rolled back when it throws.
+ */
+async function inSqliteTransaction(
+  store: Store,
+  handle: Database.Database,
+  work: (s: SqliteStatements) => void,
+): Promise<void> {
+  await store.db.connection().execute(async () => {
+    if (handle.inTransaction) throw new BaseError("internal", "audit write inside an open transaction");
+    const s = sqliteStatements(handle);
+    s.begin.run();
+    try {
+      work(s);
+      s.commit.run();
+    } catch (error) {
+      if (handle.inTransaction) s.rollback.run();
+      throw error;
+    }
+  });
+}
+
+/**
+ * Appends a batch of entry rows atomically: all of them or none. On SQLite, cached prepared
+ * multi-row statements run synchronously (a batch of up to 64 rows is one statement, committed on
+ * its own; a larger one, one transaction), so a batch pays neither statement preparation nor an
+ * await per statement; on PostgreSQL, one multi-row statement per 1,000 rows (one statement
+ * needs no transaction).
+ * @param store - the store
+ * @param rows - entry rows, in index order
+ * @throws what the database threw; {@link isAuditRowConflict} tells a concurrent writer's conflict
+ */
+export async function insertAuditEntries(store: Store, rows: readonly AuditEntryRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  const values: unknown[] = [];
+  for (const e of rows) pushEntry(values, e);
+  const handle = store.sqlite;
+  if (handle !== undefined) {
+    if (rows.length > SQLITE_ROWS) {
+      await inSqliteTransaction(store, handle, (s) => insertRowsSqlite(handle, s, ENTRY_INSERT, values));
+      return;
+    }
+    // One statement is a transaction of its own (autocommit): atomic, and two statements cheaper.
+    await store.db.connection().execute(async () => {
+      if (handle.inTransaction) throw new BaseError("internal", "audit write inside an open transaction");
+      insertRowsSqlite(handle, sqliteStatements(handle), ENTRY_INSERT, values);
+    });
+    return;
+  }
+  if (rows.length <= ENTRY_CHUNK) {
+    await insertChunks(store.db, store.dialect, ENTRY_INSERT, values);
+    return;
+  }
+  await store.db.transaction().execute((trx) => insertChunks(trx, store.dialect, ENTRY_INSERT, values));
+}
+
+/** True when `error` is a primary-key/unique violation on the store's engine (a concurrent writer). */
+export function isAuditRowConflict(store: Store, error: unknown): boolean {
+  const e = error as { code?: unknown } | null;
+  if (e === null || typeof e !== "object") return false;
+  if (store.dialect === "postgres") return e.code === "23505";
+  return typeof e.code === "string" && e.code.startsWith("SQLITE_CONSTRAINT");
+}
+
+const runOf = (idx: number): number => Math.floor(idx / AUDIT_PATIENT_RUN);
+
+/** The index's key order: run, then patient, then index. */
+function byKey(a: AuditPatientPair, b: AuditPatientPair): number {
+  const run = runOf(a.idx) - runOf(b.idx);
+  if (run !== 0) return run;
+  return a.patient < b.patient ? -1 : a.patient > b.patient ? 1 : a.idx - b.idx;
+}
+
+function pairValues(pairs: AuditPatientPair[]): unknown[] {
+  pairs.sort(byKey);
+  const values: unknown[] = [];
+  for (const p of pairs) values.push(runOf(p.idx), p.patient, p.idx);
+  return values;
+}
+
+/**
+ * Copies the (patient, idx) pairs of entries `[from, to)` into the deferred patient index, in key
+ * order, and raises its watermark to `to`, in one transaction. Idempotent: another process
+ * indexing the same range at the same time inserts nothing twice and never lowers the watermark.
+ * @param store - the store
+ * @param from - the current watermark
+ * @param to - the new watermark; every entry below it must be committed
+ * @param known - the pairs of the range when the caller has them (else they are read)
+ */
+export async function indexAuditPatients(
+  store: Store,
+  from: number,
+  to: number,
+  known?: AuditPatientPair[],
+): Promise<void> {
+  const handle = store.sqlite;
+  if (handle !== undefined) {
+    await inSqliteTransaction(store, handle, (s) => {
+      const pairs = known ?? s.pairs.all(from, to).map(([patient, idx]) => ({ patient, idx }));
+      insertRowsSqlite(handle, s, PAIR_INSERT, pairValues(pairs));
+      s.watermark.run(String(to), AUDIT_PATIENT_WATERMARK, to);
+    });
+    return;
+  }
+  await store.db.transaction().execute(async (trx) => {
+    const pairs =
+      known ??
+      (
+        await trx
+          .selectFrom("audit_entries")
+          .select(["patient", "idx"])
+          .where("idx", ">=", from)
+          .where("idx", "<", to)
+          .where("patient", "is not", null)
+          .execute()
+      ).map((r) => ({ patient: r.patient as string, idx: Number(r.idx) }));
+    await insertChunks(trx, store.dialect, PAIR_INSERT, pairValues(pairs), 5000);
+    await trx
+      .updateTable("meta")
+      .set({ value: String(to) })
+      .where("key", "=", AUDIT_PATIENT_WATERMARK)
+      .where(sql<number>`cast(value as bigint)`, "<", to)
+      .execute();
+  });
+}
+
+/**
+ * The persisted patient map: every row, and the log size it describes (every entry about a
+ * patient below that size is counted in the patient's row; a row may count later ones too).
+ * @param db - the store's Kysely instance
+ */
+export async function readPatientMap(
+  db: Kysely<Schema>,
+): Promise<{ size: number; rows: AuditPatientMapRow[] }> {
+  const size = await db
+    .selectFrom("meta")
+    .select("value")
+    .where("key", "=", AUDIT_PATIENT_MAP_SIZE)
+    .executeTakeFirst();
+  const rows = await db.selectFrom("audit_patient_map").selectAll().execute();
+  return {
+    size: Number(size?.value ?? 0),
+    rows: rows.map((r) => ({
+      patient: r.patient,
+      last_idx: Number(r.last_idx),
+      entry_count: Number(r.entry_count),
+    })),
+  };
+}
+
+/** Rows per transaction when the patient map is persisted: bounds how long one holds the database. */
+const MAP_CHUNK = 4096;
+
+/**
+ * Persists the patient map at log size `size`: upserts `rows` (the patients changed since the
+ * last persisted size, with their values at `size`) in transactions of a few thousand rows, then
+ * raises the persisted size to `size` with the last of them. A row never moves back, nor the size.
+ * Interrupted, it leaves every row a consistent (last, count) pair and the size where it was.
+ * @param store - the store
+ * @param rows - the changed patients' values at `size`
+ * @param size - the log size the values describe
+ */
+export async function writePatientMap(
+  store: Store,
+  rows: readonly AuditPatientMapRow[],
+  size: number,
+): Promise<void> {
+  for (let at = 0; at === 0 || at < rows.length; at += MAP_CHUNK) {
+    const chunk = rows.slice(at, at + MAP_CHUNK);
+    const values: unknown[] = [];
+    for (const r of chunk) values.push(r.patient, r.last_idx, r.entry_count);
+    const last = at + MAP_CHUNK >= rows.length;
+    const handle = store.sqlite;
+    if (handle !== undefined) {
+      await inSqliteTransaction(store, handle, (s) => {
+        insertRowsSqlite(handle, s, MAP_UPSERT, values);
+        if (last) s.watermark.run(String(size), AUDIT_PATIENT_MAP_SIZE, size);
+      });
+    } else {
+      await store.db.transaction().execute(async (trx) => {
+        await insertChunks(trx, store.dialect, MAP_UPSERT, values);
+        if (!last) return;
+        await trx
+          .updateTable("meta")
+          .set({ value: String(size) })
+          .where("key", "=", AUDIT_PATIENT_MAP_SIZE)
+          .where(sql<number>`cast(value as bigint)`, "<", size)
+          .execute();
+      });
+    }
+    // Let appends and requests run between chunks.
+    if (!last) await new Promise((r) => setImmediate(r));
+  }
+}
