@@ -11,7 +11,7 @@ import { loadavg } from "node:os";
 import { pathToFileURL } from "node:url";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import type { Address, Hex } from "viem";
+import { toHex, type Address, type Hex } from "viem";
 import { decide, type DecisionRequest } from "../src/consent/decide.js";
 import { GrantIndex } from "../src/consent/grantIndex.js";
 import {
@@ -88,7 +88,7 @@ function buildWorld(size: number, seed: number): World {
       actions: rand() < 0.2 ? 3 : 1,
       notBefore,
       notAfter: notBefore + (30 + int(700)) * DAY,
-      nonce: BigInt(i),
+      salt: toHex(i, { size: 32 }),
     };
   }
   const requests: DecisionRequest[] = [];

@@ -138,7 +138,6 @@ export async function runFederatedFetchBench(options: BenchOptions): Promise<obj
       actions: ["read"],
       notBefore: Math.floor(Date.now() / 1000) - 60,
       notAfter: new Date(Date.now() + 86_400_000),
-      nonce: 0n,
     });
     await fetch(`${B.url}/consents?wait=true`, {
       method: "POST",

@@ -133,7 +133,6 @@ export async function runFhirReadBench(options: BenchOptions = { quick: false })
       actions: ["read"],
       notBefore: Math.floor(Date.now() / 1000) - 60,
       notAfter: new Date(Date.now() + 24 * 3600_000),
-      nonce: 0n,
     });
     const granted = await fetch(`${node.url}/consents?wait=true`, {
       method: "POST",

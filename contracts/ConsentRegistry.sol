@@ -6,39 +6,29 @@ import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/Signa
 
 /**
  * @title ConsentRegistry
- * @notice Consents signed by patients themselves (EIP-712, optionally EIP-1271 for contract
- * wallets). Anyone may relay a signed grant or revocation, but nobody can forge or alter one.
- * The field layout mirrors `CONSENT_TYPES` in src/consent/model.ts.
+ * @notice Commitments to consents signed by patients themselves (EIP-712, optionally EIP-1271 for
+ * contract wallets). The ledger never sees a grant's terms (grantee, categories, purposes,
+ * actions, window): it holds only the grant id, the EIP-712 struct hash of the signed `Grant`,
+ * which carries a random 256-bit salt so that it cannot be searched from the small space of
+ * possible terms; the patient who signed it; and its revocation. The contract checks the
+ * patient's signature of the typed-data digest of the grant id, so a grant id is recorded for a
+ * patient only if that patient signed it. Commitments are kept per patient: nobody can block a
+ * patient's grant by recording its id first under another account. The terms travel between the nodes that must enforce them, and
+ * each node that receives them checks that they hash to a grant id this contract recorded for
+ * that patient, and that it is not revoked. Anyone may relay a signed grant or revocation.
+ * The field layout of `Grant` mirrors `CONSENT_TYPES` in src/model/consentTypes.ts.
  */
 contract ConsentRegistry is EIP712 {
-    /// @notice Grantee kind (`GRANTEE_KINDS`): `grantee` is a practitioner's account, left-padded.
-    uint8 public constant GRANTEE_PRACTITIONER = 0;
-    /// @notice Grantee kind: `grantee` is an organization id.
-    uint8 public constant GRANTEE_ORGANIZATION = 1;
-    /// @notice Grantee kind: `grantee` is an organization id and `role` a role within it.
-    uint8 public constant GRANTEE_ROLE = 2;
+    /// @notice The interface version nodes check before using this contract (2: commitments only).
+    uint8 public constant CONSENT_VERSION = 2;
 
-    /// @notice EIP-712 type hash of `Grant`.
+    /// @notice EIP-712 type hash of `Grant`, the terms a patient signs (never passed to this contract).
     bytes32 public constant GRANT_TYPEHASH =
         keccak256(
-            "Grant(address patient,uint8 granteeKind,bytes32 grantee,bytes32 role,uint32 categories,uint32 purposes,uint8 actions,uint64 notBefore,uint64 notAfter,uint256 nonce)"
+            "Grant(address patient,uint8 granteeKind,bytes32 grantee,bytes32 role,uint32 categories,uint32 purposes,uint8 actions,uint64 notBefore,uint64 notAfter,bytes32 salt)"
         );
     /// @notice EIP-712 type hash of `Revoke`.
     bytes32 public constant REVOKE_TYPEHASH = keccak256("Revoke(address patient,bytes32 grantId,uint256 nonce)");
-
-    /// @notice What the patient signs to grant access.
-    struct Grant {
-        address patient;
-        uint8 granteeKind;
-        bytes32 grantee;
-        bytes32 role;
-        uint32 categories;
-        uint32 purposes;
-        uint8 actions;
-        uint64 notBefore;
-        uint64 notAfter;
-        uint256 nonce;
-    }
 
     /// @notice What the patient signs to revoke a grant.
     struct Revoke {
@@ -47,106 +37,74 @@ contract ConsentRegistry is EIP712 {
         uint256 nonce;
     }
 
-    /// @notice A stored grant and its state; `grantedAt` is zero for an unknown grant id.
+    /// @notice A recorded grant commitment; `grantedAt` is zero for an unknown grant id.
     struct GrantRecord {
-        Grant grant;
-        bool revoked;
         uint64 grantedAt;
+        /// @dev Zero while the grant is in force.
         uint64 revokedAt;
     }
 
     mapping(address patient => uint256) private _nonces;
-    mapping(bytes32 grantId => GrantRecord) private _grants;
+    mapping(address patient => mapping(bytes32 grantId => GrantRecord)) private _grants;
 
-    /// @notice The signed nonce is not the patient's next nonce.
+    /// @notice The signed nonce is not the patient's next revocation nonce.
     error ConsentInvalidNonce(address patient, uint256 expected, uint256 provided);
     /// @notice The signature does not come from `patient`.
     error ConsentInvalidSignature(address patient);
-    /// @notice `granteeKind` is not 0 (practitioner), 1 (organization) or 2 (role).
-    error ConsentInvalidGranteeKind(uint8 granteeKind);
-    /// @notice A role is required for a role grant and forbidden otherwise.
-    error ConsentInvalidRole();
-    /// @notice The grant names no category or no action.
-    error ConsentEmptyGrant();
-    /// @notice The validity window is empty.
-    error ConsentInvalidWindow(uint64 notBefore, uint64 notAfter);
-    /// @notice The validity window ended before this block.
-    error ConsentExpired(uint64 notAfter, uint64 nowTs);
+    /// @notice `patient`'s grant `grantId` is already recorded (a replay).
+    error ConsentGrantExists(address patient, bytes32 grantId);
     /// @notice No grant `grantId` by this patient exists.
     error ConsentUnknownGrant(bytes32 grantId);
     /// @notice Grant `grantId` is already revoked.
     error ConsentAlreadyRevoked(bytes32 grantId);
 
-    /// @notice The patient granted access; `grantId` is the EIP-712 struct hash of the grant.
-    event ConsentGranted(
-        bytes32 indexed grantId,
-        address indexed patient,
-        uint8 granteeKind,
-        bytes32 indexed grantee,
-        bytes32 role,
-        uint32 categories,
-        uint32 purposes,
-        uint8 actions,
-        uint64 notBefore,
-        uint64 notAfter,
-        uint256 nonce
-    );
+    /// @notice `patient` signed grant `grantId` (the EIP-712 struct hash of terms this ledger never sees).
+    event ConsentGranted(bytes32 indexed grantId, address indexed patient);
     /// @notice The patient revoked grant `grantId` at `revokedAt`.
     event ConsentRevoked(bytes32 indexed grantId, address indexed patient, uint64 revokedAt);
 
-    /// @notice Sets the EIP-712 domain ("carechain ConsentRegistry", version "1").
-    constructor() EIP712("carechain ConsentRegistry", "1") {}
+    /// @notice Sets the EIP-712 domain ("carechain ConsentRegistry", version "2").
+    constructor() EIP712("carechain ConsentRegistry", "2") {}
 
     /**
-     * @notice Records a grant signed by its patient; anyone may relay it.
-     * @param g The grant; `g.nonce` must be the patient's next nonce.
-     * @param signature The patient's EIP-712 signature of `g` (ECDSA or EIP-1271).
-     * @return grantId The EIP-712 struct hash of `g`.
+     * @notice Records a grant commitment signed by its patient; anyone may relay it. The terms are
+     * checked (window, grantee, non-empty) by the nodes that accept them, not here.
+     * @param patient The patient who signed the grant.
+     * @param grantId The EIP-712 struct hash of the signed `Grant`.
+     * @param signature The patient's EIP-712 signature of the grant (ECDSA or EIP-1271).
      */
-    function grant(Grant calldata g, bytes calldata signature) external returns (bytes32 grantId) {
-        grantId = _hashGrant(g);
-        _useNonce(g.patient, g.nonce, _hashTypedDataV4(grantId), signature);
-        if (g.granteeKind > GRANTEE_ROLE) revert ConsentInvalidGranteeKind(g.granteeKind);
-        if ((g.role != bytes32(0)) != (g.granteeKind == GRANTEE_ROLE)) revert ConsentInvalidRole();
-        if (g.categories == 0 || g.actions == 0) revert ConsentEmptyGrant();
-        if (g.notBefore >= g.notAfter) revert ConsentInvalidWindow(g.notBefore, g.notAfter);
-        if (g.notAfter <= block.timestamp) revert ConsentExpired(g.notAfter, uint64(block.timestamp));
-
-        GrantRecord storage record = _grants[grantId];
-        record.grant = g;
+    function grant(address patient, bytes32 grantId, bytes calldata signature) external {
+        GrantRecord storage record = _grants[patient][grantId];
+        if (record.grantedAt != 0) revert ConsentGrantExists(patient, grantId);
+        if (!SignatureChecker.isValidSignatureNow(patient, _hashTypedDataV4(grantId), signature))
+            revert ConsentInvalidSignature(patient);
         record.grantedAt = uint64(block.timestamp);
-        emit ConsentGranted(
-            grantId,
-            g.patient,
-            g.granteeKind,
-            g.grantee,
-            g.role,
-            g.categories,
-            g.purposes,
-            g.actions,
-            g.notBefore,
-            g.notAfter,
-            g.nonce
-        );
+        emit ConsentGranted(grantId, patient);
     }
 
     /**
      * @notice Revokes a grant on its patient's signature; anyone may relay it.
-     * @param r The revocation; `r.nonce` must be the patient's next nonce.
+     * @param r The revocation; `r.nonce` must be the patient's next revocation nonce.
      * @param signature The patient's EIP-712 signature of `r` (ECDSA or EIP-1271).
      */
     function revoke(Revoke calldata r, bytes calldata signature) external {
-        _useNonce(r.patient, r.nonce, revokeDigest(r), signature);
-        GrantRecord storage record = _grants[r.grantId];
-        if (record.grantedAt == 0 || record.grant.patient != r.patient) revert ConsentUnknownGrant(r.grantId);
-        if (record.revoked) revert ConsentAlreadyRevoked(r.grantId);
-        record.revoked = true;
+        uint256 expected = _nonces[r.patient];
+        if (r.nonce != expected) revert ConsentInvalidNonce(r.patient, expected, r.nonce);
+        if (!SignatureChecker.isValidSignatureNow(r.patient, revokeDigest(r), signature))
+            revert ConsentInvalidSignature(r.patient);
+        GrantRecord storage record = _grants[r.patient][r.grantId];
+        if (record.grantedAt == 0) revert ConsentUnknownGrant(r.grantId);
+        if (record.revokedAt != 0) revert ConsentAlreadyRevoked(r.grantId);
+        // cannot overflow: a nonce only grows by one per signed revocation
+        unchecked {
+            _nonces[r.patient] = expected + 1;
+        }
         record.revokedAt = uint64(block.timestamp);
         emit ConsentRevoked(r.grantId, r.patient, uint64(block.timestamp));
     }
 
     /**
-     * @notice The next nonce `patient` must sign (grants and revocations share it).
+     * @notice The next nonce `patient` must sign in a revocation.
      * @param patient The patient's account.
      */
     function nonces(address patient) external view returns (uint256) {
@@ -154,27 +112,20 @@ contract ConsentRegistry is EIP712 {
     }
 
     /**
-     * @notice The grant `grantId` and its state; all zero when unknown.
+     * @notice `patient`'s commitment `grantId` and its state; all zero when unknown.
+     * @param patient The patient's account.
      * @param grantId The EIP-712 struct hash of the grant.
      */
-    function getGrant(bytes32 grantId) external view returns (GrantRecord memory) {
-        return _grants[grantId];
+    function getGrant(address patient, bytes32 grantId) external view returns (GrantRecord memory) {
+        return _grants[patient][grantId];
     }
 
     /**
-     * @notice The grant id of `g`: its EIP-712 struct hash (hashStruct, not the full digest).
-     * @param g A grant.
+     * @notice The EIP-712 digest the patient signs for the grant whose struct hash is `grantId`.
+     * @param grantId The EIP-712 struct hash of a grant.
      */
-    function hashGrant(Grant calldata g) external pure returns (bytes32) {
-        return _hashGrant(g);
-    }
-
-    /**
-     * @notice The EIP-712 digest the patient signs for `g`.
-     * @param g A grant.
-     */
-    function grantDigest(Grant calldata g) external view returns (bytes32) {
-        return _hashTypedDataV4(_hashGrant(g));
+    function grantDigest(bytes32 grantId) external view returns (bytes32) {
+        return _hashTypedDataV4(grantId);
     }
 
     /**
@@ -189,21 +140,5 @@ contract ConsentRegistry is EIP712 {
     // solhint-disable-next-line func-name-mixedcase
     function DOMAIN_SEPARATOR() external view returns (bytes32) {
         return _domainSeparatorV4();
-    }
-
-    /// @dev Every field of `Grant` is a static type, so `abi.encode(typehash, g)` is the EIP-712 `encodeData`.
-    function _hashGrant(Grant calldata g) private pure returns (bytes32) {
-        return keccak256(abi.encode(GRANT_TYPEHASH, g));
-    }
-
-    /// @dev Checks the nonce and the patient's signature of `digest`, then consumes the nonce.
-    function _useNonce(address patient, uint256 nonce, bytes32 digest, bytes calldata signature) private {
-        uint256 expected = _nonces[patient];
-        if (nonce != expected) revert ConsentInvalidNonce(patient, expected, nonce);
-        if (!SignatureChecker.isValidSignatureNow(patient, digest, signature)) revert ConsentInvalidSignature(patient);
-        // cannot overflow: a nonce only grows by one per signed transaction
-        unchecked {
-            _nonces[patient] = expected + 1;
-        }
     }
 }

@@ -95,6 +95,26 @@ export async function deployContracts(clients: ChainClients): Promise<Deployment
 }
 
 /**
+ * Deploys only ConsentRegistry: the upgrade path of a deployment whose registry held grant terms
+ * (version 1).
+ * @param clients - Clients with the deploying account.
+ * @returns The registry's address.
+ */
+export async function deployConsentRegistry(clients: ChainClients): Promise<{ address: Address }> {
+  const hash = await clients.walletClient.deployContract({
+    abi: consentRegistryAbi,
+    bytecode: consentRegistryBytecode,
+  });
+  const receipt = await clients.publicClient.waitForTransactionReceipt({ hash });
+  if (receipt.status !== "success" || !receipt.contractAddress) {
+    throw new BaseError("unavailable", "the ConsentRegistry deployment was reverted", {
+      details: `transaction ${hash}`,
+    });
+  }
+  return { address: getAddress(receipt.contractAddress) };
+}
+
+/**
  * Deploys only RecordLocator against an existing ParticipantRegistry: the upgrade path of a
  * deployment made before record locators existed.
  * @param clients - Clients with the deploying account.

@@ -114,10 +114,7 @@ export function registerConsentCommand(program: Command): void {
       : o.role
         ? { kind: "role", organization: o.granteeOrg!, role: o.role }
         : { kind: "organization", organization: o.granteeOrg! };
-    const [domain, { nonce }] = await Promise.all([
-      api.get<ConsentDomain>("/consents/domain"),
-      api.get<{ nonce: string }>(`/consents/nonce/${account.address}`),
-    ]);
+    const domain = await api.get<ConsentDomain>("/consents/domain");
     const message = buildGrantMessage({
       patient: account.address,
       grantee,
@@ -126,7 +123,6 @@ export function registerConsentCommand(program: Command): void {
       actions: o.actions as Action[],
       notBefore: o.from ?? Math.floor(Date.now() / 1000),
       notAfter: o.until,
-      nonce: BigInt(nonce),
     });
     const signature = await signGrant(account, domain, message);
     const result = await api.request<Submitted>("POST", `/consents${o.wait ? "?wait=true" : ""}`, {

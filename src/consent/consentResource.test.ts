@@ -18,7 +18,7 @@ const grant: Grant = {
   actions: actionMask(["read", "write"]),
   notBefore: 1_767_225_600, // 2026-01-01
   notAfter: 1_798_761_600, // 2027-01-01
-  nonce: 4n,
+  salt: `0x${"4".repeat(64)}`,
 };
 
 describe("toFhirConsent", () => {

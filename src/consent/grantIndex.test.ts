@@ -25,7 +25,7 @@ function grant(
     actions: 1,
     notBefore: 0,
     notAfter: 10,
-    nonce: BigInt(n),
+    salt: `0x${n.toString(16).padStart(64, "0")}`,
   };
 }
 
@@ -61,14 +61,16 @@ describe("GrantIndex", () => {
     expect(index.add(grant(4, P1, "role", ORG, PHYSICIAN))).toBe(true);
     expect(index.size).toBe(4);
 
-    expect(index.forPatient(P1.toLowerCase() as Address).map((g) => g.nonce)).toEqual([1n, 3n, 4n]);
+    expect(index.forPatient(P1.toLowerCase() as Address).map((g) => BigInt(g.salt))).toEqual([1n, 3n, 4n]);
     expect(index.forPatient(P2.toUpperCase().replace("0X", "0x") as Address)).toHaveLength(1);
     expect(index.forPatient("0x9999999999999999999999999999999999999999")).toEqual([]);
 
-    expect(index.forGrantee("practitioner", DOC32).map((g) => g.nonce)).toEqual([1n, 2n]);
-    expect(index.forGrantee("practitioner", DOC).map((g) => g.nonce)).toEqual([1n, 2n]);
-    expect(index.forGrantee("organization", ORG.toLowerCase() as Hex).map((g) => g.nonce)).toEqual([3n]);
-    expect(index.forGrantee("role", ORG, PHYSICIAN).map((g) => g.nonce)).toEqual([4n]);
+    expect(index.forGrantee("practitioner", DOC32).map((g) => BigInt(g.salt))).toEqual([1n, 2n]);
+    expect(index.forGrantee("practitioner", DOC).map((g) => BigInt(g.salt))).toEqual([1n, 2n]);
+    expect(index.forGrantee("organization", ORG.toLowerCase() as Hex).map((g) => BigInt(g.salt))).toEqual([
+      3n,
+    ]);
+    expect(index.forGrantee("role", ORG, PHYSICIAN).map((g) => BigInt(g.salt))).toEqual([4n]);
     expect(index.forGrantee("role", ORG, ZERO)).toEqual([]);
 
     const stored = index.get(
@@ -147,8 +149,12 @@ describe("GrantIndex", () => {
       // leaving their old lines behind as holes: 2 + 3 + 4 + 5 + 7 lines each, 14 of them holes.
       if (i === 4) expect(index.arenaLines).toEqual({ capacity: 64, end: 42, holes: 28 });
     }
-    expect(index.forPatient(P1 as Address).map((g) => Number(g.nonce))).toEqual(docs.map((_, i) => 100 + i));
-    expect(index.forPatient(P2 as Address).map((g) => Number(g.nonce))).toEqual(docs.map((_, i) => 200 + i));
+    expect(index.forPatient(P1 as Address).map((g) => Number(BigInt(g.salt)))).toEqual(
+      docs.map((_, i) => 100 + i),
+    );
+    expect(index.forPatient(P2 as Address).map((g) => Number(BigInt(g.salt)))).toEqual(
+      docs.map((_, i) => 200 + i),
+    );
     docs.forEach((doc, i) => {
       expect(index.match(query(P1, doc))).toBe(id(100 + i));
       expect(index.match(query(P2, doc))).toBe(id(200 + i));
@@ -226,8 +232,8 @@ describe("GrantIndex", () => {
     const index = new GrantIndex();
     index.add(grant(1, "0xNOTANADDRESS", "practitioner", DOC32));
     index.add(grant(2, P1, "practitioner", `0x${"zz".repeat(32)}`));
-    expect(index.forPatient("0xnotanaddress" as Address).map((g) => g.nonce)).toEqual([1n]);
-    expect(index.forPatient(P1 as Address).map((g) => g.nonce)).toEqual([2n]);
+    expect(index.forPatient("0xnotanaddress" as Address).map((g) => BigInt(g.salt))).toEqual([1n]);
+    expect(index.forPatient(P1 as Address).map((g) => BigInt(g.salt))).toEqual([2n]);
     expect(index.match(query("0xnotanaddress", DOC))).toBe(Stage.noGrant);
     expect(index.match(query(P1, `0x${"zz".repeat(20)}`))).toBe(Stage.noGrant);
     expect(index.size).toBe(2);

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Address, Hex } from "viem";
 import { engines, freshStore, type TestStore } from "../../test/support/stores.js";
 import { decide } from "./decide.js";
-import { findGrant, loadGrantIndex, markRevoked, saveGrant } from "./grantStore.js";
+import { confirmTerms, findGrant, loadGrantIndex, markRevoked, saveTerms } from "./grantStore.js";
 import { categoryMask, purposeMask } from "../model/vocabulary.js";
 import { type Grant } from "../model/consentTypes.js";
 import { accountToBytes32, roleToBytes32 } from "./signConsent.js";
@@ -11,6 +11,10 @@ const PATIENT = "0x1111111111111111111111111111111111111111" as Address;
 const DOCTOR = "0xD0c7000000000000000000000000000000000001" as Address;
 const ORG = `0x${"0A".repeat(32)}` as Hex;
 const T0 = 1_700_000_000;
+const SIGNATURE = `0x${"5a".repeat(65)}` as Hex;
+/** Stores terms whose commitment the ledger confirmed at `confirmedAt`. */
+const saveGrant = (db: Parameters<typeof saveTerms>[0], grant: Grant, confirmedAt: number | null = T0) =>
+  saveTerms(db, { grant, signature: SIGNATURE }, { confirmedAt });
 
 function grant(n: number, overrides: Partial<Grant> = {}): Grant {
   return {
@@ -24,7 +28,7 @@ function grant(n: number, overrides: Partial<Grant> = {}): Grant {
     actions: 3,
     notBefore: T0,
     notAfter: 2 ** 40,
-    nonce: 2n ** 255n + BigInt(n),
+    salt: `0x${(2n ** 255n + BigInt(n)).toString(16)}`,
     ...overrides,
   };
 }
@@ -40,8 +44,8 @@ describe.each(engines)("grantStore on %s", (engine) => {
 
   it("saves grants idempotently and reads them back exactly", async () => {
     const g = grant(1);
-    expect(await saveGrant(t.store.db, g, 12n)).toBe(true);
-    expect(await saveGrant(t.store.db, g, 12n)).toBe(false);
+    expect(await saveGrant(t.store.db, g)).toBe(true);
+    expect(await saveGrant(t.store.db, g)).toBe(false);
     const count = await t.store.db
       .selectFrom("consent_grants")
       .select((eb) => eb.fn.countAll<number>().as("n"))
@@ -51,18 +55,33 @@ describe.each(engines)("grantStore on %s", (engine) => {
     expect(stored).toEqual({ ...g, patient: PATIENT.toLowerCase(), grantee: g.grantee.toLowerCase() });
     const row = await t.store.db
       .selectFrom("consent_grants")
-      .select("granted_block")
+      .select(["confirmed_at", "signature"])
       .executeTakeFirstOrThrow();
-    expect(Number(row.granted_block)).toBe(12);
+    expect(Number(row.confirmed_at)).toBe(T0);
+    expect(row.signature).toBe(SIGNATURE);
+  });
+
+  it("keeps terms out of the index until the ledger confirms their commitment", async () => {
+    const g = grant(9);
+    expect(await saveGrant(t.store.db, g, null)).toBe(false);
+    expect(await findGrant(t.store.db, g.grantId)).toBeUndefined();
+    expect((await loadGrantIndex(t.store.db)).size).toBe(0);
+    expect(await confirmTerms(t.store.db, g.grantId, T0 + 3)).toEqual({
+      ...g,
+      patient: PATIENT.toLowerCase(),
+      grantee: g.grantee.toLowerCase(),
+    });
+    expect(await confirmTerms(t.store.db, g.grantId, T0 + 4)).toBeUndefined();
+    expect((await loadGrantIndex(t.store.db)).get(g.grantId)?.grantId).toBe(g.grantId);
   });
 
   it("marks revocations once and keeps them across a repeated grant event", async () => {
     const g = grant(2);
-    await saveGrant(t.store.db, g, 1);
+    await saveGrant(t.store.db, g);
     expect(await markRevoked(t.store.db, g.grantId, T0 + 5)).toBe(true);
     expect(await markRevoked(t.store.db, g.grantId, T0 + 9)).toBe(false);
     expect(await markRevoked(t.store.db, `0x${"f".repeat(64)}`, T0)).toBe(false);
-    await saveGrant(t.store.db, g, 1);
+    await saveGrant(t.store.db, g);
     expect((await findGrant(t.store.db, g.grantId))?.revokedAt).toBe(T0 + 5);
   });
 
@@ -79,7 +98,7 @@ describe.each(engines)("grantStore on %s", (engine) => {
       role: roleToBytes32("nurse"),
       categories: categoryMask(["vitals"]),
     });
-    for (const g of [labs, org, role]) await saveGrant(t.store.db, g, 7);
+    for (const g of [labs, org, role]) await saveGrant(t.store.db, g);
     await markRevoked(t.store.db, labs.grantId, T0 + 1);
 
     const index = await loadGrantIndex(t.store.db);
@@ -106,7 +125,7 @@ describe.each(engines)("grantStore on %s", (engine) => {
       grant(100 + i, { patient: `0x${(i % 97).toString(16).padStart(40, "0")}` }),
     );
     await t.store.db.transaction().execute(async (trx) => {
-      for (const g of many) await saveGrant(trx, g, 1);
+      for (const g of many) await saveGrant(trx, g);
     });
     const index = await loadGrantIndex(t.store.db, 100);
     expect(index.size).toBe(250);

@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   createPublicClient,
   createWalletClient,
+  keccak256,
+  toHex,
   hashTypedData,
   http,
   parseEventLogs,
@@ -67,23 +69,22 @@ describe("signConsent against ConsentRegistry on anvil", () => {
       actions: ["read"],
       notBefore: 1_700_000_000,
       notAfter: 4_000_000_000,
-      nonce: 0n,
     });
 
-  it("computes the same grant id and digest as the contract", async () => {
+  it("computes the same type hash and signed digest as the contract", async () => {
     const m = message();
-    const onChainId = await reader.readContract({
+    const typeHash = await reader.readContract({
       address: registry,
       abi: consentRegistryAbi,
-      functionName: "hashGrant",
-      args: [m],
+      functionName: "GRANT_TYPEHASH",
     });
-    expect(onChainId).toBe(grantIdOf(m));
+    const fields = CONSENT_TYPES.Grant.map((f) => `${f.type} ${f.name}`).join(",");
+    expect(typeHash).toBe(keccak256(toHex(`Grant(${fields})`)));
     const digest = await reader.readContract({
       address: registry,
       abi: consentRegistryAbi,
       functionName: "grantDigest",
-      args: [m],
+      args: [grantIdOf(m)],
     });
     expect(digest).toBe(hashTypedData({ domain, types: CONSENT_TYPES, primaryType: "Grant", message: m }));
   });
@@ -96,7 +97,7 @@ describe("signConsent against ConsentRegistry on anvil", () => {
         address: registry,
         abi: consentRegistryAbi,
         functionName: "grant",
-        args: [{ ...m, categories: m.categories | 1 }, sig],
+        args: [patient.address, grantIdOf({ ...m, categories: m.categories | 1 }), sig],
         account: relayer,
       }),
     ).rejects.toThrow(/ConsentInvalidSignature/);
@@ -105,7 +106,7 @@ describe("signConsent against ConsentRegistry on anvil", () => {
       address: registry,
       abi: consentRegistryAbi,
       functionName: "grant",
-      args: [m, sig],
+      args: [patient.address, grantIdOf(m), sig],
       account: relayer,
       chain: foundry,
       ...ZERO_FEES,
@@ -119,7 +120,7 @@ describe("signConsent against ConsentRegistry on anvil", () => {
     expect(granted?.args.grantId).toBe(grantIdOf(m));
     expect(grantFromMessage(m).grantId).toBe(grantIdOf(m));
 
-    const r = buildRevokeMessage({ patient: patient.address, grantId: grantIdOf(m), nonce: 1n });
+    const r = buildRevokeMessage({ patient: patient.address, grantId: grantIdOf(m), nonce: 0n });
     const rhash = await wallet.writeContract({
       address: registry,
       abi: consentRegistryAbi,

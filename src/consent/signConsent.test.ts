@@ -40,7 +40,7 @@ const message = buildGrantMessage({
   actions: ["read"],
   notBefore: new Date("2030-01-01T00:00:00Z"),
   notAfter: 1_900_000_000,
-  nonce: 0,
+  salt: `0x${"5a".repeat(32)}`,
 });
 
 describe("signConsent", () => {
@@ -59,8 +59,14 @@ describe("signConsent", () => {
       actions: 1,
       notBefore: 1_893_456_000n,
       notAfter: 1_900_000_000n,
-      nonce: 0n,
+      salt: `0x${"5a".repeat(32)}`,
     });
+    // without a given salt, each grant gets 32 fresh random bytes
+    const a = buildGrantMessage(baseInput());
+    const b = buildGrantMessage(baseInput());
+    expect(a.salt).toMatch(/^0x[0-9a-f]{64}$/u);
+    expect(a.salt).not.toBe(b.salt);
+    expect(grantIdOf(a)).not.toBe(grantIdOf(b));
     const role = buildGrantMessage({
       ...baseInput(),
       grantee: { kind: "role", organization: ORG, role: "physician" },
@@ -69,10 +75,10 @@ describe("signConsent", () => {
     expect(bytes32ToRole(role.role)).toBe("physician");
   });
 
-  it("computes the grant id as the EIP-712 struct hash, as ConsentRegistry.hashGrant does", () => {
+  it("computes the grant id as the EIP-712 struct hash of the terms, salt included", () => {
     const typeHash = keccak256(
       toHex(
-        "Grant(address patient,uint8 granteeKind,bytes32 grantee,bytes32 role,uint32 categories,uint32 purposes,uint8 actions,uint64 notBefore,uint64 notAfter,uint256 nonce)",
+        "Grant(address patient,uint8 granteeKind,bytes32 grantee,bytes32 role,uint32 categories,uint32 purposes,uint8 actions,uint64 notBefore,uint64 notAfter,bytes32 salt)",
       ),
     );
     const m = message;
@@ -89,7 +95,7 @@ describe("signConsent", () => {
           { type: "uint8" },
           { type: "uint64" },
           { type: "uint64" },
-          { type: "uint256" },
+          { type: "bytes32" },
         ],
         [
           typeHash,
@@ -102,12 +108,12 @@ describe("signConsent", () => {
           m.actions,
           m.notBefore,
           m.notAfter,
-          m.nonce,
+          m.salt,
         ],
       ),
     );
     expect(grantIdOf(message)).toBe(expected);
-    expect(grantIdOf({ ...message, nonce: 1n })).not.toBe(expected);
+    expect(grantIdOf({ ...message, salt: `0x${"5b".repeat(32)}` })).not.toBe(expected);
   });
 
   it("signs and recovers grants and revocations", async () => {
@@ -178,7 +184,7 @@ describe("signed consent JSON", () => {
   });
 
   it.each([
-    ["nonce as number", (g: Record<string, unknown>) => ({ ...g, nonce: 3 }), "grant.nonce"],
+    ["salt too short", (g: Record<string, unknown>) => ({ ...g, salt: "0x12" }), "grant.salt"],
     [
       "undefined category bit",
       (g: Record<string, unknown>) => ({ ...g, categories: 0xffffffff }),
@@ -234,6 +240,5 @@ function baseInput() {
     actions: ["read" as const],
     notBefore: 1_800_000_000,
     notAfter: 1_900_000_000,
-    nonce: 0n,
   };
 }

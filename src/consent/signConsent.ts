@@ -1,4 +1,6 @@
+import { randomBytes } from "node:crypto";
 import {
+  bytesToHex,
   getAddress,
   hashStruct,
   hexToString,
@@ -53,7 +55,7 @@ export interface GrantMessage {
   actions: number;
   notBefore: bigint;
   notAfter: bigint;
-  nonce: bigint;
+  salt: Hex;
 }
 
 /** The Revoke struct as viem signs it. */
@@ -78,7 +80,8 @@ export interface GrantInput {
   /** Date, or unix seconds. */
   notBefore: Date | number;
   notAfter: Date | number;
-  nonce: bigint | number;
+  /** 32 random bytes by default; give one only to re-derive a grant (e.g. a resumed demo seed). */
+  salt?: Hex;
 }
 
 const ZERO32: Hex = `0x${"0".repeat(64)}`;
@@ -122,8 +125,8 @@ export function bytes32ToAccount(value: Hex): Address {
 }
 
 /**
- * Builds the Grant a patient signs from friendly fields, checking what the contract would reject.
- * @param input - patient, grantee, categories, purposes, actions, validity window, nonce
+ * Builds the Grant a patient signs from friendly fields, checking what a node accepting it checks.
+ * @param input - patient, grantee, categories, purposes, actions, validity window, optional salt
  * @returns the typed message for {@link signGrant} and {@link grantIdOf}
  */
 export function buildGrantMessage(input: GrantInput): GrantMessage {
@@ -138,8 +141,7 @@ export function buildGrantMessage(input: GrantInput): GrantMessage {
   const notBefore = toSeconds(input.notBefore);
   const notAfter = toSeconds(input.notAfter);
   if (notBefore >= notAfter) throw new BaseError("invalid", "notBefore must be before notAfter");
-  const nonce = BigInt(input.nonce);
-  if (nonce < 0n) throw new BaseError("invalid", "nonce must not be negative");
+  const salt = input.salt === undefined ? newSalt() : bytes32(input.salt, "salt");
   const g = input.grantee;
   return {
     patient: getAddress(input.patient),
@@ -152,8 +154,13 @@ export function buildGrantMessage(input: GrantInput): GrantMessage {
     actions: actionMask(input.actions),
     notBefore: BigInt(notBefore),
     notAfter: BigInt(notAfter),
-    nonce,
+    salt,
   };
+}
+
+/** 32 random bytes: a grant's salt, so its id cannot be found by hashing every plausible term set. */
+export function newSalt(): Hex {
+  return bytesToHex(randomBytes(32));
 }
 
 /** Builds the Revoke a patient signs to withdraw `grantId`. */
@@ -193,7 +200,10 @@ export async function signRevoke(
   return account.signTypedData({ domain, types: CONSENT_TYPES, primaryType: "Revoke", message });
 }
 
-/** The grant id: the EIP-712 struct hash of the Grant (what ConsentRegistry.hashGrant returns). */
+/**
+ * The grant id: the EIP-712 struct hash of the Grant, the commitment ConsentRegistry records
+ * (the patient signs its typed-data digest, `ConsentRegistry.grantDigest(grantId)`).
+ */
 export function grantIdOf(message: GrantMessage): Hex {
   return hashStruct({ data: message, primaryType: "Grant", types: CONSENT_TYPES });
 }
@@ -251,7 +261,7 @@ export function grantFromMessage(message: GrantMessage, revokedAt?: number): Gra
     actions: message.actions,
     notBefore: Number(message.notBefore),
     notAfter: Number(message.notAfter),
-    nonce: message.nonce,
+    salt: message.salt.toLowerCase() as Hex,
   };
   if (revokedAt !== undefined) grant.revokedAt = revokedAt;
   return grant;
@@ -269,7 +279,7 @@ export function messageFromGrant(grant: Grant): GrantMessage {
     actions: grant.actions,
     notBefore: BigInt(grant.notBefore),
     notAfter: BigInt(grant.notAfter),
-    nonce: grant.nonce,
+    salt: grant.salt,
   };
 }
 
@@ -289,7 +299,11 @@ const mask = (known: number, what: string) =>
     .refine((m) => m <= 0xffffffff && (m & ~known) >>> 0 === 0, `unknown ${what} bits`);
 const signature = signatureHex;
 
-/** The JSON form of a Grant: numbers for uint8/uint32/uint64, a decimal string for the uint256 nonce. */
+/**
+ * The JSON form of a Grant (numbers for uint8/uint32/uint64, hex for bytes32), checked as a node
+ * checks terms before accepting them: known bits only, at least one category, purpose and
+ * action, a non-empty window, a role exactly for role grants.
+ */
 export const grantJsonSchema = z
   .object({
     patient: hexAddress,
@@ -305,7 +319,7 @@ export const grantJsonSchema = z
     actions: mask(KNOWN_ACTION_MASK, "action"),
     notBefore: unixSeconds,
     notAfter: unixSeconds,
-    nonce: uint256String,
+    salt: hexBytes32,
   })
   .refine((g) => g.notBefore < g.notAfter, {
     message: "notBefore must be before notAfter",
@@ -345,7 +359,7 @@ export function parseSignedGrant(input: unknown): { message: GrantMessage; signa
       actions: g.actions,
       notBefore: BigInt(g.notBefore),
       notAfter: BigInt(g.notAfter),
-      nonce: BigInt(g.nonce),
+      salt: g.salt.toLowerCase() as Hex,
     },
     signature: sig as Hex,
   };
@@ -371,7 +385,6 @@ export function signedGrantToJson(message: GrantMessage, sig: Hex): SignedGrantJ
       ...message,
       notBefore: Number(message.notBefore),
       notAfter: Number(message.notAfter),
-      nonce: message.nonce.toString(),
     },
     signature: sig,
   };

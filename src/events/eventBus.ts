@@ -13,7 +13,8 @@ export interface CarechainEvents {
   };
   /** A Patient's records at this node were crypto-shredded (`RecordRepository.erasePatient`). */
   "patient.erased": { patientId: string; patientAccount: string | undefined };
-  "consent.granted": { grantId: string; patient: string };
+  /** A grant's terms now count at this node; `relayedHere` when this node relayed its commitment. */
+  "consent.granted": { grantId: string; patient: string; relayedHere: boolean };
   "consent.revoked": { grantId: string; patient: string };
   "patient.alert": { account: string; kind: string; detail: Record<string, unknown> };
 }

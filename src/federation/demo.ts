@@ -185,9 +185,6 @@ async function grant(
   g: Pick<GrantInput, "grantee" | "categories">,
 ): Promise<void> {
   const domain = (await (await fetch(`${url}/consents/domain`)).json()) as Parameters<typeof signGrant>[1];
-  const nonce = BigInt(
-    ((await (await fetch(`${url}/consents/nonce/${patient.address}`)).json()) as { nonce: string }).nonce,
-  );
   const message = buildGrantMessage({
     patient: patient.address,
     ...g,
@@ -195,7 +192,6 @@ async function grant(
     actions: ["read"],
     notBefore: Math.floor(Date.now() / 1000) - 60,
     notAfter: new Date(Date.now() + 365 * 24 * 3600 * 1000),
-    nonce,
   });
   const res = await fetch(`${url}/consents?wait=true`, {
     method: "POST",

@@ -7,6 +7,7 @@
  */
 import type { Kysely } from "kysely";
 import type { Address, Hex, LocalAccount } from "viem";
+import type { SignedGrantJson } from "../consent/signConsent.js";
 import type { Principal } from "../model/principal.js";
 import { contentHash } from "../crypto/canonicalJson.js";
 import type { FhirResource } from "../records/fhirTypes.js";
@@ -29,6 +30,8 @@ export interface FederatedFetchDeps {
   /** This node's key: signs the requests to peers. */
   account: LocalAccount;
   organizationId: Hex;
+  /** The patient's signed grants naming the principal, presented to every holder. */
+  termsNaming(principal: Principal, patient: Address): Promise<SignedGrantJson[]>;
   timeoutMs?: number;
 }
 
@@ -65,9 +68,11 @@ export async function federatedEverything(
   const own = deps.organizationId.toLowerCase();
   // locators carry no categories: every other holder is asked, and decides under its consent
   const holders = (await locate(deps.db, request.patient)).filter((l) => l.organization !== own);
+  // the ledger holds no terms: a holder that has not received them yet gets them with the request
+  const grants = holders.length > 0 ? await deps.termsNaming(principal, request.patient) : [];
   const [local, ...remote] = await Promise.all([
     deps.records.everythingForAccount(principal, request.patient, request.categories),
-    ...holders.map((h) => fetchFromPeer(deps, h, signed)),
+    ...holders.map((h) => fetchFromPeer(deps, h, signed, grants)),
   ]);
   for (const r of remote) await auditReceive(deps, principal, request.patient, r);
 
@@ -112,12 +117,14 @@ export async function federatedEverything(
  * @param deps - Node key and timeout.
  * @param holder - The holder's location (endpoint from ParticipantRegistry).
  * @param signed - The practitioner's AccessRequest.
+ * @param grants - The patient's signed grants the practitioner relies on (the holder checks each against the ledger).
  * @returns What the holder answered, or why it did not.
  */
 export async function fetchFromPeer(
   deps: Pick<FederatedFetchDeps, "account" | "timeoutMs">,
   holder: Pick<RecordLocation, "organization" | "endpoint" | "active">,
   signed: SignedAccessRequest,
+  grants: readonly SignedGrantJson[] = [],
 ): Promise<PeerResult> {
   const base = { organization: holder.organization, resources: [] as FhirResource[] };
   if (!holder.active || holder.endpoint === "") {
@@ -132,7 +139,11 @@ export async function fetchFromPeer(
   } catch {
     return { ...base, status: "unreachable", detail: "registered endpoint is not a URL" };
   }
-  const body = JSON.stringify({ accessRequest: signed.accessRequest, signature: signed.signature });
+  const body = JSON.stringify({
+    accessRequest: signed.accessRequest,
+    signature: signed.signature,
+    ...(grants.length > 0 ? { grants } : {}),
+  });
   try {
     const headers = await signNodeRequest(deps.account, {
       method: "POST",

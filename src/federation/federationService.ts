@@ -2,7 +2,9 @@
  * The federation room's one entry for the API: every pipeline a federation route or the FHIR
  * `$everything?federated=true` operation runs lives here, so the routes only parse and call.
  * - `serveFetch`: another node asks for a patient's record (node signature + practitioner
- *   AccessRequest), decided and audited like a local read.
+ *   AccessRequest, and the signed terms of the patient's grants to the practitioner, which this
+ *   node accepts only against the ledger's commitments), decided and audited like a local read.
+ * - `acceptGrant`: another node passes on a patient's signed grant terms (grantDistribution.ts).
  * - `everything` / `everythingOfPatient`: a practitioner of this node asks across the consortium.
  * - `locate`: which organizations hold data for an account, for signed-in practitioners and nodes
  *   (and the patient themself), audited in the patient's log; never a category.
@@ -12,6 +14,7 @@ import type { Kysely } from "kysely";
 import { isAddressEqual, type Address, type Hex, type LocalAccount } from "viem";
 import type { Auditor, AuditFacts } from "../audit/auditor.js";
 import type { ConsentGate } from "../consent/consentGate.js";
+import type { AcceptedTerms, ConsentService } from "../consent/consentService.js";
 import { CATEGORIES } from "../model/vocabulary.js";
 import { requireKind, type Principal } from "../model/principal.js";
 import { BaseError } from "../errors/BaseError.js";
@@ -29,6 +32,14 @@ import {
   type VerifiedNode,
 } from "./nodeAuth.js";
 
+/** Most signed grants a fetch may present. */
+export const MAX_PRESENTED_GRANTS = 16;
+
+/** A fetch's body: the AccessRequest, and the patient's signed grants the requester relies on. */
+export interface FetchRequest extends SignedAccessRequest {
+  grants?: readonly unknown[] | undefined;
+}
+
 /** Header that carries a practitioner's signed AccessRequest (base64url JSON). */
 export const ACCESS_REQUEST_HEADER = "x-carechain-access-request";
 
@@ -36,6 +47,7 @@ export interface FederationServiceDeps {
   db: Kysely<Schema>;
   records: RecordRepository;
   gate: ConsentGate;
+  consents: Pick<ConsentService, "acceptTerms" | "termsNaming">;
   auditor: Auditor;
   locators: LocatorPublisher;
   /** This node's key (signs requests to peers; named in audit entries). */
@@ -77,16 +89,24 @@ export class FederationService {
    * Serves another node: the AccessRequest must come from an active practitioner of the calling
    * node's organization; the consent decision and audit are those of a local read.
    * @param node - The verified calling node.
-   * @param signed - The practitioner's signed AccessRequest (the request body).
+   * @param signed - The practitioner's signed AccessRequest and the presented grants (the request body).
    * @param requestId - Correlation id.
    * @returns The searchset Bundle as JSON text.
    */
-  async serveFetch(node: VerifiedNode, signed: SignedAccessRequest, requestId: string): Promise<string> {
+  async serveFetch(node: VerifiedNode, signed: FetchRequest, requestId: string): Promise<string> {
     const verified = await verifyAccessRequest(this.#d.db, signed, {
       chainId: this.#d.chainId,
       organization: node.organization.id,
     });
     const principal = accessRequestPrincipal(verified, requestId);
+    // a presented grant must be the patient's own and match a commitment, or the fetch is refused
+    for (const grant of signed.grants ?? []) {
+      const patient = (grant as { grant?: { patient?: unknown } } | null)?.grant?.patient;
+      if (typeof patient !== "string" || !isAddressEqual(patient as Address, verified.patient)) {
+        throw new BaseError("invalid", "a presented grant names another patient", { expression: "grants" });
+      }
+      await this.#d.consents.acceptTerms(grant, principal);
+    }
     const bundle = await this.#d.records.everythingForAccount(
       principal,
       verified.patient,
@@ -102,6 +122,24 @@ export class FederationService {
       });
     }
     return text;
+  }
+
+  /**
+   * Accepts a patient's signed grant terms that another node passes on; they count here only if
+   * they match the patient's commitment on the ledger (see `ConsentService.acceptTerms`).
+   * @param node - The verified calling node.
+   * @param body - `{grant, signature}`.
+   * @param requestId - Correlation id.
+   */
+  async acceptGrant(node: VerifiedNode, body: unknown, requestId: string): Promise<AcceptedTerms> {
+    return this.#d.consents.acceptTerms(body, {
+      account: node.node,
+      kind: "node",
+      organization: node.organization.id,
+      purpose: "HOPERAT",
+      authenticatedBy: "node-signature",
+      requestId,
+    });
   }
 
   /**
@@ -231,6 +269,7 @@ export class FederationService {
         auditor: d.auditor,
         account: d.account,
         organizationId: d.organizationId,
+        termsNaming: (who, patient) => d.consents.termsNaming(who, patient),
         ...(d.peerTimeoutMs ? { timeoutMs: d.peerTimeoutMs } : {}),
       },
       principal,

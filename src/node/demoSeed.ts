@@ -156,8 +156,8 @@ export async function seedDemo(
       actions: ["read"],
       notBefore: plan.startedAt - 60,
       notAfter: plan.startedAt + YEAR_S,
-      // the account is new and signs nothing else, so this is its first consent
-      nonce: 0n,
+      // derived from the plan, so a resumed seeding signs the same grant (the same grant id)
+      salt: derive("demo-grant"),
     });
     const grantId = grantIdOf(message);
     if (!services.gate.index.get(grantId)) {

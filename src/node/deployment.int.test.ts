@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { consentRegistryAbi } from "../chain/artifacts/ConsentRegistry.js";
 import { recordLocatorAbi } from "../chain/artifacts/RecordLocator.js";
 import { loadConfig } from "../config/config.js";
 import { getMeta, setMeta } from "../store/meta.js";
@@ -53,5 +54,32 @@ describe("RecordLocator upgrade on start", () => {
     await rewrite(second, (s) => (s.recordLocator = s.participantRegistry));
     await second.stop();
     await expect(start()).rejects.toThrow(/RecordLocator at 0x[0-9a-fA-F]{40} is not version 2/u);
+  }, 90_000);
+
+  it("deploys a current ConsentRegistry in place of one that held grant terms, and refuses another version", async () => {
+    // a data directory of its own: the test above leaves its node refusing to start
+    rmSync(dir, { recursive: true, force: true });
+    const first = await start();
+    const before = first.context.deployment.consentRegistry;
+    await rewrite(first, (s) => delete s.consentRegistryVersion);
+    await first.stop();
+
+    const second = await start();
+    const after = second.context.deployment.consentRegistry;
+    expect(after).not.toBe(before);
+    expect(
+      await second.context.clients.publicClient.readContract({
+        address: after,
+        abi: consentRegistryAbi,
+        functionName: "CONSENT_VERSION",
+      }),
+    ).toBe(2);
+    expect(JSON.parse((await getMeta(second.context.store.db, "chain.deployment"))!)).toMatchObject({
+      consentRegistry: after,
+      consentRegistryVersion: 2,
+    });
+    await rewrite(second, (s) => (s.consentRegistry = s.participantRegistry));
+    await second.stop();
+    await expect(start()).rejects.toThrow(/ConsentRegistry at 0x[0-9a-fA-F]{40} is not version 2/u);
   }, 90_000);
 });

@@ -1,7 +1,13 @@
 import type { Address } from "viem";
+import { consentRegistryAbi } from "../chain/artifacts/ConsentRegistry.js";
 import { recordLocatorAbi } from "../chain/artifacts/RecordLocator.js";
 import type { ChainClients } from "../chain/clients.js";
-import { deployContracts, deployRecordLocator, type Deployment } from "../chain/deploy.js";
+import {
+  deployConsentRegistry,
+  deployContracts,
+  deployRecordLocator,
+  type Deployment,
+} from "../chain/deploy.js";
 import type { Config } from "../config/config.js";
 import { crashPoint } from "../config/crashPoint.js";
 import { BaseError } from "../errors/BaseError.js";
@@ -14,6 +20,8 @@ interface StoredDeployment {
   chainId: number;
   participantRegistry: Address;
   consentRegistry: Address;
+  /** `CONSENT_VERSION` of `consentRegistry`; absent for the first version (replaced on start). */
+  consentRegistryVersion?: number;
   auditAnchor: Address;
   /** Absent in deployments made before record locators existed (upgraded on start). */
   recordLocator?: Address;
@@ -26,6 +34,8 @@ interface StoredDeployment {
 
 /** The RecordLocator interface this node speaks (the contract's `LOCATOR_VERSION`). */
 const LOCATOR_VERSION = 2;
+/** The ConsentRegistry interface this node speaks (the contract's `CONSENT_VERSION`: commitments only). */
+const CONSENT_VERSION = 2;
 
 /**
  * Finds the contracts this node uses: those remembered in its database, else those named in
@@ -59,7 +69,10 @@ export async function resolveDeployment(
     deployment = {
       chainId: s.chainId,
       participantRegistry: s.participantRegistry,
-      consentRegistry: s.consentRegistry,
+      consentRegistry:
+        s.consentRegistryVersion === CONSENT_VERSION
+          ? s.consentRegistry
+          : await upgradeConsentRegistry(clients, config),
       auditAnchor: s.auditAnchor,
       recordLocator:
         s.recordLocator !== undefined && s.recordLocatorVersion === LOCATOR_VERSION
@@ -111,10 +124,27 @@ export async function resolveDeployment(
       },
     );
   }
+  const consentVersion = await clients.publicClient
+    .readContract({
+      address: deployment.consentRegistry,
+      abi: consentRegistryAbi,
+      functionName: "CONSENT_VERSION",
+    })
+    .catch(() => undefined);
+  if (consentVersion !== CONSENT_VERSION) {
+    throw new BaseError(
+      "config",
+      `the ConsentRegistry at ${deployment.consentRegistry} is not version ${CONSENT_VERSION}`,
+      {
+        details: "a consortium governor deploys the current ConsentRegistry once and publishes its address",
+      },
+    );
+  }
   const stored: StoredDeployment = {
     chainId: deployment.chainId,
     participantRegistry: deployment.participantRegistry,
     consentRegistry: deployment.consentRegistry,
+    consentRegistryVersion: CONSENT_VERSION,
     auditAnchor: deployment.auditAnchor,
     recordLocator: deployment.recordLocator,
     recordLocatorVersion: LOCATOR_VERSION,
@@ -124,6 +154,24 @@ export async function resolveDeployment(
   await setMeta(store.db, KEY, JSON.stringify(stored));
   if (deployed) crashPoint("deploy:remembered");
   return { deployment, deployed, governor: deployedHere };
+}
+
+/**
+ * The ConsentRegistry for a deployment remembered with the first registry, which held grant terms
+ * on the ledger: CARECHAIN_CONTRACTS' `consentRegistry`, else (embedded ledger) a fresh one.
+ */
+async function upgradeConsentRegistry(clients: ChainClients, config: Config): Promise<Address> {
+  if (config.contracts) return config.contracts.consentRegistry as Address;
+  if (config.chainRpcUrl) {
+    throw new BaseError(
+      "config",
+      "this node's ConsentRegistry is the first version: set CARECHAIN_CONTRACTS",
+      {
+        details: "a consortium governor deploys the current ConsentRegistry once and publishes its address",
+      },
+    );
+  }
+  return (await deployConsentRegistry(clients)).address;
 }
 
 /** The RecordLocator for a deployment remembered from before it existed (see `resolveDeployment`). */

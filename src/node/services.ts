@@ -24,6 +24,7 @@ import { loadOrCreateLocalKeyProvider, type KeyProvider } from "../crypto/keyPro
 import { PatientKeyring } from "../crypto/patientKeys.js";
 import { EventBus } from "../events/eventBus.js";
 import { signNodeRequest } from "../federation/nodeAuth.js";
+import { GrantDistributor } from "../federation/grantDistribution.js";
 import { FederationService } from "../federation/federationService.js";
 import { locatorMirror } from "../federation/locatorMirror.js";
 import { LocatorPublisher } from "../federation/locatorPublisher.js";
@@ -66,6 +67,8 @@ export interface Services {
   locators: LocatorPublisher;
   /** Federation between nodes: fetch, merged view, locate, discovery setting. */
   federation: FederationService;
+  /** Passes the terms of grants relayed here to the nodes that enforce them. */
+  grants: GrantDistributor;
   /** Completes the write and erasure intents a crash left open; started by startNode. */
   intents: IntentSweeper;
 }
@@ -176,10 +179,20 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
     organizationId: d.organizationId,
     logger: d.logger,
   });
+  const grants = new GrantDistributor({
+    db: d.store.db,
+    consents,
+    account: d.key.account,
+    organizationId: d.organizationId,
+    logger: d.logger,
+  });
+  d.indexer.onLog(grants.onLog);
+  events.on("consent.granted", grants.onConsentGranted);
   const federation = new FederationService({
     db: d.store.db,
     records,
     gate,
+    consents,
     auditor,
     locators,
     account: d.key.account,
@@ -224,6 +237,7 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
     referrals,
     locators,
     federation,
+    grants,
     intents,
   };
 }

@@ -58,8 +58,13 @@ export interface ConsentGrantTable {
   actions: number;
   not_before: number;
   not_after: number;
-  nonce: string;
-  granted_block: number;
+  salt: string;
+  /** The patient's EIP-712 signature of the terms, passed on with them. */
+  signature: string;
+  /** 1 when this node accepted the terms for relaying (it then passes them on). */
+  relayed_here: Generated<number>;
+  /** Unix seconds at which the ledger recorded the commitment; null until this node has seen it. */
+  confirmed_at: number | null;
   revoked_at: number | null;
   /** `state_versions.version` of "grants" at the row's last change (insert or revoke). */
   changed_seq: Generated<number>;

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import type { Hex } from "viem";
 import { BreakGlassSessions } from "../consent/breakGlass.js";
-import { followGrants, loadGrantIndex, markRevoked, saveGrant } from "../consent/grantStore.js";
+import { followGrants, loadGrantIndex, markRevoked, saveTerms } from "../consent/grantStore.js";
 import { PatientNotifications } from "../consent/notifications.js";
 import { PatientSettingsStore } from "../consent/patientSettings.js";
 import type { Grant } from "../model/consentTypes.js";
@@ -47,9 +47,11 @@ describe.each(engines)("state shared between processes (%s)", (engine) => {
       actions: 1,
       notBefore: 0,
       notAfter: 2_000_000_000,
-      nonce: 0n,
+      salt: `0x${"cd".repeat(32)}` as Hex,
     };
-    expect(await saveGrant(t.store.db, grant, 5)).toBe(true);
+    const saveGrant = () =>
+      saveTerms(t.store.db, { grant, signature: `0x${"5a".repeat(65)}` }, { confirmedAt: 1000 });
+    expect(await saveGrant()).toBe(true);
     expect(index.get(grant.grantId)).toBeUndefined();
     expect(await state.refresh()).toBe(true);
     expect(index.get(grant.grantId)?.revokedAt).toBeUndefined();
@@ -57,7 +59,7 @@ describe.each(engines)("state shared between processes (%s)", (engine) => {
     expect(await state.refresh()).toBe(true);
     expect(index.get(grant.grantId)?.revokedAt).toBe(1234);
     // a repeated delivery changes nothing, so no version moves
-    expect(await saveGrant(t.store.db, grant, 5)).toBe(false);
+    expect(await saveGrant()).toBe(false);
     expect(await state.refresh()).toBe(false);
   });
 

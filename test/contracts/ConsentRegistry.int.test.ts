@@ -1,10 +1,13 @@
 import {
+  decodeFunctionData,
   hashDomain,
   hashStruct,
   hashTypedData,
+  keccak256,
   pad,
   parseEventLogs,
   stringToHex,
+  toHex,
   zeroHash,
   type Address,
   type Hex,
@@ -13,7 +16,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consentRegistryAbi as abi } from "../../src/chain/artifacts/ConsentRegistry.js";
 import type { ChainClients } from "../../src/chain/clients.js";
-import { actionMask, categoryMask, purposeMask } from "../../src/model/vocabulary.js";
+import { actionMask, categoryMask, purposeMask, SENSITIVE_MASK } from "../../src/model/vocabulary.js";
 import { CONSENT_DOMAIN, CONSENT_TYPES } from "../../src/model/consentTypes.js";
 import {
   deployWallet1271,
@@ -34,7 +37,7 @@ interface Grant {
   actions: number;
   notBefore: bigint;
   notAfter: bigint;
-  nonce: bigint;
+  salt: Hex;
 }
 interface Revoke {
   patient: Address;
@@ -42,7 +45,6 @@ interface Revoke {
   nonce: bigint;
 }
 
-const ORG_ID = stringToHex("general-hospital", { size: 32 });
 const EIP712_DOMAIN_TYPES = [
   { name: "name", type: "string" },
   { name: "version", type: "string" },
@@ -50,6 +52,11 @@ const EIP712_DOMAIN_TYPES = [
   { name: "verifyingContract", type: "address" },
 ] as const;
 
+/**
+ * ConsentRegistry holds commitments, not terms: a grant id (the EIP-712 struct hash of the signed
+ * Grant, salted) recorded for the patient whose signature of its digest checks out, and its
+ * revocation. Reverts are asserted by error name and arguments.
+ */
 describe("ConsentRegistry", () => {
   let f: ChainFixture;
   let relayer: ChainClients;
@@ -69,22 +76,22 @@ describe("ConsentRegistry", () => {
   const domain = () => ({ ...CONSENT_DOMAIN, chainId: f.deployment.chainId, verifyingContract: address });
   const nonceOf = (patient: Address) =>
     relayer.publicClient.readContract({ address, abi, functionName: "nonces", args: [patient] });
-  const getGrant = (grantId: Hex) =>
-    relayer.publicClient.readContract({ address, abi, functionName: "getGrant", args: [grantId] });
+  const getGrant = (patient: Address, grantId: Hex) =>
+    relayer.publicClient.readContract({ address, abi, functionName: "getGrant", args: [patient, grantId] });
 
-  /** A practitioner grant: labs and medications, for treatment, read-only, for a year. */
-  async function grantOf(patient: Address, overrides: Partial<Grant> = {}): Promise<Grant> {
+  /** A practitioner grant of a sensitive category: mental health, for treatment, read-only, for a year. */
+  function grantOf(patient: Address, overrides: Partial<Grant> = {}): Grant {
     return {
       patient,
       granteeKind: 0,
       grantee: pad(randomAccount().address.toLowerCase() as Hex),
       role: zeroHash,
-      categories: categoryMask(["labs", "medications"]),
+      categories: categoryMask(["labs", "mental-health"]),
       purposes: purposeMask(["TREAT"]),
       actions: actionMask(["read"]),
       notBefore: now,
       notAfter: now + 365n * 86400n,
-      nonce: await nonceOf(patient),
+      salt: keccak256(toHex(`${patient}:${Math.random()}`)),
       ...overrides,
     };
   }
@@ -92,20 +99,25 @@ describe("ConsentRegistry", () => {
     signer.signTypedData({ domain: domain(), types: CONSENT_TYPES, primaryType: "Grant", message });
   const signRevoke = (signer: LocalAccount, message: Revoke) =>
     signer.signTypedData({ domain: domain(), types: CONSENT_TYPES, primaryType: "Revoke", message });
-  const submitGrant = (g: Grant, signature: Hex, by = relayer) =>
-    by.walletClient.writeContract({ address, abi, functionName: "grant", args: [g, signature] });
+  const submitGrant = (patient: Address, grantId: Hex, signature: Hex, by = relayer) =>
+    by.walletClient.writeContract({
+      address,
+      abi,
+      functionName: "grant",
+      args: [patient, grantId, signature],
+    });
   const submitRevoke = (r: Revoke, signature: Hex, by = relayer) =>
     by.walletClient.writeContract({ address, abi, functionName: "revoke", args: [r, signature] });
   const grantIdOf = (g: Grant) => hashStruct({ data: g, types: CONSENT_TYPES, primaryType: "Grant" });
 
   /** Grants on the patient's signature and returns the grant id. */
   async function granted(patient: LocalAccount, overrides: Partial<Grant> = {}): Promise<Hex> {
-    const g = await grantOf(patient.address, overrides);
-    await mined(relayer, submitGrant(g, await signGrant(patient, g)));
+    const g = grantOf(patient.address, overrides);
+    await mined(relayer, submitGrant(patient.address, grantIdOf(g), await signGrant(patient, g)));
     return grantIdOf(g);
   }
 
-  it("exposes its EIP-712 domain (ERC-5267)", async () => {
+  it("exposes its EIP-712 domain (ERC-5267) and the Grant type hash", async () => {
     const [, name, version, chainId, verifyingContract] = await relayer.publicClient.readContract({
       address,
       abi,
@@ -122,128 +134,115 @@ describe("ConsentRegistry", () => {
         types: { EIP712Domain: EIP712_DOMAIN_TYPES },
       }),
     );
+    expect(await relayer.publicClient.readContract({ address, abi, functionName: "GRANT_TYPEHASH" })).toBe(
+      keccak256(toHex(`Grant(${CONSENT_TYPES.Grant.map((t) => `${t.type} ${t.name}`).join(",")})`)),
+    );
+    expect(await relayer.publicClient.readContract({ address, abi, functionName: "CONSENT_VERSION" })).toBe(
+      2,
+    );
   });
 
-  it("records a grant signed by the patient and relayed by anyone", async () => {
+  it("records a grant id signed by the patient and relayed by anyone; event and state carry no terms", async () => {
     const patient = randomAccount();
-    const g = await grantOf(patient.address);
-    expect(g.nonce).toBe(0n);
-    const receipt = await mined(relayer, submitGrant(g, await signGrant(patient, g)));
+    const g = grantOf(patient.address);
+    const grantId = grantIdOf(g);
+    const receipt = await mined(relayer, submitGrant(patient.address, grantId, await signGrant(patient, g)));
     const block = await relayer.publicClient.getBlock({ blockNumber: receipt.blockNumber });
 
-    const grantId = grantIdOf(g);
     const [event] = parseEventLogs({ abi, logs: receipt.logs, eventName: "ConsentGranted" });
-    expect(event?.args).toEqual({ grantId, ...g });
-    expect(await getGrant(grantId)).toEqual({
-      grant: g,
-      revoked: false,
-      grantedAt: block.timestamp,
-      revokedAt: 0n,
-    });
-    expect(await nonceOf(patient.address)).toBe(1n);
+    expect(event?.args).toEqual({ grantId, patient: patient.address });
+    // the log is the two indexed topics and nothing else: no grantee, category, purpose or window
+    expect(receipt.logs).toHaveLength(1);
+    expect(receipt.logs[0]!.data).toBe("0x");
+    expect(await getGrant(patient.address, grantId)).toEqual({ grantedAt: block.timestamp, revokedAt: 0n });
     expect(
-      await relayer.publicClient.readContract({ address, abi, functionName: "hashGrant", args: [g] }),
-    ).toBe(grantId);
-    expect(
-      await relayer.publicClient.readContract({ address, abi, functionName: "grantDigest", args: [g] }),
+      await relayer.publicClient.readContract({ address, abi, functionName: "grantDigest", args: [grantId] }),
     ).toBe(hashTypedData({ domain: domain(), types: CONSENT_TYPES, primaryType: "Grant", message: g }));
-  });
-
-  it("records organization and role grants", async () => {
-    const patient = randomAccount();
-    const orgGrant = await granted(patient, { granteeKind: 1, grantee: ORG_ID });
-    expect((await getGrant(orgGrant)).grant.granteeKind).toBe(1);
-    const roleGrant = await granted(patient, {
-      granteeKind: 2,
-      grantee: ORG_ID,
-      role: stringToHex("nurse", { size: 32 }),
-      nonce: 1n,
-    });
-    expect((await getGrant(roleGrant)).grant.role).toBe(stringToHex("nurse", { size: 32 }));
-    expect(await nonceOf(patient.address)).toBe(2n);
-  });
-
-  it("rejects a replayed grant", async () => {
-    const patient = randomAccount();
-    const g = await grantOf(patient.address);
-    const signature = await signGrant(patient, g);
-    await mined(relayer, submitGrant(g, signature));
-    await expectRevert(submitGrant(g, signature), "ConsentInvalidNonce", [patient.address, 1n, 0n]);
-  });
-
-  it("rejects a grant signed with a nonce other than the next one", async () => {
-    const patient = randomAccount();
-    const g = await grantOf(patient.address, { nonce: 5n });
-    await expectRevert(submitGrant(g, await signGrant(patient, g)), "ConsentInvalidNonce", [
-      patient.address,
-      0n,
-      5n,
-    ]);
-  });
-
-  it("rejects a forged or altered grant", async () => {
-    const patient = randomAccount();
-    const g = await grantOf(patient.address);
-    await expectRevert(submitGrant(g, await signGrant(randomAccount(), g)), "ConsentInvalidSignature", [
-      patient.address,
-    ]);
-    const widened = { ...g, categories: categoryMask(["labs", "medications", "genomics"]) };
-    await expectRevert(submitGrant(widened, await signGrant(patient, g)), "ConsentInvalidSignature", [
-      patient.address,
-    ]);
-    await expectRevert(submitGrant(g, "0xdeadbeef"), "ConsentInvalidSignature", [patient.address]);
+    // the calldata is the patient, the id and the signature: no term is in it
+    const tx = await relayer.publicClient.getTransaction({ hash: receipt.transactionHash });
+    const { args } = decodeFunctionData({ abi, data: tx.input });
+    expect(args).toHaveLength(3);
+    expect(tx.input.toLowerCase()).not.toContain(g.grantee.slice(2).toLowerCase().replace(/^0+/u, ""));
+    // grants do not use the revocation nonce
     expect(await nonceOf(patient.address)).toBe(0n);
   });
 
-  it("rejects malformed grants", async () => {
+  it("gives grants whose terms differ only in a sensitive bit, or only in the salt, unrelated ids", () => {
+    const patient = randomAccount().address;
+    const g = grantOf(patient, { categories: categoryMask(["labs"]) });
+    const withSensitive = { ...g, categories: g.categories | SENSITIVE_MASK };
+    const resalted = { ...g, salt: keccak256(g.salt) };
+    const ids = new Set([grantIdOf(g), grantIdOf(withSensitive), grantIdOf(resalted)]);
+    expect(ids.size).toBe(3);
+  });
+
+  it("rejects a replayed grant id", async () => {
     const patient = randomAccount();
-    const signed = async (overrides: Partial<Grant>) => {
-      const g = await grantOf(patient.address, overrides);
-      return submitGrant(g, await signGrant(patient, g));
-    };
-    await expectRevert(signed({ granteeKind: 3 }), "ConsentInvalidGranteeKind", [3]);
-    await expectRevert(signed({ role: stringToHex("nurse", { size: 32 }) }), "ConsentInvalidRole");
-    await expectRevert(signed({ granteeKind: 2, grantee: ORG_ID }), "ConsentInvalidRole");
-    await expectRevert(signed({ categories: 0 }), "ConsentEmptyGrant");
-    await expectRevert(signed({ actions: 0 }), "ConsentEmptyGrant");
-    await expectRevert(signed({ notBefore: now + 10n, notAfter: now + 10n }), "ConsentInvalidWindow", [
-      now + 10n,
-      now + 10n,
+    const g = grantOf(patient.address);
+    const signature = await signGrant(patient, g);
+    await mined(relayer, submitGrant(patient.address, grantIdOf(g), signature));
+    await expectRevert(submitGrant(patient.address, grantIdOf(g), signature), "ConsentGrantExists", [
+      patient.address,
+      grantIdOf(g),
     ]);
   });
 
-  it("rejects a grant whose window has already ended", async () => {
+  it("keeps commitments per patient: a grant id recorded first under another account blocks nothing", async () => {
     const patient = randomAccount();
-    const latest = (await relayer.publicClient.getBlock()).timestamp;
-    const g = await grantOf(patient.address, { notBefore: latest - 200n, notAfter: latest - 100n });
-    const nextTimestamp = latest + 1000n;
-    await f.testClient.setNextBlockTimestamp({ timestamp: nextTimestamp });
-    await expectRevert(submitGrant(g, await signGrant(patient, g)), "ConsentExpired", [
-      latest - 100n,
-      nextTimestamp,
+    const squatter = randomAccount();
+    const g = grantOf(patient.address);
+    const grantId = grantIdOf(g);
+    // the squatter signs the patient's grant id as if it were theirs
+    const squat = await squatter.sign!({
+      hash: hashTypedData({ domain: domain(), types: CONSENT_TYPES, primaryType: "Grant", message: g }),
+    });
+    await mined(relayer, submitGrant(squatter.address, grantId, squat));
+    await mined(relayer, submitGrant(patient.address, grantId, await signGrant(patient, g)));
+    expect((await getGrant(patient.address, grantId)).grantedAt).toBeGreaterThan(0n);
+  });
+
+  it("rejects a forged or altered grant, and a bad signature", async () => {
+    const patient = randomAccount();
+    const g = grantOf(patient.address);
+    await expectRevert(
+      submitGrant(patient.address, grantIdOf(g), await signGrant(randomAccount(), g)),
+      "ConsentInvalidSignature",
+      [patient.address],
+    );
+    const widened = { ...g, categories: categoryMask(["labs", "mental-health", "genomics"]) };
+    await expectRevert(
+      submitGrant(patient.address, grantIdOf(widened), await signGrant(patient, g)),
+      "ConsentInvalidSignature",
+      [patient.address],
+    );
+    await expectRevert(submitGrant(patient.address, grantIdOf(g), "0xdeadbeef"), "ConsentInvalidSignature", [
+      patient.address,
     ]);
+    expect(await getGrant(patient.address, grantIdOf(g))).toEqual({ grantedAt: 0n, revokedAt: 0n });
   });
 
   describe("revoke", () => {
     it("revokes a grant on the patient's signature", async () => {
       const patient = randomAccount();
       const grantId = await granted(patient);
-      const r = { patient: patient.address, grantId, nonce: 1n };
+      const r = { patient: patient.address, grantId, nonce: 0n };
       const receipt = await mined(relayer, submitRevoke(r, await signRevoke(patient, r)));
       const block = await relayer.publicClient.getBlock({ blockNumber: receipt.blockNumber });
       const [event] = parseEventLogs({ abi, logs: receipt.logs, eventName: "ConsentRevoked" });
       expect(event?.args).toEqual({ grantId, patient: patient.address, revokedAt: block.timestamp });
-      const record = await getGrant(grantId);
-      expect({ revoked: record.revoked, revokedAt: record.revokedAt }).toEqual({
-        revoked: true,
-        revokedAt: block.timestamp,
-      });
-      expect(await nonceOf(patient.address)).toBe(2n);
+      expect((await getGrant(patient.address, grantId)).revokedAt).toBe(block.timestamp);
+      expect(await nonceOf(patient.address)).toBe(1n);
       expect(
         await relayer.publicClient.readContract({ address, abi, functionName: "revokeDigest", args: [r] }),
       ).toBe(hashTypedData({ domain: domain(), types: CONSENT_TYPES, primaryType: "Revoke", message: r }));
+    });
 
-      const again = { ...r, nonce: 2n };
+    it("rejects a double revoke", async () => {
+      const patient = randomAccount();
+      const grantId = await granted(patient);
+      const r = { patient: patient.address, grantId, nonce: 0n };
+      await mined(relayer, submitRevoke(r, await signRevoke(patient, r)));
+      const again = { ...r, nonce: 1n };
       await expectRevert(submitRevoke(again, await signRevoke(patient, again)), "ConsentAlreadyRevoked", [
         grantId,
       ]);
@@ -252,22 +251,22 @@ describe("ConsentRegistry", () => {
     it("rejects forged, replayed and mis-numbered revocations", async () => {
       const patient = randomAccount();
       const grantId = await granted(patient);
-      const r = { patient: patient.address, grantId, nonce: 1n };
+      const r = { patient: patient.address, grantId, nonce: 0n };
       await expectRevert(submitRevoke(r, await signRevoke(randomAccount(), r)), "ConsentInvalidSignature", [
         patient.address,
       ]);
       const skipped = { ...r, nonce: 7n };
       await expectRevert(submitRevoke(skipped, await signRevoke(patient, skipped)), "ConsentInvalidNonce", [
         patient.address,
-        1n,
+        0n,
         7n,
       ]);
       const signature = await signRevoke(patient, r);
       await mined(relayer, submitRevoke(r, signature));
-      await expectRevert(submitRevoke(r, signature), "ConsentInvalidNonce", [patient.address, 2n, 1n]);
+      await expectRevert(submitRevoke(r, signature), "ConsentInvalidNonce", [patient.address, 1n, 0n]);
     });
 
-    it("rejects revoking an unknown grant or another patient's grant", async () => {
+    it("rejects a revoke by someone else: an unknown grant, or another patient's grant", async () => {
       const patient = randomAccount();
       const unknown = {
         patient: patient.address,
@@ -283,22 +282,29 @@ describe("ConsentRegistry", () => {
       await expectRevert(submitRevoke(hijack, await signRevoke(patient, hijack)), "ConsentUnknownGrant", [
         grantId,
       ]);
-      expect((await getGrant(grantId)).revoked).toBe(false);
+      // signing as the victim without the victim's key
+      const forged = { patient: victim.address, grantId, nonce: 0n };
+      await expectRevert(submitRevoke(forged, await signRevoke(patient, forged)), "ConsentInvalidSignature", [
+        victim.address,
+      ]);
+      expect((await getGrant(victim.address, grantId)).revokedAt).toBe(0n);
     });
   });
 
   it("accepts grants and revocations from an EIP-1271 contract wallet", async () => {
     const owner = randomAccount();
     const wallet = await deployWallet1271(relayer, owner.address);
-    const g = await grantOf(wallet);
-    await expectRevert(submitGrant(g, await signGrant(randomAccount(), g)), "ConsentInvalidSignature", [
-      wallet,
-    ]);
-    const receipt = await mined(relayer, submitGrant(g, await signGrant(owner, g)));
+    const g = grantOf(wallet);
+    await expectRevert(
+      submitGrant(wallet, grantIdOf(g), await signGrant(randomAccount(), g)),
+      "ConsentInvalidSignature",
+      [wallet],
+    );
+    const receipt = await mined(relayer, submitGrant(wallet, grantIdOf(g), await signGrant(owner, g)));
     const [event] = parseEventLogs({ abi, logs: receipt.logs, eventName: "ConsentGranted" });
     expect(event?.args.patient).toBe(wallet);
-    const r = { patient: wallet, grantId: grantIdOf(g), nonce: 1n };
+    const r = { patient: wallet, grantId: grantIdOf(g), nonce: 0n };
     await mined(relayer, submitRevoke(r, await signRevoke(owner, r)));
-    expect((await getGrant(grantIdOf(g))).revoked).toBe(true);
+    expect((await getGrant(wallet, grantIdOf(g))).revokedAt).toBeGreaterThan(0n);
   });
 });

@@ -193,7 +193,6 @@ describe("consortium of node processes", () => {
       actions: ["read"],
       notBefore: Math.floor(Date.now() / 1000) - 60,
       notAfter: new Date("2030-01-01T00:00:00Z"),
-      nonce: 0n,
     });
     const granted = await fetch(`${B!.url}/consents?wait=true`, {
       method: "POST",
@@ -227,6 +226,22 @@ describe("consortium of node processes", () => {
     await anvil?.stop();
     rmSync(root, { recursive: true, force: true });
     await gpDatabase?.drop();
+  });
+
+  it("gets the terms of the grant relayed at B to A, which holds the labs, without any fetch", async () => {
+    // the ledger holds only the grant's commitment: B pushes the signed terms to the holders
+    const me = await signIn(A.url, patient);
+    const deadline = Date.now() + 10_000;
+    let grants: Array<{ grantId: string; categories: string[] }> = [];
+    while (Date.now() < deadline) {
+      grants = ((await (await me.get("/consents")).json()) as { grants: typeof grants }).grants;
+      if (grants.some((g) => g.grantId === grantId)) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(grants.find((g) => g.grantId === grantId)?.categories.sort()).toEqual(["demographics", "labs"]);
+    // C holds nothing of the patient and is not the grantee's organization: it never got the terms
+    const atC = await signIn(C.url, patient);
+    expect(((await (await atC.get("/consents")).json()) as { grants: unknown[] }).grants).toEqual([]);
   });
 
   it("lets the GP at B fetch the labs held at A under the patient's consent", async () => {

@@ -84,7 +84,6 @@ describe("a node killed with SIGKILL", () => {
           actions: ["read"],
           notBefore: 0,
           notAfter: Math.floor(Date.now() / 1000) + 86_400,
-          nonce: 0n,
         });
         return signedGrantToJson(message, await signGrant(patient, domain, message));
       }),
@@ -125,9 +124,7 @@ describe("a node killed with SIGKILL", () => {
     const client = createPublicClient({ transport: http(`http://127.0.0.1:${rpcPort}`) });
     const logs = await client.getLogs({
       address: health!.chain.contracts.ConsentRegistry,
-      event: parseAbiItem(
-        "event ConsentGranted(bytes32 indexed grantId, address indexed patient, uint8 granteeKind, bytes32 indexed grantee, bytes32 role, uint32 categories, uint32 purposes, uint8 actions, uint64 notBefore, uint64 notAfter, uint256 nonce)",
-      ),
+      event: parseAbiItem("event ConsentGranted(bytes32 indexed grantId, address indexed patient)"),
       fromBlock: 0n,
       toBlock: "latest",
     });

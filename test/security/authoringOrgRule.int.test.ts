@@ -60,7 +60,6 @@ describe.each(engines)("authoring-organization rule (%s)", (engine) => {
       actions: ["read"],
       notBefore: Math.floor(Date.now() / 1000) - 60,
       notAfter: new Date("2030-01-01T00:00:00Z"),
-      nonce: 0n,
     });
     const domain = await (await fetch(`${n.url}/consents/domain`)).json();
     const signature = await signGrant(p1.account, domain, message);

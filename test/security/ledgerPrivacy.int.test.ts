@@ -20,7 +20,7 @@ import {
 import { createLogger } from "../../src/node/logger.js";
 import { startNode, type RunningNode } from "../../src/node/startNode.js";
 import { registerParticipants } from "../support/participants.js";
-import { grantLabsForTreatment } from "../support/grants.js";
+import { grantForTreatment } from "../support/grants.js";
 import { signIn, type Session } from "../support/session.js";
 import { engines, freshDatabase, type FreshDatabase } from "../support/stores.js";
 
@@ -37,10 +37,12 @@ interface Finding {
 /**
  * What the ledger and the locator API reveal about a patient with sensitive records, as an
  * attacker with a ledger node (every block, every event, every calldata) or a plain HTTP client
- * would read it: a patient with an HIV Condition and a depression Condition at a hospital node;
- * every event log of every contract and every transaction's calldata is decoded and scanned for
- * category data, and every stored locator (on chain and in the node's mirror) is read, before and
- * after the patient's erasure and after an opt-out of discovery. `/federation/locate` refuses an
+ * would read it: a patient with an HIV Condition and a depression Condition at a hospital node,
+ * who grants a GP labs and mental health (a sensitive category); every event log of every
+ * contract and every transaction's calldata is decoded and scanned for category data and grant
+ * terms, the grant's on-chain state is read, and every stored locator (on chain and in the node's
+ * mirror) is read, before and after the patient's erasure and after an opt-out of discovery. The
+ * grant is still enforced at the node that holds the data. `/federation/locate` refuses an
  * unauthenticated caller, shows no categories to a practitioner and lands in the patient's log;
  * `$everything?federated=true` decides and audits before it fetches, and a refused caller gets
  * the answer of an unknown patient.
@@ -58,6 +60,7 @@ describe.each(engines)("ledger privacy (%s)", (engine) => {
   let doc: Session;
   let me: Session;
   let contracts: Map<string, { name: string; abi: Abi }>;
+  let grantId: Hex;
 
   const condition = (subject: string, code: string, display: string) => ({
     resourceType: "Condition",
@@ -141,14 +144,30 @@ describe.each(engines)("ledger privacy (%s)", (engine) => {
     }
     return out;
   };
+  /** Every field that would carry a grant's terms (grantee, role, purposes, actions, window). */
+  const termFields = (value: unknown, path: string, out: Array<{ path: string; value: unknown }>) => {
+    if (Array.isArray(value)) value.forEach((v, i) => termFields(v, `${path}[${i}]`, out));
+    else if (value !== null && typeof value === "object") {
+      for (const [k, v] of Object.entries(value)) {
+        if (/grantee|role|purpose|action|notBefore|notAfter/iu.test(k))
+          out.push({ path: `${path}.${k}`, value: v });
+        termFields(v, `${path}.${k}`, out);
+      }
+    }
+    return out;
+  };
   /**
-   * Category data a ledger reader finds in decoded arguments: any category field of the
-   * RecordLocator (which must hold none), and any sensitive bit in a category field anywhere.
+   * Category data a ledger reader finds in decoded arguments: any category field or grant term of
+   * RecordLocator and ConsentRegistry (which must hold none), and any sensitive bit in a category
+   * field anywhere.
    */
-  const findingsIn = (contract: string, where: string, args: unknown): Finding[] =>
-    categoryFields(args, "args", [])
-      .filter((f) => contract === "RecordLocator" || (Number(f.value) & SENSITIVE_MASK) !== 0)
-      .map((f) => ({ where, field: f.path, value: String(f.value) }));
+  const findingsIn = (contract: string, where: string, args: unknown): Finding[] => {
+    const strict = contract === "RecordLocator" || contract === "ConsentRegistry";
+    return [
+      ...categoryFields(args, "args", []).filter((f) => strict || (Number(f.value) & SENSITIVE_MASK) !== 0),
+      ...(contract === "ConsentRegistry" ? termFields(args, "args", []) : []),
+    ].map((f) => ({ where, field: f.path, value: String(f.value) }));
+  };
 
   /** Scans every event log of every contract, and the calldata of every transaction, since block 0. */
   const scanLedger = async (): Promise<{ findings: Finding[]; logs: number; calls: number }> => {
@@ -253,9 +272,10 @@ describe.each(engines)("ledger privacy (%s)", (engine) => {
     await importPatient(otherId, other.address, [lab(otherId)]);
     me = await signIn(node.url, patient);
 
-    // a consent on the ledger too: the patient grants labs (non-sensitive) to the GP
-    const granted = await grantLabsForTreatment(node.url, patient, gp.address);
+    // a consent on the ledger too: the patient grants the GP labs and mental health (sensitive)
+    const granted = await grantForTreatment(node.url, patient, gp.address, ["labs", "mental-health"]);
     expect(granted.status).toBe(201);
+    grantId = ((await granted.json()) as { grantId: Hex }).grantId;
 
     await until("the hospital's locators are on chain", async () => {
       const [a, b] = await Promise.all([holders(patient.address), holders(other.address)]);
@@ -277,6 +297,38 @@ describe.each(engines)("ledger privacy (%s)", (engine) => {
     expect(scan.calls).toBeGreaterThan(5);
     await expectNoCategoryInLocators(patient.address);
     expect(await holders(patient.address)).toEqual([own()]);
+  });
+
+  it("keeps the sensitive grant off the ledger: no term in its state, events or calldata; still enforced here", async () => {
+    const client = node.context.clients.publicClient;
+    const registry = node.context.deployment.consentRegistry;
+    const record = await client.readContract({
+      address: registry,
+      abi: consentRegistryAbi,
+      functionName: "getGrant",
+      args: [patient.address, grantId],
+    });
+    expect(Object.keys(record).sort()).toEqual(["grantedAt", "revokedAt"]);
+    expect(record.grantedAt).toBeGreaterThan(0n);
+    const events = await client.getContractEvents({
+      address: registry,
+      abi: consentRegistryAbi,
+      fromBlock: 0n,
+    });
+    expect(events.map((e) => [e.eventName, Object.keys(e.args).sort()])).toEqual([
+      ["ConsentGranted", ["grantId", "patient"]],
+    ]);
+    // the raw bytes do not name the grantee either (the practitioner's account)
+    const gpHex = gp.address.slice(2).toLowerCase();
+    for (const e of events) expect(`${e.topics.join("")}${e.data}`.toLowerCase()).not.toContain(gpHex);
+    const tx = await client.getTransaction({ hash: events[0]!.transactionHash });
+    expect(tx.input.toLowerCase()).not.toContain(gpHex);
+
+    // the node that holds the data enforces the terms it keeps off the ledger
+    const gpSession = await signIn(node.url, gp);
+    const everything = await (await gpSession.get(`/fhir/Patient/${patientId}/$everything`, "TREAT")).text();
+    expect(everything).toContain("Depressive disorder");
+    expect(everything).not.toContain("HIV infection");
   });
 
   it("refuses /federation/locate without a session, with an OperationOutcome", async () => {

@@ -160,7 +160,6 @@ export function careNode(engine: "sqlite" | "postgres"): CareNode {
       actions: ["read"],
       notBefore: Math.floor(Date.now() / 1000) - 60,
       notAfter: new Date("2030-01-01T00:00:00Z"),
-      nonce: await care.nonce(),
     });
     const granted = await fetch(`${node.url}/consents?wait=true`, {
       method: "POST",

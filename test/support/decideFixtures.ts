@@ -1,5 +1,5 @@
 /** Shared fixtures of the `decide()` tests: a patient, a doctor, organizations and builders. */
-import type { Address, Hex } from "viem";
+import { toHex, type Address, type Hex } from "viem";
 import type { DecisionRequest } from "../../src/consent/decide.js";
 import { GrantIndex } from "../../src/consent/grantIndex.js";
 import { accountToBytes32 } from "../../src/consent/signConsent.js";
@@ -29,7 +29,7 @@ export function grant(overrides: Partial<Grant> = {}): Grant {
     actions: actionMask(["read"]),
     notBefore: T0,
     notAfter: T0 + 30 * DAY,
-    nonce: BigInt(counter),
+    salt: toHex(counter, { size: 32 }),
     ...overrides,
   };
 }

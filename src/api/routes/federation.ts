@@ -2,8 +2,14 @@ import type { FastifyInstance } from "fastify";
 import type { Kysely } from "kysely";
 import type { Hex } from "viem";
 import { z } from "zod";
-import { ACCESS_REQUEST_HEADER, type FederationService } from "../../federation/federationService.js";
+import {
+  ACCESS_REQUEST_HEADER,
+  MAX_PRESENTED_GRANTS,
+  type FederationService,
+} from "../../federation/federationService.js";
+import { GRANTS_PATH } from "../../federation/grantDistribution.js";
 import { signedAccessRequestSchema } from "../../federation/nodeAuth.js";
+import { signedGrantSchema } from "../../consent/signConsent.js";
 import { captureRawJsonBody } from "../../federation/signedRequest.js";
 import { address } from "../../model/schemas.js";
 import type { Schema } from "../../store/schema.js";
@@ -21,10 +27,14 @@ export interface FederationDeps {
 const FHIR_JSON = "application/fhir+json";
 const account = z.object({ patient: address });
 const discovery = z.object({ discoverable: z.boolean() }).strict();
+const fetchBody = signedAccessRequestSchema.extend({
+  grants: z.array(z.unknown()).max(MAX_PRESENTED_GRANTS).optional(),
+});
 
 /**
  * Federation between consortium nodes, over `FederationService`. `POST /federation/fetch` serves
- * another node; `GET /federation/everything` asks every holder for a practitioner of this node;
+ * another node; `POST /federation/grants` takes a patient's signed grant terms from another node;
+ * `GET /federation/everything` asks every holder for a practitioner of this node;
  * `GET /federation/locate` lists the holders (signed-in practitioners and nodes, audited);
  * `GET|PUT /federation/discovery` is the patient's opt-out of this organization's discovery.
  */
@@ -43,12 +53,25 @@ export function federationRoutes(deps: FederationDeps) {
           summary: "Serve a patient's record to another node (node signature + practitioner AccessRequest)",
           tags: ["federation"],
           auth: node,
-          body: signedAccessRequestSchema,
+          body: fetchBody,
         },
         async ({ caller, request, reply, body }) => {
           const text = await federation.serveFetch(caller, body, request.id);
           return reply.header("cache-control", "no-store").type(FHIR_JSON).send(text);
         },
+      );
+      route(
+        scope,
+        {
+          method: "POST",
+          url: GRANTS_PATH,
+          summary:
+            "Accept a patient's signed grant terms from another node (node signature; checked against the ledger's commitment)",
+          tags: ["federation"],
+          auth: node,
+          body: signedGrantSchema,
+        },
+        async ({ caller, request, body }) => federation.acceptGrant(caller, body, request.id),
       );
     });
 

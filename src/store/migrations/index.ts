@@ -15,6 +15,7 @@ import { sharedStateVersions } from "./013_shared_state_versions.js";
 import { auditPatientChains } from "./014_audit_patient_chains.js";
 import { auditPatientMap } from "./015_audit_patient_map.js";
 import { categoryMasksBlinded } from "./016_category_masks_blinded.js";
+import { consentCommitments } from "./017_consent_commitments.js";
 
 /** Every migration, in the order it runs. Names are stored: never rename, only append. */
 export const migrations: Record<string, DialectMigration> = {
@@ -34,4 +35,5 @@ export const migrations: Record<string, DialectMigration> = {
   "014_audit_patient_chains": auditPatientChains,
   "015_audit_patient_map": auditPatientMap,
   "016_category_masks_blinded": categoryMasksBlinded,
+  "017_consent_commitments": consentCommitments,
 };

@@ -11,7 +11,7 @@ import { engines } from "../../support/stores.js";
  */
 describe.each(engines)("referrals (%s)", (engine) => {
   const care = careNode(engine);
-  const { patient, clinicNode, clinic, otherClinic, domain, nonce } = care;
+  const { patient, clinicNode, clinic, otherClinic, domain } = care;
 
   it("moves a referral from requested to accepted when the patient grants the receiving organization", async () => {
     const { node, hooks, doc, gpSession, me } = care;
@@ -56,7 +56,6 @@ describe.each(engines)("referrals (%s)", (engine) => {
       actions: ["read"],
       notBefore: Math.floor(Date.now() / 1000) - 60,
       notAfter: new Date("2030-01-01T00:00:00Z"),
-      nonce: await nonce(),
     });
     const granted = await fetch(`${node.url}/consents?wait=true`, {
       method: "POST",
