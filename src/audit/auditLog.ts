@@ -234,6 +234,29 @@ export class AuditLog {
     return (await q.execute()).map(fromRow);
   }
 
+  /**
+   * Entries in `(afterIndex, throughIndex]` whose stored text contains one of `needles`, in index
+   * order: a scan in the database for rare markers (an intent's reason), without decoding every
+   * entry here.
+   * @param needles - exact substrings of the canonical text (no `%`, `_` or `\\`)
+   */
+  async entriesContaining(
+    needles: readonly string[],
+    range: { afterIndex: number; throughIndex: number },
+    limit: number,
+  ): Promise<StoredAuditEntry[]> {
+    const rows = await this.store.db
+      .selectFrom("audit_entries")
+      .selectAll()
+      .where("idx", ">", range.afterIndex)
+      .where("idx", "<=", range.throughIndex)
+      .where((eb) => eb.or(needles.map((n) => eb("entry", "like", `%${n}%`))))
+      .orderBy("idx", "asc")
+      .limit(limit)
+      .execute();
+    return rows.map(fromRow);
+  }
+
   /** Brings the deferred patient index up to the current size now (it otherwise follows on a timer). */
   async indexPatients(): Promise<void> {
     await this.flush();

@@ -32,6 +32,7 @@ import { DeliveryQueue } from "../federation/subscriptionDelivery.js";
 import { SubscriptionService } from "../federation/subscriptions.js";
 import { BlindIndex } from "../records/blindIndex.js";
 import { PatientLinks } from "../records/patientLinks.js";
+import { IntentSweeper } from "../records/intentSweeper.js";
 import { RecordRepository } from "../records/repository.js";
 import type { Store } from "../store/database.js";
 import { getMeta, setMeta } from "../store/meta.js";
@@ -64,6 +65,8 @@ export interface Services {
   locators: LocatorPublisher;
   /** Federation between nodes: fetch, merged view, locate, discovery setting. */
   federation: FederationService;
+  /** Completes the write and erasure intents a crash left open; started by startNode. */
+  intents: IntentSweeper;
 }
 
 export interface ServiceDeps {
@@ -143,6 +146,17 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
     events,
     organizationId: d.organizationId,
   });
+  const intents = new IntentSweeper({
+    store: d.store,
+    audit,
+    auditor,
+    keyring,
+    links,
+    forgetPatient: (account) => breakGlass.forgetPatient(account),
+    // a younger intent may belong to a write still in flight in another API process
+    graceMs: 60_000,
+    logger: d.logger,
+  });
   events.on("patient.alert", (alert) => {
     notifications
       .notify(alert.account, alert.kind, alert.detail)
@@ -207,6 +221,7 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
     referrals,
     locators,
     federation,
+    intents,
   };
 }
 

@@ -35,6 +35,9 @@ import { openStore, type Store } from "../store/database.js";
 import { getMeta } from "../store/meta.js";
 import { resolveDeployment } from "./deployment.js";
 import { createLogger } from "./logger.js";
+
+/** How often the node completes the intents a crash left open (src/records/intentSweeper.ts). */
+const INTENT_SWEEP_INTERVAL_MS = 5 * 60_000;
 import { loadOrCreateNodeKey, type NodeKey } from "./nodeKey.js";
 
 /** Everything a running node is made of; rooms and routes take what they need from it. */
@@ -191,6 +194,9 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
       await services.referrals.reconcile();
       await services.locators.start();
       cleanups.push(() => services.locators.stop());
+      // in the background: the log appended since the last sweep is read in pages
+      services.intents.start(INTENT_SWEEP_INTERVAL_MS);
+      cleanups.push(() => services.intents.stop());
     }
     cleanups.push(() => services.subscriptions.idle());
 

@@ -4,7 +4,10 @@
  * between entries to `Type/id`, resolves conditional references, and orders the entries.
  *
  * Ids: a resource's own id is kept; else a `urn:uuid:` fullUrl gives its uuid; else the id of an
- * absolute fullUrl or of a `PUT Type/id` request; else a fresh random uuid.
+ * absolute fullUrl or of a `PUT Type/id` request; else a fresh random uuid. With `serverIds` (a
+ * caller that may not choose ids, docs/access-rules.md "Ids"), every POST entry of a patient's
+ * record gets a fresh uuid instead and the bundle's references to its old `Type/id` follow it, so
+ * an import cannot tell a hidden id from a free one; PUT entries keep their id (an update).
  * Conditional references (`Organization?identifier=system|value`, as Synthea writes for the
  * Organization, Practitioner and Location entries it creates with `ifNoneExist`) resolve to the
  * entry of that type in the same bundle with that identifier. When no entry matches, the
@@ -18,6 +21,7 @@
 import { randomUUID } from "node:crypto";
 import { BaseError } from "../errors/BaseError.js";
 import { CONDITIONAL_REFERENCE_RE } from "./fhirDatatypes.js";
+import { DIRECTORY_TYPES } from "./recordWrite.js";
 import type { FhirResource } from "./fhirTypes.js";
 import { validateBundle, validateResource } from "./validateResource.js";
 
@@ -82,10 +86,11 @@ function rewrite(
  * @returns entries ready for the repository, each resource valid on its own
  * @throws BaseError("invalid") for a bad bundle, a duplicate id or an unresolvable reference
  */
-export function planBundleImport(input: unknown): BundleImportPlan {
+export function planBundleImport(input: unknown, options: { serverIds?: boolean } = {}): BundleImportPlan {
   const bundle = validateBundle(input);
   const planned: (PlannedEntry & { index: number })[] = [];
   const byFullUrl = new Map<string, string>();
+  const renamed = new Map<string, string>();
   const seen = new Set<string>();
   for (const [index, entry] of bundle.entry.entries()) {
     const request = entry.request;
@@ -96,19 +101,19 @@ export function planBundleImport(input: unknown): BundleImportPlan {
     const fromUrl =
       request?.method === "PUT" ? ABSOLUTE_RE.exec(`/${request.url.split("?")[0] ?? ""}`) : null;
     const fromFull = entry.fullUrl === undefined ? null : ABSOLUTE_RE.exec(entry.fullUrl);
-    const id =
-      resource.id ??
-      UUID_URN_RE.exec(entry.fullUrl ?? "")?.[1] ??
-      fromFull?.[2] ??
-      fromUrl?.[2] ??
-      randomUUID();
+    const method = request?.method === "PUT" ? "PUT" : "POST";
+    const given = resource.id ?? UUID_URN_RE.exec(entry.fullUrl ?? "")?.[1] ?? fromFull?.[2] ?? fromUrl?.[2];
+    const fresh =
+      given === undefined ||
+      (options.serverIds === true && method === "POST" && !DIRECTORY_TYPES.has(resource.resourceType));
+    const id = fresh ? randomUUID() : given;
     resource.id = id;
     const local = `${resource.resourceType}/${id}`;
     if (seen.has(local))
       throw invalidEntry(index, "has the same type and id as an earlier entry", ".resource.id");
     seen.add(local);
+    if (given !== undefined && given !== id) renamed.set(`${resource.resourceType}/${given}`, local);
     if (entry.fullUrl !== undefined) byFullUrl.set(entry.fullUrl, local);
-    const method = request?.method === "PUT" ? "PUT" : "POST";
     const item: PlannedEntry & { index: number } = { index, resource, method };
     if (entry.fullUrl !== undefined) item.fullUrl = entry.fullUrl;
     if (request?.ifNoneExist !== undefined) item.ifNoneExist = request.ifNoneExist;
@@ -126,7 +131,7 @@ export function planBundleImport(input: unknown): BundleImportPlan {
   };
   for (const p of planned) {
     rewrite(p.resource, (ref, holder) => {
-      const direct = byFullUrl.get(ref);
+      const direct = byFullUrl.get(ref) ?? renamed.get(ref);
       if (direct !== undefined) {
         holder.reference = direct;
         return;

@@ -19,6 +19,7 @@ import { directoryDecision, isOperator, isRecorder, notKnown } from "./accessDec
 import { crashPoint } from "./crashPoint.js";
 import { STORED_VERSION_COLUMNS, type StoredVersion } from "./recordSearchSql.js";
 import { planBundleImport } from "./bundlePlan.js";
+import { eraseRows } from "./eraseRows.js";
 import { PatientLinks } from "./patientLinks.js";
 import { WriteAuthorizer } from "./writeAuthorizer.js";
 import { prepareWrite, type CurrentVersion, type PrepareHost } from "./recordPrepare.js";
@@ -87,7 +88,8 @@ export class RecordRepository {
    * Creates a resource. The id is the server's, except that the node's own recorders (and jobs)
    * may bring their source system's id (src/records/accessDecision.ts `isRecorder`), and anyone a
    * directory resource's (directory resources are public); a create naming an existing id is an
-   * update of it, authorized as one.
+   * update of it, authorized as one. Nobody else chooses ids: a create at a hidden id could not
+   * answer as one at a free id does (docs/access-rules.md, "Ids").
    */
   async create(principal: Principal, input: unknown): Promise<FhirResource> {
     const resource = validateResource(input);
@@ -316,18 +318,7 @@ export class RecordRepository {
     try {
       await this.#d.keyring.erase(`Patient/${patientId}`);
       if (account) await this.#d.breakGlass?.forgetPatient(account);
-      const { db } = this.#d.store;
-      count = await db.transaction().execute(async (tx) => {
-        const rows = await tx
-          .selectFrom("resources")
-          .select(["type", "id"])
-          .where("patient_id", "=", patientId)
-          .execute();
-        for (const r of rows)
-          await tx.deleteFrom("search_tokens").where("type", "=", r.type).where("id", "=", r.id).execute();
-        await tx.updateTable("resources").set({ deleted: 1 }).where("patient_id", "=", patientId).execute();
-        return rows.length;
-      });
+      count = await eraseRows(this.#d.store.db, patientId);
     } catch (error) {
       this.#rows?.clear();
       await this.#audit(principal, { action: "erase", decision: "permit", patient, reason: "not committed" });
@@ -401,7 +392,8 @@ export class RecordRepository {
     input: unknown,
     options: { patientAccount?: Address | undefined } = {},
   ): Promise<FhirResource> {
-    const plan = planBundleImport(input);
+    const chooses = this.#choosesIds(principal);
+    const plan = planBundleImport(input, { serverIds: !chooses });
     const prepared: PreparedWrite[] = [];
     const versions = new Map<string, CurrentVersion>();
     try {
@@ -411,7 +403,9 @@ export class RecordRepository {
           resource = withAccount(resource, options.patientAccount);
         }
         const key = `${resource.resourceType}/${resource.id}`;
-        const p = await prepareWrite(this.#prepareHost, principal, resource, "import", versions.get(key));
+        // a PUT entry of a caller that does not choose ids updates an existing resource
+        const intent = entry.method === "PUT" && !chooses ? "update" : "import";
+        const p = await prepareWrite(this.#prepareHost, principal, resource, intent, versions.get(key));
         versions.set(key, {
           versionId: p.versionId,
           patientId: p.patientId ?? null,

@@ -49,10 +49,19 @@ async function inspect(store: Store) {
   return { versions, erased: erasedKey?.erased_at != null, entries };
 }
 
+/** Completes the intents left open, as a node does at start (no grace period here). */
+async function sweep(db: string, dataDir: string): Promise<number> {
+  const ran = await run(db, dataDir, "sweep");
+  expect(ran.code).toBe(0);
+  return Number(/completed (\d+)/.exec(ran.stderr)?.[1] ?? Number.NaN);
+}
+
 /**
  * Issue 13 item 7: a write or an erasure was committed before its audit entry, so a crash in
  * between left a change with no entry. The node is killed with SIGKILL right after the durable
- * intent entry, and right after the commit; on reopening, every committed change has its entry.
+ * intent entry, and right after the commit; on reopening, every committed change has its entry,
+ * and the sweep a node runs at start completes each open intent with the outcome the database
+ * shows (and nothing else: a second sweep adds nothing).
  */
 describe.each(engines)("a write and its audit entry under SIGKILL (%s)", (engine) => {
   const dirs: string[] = [];
@@ -86,6 +95,19 @@ describe.each(engines)("a write and its audit entry under SIGKILL (%s)", (engine
     }
   }
 
+  /** The index of the intent entry that names `ref`. */
+  async function openIndexOf(db: string, ref: string): Promise<number | undefined> {
+    const store = await openStore(db.startsWith("postgres") ? { databaseUrl: db } : { sqlitePath: db });
+    try {
+      const log = await AuditLog.open(store);
+      const all = await log.entries({ patient: CRASH_PATIENT, limit: 1000 });
+      log.stopBackground();
+      return all.find((e) => e.entry.reason === "intent" && e.entry.resources?.includes(ref))?.index;
+    } finally {
+      await store.close();
+    }
+  }
+
   const about = (entries: Awaited<ReturnType<typeof inspect>>["entries"], action: string, ref?: string) =>
     entries.filter((e) => e.action === action && (ref === undefined || e.resources?.includes(ref)));
 
@@ -113,6 +135,16 @@ describe.each(engines)("a write and its audit entry under SIGKILL (%s)", (engine
         expect(versions).toEqual([1, 2]);
         expect(written).toEqual(["intent", "committed"]);
       }
+      expect(await sweep(db, dataDir)).toBe(point ? 1 : 0);
+      expect(await sweep(db, dataDir)).toBe(0);
+      const after = await afterRun(db);
+      const intentIndex = (await openIndexOf(db, v2)) ?? -1;
+      const outcome = about(after.entries, "update", v2).map((e) => e.reason);
+      if (point === "write:after-intent")
+        expect(outcome).toEqual(["intent", `not committed: completes intent ${intentIndex}`]);
+      else if (point === "write:after-commit")
+        expect(outcome).toEqual(["intent", `committed: completes intent ${intentIndex}`]);
+      else expect(outcome).toEqual(["intent", "committed"]);
     }
   }, 300_000);
 
@@ -128,6 +160,13 @@ describe.each(engines)("a write and its audit entry under SIGKILL (%s)", (engine
       expect(erased).toBe(point !== "erase:after-intent");
       if (point === undefined) expect(reasons).toEqual(["intent", "committed: crypto-shredded 2 resources"]);
       else expect(reasons).toEqual(["intent"]);
+      expect(await sweep(db, dataDir)).toBe(point ? 1 : 0);
+      expect(await sweep(db, dataDir)).toBe(0);
+      const after = about((await afterRun(db)).entries, "erase").map((e) => e.reason);
+      if (point === "erase:after-intent") expect(after[1]).toMatch(/^not committed: completes intent \d+$/);
+      else if (point === "erase:after-commit")
+        expect(after[1]).toMatch(/^committed: crypto-shredded 2 resources; completes intent \d+$/);
+      expect(after).toHaveLength(2);
     }
   }, 300_000);
 });
