@@ -247,7 +247,13 @@ export class Relayer {
         const revert = await this.#revertStanding(call, nonce);
         // Not yet decidable: this intent, and every one after it (they keep their order), waits
         // until this sender's transactions in flight are in a block.
-        if (revert === undefined) return;
+        if (revert === undefined) {
+          this.#o.logger?.debug(
+            { id: row.id, nonce },
+            "relayer: simulation reverted on a block without the transactions sent before; retrying",
+          );
+          return;
+        }
         await this.#fail(row.id, revert);
         continue;
       }
