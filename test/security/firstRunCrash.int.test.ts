@@ -114,7 +114,8 @@ async function dataDir(engine: "sqlite" | "postgres"): Promise<DataDir> {
 
 /** `carechain start --demo` as a real process, its JSON log lines collected. */
 function start(d: DataDir, port: number, crashAt?: string): Run {
-  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: "info", ...d.env };
+  // CARECHAIN_DEBUG: an unexpected error's stack is in the lines a failure shows
+  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: "info", CARECHAIN_DEBUG: "1", ...d.env };
   delete env.CARECHAIN_CRASH_AT;
   if (crashAt) env.CARECHAIN_CRASH_AT = crashAt;
   const child = spawn(
@@ -183,7 +184,7 @@ async function restartAndCheck(d: DataDir, port: number): Promise<void> {
   const run = start(d, port);
   try {
     const outcome = await run.waitFor(SETTLED);
-    expect(outcome).toMatch(SEEDED);
+    expect(outcome, run.lines.slice(-8).join(" | ")).toMatch(SEEDED);
     await expectCompleteDemo(d, `http://127.0.0.1:${port}`);
   } finally {
     if (run.child.exitCode === null) run.child.kill("SIGTERM");
@@ -290,7 +291,10 @@ describe.concurrent(
           const outcome = await first.waitFor(SETTLED).catch(() => undefined);
           if (outcome !== undefined) first.child.kill("SIGKILL");
           expect(outcome, "the first start ended its seeding instead of reaching the point").toBeUndefined();
-          expect(await first.exited).toEqual({ code: null, signal: "SIGKILL" });
+          expect(await first.exited, first.lines.slice(-8).join(" | ")).toEqual({
+            code: null,
+            signal: "SIGKILL",
+          });
           await restartAndCheck(d, port);
         }),
     );
