@@ -2,6 +2,8 @@ import { randomUUID } from "node:crypto";
 import type { Kysely } from "kysely";
 import type { Address } from "viem";
 import type { Auditor } from "../audit/auditor.js";
+import { decryptRecord, encryptRecord } from "../crypto/envelope.js";
+import type { PatientKeyring } from "../crypto/patientKeys.js";
 import type { Principal } from "../model/principal.js";
 import { BaseError } from "../errors/BaseError.js";
 import type { Schema } from "../store/schema.js";
@@ -16,6 +18,11 @@ export interface BreakGlassDeps {
   notifications: PatientNotifications;
   /** Where openings and refusals are audited. */
   audit?: Pick<Auditor, "record"> | undefined;
+  /**
+   * Seals each stated reason under a key of the patient's account, so the reason is unreadable at
+   * rest and gone for good when the patient erases their record (without it: kept in clear).
+   */
+  keyring?: PatientKeyring | undefined;
   /** Unix seconds. */
   now?: () => number;
 }
@@ -26,8 +33,9 @@ export interface BreakGlassDeps {
  * and flags the patient. The open sessions, each with the patient's current permission, are held
  * in memory for the decision's hot path and reloaded whenever the "break-glass" version moves
  * (an opening, a settings change or an erasure, in any process; see {@link follow}). The stated
- * reason is kept for accountability until the patient erases their record, which removes it and
- * ends their open sessions.
+ * reason is kept for accountability, sealed under a key of the patient's account (AES-256-GCM, as
+ * records are), until the patient erases their record, which shreds that key, blanks the reason
+ * and ends their open sessions.
  */
 export class BreakGlassSessions {
   readonly #d: BreakGlassDeps;
@@ -58,11 +66,65 @@ export class BreakGlassSessions {
     for (const row of rows) {
       open.set(sessionKey(row.practitioner, row.patient), {
         allowedByPatient: Number(row.break_glass_allowed ?? 0) === 1,
-        reason: row.reason,
+        reason: await this.#unseal(row.patient, row.reason, row.started_at),
         startedAt: Number(row.started_at),
       });
     }
     this.#open = open;
+  }
+
+  /**
+   * Seals the reasons stored in clear (by a node without a keyring, or before reasons were sealed).
+   * @returns how many were sealed
+   */
+  async sealStoredReasons(): Promise<number> {
+    if (this.#d.keyring === undefined) return 0;
+    const rows = await this.#d.db
+      .selectFrom("break_glass_sessions")
+      .select(["id", "patient", "reason", "started_at"])
+      .where("reason", "not like", `${SEALED}%`)
+      .where("reason", "!=", "")
+      .execute();
+    for (const row of rows) {
+      const sealed = await this.#seal(row.patient, row.reason, row.started_at);
+      await this.#d.db
+        .updateTable("break_glass_sessions")
+        .set({ reason: sealed })
+        .where("id", "=", row.id)
+        .where("reason", "=", row.reason)
+        .execute();
+    }
+    return rows.length;
+  }
+
+  /** The reason as stored: sealed under the patient account's key (bound to the session). */
+  async #seal(patient: string, reason: string, startedAt: number): Promise<string> {
+    const keyring = this.#d.keyring;
+    if (keyring === undefined) return reason;
+    const { ciphertext } = await encryptRecord(
+      keyring,
+      patient.toLowerCase(),
+      Buffer.from(reason, "utf8"),
+      reasonAad(patient, startedAt),
+    );
+    return `${SEALED}${Buffer.from(ciphertext).toString("base64")}`;
+  }
+
+  async #unseal(patient: string, stored: string, startedAt: number): Promise<string> {
+    if (!stored.startsWith(SEALED) || this.#d.keyring === undefined) return stored;
+    try {
+      const bytes = Buffer.from(stored.slice(SEALED.length), "base64");
+      const plain = await decryptRecord(
+        this.#d.keyring,
+        patient.toLowerCase(),
+        bytes,
+        reasonAad(patient, startedAt),
+      );
+      return Buffer.from(plain).toString("utf8");
+    } catch {
+      // the patient's key is gone (erased): the reason is too
+      return "";
+    }
   }
 
   /** The practitioner's open session on the patient, as the decision takes it (no database read). */
@@ -107,6 +169,7 @@ export class BreakGlassSessions {
    */
   async forgetPatient(patientAccount: string): Promise<void> {
     const now = this.#now();
+    await this.#d.keyring?.erase(patientAccount.toLowerCase());
     await this.#d.db.transaction().execute(async (tx) => {
       await tx
         .updateTable("break_glass_sessions")
@@ -139,6 +202,8 @@ export class BreakGlassSessions {
       throw new BaseError("forbidden", "the patient does not allow break-glass access");
     const startedAt = this.#now();
     const session = { id: randomUUID(), expiresAt: startedAt + BREAK_GLASS_SECONDS };
+    // sealed outside the transaction: the keyring reads (and may create) the key on its own connection
+    const sealed = await this.#seal(patientAccount, reason, startedAt);
     await this.#d.db.transaction().execute(async (tx) => {
       await tx
         .insertInto("break_glass_sessions")
@@ -147,7 +212,7 @@ export class BreakGlassSessions {
           practitioner: principal.account.toLowerCase(),
           organization: principal.organization ?? null,
           patient: patientAccount.toLowerCase(),
-          reason,
+          reason: sealed,
           started_at: startedAt,
           expires_at: session.expiresAt,
         })
@@ -166,6 +231,14 @@ export class BreakGlassSessions {
   ): Promise<void> {
     await this.#d.audit?.record(principal, { action: "break-glass", decision, patient, reason });
   }
+}
+
+/** Marks a sealed reason: base64 of the envelope (src/crypto/envelope.ts). */
+const SEALED = "sealed:v1:";
+
+/** What a sealed reason is bound to: its patient and session start, so it cannot be moved to another row. */
+function reasonAad(patient: string, startedAt: number): string {
+  return `break-glass/${patient.toLowerCase()}/${Number(startedAt)}`;
 }
 
 function sessionKey(practitioner: string, patient: string): string {

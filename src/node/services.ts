@@ -104,6 +104,7 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
     settings,
     notifications,
     audit: auditor,
+    keyring,
   });
   breakGlass.follow(shared);
   await breakGlass.reload();

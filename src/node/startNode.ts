@@ -194,6 +194,7 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
       await services.referrals.reconcile();
       await services.locators.start();
       cleanups.push(() => services.locators.stop());
+      await services.breakGlass.sealStoredReasons();
       // in the background: the log appended since the last sweep is read in pages
       services.intents.start(INTENT_SWEEP_INTERVAL_MS);
       cleanups.push(() => services.intents.stop());

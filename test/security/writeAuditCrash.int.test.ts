@@ -3,13 +3,20 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import type { Address } from "viem";
 import { AuditLog } from "../../src/audit/auditLog.js";
+import { Auditor } from "../../src/audit/auditor.js";
+import { loadOrCreateLocalKeyProvider } from "../../src/crypto/keyProvider.js";
+import { PatientKeyring } from "../../src/crypto/patientKeys.js";
+import { IntentSweeper } from "../../src/records/intentSweeper.js";
+import { PatientLinks } from "../../src/records/patientLinks.js";
 import { openStore, type Store } from "../../src/store/database.js";
 import { engines, freshDatabase, type FreshDatabase } from "../support/stores.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const WORKER = join(ROOT, "test", "support", "recordWriteWorker.ts");
 const CRASH_PATIENT = "0x00000000000000000000000000000000000C4a54";
+const SWEEPER_NODE = "0x000000000000000000000000000000000000a0de" as Address;
 
 /** Runs the records worker once; resolves with how it ended. */
 function run(db: string, dataDir: string, op: string, crashAt?: string) {
@@ -49,11 +56,27 @@ async function inspect(store: Store) {
   return { versions, erased: erasedKey?.erased_at != null, entries };
 }
 
-/** Completes the intents left open, as a node does at start (no grace period here). */
+/** Completes the intents left open, as a node does at start (in this process, no grace period). */
 async function sweep(db: string, dataDir: string): Promise<number> {
-  const ran = await run(db, dataDir, "sweep");
-  expect(ran.code).toBe(0);
-  return Number(/completed (\d+)/.exec(ran.stderr)?.[1] ?? Number.NaN);
+  const store = await openStore(db.startsWith("postgres") ? { databaseUrl: db } : { sqlitePath: db });
+  const log = await AuditLog.open(store);
+  try {
+    const keyring = new PatientKeyring(store, loadOrCreateLocalKeyProvider(join(dataDir, "master-key")));
+    const sweeper = new IntentSweeper({
+      store,
+      audit: log,
+      auditor: new Auditor(log, SWEEPER_NODE),
+      keyring,
+      links: new PatientLinks(store),
+      graceMs: 0,
+    });
+    const { completed } = await sweeper.sweep();
+    await log.flush();
+    return completed;
+  } finally {
+    log.stopBackground();
+    await store.close();
+  }
 }
 
 /**

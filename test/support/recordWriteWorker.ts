@@ -10,7 +10,6 @@
  *   seed   - imports Patient/crash-p (linked to <account>) and Condition/crash-c
  *   update - writes version 2 of Condition/crash-c
  *   erase  - crypto-shreds Patient/crash-p
- *   sweep  - completes the intents a crash left open (src/records/intentSweeper.ts, no grace period)
  */
 import { join } from "node:path";
 import type { Address } from "viem";
@@ -23,8 +22,6 @@ import { loadOrCreateLocalKeyProvider } from "../../src/crypto/keyProvider.js";
 import { PatientKeyring } from "../../src/crypto/patientKeys.js";
 import { EventBus } from "../../src/events/eventBus.js";
 import { BlindIndex } from "../../src/records/blindIndex.js";
-import { IntentSweeper } from "../../src/records/intentSweeper.js";
-import { PatientLinks } from "../../src/records/patientLinks.js";
 import { RecordRepository } from "../../src/records/repository.js";
 import { openStore } from "../../src/store/database.js";
 
@@ -33,7 +30,7 @@ const ORG = `0x${"0c".repeat(32)}` as const;
 
 const [db, dataDir, op, account] = process.argv.slice(2);
 if (!db || !dataDir || !op || !account) {
-  console.error("usage: recordWriteWorker <db> <dataDir> <seed|update|erase|sweep> <account>");
+  console.error("usage: recordWriteWorker <db> <dataDir> <seed|update|erase> <account>");
   process.exit(2);
 }
 const store = await openStore(db.startsWith("postgres") ? { databaseUrl: db } : { sqlitePath: db });
@@ -78,17 +75,6 @@ if (op === "seed") {
   await records.update(job, "Condition", "crash-c", condition("2024-02-02"));
 } else if (op === "erase") {
   await records.erasePatient(job, "crash-p");
-} else if (op === "sweep") {
-  const sweeper = new IntentSweeper({
-    store,
-    audit,
-    auditor,
-    keyring,
-    links: new PatientLinks(store),
-    graceMs: 0,
-  });
-  const { completed } = await sweeper.sweep();
-  console.error(`completed ${completed}`);
 }
 audit.stopBackground();
 await store.close();
