@@ -62,11 +62,16 @@ export class Anchorer {
 
   constructor(private readonly o: AnchorerOptions) {}
 
-  /** Starts the periodic check (every min(interval, 200 ms)). */
+  /**
+   * Starts the periodic check (every min(interval, 200 ms)). An anchor intended by an earlier run
+   * and not yet landed is the one in flight: the next head waits for it, so its consistency proof
+   * starts from the anchor the ledger will then hold.
+   */
   async start(): Promise<void> {
     const latest = await this.o.log.latestTreeHead();
     this.#lastSize = latest?.treeSize ?? 0;
     this.#lastAt = Date.now();
+    this.#inFlight = (await this.o.outbox.latestUnsettled(this.#keyPrefix))?.idem_key;
     try {
       await this.check();
     } catch (err) {
@@ -144,7 +149,7 @@ export class Anchorer {
       // an intent re-derived after a crash is the same write.
       const proof =
         anchored === undefined ? [] : await this.o.log.consistencyProof(anchored.treeSize, head.treeSize);
-      const key = `anchor:${head.node.toLowerCase()}:${head.treeSize}`;
+      const key = `${this.#keyPrefix}${head.treeSize}`;
       await this.o.outbox.intend({
         key,
         contract: "AuditAnchor",
@@ -171,6 +176,11 @@ export class Anchorer {
     } finally {
       this.#busy = false;
     }
+  }
+
+  /** Outbox keys of this node's anchors: `anchor:<node>:<tree size>`. */
+  get #keyPrefix(): string {
+    return `anchor:${this.o.signer.address.toLowerCase()}:`;
   }
 
   /** Indexer handler: marks this node's tree heads anchored when the ledger says so. */

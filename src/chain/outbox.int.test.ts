@@ -83,4 +83,19 @@ describe.each(engines)("Outbox on %s", (engine) => {
     expect(await outbox.get(a.id)).toMatchObject({ status: "signed", tx_hash: "0xh", block_number: null });
     await expect(outbox.waitFor(a.id, 50)).rejects.toMatchObject({ kind: "timeout" });
   });
+
+  it("latestUnsettled finds the newest pending or signed intent under a key prefix, and only there", async () => {
+    const write = (key: string) => outbox.intend({ ...intent, key });
+    const settled = await write("anchor:0xa1:1");
+    await outbox.markConfirmed(settled.id, 1);
+    expect(await outbox.latestUnsettled("anchor:0xa1:")).toBeUndefined();
+    const signed = await write("anchor:0xa1:2");
+    await outbox.markSigned(signed.id, "0xabc", 0, "0xh", "0xr");
+    await write("anchor:0xa10:3");
+    await write("xanchor:0xa1:4");
+    expect(await outbox.latestUnsettled("anchor:0xa1:")).toMatchObject({ idem_key: "anchor:0xa1:2" });
+    await write("anchor:0xa1:5");
+    expect(await outbox.latestUnsettled("anchor:0xa1:")).toMatchObject({ idem_key: "anchor:0xa1:5" });
+    expect(await outbox.latestUnsettled("anchor:0xa1%")).toBeUndefined();
+  });
 });

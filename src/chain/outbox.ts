@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import type { Selectable } from "kysely";
+import { sql, type Selectable } from "kysely";
 import { BaseError } from "../errors/BaseError.js";
 import type { Store } from "../store/database.js";
 import type { OutboxStatus, OutboxTable } from "../store/schema.js";
@@ -178,6 +178,21 @@ export class Outbox {
   onIntent(listener: (id: number) => void): () => void {
     this.#events.on("intent", listener);
     return () => this.#events.off("intent", listener);
+  }
+
+  /**
+   * The newest intent not yet confirmed or failed whose idempotency key starts with `keyPrefix`:
+   * what a writer that keeps one intent of a kind in flight finds again after a restart.
+   */
+  async latestUnsettled(keyPrefix: string): Promise<OutboxRow | undefined> {
+    return this.#store.db
+      .selectFrom("outbox")
+      .selectAll()
+      .where("status", "in", ["pending", "signed"])
+      .where(sql<string>`substr(idem_key, 1, ${keyPrefix.length})`, "=", keyPrefix)
+      .orderBy("id", "desc")
+      .limit(1)
+      .executeTakeFirst();
   }
 
   /** Rows awaiting a signature, oldest first. */

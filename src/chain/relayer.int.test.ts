@@ -227,6 +227,72 @@ describe.each(engines)("Relayer on %s", (engine) => {
   });
 });
 
+describe.each(engines)("Relayer on a ledger that mines after it answers, on %s", (engine) => {
+  let anvil: Anvil | undefined;
+  let t: TestStore | undefined;
+  let relayer: Relayer | undefined;
+  afterAll(async () => {
+    await relayer?.stop();
+    await anvil?.stop();
+    await t?.dispose();
+  });
+
+  it("fails an intent by simulation only on a block holding the transactions sent before it", async () => {
+    // Mining once a second, as a QBFT network does: eth_sendRawTransaction answers before the
+    // transaction is in a block, so the next intent is simulated on a block without it.
+    anvil = await startAnvil({ blockTime: 1 });
+    const account = privateKeyToAccount(generatePrivateKey());
+    const clients = await createChainClients(anvil.rpcUrl, account);
+    const deployment = await deployContracts(clients);
+    t = await freshStore(engine);
+    const outbox = new Outbox(t.store);
+    const orgId = keccak256(stringToHex(`mines-later-${engine}`));
+    const practitioner = privateKeyToAccount(generatePrivateKey()).address;
+    const unknownOrg = keccak256(stringToHex(`never-registered-${engine}`));
+    const role = keccak256(stringToHex("physician"));
+    // Intended together, as the demo seeding does: the second needs the first in a block.
+    const register = await outbox.intend({
+      key: "register",
+      contract: "ParticipantRegistry",
+      functionName: "registerOrganization",
+      args: [orgId, "Clinic", 1, "https://clinic.example", privateKeyToAccount(generatePrivateKey()).address],
+    });
+    const add = await outbox.intend({
+      key: "add",
+      contract: "ParticipantRegistry",
+      functionName: "addPractitioner",
+      args: [orgId, practitioner, role],
+    });
+    const doomed = await outbox.intend({
+      key: "doomed",
+      contract: "ParticipantRegistry",
+      functionName: "addPractitioner",
+      args: [unknownOrg, practitioner, role],
+    });
+    relayer = new Relayer({
+      store: t.store,
+      outbox,
+      clients,
+      account,
+      contracts: addressBookOf(deployment),
+      pollMs: 50,
+    });
+    relayer.start();
+
+    const [registered, added] = await Promise.all([
+      outbox.waitFor(register.id, 15_000),
+      outbox.waitFor(add.id, 15_000),
+    ]);
+    expect(added.sender_nonce).toBe(registered.sender_nonce! + 1);
+    expect(added.block_number).toBeGreaterThanOrEqual(registered.block_number!);
+    // a revert that stands on such a block still fails the intent, unsent
+    await expect(outbox.waitFor(doomed.id, 15_000)).rejects.toMatchObject({
+      details: `ParticipantUnknownOrganization(${unknownOrg})`,
+    });
+    expect(await outbox.get(doomed.id)).toMatchObject({ status: "failed", tx_hash: null });
+  });
+});
+
 describe.each(engines)("Relayer through a ledger outage on %s", (engine) => {
   const dir = mkdtempSync(join(tmpdir(), "carechain-outage-"));
   let anvil: Anvil | undefined;
@@ -305,7 +371,7 @@ describe("Relayer after the embedded ledger lost its tail", () => {
     anvil = await startAnvil({ dataDir: dir, stateInterval: 3600 });
     const port = anvil.port;
     const account = privateKeyToAccount(generatePrivateKey());
-    let clients = await createChainClients(anvil.rpcUrl, account, { retryCount: 0, timeout: 1000 });
+    const clients = await createChainClients(anvil.rpcUrl, account);
     const deployment = await deployContracts(clients);
     await anvil.stop();
     anvil = await startAnvil({ dataDir: dir, port, stateInterval: 3600 });
@@ -313,14 +379,16 @@ describe("Relayer after the embedded ledger lost its tail", () => {
 
     t = await freshStore("sqlite");
     const outbox = new Outbox(t.store);
-    relayer = new Relayer({
-      store: t.store,
-      outbox,
-      clients,
-      account,
-      contracts: addressBookOf(deployment),
-      pollMs: 50,
-    });
+    const newRelayer = () =>
+      new Relayer({
+        store: t!.store,
+        outbox,
+        clients,
+        account,
+        contracts: addressBookOf(deployment),
+        pollMs: 50,
+      });
+    relayer = newRelayer();
     relayer.start();
     const p = await patientSignature(deployment);
     const { id } = await outbox.intend({
@@ -332,18 +400,25 @@ describe("Relayer after the embedded ledger lost its tail", () => {
     const before = await outbox.waitFor(id, 10_000);
     expect(before.block_number).toBeGreaterThan(Number(dumpedHead));
 
+    // The embedded ledger and its node are killed together; both start again.
+    await relayer.stop();
     process.kill(anvil.pid, "SIGKILL");
     await anvil.stop();
     anvil = await startAnvil({ dataDir: dir, port, stateInterval: 3600 });
-    clients = await createChainClients(anvil.rpcUrl, account);
+    expect(await clients.publicClient.getBlockNumber({ cacheTime: 0 })).toBe(dumpedHead);
     expect(await isPatientOnChain(clients, deployment, p.patient)).toBe(false);
+    expect(await outbox.get(id)).toMatchObject({ status: "confirmed", block_number: before.block_number });
 
-    const deadline = Date.now() + 10_000;
+    relayer = newRelayer();
+    relayer.start();
+    const deadline = Date.now() + 20_000;
     while (!(await isPatientOnChain(clients, deployment, p.patient)) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
     }
     expect(await isPatientOnChain(clients, deployment, p.patient)).toBe(true);
     const after = await outbox.waitFor(id, 10_000);
     expect(after.tx_hash).toBe(before.tx_hash);
+    const receipt = await clients.publicClient.getTransactionReceipt({ hash: after.tx_hash as Hex });
+    expect(Number(receipt.blockNumber)).toBe(after.block_number);
   });
 });

@@ -59,7 +59,8 @@ const activeSenders = new Set<string>();
 
 /**
  * Submits outbox intents to the ledger exactly once. Each intent is simulated (a revert fails it
- * for good), signed locally with the next nonce, stored as "signed" with its raw transaction and
+ * for good, once it is repeated on a block holding every transaction sent before it), signed
+ * locally with the next nonce, stored as "signed" with its raw transaction and
  * hash, and only then broadcast. A signed row is settled by its receipt; until then the same raw
  * transaction is rebroadcast, so with its fixed nonce it lands at most once, across crashes,
  * restarts and ledger outages. One relayer per sender account.
@@ -239,17 +240,25 @@ export class Relayer {
         pc.estimateGas({ account: this.#sender, to: call.to, data: call.data }),
         pc.getTransactionCount({ address: this.#sender, blockTag: "pending" }),
       ]);
+      if (counted.status === "rejected") throw counted.reason;
+      const nonce = Math.max(counted.value, (await this.#o.outbox.highestNonce(this.#sender)) + 1);
       if (simulated.status === "rejected") {
-        const revert = revertOf(simulated.reason);
-        if (revert === undefined) throw simulated.reason;
+        if (revertOf(simulated.reason) === undefined) throw simulated.reason;
+        const revert = await this.#revertStanding(call, nonce);
+        // Not yet decidable: this intent, and every one after it (they keep their order), waits
+        // until this sender's transactions in flight are in a block.
+        if (revert === undefined) {
+          this.#o.logger?.debug(
+            { id: row.id, nonce },
+            "relayer: simulation reverted on a block without the transactions sent before; retrying",
+          );
+          return;
+        }
         await this.#fail(row.id, revert);
         continue;
       }
       if (estimated.status === "rejected") throw estimated.reason;
-      if (counted.status === "rejected") throw counted.reason;
       const gas = estimated.value;
-      const pendingNonce = counted.value;
-      const nonce = Math.max(pendingNonce, (await this.#o.outbox.highestNonce(this.#sender)) + 1);
       const raw = await this.#o.account.signTransaction({
         chainId: this.#o.clients.chainId,
         type: "eip1559",
@@ -265,6 +274,33 @@ export class Relayer {
       crashPoint("relayer:signed");
       await this.#broadcast(row.id, raw);
       crashPoint("relayer:sent");
+    }
+  }
+
+  /**
+   * The revert of an intent whose simulation reverted, when it stands; undefined when it may still
+   * succeed. A ledger answers `eth_sendRawTransaction` before it mines the transaction (anvil within
+   * milliseconds, a QBFT network at its next block), so the latest block the simulation ran on may
+   * lack this sender's transactions sent just before, one of them perhaps what this intent needs
+   * (the organization it adds a practitioner to, the anchor its consistency proof starts from). A
+   * revert stands only when the simulation is repeated on a block that holds every transaction this
+   * sender signed: the sender's mined nonce count, read first, has reached `next`.
+   * @param call - The intent's call.
+   * @param next - The nonce the intent would be signed with (every lower one is signed or used).
+   */
+  async #revertStanding(call: IntentCall, next: number): Promise<string | undefined> {
+    const mined = await this.#o.clients.publicClient.getTransactionCount({
+      address: this.#sender,
+      blockTag: "latest",
+    });
+    if (mined < next) return undefined;
+    try {
+      await this.#simulate(call);
+      return undefined;
+    } catch (error) {
+      const revert = revertOf(error);
+      if (revert === undefined) throw error;
+      return revert;
     }
   }
 
