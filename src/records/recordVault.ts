@@ -32,6 +32,11 @@ export interface CurrentVersion {
 export class RecordVault {
   readonly rows: RecordRows;
   readonly #keyring: PatientKeyring;
+  /**
+   * Unblinded masks by row object. Only as long as the row lives (the cache drops its rows at
+   * every change and at erasure), and the gate checks erasure before it asks for a mask.
+   */
+  readonly #masks = new WeakMap<object, number>();
 
   constructor(rows: RecordRows, keyring: PatientKeyring) {
     this.rows = rows;
@@ -46,8 +51,13 @@ export class RecordVault {
   async mask(
     row: Pick<Candidate, "type" | "id" | "version_id" | "patient_id" | "categories">,
   ): Promise<number> {
+    // a row of the current-row cache is the same object read after read: unblind it once
+    const known = this.#masks.get(row);
+    if (known !== undefined) return known;
     const key = await this.#keyring.derivedKey(keyIdOf(row.patient_id), MASK_KEY_LABEL);
-    return unblindMask(Number(row.categories), maskPad(key, row.type, row.id, row.version_id));
+    const mask = unblindMask(Number(row.categories), maskPad(key, row.type, row.id, row.version_id));
+    this.#masks.set(row, mask);
+    return mask;
   }
 
   /**
