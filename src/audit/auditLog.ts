@@ -6,7 +6,7 @@
  * to the same database is detected by the primary key and the batch is retried on fresh state.
  */
 import type { Hex } from "viem";
-import { insertAuditEntries, isAuditRowConflict, writePatientMap } from "../store/auditRows.js";
+import { insertAuditEntries, isAuditRowConflict } from "../store/auditRows.js";
 import { getMeta } from "../store/meta.js";
 import { AUDIT_CHAINS_FROM } from "../store/migrations/014_audit_patient_chains.js";
 import type { Store } from "../store/database.js";
@@ -14,20 +14,21 @@ import type { AuditEntryTable, TreeHeadStatus } from "../store/schema.js";
 import { BaseError } from "../errors/BaseError.js";
 import { AppendBatcher } from "./appendBatcher.js";
 import { canonicalText } from "./canonicalText.js";
-import {
-  certainlyValidEntry,
-  decodeAuditEntry,
-  parseAuditEntry,
-  patientKey,
-  type AuditEntry,
-  type LoggedAuditEntry,
-} from "./auditEntry.js";
+import { certainlyValidEntry, parseAuditEntry, patientKey, type AuditEntry } from "./auditEntry.js";
 import { dbNodeSource, storedSize } from "./auditStore.js";
 import { buildConsistencyProof } from "./consistencyProof.js";
 import { buildInclusionProof } from "./inclusionProof.js";
 import { EMPTY_ROOT } from "./merkleHash.js";
-import { indexedUpTo, patientEntries, PatientIndexer } from "./patientIndex.js";
+import {
+  readEntries,
+  readEntriesContaining,
+  readEntry,
+  type EntryQuery,
+  type StoredAuditEntry,
+} from "./entryReader.js";
+import { indexedUpTo, PatientIndexer } from "./patientIndex.js";
 import { PatientMap } from "./patientMap.js";
+import { PatientMapPersister } from "./patientMapPersister.js";
 import { loadPatientMap, replayPatients, type LoadedPatientMap } from "./patientMapReplay.js";
 import type { PatientMapProof } from "./patientMapProof.js";
 import { pushLeaf, textLeafHash, type EdgeNode } from "./serverHash.js";
@@ -71,24 +72,7 @@ export interface AuditLogOptions {
   patientMapPersistMs?: number;
 }
 
-/** An entry as stored, with its position and leaf hash. */
-export interface StoredAuditEntry {
-  index: number;
-  entry: LoggedAuditEntry;
-  /** The canonical JSON that was hashed. */
-  text: string;
-  leafHash: Uint8Array;
-  createdAt: number;
-}
-
-export interface EntryQuery {
-  /** Only entries about this patient (address or pseudonymous id). */
-  patient?: string;
-  /** Only entries with a larger index (for paging). */
-  afterIndex?: number;
-  /** Default 100, at most 1000. */
-  limit?: number;
-}
+export type { EntryQuery, StoredAuditEntry } from "./entryReader.js";
 
 export class AuditLog {
   private frontier: EdgeNode[];
@@ -100,13 +84,7 @@ export class AuditLog {
   private lock: Promise<unknown> = Promise.resolve();
   private chains = true;
   private readonly patientMap: PatientMap;
-  /** The size the persisted patient map rows describe, when its version is kept (see `persistMap`). */
-  private persistedSize: number | undefined;
-  /** The running persist of the patient map, and the anchored size to persist after it. */
-  private persisting: Promise<void> | undefined;
-  private persistNext: number | undefined;
-  private persistedAt = Number.NEGATIVE_INFINITY;
-  private readonly persistEveryMs: number;
+  private readonly persister: PatientMapPersister;
 
   private constructor(
     private readonly store: Store,
@@ -119,10 +97,14 @@ export class AuditLog {
     this.treeSize = treeSize;
     this.frontier = frontier;
     this.patientMap = loaded.map;
-    this.persistedSize = loaded.persistedSize;
     this.source = dbNodeSource(store.db);
     this.now = options.now ?? Date.now;
-    this.persistEveryMs = options.patientMapPersistMs ?? 10_000;
+    this.persister = new PatientMapPersister(
+      store,
+      loaded.map,
+      loaded.persistedSize,
+      options.patientMapPersistMs ?? 10_000,
+    );
     this.patientIndex = new PatientIndexer(store, {
       ...(options.patientIndexDelayMs === undefined ? {} : { delayMs: options.patientIndexDelayMs }),
     });
@@ -215,13 +197,8 @@ export class AuditLog {
    * @param index - its index
    * @returns the entry, or undefined when there is none at that index
    */
-  async entry(index: number): Promise<StoredAuditEntry | undefined> {
-    const row = await this.store.db
-      .selectFrom("audit_entries")
-      .selectAll()
-      .where("idx", "=", index)
-      .executeTakeFirst();
-    return row === undefined ? undefined : fromRow(row);
+  entry(index: number): Promise<StoredAuditEntry | undefined> {
+    return readEntry(this.store.db, index);
   }
 
   /**
@@ -231,20 +208,8 @@ export class AuditLog {
    * @param query - patient, paging cursor and limit
    * @returns the entries
    */
-  async entries(query: EntryQuery = {}): Promise<StoredAuditEntry[]> {
-    const limit = Math.min(Math.max(query.limit ?? 100, 1), 1000);
-    if (query.patient !== undefined) {
-      const rows = await patientEntries(
-        this.store.db,
-        patientKey(query.patient),
-        query.afterIndex ?? -1,
-        limit,
-      );
-      return rows.map(fromRow);
-    }
-    let q = this.store.db.selectFrom("audit_entries").selectAll().orderBy("idx", "asc").limit(limit);
-    if (query.afterIndex !== undefined) q = q.where("idx", ">", query.afterIndex);
-    return (await q.execute()).map(fromRow);
+  entries(query: EntryQuery = {}): Promise<StoredAuditEntry[]> {
+    return readEntries(this.store.db, query);
   }
 
   /**
@@ -253,21 +218,12 @@ export class AuditLog {
    * entry here.
    * @param needles - exact substrings of the canonical text (no `%`, `_` or `\\`)
    */
-  async entriesContaining(
+  entriesContaining(
     needles: readonly string[],
     range: { afterIndex: number; throughIndex: number },
     limit: number,
   ): Promise<StoredAuditEntry[]> {
-    const rows = await this.store.db
-      .selectFrom("audit_entries")
-      .selectAll()
-      .where("idx", ">", range.afterIndex)
-      .where("idx", "<=", range.throughIndex)
-      .where((eb) => eb.or(needles.map((n) => eb("entry", "like", `%${n}%`))))
-      .orderBy("idx", "asc")
-      .limit(limit)
-      .execute();
-    return rows.map(fromRow);
+    return readEntriesContaining(this.store.db, needles, range, limit);
   }
 
   /** Brings the deferred patient index up to the current size now (it otherwise follows on a timer). */
@@ -421,47 +377,13 @@ export class AuditLog {
   /** Marks the head of `treeSize` anchored in `block` (by transaction `tx`). */
   async markAnchored(treeSize: number, block: number, tx?: Hex): Promise<void> {
     await markTreeHeadAnchored(this.store.db, treeSize, block, tx);
-    this.patientMap.anchored(treeSize, this.persistedSize);
-    if (performance.now() - this.persistedAt >= this.persistEveryMs) this.persistMap(treeSize);
-  }
-
-  /**
-   * Persists the patient map at an anchored size in the background (src/store/auditRows.ts): the
-   * rows of the patients changed since the last persisted size, so a start reads them instead of
-   * replaying the log. At most once per `patientMapPersistMs`. One persist runs at a time; a size arriving meanwhile waits for it, and a
-   * later one replaces it. A failed persist is retried with the next anchor (the rows it left are
-   * each consistent, and the persisted size has not moved).
-   */
-  private persistMap(size: number): void {
-    if (this.persisting !== undefined) {
-      this.persistNext = Math.max(this.persistNext ?? 0, size);
-      return;
-    }
-    const rows = this.patientMap.changes(size, this.persistedSize);
-    if (rows === undefined || (this.persistedSize !== undefined && size <= this.persistedSize)) return;
-    this.persistedAt = performance.now();
-    this.persisting = writePatientMap(
-      this.store,
-      rows.map((r) => ({ patient: r.patient, last_idx: r.last, entry_count: r.count })),
-      size,
-    ).then(
-      () => {
-        this.persistedSize = size;
-      },
-      () => undefined,
-    );
-    void this.persisting.finally(() => {
-      this.persisting = undefined;
-      const next = this.persistNext;
-      this.persistNext = undefined;
-      if (next !== undefined) this.persistMap(next);
-    });
+    this.patientMap.anchored(treeSize, this.persister.persistedSize);
+    this.persister.anchored(treeSize);
   }
 
   /** Resolves once the patient map persists started so far are done (for tests and shutdown). */
-  async patientMapPersisted(): Promise<number | undefined> {
-    while (this.persisting !== undefined) await this.persisting.then(() => new Promise(setImmediate));
-    return this.persistedSize;
+  patientMapPersisted(): Promise<number | undefined> {
+    return this.persister.settled();
   }
 
   /** Recorded heads by ascending tree size. */
@@ -545,16 +467,6 @@ async function loadFrontier(store: Store): Promise<{ size: number; frontier: Edg
   return {
     size,
     frontier: keys.map((k, i) => ({ level: k.level, index: k.index, hash: hashes[i] as Uint8Array })),
-  };
-}
-
-function fromRow(row: AuditEntryTable): StoredAuditEntry {
-  return {
-    index: Number(row.idx),
-    entry: decodeAuditEntry(row.entry),
-    text: row.entry,
-    leafHash: row.leaf_hash,
-    createdAt: Number(row.created_at),
   };
 }
 
