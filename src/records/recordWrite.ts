@@ -28,7 +28,10 @@ export interface PreparedWrite {
   /** HMAC of the canonical JSON under the patient's key (src/records/blinding.ts). */
   contentHash: string;
   stored: FhirResource;
-  ciphertext: Uint8Array;
+  /** The encrypted body; null for a delete marker. */
+  ciphertext: Uint8Array | null;
+  /** A delete marker (FHIR delete): no body, no search tokens. */
+  deleted?: boolean;
   sortDate: number | null;
   tokens: Insertable<SearchTokenTable>[];
   now: number;
@@ -64,7 +67,7 @@ export async function persistWrite(tx: Transaction<Schema>, p: PreparedWrite): P
       author_org: org,
       author: p.author,
       last_updated: p.now,
-      deleted: 0,
+      deleted: p.deleted ? 1 : 0,
       content_hash: p.contentHash,
       blob: p.ciphertext,
     })
@@ -75,7 +78,7 @@ export async function persistWrite(tx: Transaction<Schema>, p: PreparedWrite): P
     categories: p.storedMask,
     author_org: org,
     last_updated: p.now,
-    deleted: 0,
+    deleted: p.deleted ? 1 : 0,
     sort_date: p.sortDate,
   };
   if (p.previous) {

@@ -27,6 +27,26 @@ const idParams = typeParam.extend({ id: fhirId });
 const query = z.record(z.string(), z.union([z.string(), z.array(z.string())]));
 const FHIR_JSON = "application/fhir+json";
 
+/** A version ETag as FHIR servers send them (`W/"3"`), for `If-Match`. */
+const VERSION_ETAG_RE = /^(?:W\/)?"(\d{1,9})"$/;
+
+/** The version an `If-Match` header names, if any. */
+function ifMatchOf(header: string | string[] | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  const m = VERSION_ETAG_RE.exec((Array.isArray(header) ? header[0] : header)?.trim() ?? "");
+  if (!m)
+    throw new BaseError("invalid", 'If-Match must be a version ETag such as W/"3"', {
+      expression: "If-Match",
+    });
+  return Number(m[1]);
+}
+
+/** The query of a conditional request, as sent (`a=b&c=d`), from the raw URL. */
+function rawQuery(url: string): string {
+  const q = url.indexOf("?");
+  return q < 0 ? "" : url.slice(q + 1);
+}
+
 function supported(type: string): string {
   if (!isSupportedType(type))
     throw new BaseError("invalid", "unknown or unsupported resource type", {
@@ -143,7 +163,7 @@ export function fhirRoutes(deps: FhirDeps) {
         auth: session,
         params: typeParam,
       },
-      async ({ caller, reply, params, body }) => {
+      async ({ caller, request, reply, params, body }) => {
         supported(params.type);
         if (
           typeof body !== "object" ||
@@ -154,12 +174,39 @@ export function fhirRoutes(deps: FhirDeps) {
             expression: "resourceType",
           });
         }
-        const created = await records.create(caller, body);
+        const condition = request.headers["if-none-exist"];
+        const { resource, created } =
+          typeof condition === "string"
+            ? await records.createIfNoneExist(caller, body, condition)
+            : { resource: await records.create(caller, body), created: true };
         return reply
-          .status(201)
-          .header("location", `/fhir/${params.type}/${created.id}/_history/${created.meta?.versionId}`)
+          .status(created ? 201 : 200)
+          .header("location", `/fhir/${params.type}/${resource.id}/_history/${resource.meta?.versionId}`)
+          .header("etag", `W/"${resource.meta?.versionId}"`)
           .type(FHIR_JSON)
-          .send(created);
+          .send(resource);
+      },
+    );
+
+    route(
+      app,
+      {
+        method: "PUT",
+        url: "/fhir/:type",
+        summary: "FHIR conditional update (PUT Type?search): update the one match, create if none",
+        tags: ["fhir"],
+        auth: session,
+        params: typeParam,
+      },
+      async ({ caller, request, reply, params, body }) => {
+        const type = supported(params.type);
+        const { resource, created } = await records.updateWhere(caller, type, rawQuery(request.url), body);
+        return reply
+          .status(created ? 201 : 200)
+          .header("location", `/fhir/${type}/${resource.id}/_history/${resource.meta?.versionId}`)
+          .header("etag", `W/"${resource.meta?.versionId}"`)
+          .type(FHIR_JSON)
+          .send(resource);
       },
     );
 
@@ -190,12 +237,35 @@ export function fhirRoutes(deps: FhirDeps) {
         auth: session,
         params: idParams,
       },
-      async ({ caller, reply, params, body }) => {
-        const updated = await records.update(caller, supported(params.type), params.id, body);
+      async ({ caller, request, reply, params, body }) => {
+        const type = supported(params.type);
+        const updated = await records.update(caller, type, params.id, body, {
+          ifMatch: ifMatchOf(request.headers["if-match"]),
+        });
         return reply
           .status(updated.meta?.versionId === "1" ? 201 : 200)
+          .header("location", `/fhir/${type}/${updated.id}/_history/${updated.meta?.versionId}`)
+          .header("etag", `W/"${updated.meta?.versionId}"`)
           .type(FHIR_JSON)
           .send(updated);
+      },
+    );
+
+    route(
+      app,
+      {
+        method: "DELETE",
+        url: "/fhir/:type/:id",
+        summary: "FHIR delete (a new version marks it deleted; If-Match checks the version)",
+        tags: ["fhir"],
+        auth: session,
+        params: idParams,
+      },
+      async ({ caller, request, reply, params }) => {
+        const { versionId } = await records.delete(caller, supported(params.type), params.id, {
+          ifMatch: ifMatchOf(request.headers["if-match"]),
+        });
+        return reply.status(204).header("etag", `W/"${versionId}"`).send();
       },
     );
 
