@@ -1,6 +1,8 @@
 import { sql, type ExpressionBuilder, type Expression, type SqlBool } from "kysely";
 import type { Schema } from "../store/schema.js";
 import type { BlindIndex } from "./blindIndex.js";
+import { birthdateQueryInputs, nameQueryInput, tokenQueryInput } from "./searchBlinded.js";
+import { dateMatches, STRING_FIELDS } from "./searchIndex.js";
 import type { DateValue, SearchParam, SearchQuery, TokenValue } from "./searchParameters.js";
 
 type EB = ExpressionBuilder<Schema & { r: Schema["resources"] }, "r">;
@@ -44,6 +46,16 @@ function paramClause(eb: EB, param: SearchParam, blind: BlindIndex): Expression<
         );
         return ids.length ? eb("r.id", "in", ids) : sql<SqlBool>`1 = 0`;
       }
+      if (param.name === "identifier" || param.name === "gender") {
+        const domain = param.name;
+        return eb.exists(
+          tokens(domain).where(
+            "t.token",
+            "in",
+            param.values.map((v) => blind.token(tokenQueryInput(domain, v))),
+          ),
+        );
+      }
       return eb.exists(
         tokens(param.name).where(
           "t.token",
@@ -52,7 +64,25 @@ function paramClause(eb: EB, param: SearchParam, blind: BlindIndex): Expression<
         ),
       );
     }
+    case "string": {
+      const inputs = param.values.flatMap((v) =>
+        STRING_FIELDS[param.name].map((field) => blind.token(nameQueryInput(field, v))),
+      );
+      return eb.exists(tokens("name").where("t.token", "in", inputs));
+    }
     case "date": {
+      if (param.name === "birthdate") {
+        const inputs = param.values.flatMap((v) => birthdateQueryInputs(v, dateMatches));
+        return inputs.length
+          ? eb.exists(
+              tokens("birthdate").where(
+                "t.token",
+                "in",
+                [...new Set(inputs)].map((i) => blind.token(i)),
+              ),
+            )
+          : sql<SqlBool>`1 = 0`;
+      }
       if (param.name === "_lastUpdated") {
         // a version's lastUpdated is an instant: a [t, t+1) range
         return eb.or(
