@@ -78,11 +78,8 @@ export function tokenQueryInput(domain: "identifier" | "gender", v: TokenValue):
 
 const DAY = 86_400_000;
 const pad2 = (n: number) => String(n).padStart(2, "0");
-const utc = (y: number, m0: number, d: number): number => {
-  const date = new Date(0);
-  date.setUTCFullYear(y, m0, d);
-  return date.getTime();
-};
+/** UTC midnight (Date.UTC: years below 100 are not among the birth years). */
+const utc = (y: number, m0: number, d: number): number => Date.UTC(y, m0, d);
 
 /** The blind-index inputs of a stored birthDate (none outside years 1800-2199 or when invalid). */
 export function birthdateInputs(value: string): string[] {
@@ -109,20 +106,22 @@ export function birthdateQueryInputs(
   matches: (v: DateValue, t: MsRange) => boolean,
 ): string[] {
   const pred: Pred = (t) => matches(value, t);
-  // a unit entirely more than a day away from the search range satisfies the prefix all through or not at all
-  const far = (r: MsRange) => r.end <= value.start - DAY || r.start >= value.end + DAY;
+  // a unit more than a day away from both ends of the search range lies wholly before, inside or
+  // after it: the prefix holds for all of it (its months and days too) or for none
+  const near = (r: MsRange, x: number) => x > r.start - DAY && x < r.end + DAY;
+  const far = (r: MsRange) => !near(r, value.start) && !near(r, value.end);
   const out: string[] = [];
   for (let y = BIRTH_YEARS.first; y <= BIRTH_YEARS.last; y++) {
     const year = { start: utc(y, 0, 1), end: utc(y + 1, 0, 1) };
+    if (far(year)) {
+      // every year, month and day of it alike
+      if (pred(year)) out.push(`bd:y:${y}`, `bd:my:${y}`, `bd:dy:${y}`);
+      continue;
+    }
     // year precision
     if (pred(year)) out.push(`bd:y:${y}`);
     const monthRange = (m0: number) => ({ start: utc(y, m0, 1), end: utc(y, m0 + 1, 1) });
     const dayRange = (m0: number, d: number) => ({ start: utc(y, m0, d), end: utc(y, m0, d) + DAY });
-    if (far(year)) {
-      if (pred(monthRange(0))) out.push(`bd:my:${y}`);
-      if (pred(dayRange(0, 1))) out.push(`bd:dy:${y}`);
-      continue;
-    }
     // month precision
     const months: string[] = [];
     for (let m0 = 0; m0 < 12; m0++) if (pred(monthRange(m0))) months.push(`bd:m:${y}-${pad2(m0 + 1)}`);
