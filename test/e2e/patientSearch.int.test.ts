@@ -35,7 +35,7 @@ describe.each(engines)("Patient search over HTTP (%s)", (engine) => {
     });
     return {
       status: res.status,
-      body: (await res.json()) as Bundle & { issue?: Array<{ diagnostics: string }> },
+      body: (await res.json()) as Bundle & { resourceType: string; issue?: Array<{ diagnostics: string }> },
     };
   };
   const matchIds = (b: Bundle) =>
