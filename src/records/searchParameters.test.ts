@@ -137,12 +137,17 @@ describe("parseSearch", () => {
       { "status:not": "final" },
       "modifier ':not' is not supported for search parameter 'status'",
     ],
-    ["_sort by code", "Observation", { _sort: "code" }, "_sort by 'code' is not supported for Observation"],
+    [
+      "_sort by code",
+      "Observation",
+      { _sort: "code" },
+      "_sort by this key is not supported for Observation: use _lastUpdated, _id, date",
+    ],
     [
       "_sort by date without dates",
       "Organization",
       { _sort: "date" },
-      "_sort by 'date' is not supported for Organization",
+      "_sort by this key is not supported for Organization: use _lastUpdated, _id",
     ],
     [
       "_include:iterate",
@@ -160,13 +165,13 @@ describe("parseSearch", () => {
       "_revinclude not served",
       "Observation",
       { _revinclude: "Provenance:target" },
-      "_revinclude 'Provenance:target' is not supported for Observation",
+      "this _revinclude is not supported for Observation: the CapabilityStatement lists those served",
     ],
     [
       "_include not served",
       "Observation",
       { _include: "Observation:specimen" },
-      "_include 'Observation:specimen' is not supported for Observation",
+      "this _include is not supported for Observation: the CapabilityStatement lists those served",
     ],
     [
       "_summary=text",

@@ -168,12 +168,11 @@ function parseInclude(
   if (source === undefined || param === undefined || rest.length > 0) throw invalidValue(name);
   const served = name === "_include" ? includesOf(searched) : revincludesOf(searched);
   const def = served.find((d) => includeName(d) === `${source}:${param}`);
-  if (!def || (target !== undefined && target !== def.target)) {
-    const shown = /^[A-Za-z]{1,40}:[A-Za-z-]{1,40}$/.test(`${source}:${param}`)
-      ? ` '${source}:${param}'`
-      : "";
-    throw notSupported(`${name}${shown} is not supported for ${searched}`, name);
-  }
+  if (!def || (target !== undefined && target !== def.target))
+    throw notSupported(
+      `this ${name} is not supported for ${searched}: the CapabilityStatement lists those served`,
+      name,
+    );
   return { source: def.source, param: def.param, target: def.target, iterate };
 }
 
@@ -289,10 +288,11 @@ function parseOne(out: SearchQuery, key: string, values: string[], now: number):
       const keys = sortKeysOf(resourceType);
       for (const item of values.flatMap((v) => v.split(","))) {
         const param = item.replace(/^-/, "");
-        if (!keys.includes(param)) {
-          const named = SAFE_NAME_RE.test(param) ? ` '${param}'` : "";
-          throw notSupported(`_sort by${named} is not supported for ${resourceType}`, name);
-        }
+        if (!keys.includes(param))
+          throw notSupported(
+            `_sort by this key is not supported for ${resourceType}: use ${keys.join(", ")}`,
+            name,
+          );
         out.sort.push({ param, descending: item.startsWith("-") });
       }
       return;
