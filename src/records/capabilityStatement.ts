@@ -42,7 +42,7 @@ const TYPE_INTERACTIONS: Array<{ method: string; url: string; code: string }> = 
 ];
 
 /** The default security section: SIWE sign-in for a bearer session token. */
-export const SIWE_SECURITY = {
+const SIWE_SECURITY = {
   cors: false,
   description:
     "SIWE (EIP-4361) sign-in for a bearer session token; patient consent enforced on every interaction",

@@ -19,9 +19,8 @@ import type { DateValue, TokenValue } from "./searchParameters.js";
 
 /** Longest name prefix indexed (characters after normalization). */
 export const MAX_PREFIX = 16;
-export const BIRTH_YEARS = { first: 1800, last: 2199 } as const;
+const BIRTH_YEARS = { first: 1800, last: 2199 } as const;
 export type NameField = "family" | "given" | "other";
-export const NAME_FIELDS: readonly NameField[] = ["family", "given", "other"];
 
 /** FHIR string normalization: NFKD, no combining marks, lower case, single spaces, trimmed. */
 export function normalizeText(value: string): string {

@@ -33,18 +33,6 @@ export const ALL_DATE_PREFIXES = ["eq", "ne", "lt", "gt", "le", "ge", "sa", "eb"
 /** `birthdate` is a day: the prefixes that compare days (`ne`, `sa`, `eb` are not served). */
 export const BIRTHDATE_PREFIXES = ["eq", "lt", "gt", "le", "ge", "ap"] as const;
 
-/** Parameters that only shape the response, and the values each takes. */
-export const RESULT_PARAMS = [
-  "_count",
-  "_offset",
-  "_cursor",
-  "_total",
-  "_sort",
-  "_include",
-  "_revinclude",
-  "_summary",
-  "_elements",
-] as const;
 /** Response-format parameters the HTTP layer handles (https://hl7.org/fhir/R4/http.html#parameters). */
 export const FORMAT_PARAMS = ["_format", "_pretty"] as const;
 export const SUMMARY_VALUES = ["true", "false", "count", "data"] as const;

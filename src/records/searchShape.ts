@@ -90,6 +90,3 @@ export function shapeResource(query: SearchQuery, resource: FhirResource): FhirR
   }
   return resource;
 }
-
-/** Whether the query asks for the count only (`_summary=count` or `_count=0`). */
-export const countOnly = (query: SearchQuery): boolean => query.summary === "count" || query.count === 0;
