@@ -7,6 +7,7 @@ import { writePatientLink } from "./patientLinks.js";
 import type { FhirResource } from "./fhirTypes.js";
 import { PATIENT_ACCOUNT_SYSTEM } from "./searchBundle.js";
 import type { extractIndex } from "./searchIndex.js";
+import { patientTokenRows } from "./searchTokens.js";
 import { ADDRESS_PATTERN } from "../model/schemas.js";
 
 /**
@@ -123,7 +124,7 @@ export function tokenRowsOf(
   if (row.param === "code" || row.param === "category" || row.param === "status") {
     return blind.codingTokens(row.system, row.code).map((token) => ({ ...base, token }));
   }
-  return [];
+  return patientTokenRows(blind, base, row);
 }
 
 /** The Patient with the carechain account identifier set to `account`. */

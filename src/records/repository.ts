@@ -282,8 +282,21 @@ export class RecordRepository {
     type: string,
     params: Record<string, string | string[] | undefined>,
     baseUrl = "",
+    options: { lenient?: boolean } = {},
   ): Promise<FhirResource> {
-    return this.#search.search(principal, type, params, baseUrl);
+    return this.#search.search(principal, type, params, baseUrl, options);
+  }
+
+  /**
+   * The ids of the `type` resources matching a search query that the principal may see (for
+   * conditional create and update); see RecordSearch.matchIds.
+   */
+  matchIds(
+    principal: Principal,
+    type: string,
+    query: Record<string, string | string[] | undefined>,
+  ): Promise<string[]> {
+    return this.#search.matchIds(principal, type, query);
   }
 
   /** `Patient/{id}/$everything`: the patient's whole record that the principal may see. */

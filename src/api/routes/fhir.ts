@@ -8,13 +8,19 @@ import type { FederationService } from "../../federation/federationService.js";
 import { isSupportedType } from "../../records/fhirTypes.js";
 import type { RecordRepository } from "../../records/repository.js";
 import { sessionAuth, sessionOrAccessRequestAuth } from "../authenticate.js";
-import { publicRoute, route } from "../routeDef.js";
+import { capabilityStatement } from "../../records/capabilityStatement.js";
+import { publicRoute, route, routeTable } from "../routeDef.js";
 
 export interface FhirDeps {
   records: RecordRepository;
   nodeKey: Hex;
   /** Serves `Patient/{id}/$everything?federated=true` (decides and audits before fetching). */
   federation: Pick<FederationService, "everythingOfPatient">;
+  /**
+   * The CapabilityStatement's `rest.security` section, for whoever adds an authorization scheme
+   * (SMART on FHIR); the SIWE description when absent.
+   */
+  capabilitySecurity?: () => object;
   /** Extra read-only FHIR views served by other rooms (Consent, AuditEvent). */
   views?: Record<
     string,
@@ -71,7 +77,14 @@ export function fhirRoutes(deps: FhirDeps) {
         tags: ["fhir"],
         auth: publicRoute,
       },
-      async () => capabilityStatement(),
+      async ({ reply }) =>
+        reply.type(FHIR_JSON).send(
+          capabilityStatement({
+            routes: routeTable(app),
+            views: Object.keys(deps.views ?? {}),
+            ...(deps.capabilitySecurity ? { security: deps.capabilitySecurity } : {}),
+          }),
+        ),
     );
 
     route(
@@ -146,10 +159,13 @@ export function fhirRoutes(deps: FhirDeps) {
         params: typeParam,
         query,
       },
-      async ({ caller, reply, params, query: q }) => {
+      async ({ caller, request, reply, params, query: q }) => {
         const view = deps.views?.[params.type];
         if (view) return reply.type(FHIR_JSON).send(await view(caller, q));
-        return reply.type(FHIR_JSON).send(await records.search(caller, supported(params.type), q, "/fhir"));
+        const lenient = preferLenient(request.headers.prefer);
+        return reply
+          .type(FHIR_JSON)
+          .send(await records.search(caller, supported(params.type), q, "/fhir", { lenient }));
       },
     );
 
@@ -303,24 +319,10 @@ export function fhirRoutes(deps: FhirDeps) {
   };
 }
 
-function capabilityStatement(): object {
-  return {
-    resourceType: "CapabilityStatement",
-    status: "active",
-    kind: "instance",
-    fhirVersion: "4.0.1",
-    format: ["application/fhir+json"],
-    date: "2026-11-25",
-    software: { name: "carechain" },
-    rest: [
-      {
-        mode: "server",
-        security: {
-          description:
-            "SIWE (EIP-4361) sign-in for a bearer session token; patient consent enforced on every interaction",
-        },
-        interaction: [{ code: "transaction" }],
-      },
-    ],
-  };
+/** Whether a `Prefer` header asks for lenient search handling (https://hl7.org/fhir/R4/search.html#errors). */
+function preferLenient(prefer: string | string[] | undefined): boolean {
+  const values = Array.isArray(prefer) ? prefer : prefer === undefined ? [] : [prefer];
+  return values.some((v) =>
+    v.split(/[,;]/).some((part) => part.trim().toLowerCase().replace(/\s+/g, "") === "handling=lenient"),
+  );
 }
