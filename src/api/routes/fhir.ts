@@ -7,12 +7,14 @@ import { ADDRESS_PATTERN, fhirId, fhirResourceType } from "../../model/schemas.j
 import type { FederationService } from "../../federation/federationService.js";
 import { isSupportedType } from "../../records/fhirTypes.js";
 import type { RecordRepository } from "../../records/repository.js";
-import { sessionAuth, sessionOrAccessRequestAuth } from "../authenticate.js";
+import { fhirAuth, sessionOrAccessRequestAuth, type SmartTokens } from "../authenticate.js";
 import { publicRoute, route } from "../routeDef.js";
 
 export interface FhirDeps {
   records: RecordRepository;
   nodeKey: Hex;
+  /** Accepts SMART access tokens besides sessions (src/smart), narrowed by their scopes. */
+  smart?: SmartTokens;
   /** Serves `Patient/{id}/$everything?federated=true` (decides and audits before fetching). */
   federation: Pick<FederationService, "everythingOfPatient">;
   /** Extra read-only FHIR views served by other rooms (Consent, AuditEvent). */
@@ -39,7 +41,7 @@ function supported(type: string): string {
 /** FHIR R4 REST over the records repository: every path goes through its consent check and audit. */
 export function fhirRoutes(deps: FhirDeps) {
   const { records } = deps;
-  const session = sessionAuth(deps.nodeKey);
+  const session = fhirAuth(deps.nodeKey, deps.smart);
   const sessionOrAccessRequest = sessionOrAccessRequestAuth(deps.nodeKey);
   return (app: FastifyInstance): void => {
     route(
