@@ -197,7 +197,8 @@ export class SmartService {
     form: Record<string, string>,
     headers: Record<string, string | undefined>,
   ): Promise<OAuthAnswer> {
-    const refused = await this.#confidentialWithoutSecret(form, headers);
+    const refused =
+      (await this.#confidentialWithoutSecret(form, headers)) ?? (await this.#widerAtRefresh(form));
     if (refused) return refused;
     const request = new OAuth2Server.Request({
       method: "POST",
@@ -311,6 +312,20 @@ export class SmartService {
       .orderBy("patient_id")
       .executeTakeFirst();
     return row?.patient_id;
+  }
+
+  /**
+   * A refresh asking for more than its grant is refused before the library rotates (and so
+   * revokes) the refresh token: the app keeps its grant, and gets nothing more.
+   */
+  async #widerAtRefresh(form: Record<string, string>): Promise<OAuthAnswer | undefined> {
+    if (form.grant_type !== "refresh_token" || form.scope === undefined || !form.refresh_token)
+      return undefined;
+    const row = await this.store.row(form.refresh_token);
+    if (row === undefined) return undefined;
+    const granted = splitScope(row.scope);
+    if (splitScope(form.scope).every((s) => granted.includes(s))) return undefined;
+    return errorAnswer(new OAuthProtocolError("invalid_scope", "a refresh cannot add scopes to the grant"));
   }
 
   /** A confidential client calling the token endpoint without credentials is refused. */
