@@ -120,20 +120,24 @@ export const accessRequestAuth: Authenticator<string> = {
 };
 
 /**
- * `$everything`, which a signed-in caller reads at this node, and a practitioner's client asks
+ * `$everything`, which a signed-in caller (or, with `smart`, an app) reads at this node, and a practitioner's client asks
  * across the consortium (`federated=true`) with a signed AccessRequest and no session.
  * @param nodeKey - The node's key, which signs session tokens.
  */
 export function sessionOrAccessRequestAuth(
   nodeKey: Hex,
+  smart?: SmartTokens,
 ): Authenticator<{ session: Principal } | { accessRequest: string }> {
+  const bearer = fhirAuth(nodeKey, smart);
   return {
     scheme: "session-or-access-request",
     beforeBody: true,
-    authenticate: (request) =>
-      request.headers.authorization === undefined && request.headers[ACCESS_REQUEST_HEADER] !== undefined
-        ? { accessRequest: accessRequestAuth.authenticate(request) as string }
-        : { session: principalOf(request, nodeKey) },
+    authenticate: (request) => {
+      if (request.headers.authorization === undefined && request.headers[ACCESS_REQUEST_HEADER] !== undefined)
+        return { accessRequest: accessRequestAuth.authenticate(request) as string };
+      const session = bearer.authenticate(request);
+      return session instanceof Promise ? session.then((p) => ({ session: p })) : { session };
+    },
   };
 }
 

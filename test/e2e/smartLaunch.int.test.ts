@@ -125,6 +125,14 @@ describe.each(engines)("SMART standalone launch with real clients (%s)", (engine
     };
     expect(found.entry?.map((e) => e.resource.id)).toEqual([obs1]);
 
+    // $everything holds only what the scope names: the Conditions stay out
+    const everything = (await client.request(`Patient/${n.p1.id}/$everything`)) as {
+      entry?: Array<{ resource: { resourceType: string; id: string } }>;
+    };
+    expect(everything.entry?.map((e) => `${e.resource.resourceType}/${e.resource.id}`).sort()).toEqual(
+      [`Observation/${obs1}`, `Patient/${n.p1.id}`].sort(),
+    );
+
     // refused by the scope: the patient may read their Condition, the token may not
     const byScope = await statusOf(client.request(`Condition/${n.p1.plain}`));
     expect(byScope.status).toBe(403);

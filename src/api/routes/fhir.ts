@@ -42,7 +42,7 @@ function supported(type: string): string {
 export function fhirRoutes(deps: FhirDeps) {
   const { records } = deps;
   const session = fhirAuth(deps.nodeKey, deps.smart);
-  const sessionOrAccessRequest = sessionOrAccessRequestAuth(deps.nodeKey);
+  const sessionOrAccessRequest = sessionOrAccessRequestAuth(deps.nodeKey, deps.smart);
   return (app: FastifyInstance): void => {
     route(
       app,
