@@ -8,6 +8,7 @@ import {
   type FhirclientApp,
   type RegisteredApp,
 } from "../support/smart.js";
+import { runCli } from "../support/cli.js";
 import { signIn } from "../support/session.js";
 import { engines } from "../support/stores.js";
 
@@ -159,12 +160,35 @@ describe.each(engines)("SMART standalone launch with real clients (%s)", (engine
   }, 60_000);
 
   it("a practitioner app reads with fhir-kit-client and a bearer token only what consent allows", async () => {
-    const practitionerApp = await registerApp(n.url, await n.as(n.admin), {
-      name: "Ward round",
-      confidential: true,
-      redirectUris: ["https://ward.example/callback"],
-      scope: "user/Patient.rs user/Condition.rs",
-    });
+    // the operator registers the app with the CLI, on the node's data directory
+    const { config } = n.node.context;
+    const registered = await runCli(
+      [
+        "--data-dir",
+        config.dataDir,
+        "smart",
+        "register",
+        "--name",
+        "Ward round",
+        "--confidential",
+        "--redirect-uri",
+        "https://ward.example/callback",
+        "--scope",
+        "user/Patient.rs user/Condition.rs",
+      ],
+      config.databaseUrl ? { DATABASE_URL: config.databaseUrl } : {},
+    );
+    expect(registered.code, registered.stderr).toBe(0);
+    const { clientId, clientSecret } = JSON.parse(registered.stdout) as {
+      clientId: string;
+      clientSecret: string;
+    };
+    expect(clientSecret).toMatch(/^smcs_/);
+    const practitionerApp: RegisteredApp = {
+      clientId,
+      clientSecret,
+      redirectUri: "https://ward.example/callback",
+    };
     const docToken = await codeFlow(n.url, practitionerApp, n.doc, "user/Patient.rs user/Condition.rs");
     expect(docToken.patient).toBeUndefined();
     const doc = new FhirKitClient({ baseUrl: `${n.url}/fhir`, bearerToken: docToken.access_token as string });
