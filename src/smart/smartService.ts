@@ -243,8 +243,8 @@ export class SmartService {
   }
 
   /**
-   * RFC 7662 introspection, for confidential clients (resource servers and backends). An
-   * unknown, revoked or expired token answers `{ active: false }` and nothing else.
+   * RFC 7662 introspection, for confidential clients, of the tokens issued to them. An unknown,
+   * revoked or expired token, or another app's, answers `{ active: false }` and nothing else.
    */
   async introspect(
     form: Record<string, string>,
@@ -262,7 +262,13 @@ export class SmartService {
       body,
       headers: { "cache-control": "no-store" },
     });
-    if (row === undefined || row.revoked_at !== null || Number(row.expires_at) <= this.#now())
+    // an app learns about its own tokens only: another app's token is not active to it
+    if (
+      row === undefined ||
+      row.client_id !== caller.client.id ||
+      row.revoked_at !== null ||
+      Number(row.expires_at) <= this.#now()
+    )
       return answer({ active: false });
     const user = JSON.parse(row.user_json) as SmartUser;
     const scopes = splitScope(row.scope);

@@ -238,14 +238,24 @@ describe.each(engines)("SMART attacks (%s)", (engine) => {
     const seen = await postForm(n.url, "/smart/introspect", { token: access }, { authorization: basic });
     expect(seen.body).toEqual({ active: false });
     const live = await codeFlow(n.url, app, n.p1.account, scope);
+    const own = await codeFlow(n.url, secretApp, n.p1.account, scope);
     const active = await postForm(
+      n.url,
+      "/smart/introspect",
+      { token: own.access_token as string },
+      { authorization: basic },
+    );
+    expect(active.body.active).toBe(true);
+    expect(active.body.patient).toBe(n.p1.id);
+    expect(active.body.sub).toBe(n.p1.account.address);
+    // another app's live token is not this app's to inspect
+    const others = await postForm(
       n.url,
       "/smart/introspect",
       { token: live.access_token as string },
       { authorization: basic },
     );
-    expect(active.body.active).toBe(true);
-    expect(active.body.patient).toBe(n.p1.id);
+    expect(others.body).toEqual({ active: false });
     const publicCaller = await postForm(n.url, "/smart/introspect", {
       token: live.access_token as string,
       client_id: app.clientId,
@@ -290,6 +300,57 @@ describe.each(engines)("SMART attacks (%s)", (engine) => {
     const p2 = await redeem(app, redirect.searchParams.get("code") ?? "", verifier);
     expect(p2.body.patient).toBe(n.p2.id);
     expect((await read(p2.body.access_token as string, `Condition/${n.p1.plain}`)).status).toBe(404);
+  });
+
+  it("writes are held to the scope as well: by type at the route, per entry in a transaction", async () => {
+    const writer = await registerApp(n.url, await n.as(n.admin), {
+      name: "Writer",
+      confidential: false,
+      redirectUris: ["https://writer.example/cb"],
+      scope: "launch/patient patient/Observation.cruds",
+    });
+    const token = await codeFlow(n.url, writer, n.p1.account, "launch/patient patient/Observation.cruds");
+    const send = (method: string, path: string, body: unknown) =>
+      fetch(`${n.url}/fhir${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${token.access_token as string}`,
+          "content-type": "application/fhir+json",
+        },
+        body: JSON.stringify(body),
+      });
+    const obs = {
+      resourceType: "Observation",
+      status: "final",
+      code: { coding: [{ system: "http://loinc.org", code: "8480-6" }] },
+      subject: { reference: `Patient/${n.p1.id}` },
+    };
+    const cond = {
+      resourceType: "Condition",
+      code: { coding: [{ system: "http://snomed.info/sct", code: "38341003" }] },
+      subject: { reference: `Patient/${n.p1.id}` },
+    };
+    expect((await send("POST", "/Observation", obs)).status).toBe(201);
+    const byType = await send("POST", "/Condition", cond);
+    expect(byType.status).toBe(403);
+    expect(await byType.text()).toContain("scope");
+    const bundle = (resource: object) => ({
+      resourceType: "Bundle",
+      type: "transaction",
+      entry: [
+        {
+          fullUrl: "urn:uuid:1",
+          resource,
+          request: { method: "POST", url: (resource as { resourceType: string }).resourceType },
+        },
+      ],
+    });
+    const entry = await send("POST", "", bundle(cond));
+    expect(entry.status).toBe(403);
+    expect(await entry.text()).toContain("scope");
+    const log = await n.entriesAbout(n.p1.account.address);
+    expect(log.some((e) => e.decision === "deny" && e.reason?.startsWith("write: scope:"))).toBe(true);
+    expect((await send("POST", "", bundle(obs))).status).toBe(200);
   });
 
   it("an app's token reaches the FHIR API only: not the user's consents, audit or account", async () => {
