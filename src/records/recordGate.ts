@@ -221,19 +221,23 @@ export class RecordGate {
    * then narrows the decision by the caller's SMART scope, if any.
    * @param screening - a search or export result (a scope's `s` admits it as well as `r`)
    */
-  async #judge(
+  #judge(
     principal: Principal,
     row: Pick<Candidate, "patient_id" | "categories" | "author_org" | "type" | "id" | "version_id">,
     deciders: Map<string, PatientDecider>,
     screening: boolean,
   ): Promise<Verdict> {
-    const v = await this.#consent(principal, row, deciders);
+    const verdict = this.#consent(principal, row, deciders);
     const scope = principal.scope;
-    if (scope === undefined || !v.decision.permit) return v;
-    const pid = row.patient_id ?? null;
-    const rule = scope.refusal(row.type, "r", pid);
-    if (rule === undefined || (screening && scope.refusal(row.type, "s", pid) === undefined)) return v;
-    return { ...v, decision: { permit: false, reason: `scope: ${rule}` } };
+    // sessions carry no scope: their reads take no extra step
+    if (scope === undefined) return verdict;
+    return verdict.then((v) => {
+      if (!v.decision.permit) return v;
+      const pid = row.patient_id ?? null;
+      const rule = scope.refusal(row.type, "r", pid);
+      if (rule === undefined || (screening && scope.refusal(row.type, "s", pid) === undefined)) return v;
+      return { ...v, decision: { permit: false, reason: `scope: ${rule}` } };
+    });
   }
 
   /** The consent decision on one version (docs/access-rules.md "Reads"). */
