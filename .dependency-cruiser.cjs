@@ -13,6 +13,8 @@ const LAYERS = [
   ["consent"],
   ["records"],
   ["access"],
+  // SMART App Launch: the OAuth server over access's sign-in; the FHIR API (api) takes its tokens
+  ["smart"],
   ["federation", "research", "monitoring", "passport", "guidance"],
   ["api"],
   ["node"],

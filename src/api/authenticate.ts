@@ -1,6 +1,7 @@
 import type { FastifyRequest } from "fastify";
 import type { Kysely } from "kysely";
 import type { Hex } from "viem";
+import type { Auditor } from "../audit/auditor.js";
 import type { Principal } from "../model/principal.js";
 import { principalFromSession } from "../access/resolvePrincipal.js";
 import { verifySessionToken } from "../access/sessionToken.js";
@@ -8,6 +9,9 @@ import { BaseError } from "../errors/BaseError.js";
 import { ACCESS_REQUEST_HEADER } from "../federation/federationService.js";
 import type { VerifiedNode } from "../federation/nodeAuth.js";
 import { verifyFastifyNodeRequest } from "../federation/signedRequest.js";
+import { fhirInteraction } from "../smart/fhirInteraction.js";
+import { isSmartAccessToken } from "../smart/scopes.js";
+import type { SmartService } from "../smart/smartService.js";
 import type { Schema } from "../store/schema.js";
 import type { Authenticator } from "./routeDef.js";
 
@@ -26,6 +30,64 @@ export function sessionAuth(nodeKey: Hex): Authenticator<Principal> {
     beforeBody: true,
     authenticate: (request) => principalOf(request, nodeKey),
   };
+}
+
+/** What the FHIR routes need to accept SMART access tokens besides sessions. */
+export interface SmartTokens {
+  service: Pick<SmartService, "principal">;
+  /** Records the scope refusals, as every other denial. */
+  auditor: Pick<Auditor, "record">;
+}
+
+/**
+ * The FHIR API's routes: a SIWE session token as {@link sessionAuth}, or, with `smart`, a SMART
+ * access token. An app's request is checked against its scope by type and interaction before
+ * anything is read (a route apps may not call, or a type or interaction its scope does not name:
+ * 403 naming the scope rule, audited); what it reads is then narrowed per resource by the record
+ * gate. Only the FHIR routes take SMART tokens: consents, audit and the rest stay the user's.
+ * @param nodeKey - The node's key, which signs session tokens.
+ */
+export function fhirAuth(nodeKey: Hex, smart?: SmartTokens): Authenticator<Principal> {
+  if (smart === undefined) return sessionAuth(nodeKey);
+  return {
+    scheme: "session",
+    beforeBody: true,
+    authenticate: (request) => {
+      const header = request.headers.authorization;
+      const token = typeof header === "string" && header.startsWith("Bearer ") ? header.slice(7).trim() : "";
+      if (!isSmartAccessToken(token)) return principalOf(request, nodeKey);
+      return smartPrincipal(request, token, smart);
+    },
+  };
+}
+
+async function smartPrincipal(
+  request: FastifyRequest,
+  token: string,
+  smart: SmartTokens,
+): Promise<Principal> {
+  const purpose = request.headers[PURPOSE_HEADER];
+  const principal = await smart.service.principal(token, {
+    purpose: Array.isArray(purpose) ? purpose[0] : purpose,
+    requestId: request.id,
+  });
+  const scope = principal.scope;
+  const check = fhirInteraction(
+    request.method,
+    request.routeOptions.url,
+    request.params as Record<string, string | undefined>,
+  );
+  const rule =
+    check === undefined
+      ? "apps holding a SMART token may not call this route"
+      : check === "entries"
+        ? undefined
+        : scope?.refusal(check.type, check.interaction);
+  if (rule !== undefined) {
+    await smart.auditor.record(principal, { action: "deny", decision: "deny", reason: `scope: ${rule}` });
+    throw new BaseError("forbidden", `refused by the SMART scope: ${rule}`, { code: "forbidden" });
+  }
+  return principal;
 }
 
 /**
@@ -58,20 +120,24 @@ export const accessRequestAuth: Authenticator<string> = {
 };
 
 /**
- * `$everything`, which a signed-in caller reads at this node, and a practitioner's client asks
+ * `$everything`, which a signed-in caller (or, with `smart`, an app) reads at this node, and a practitioner's client asks
  * across the consortium (`federated=true`) with a signed AccessRequest and no session.
  * @param nodeKey - The node's key, which signs session tokens.
  */
 export function sessionOrAccessRequestAuth(
   nodeKey: Hex,
+  smart?: SmartTokens,
 ): Authenticator<{ session: Principal } | { accessRequest: string }> {
+  const bearer = fhirAuth(nodeKey, smart);
   return {
     scheme: "session-or-access-request",
     beforeBody: true,
-    authenticate: (request) =>
-      request.headers.authorization === undefined && request.headers[ACCESS_REQUEST_HEADER] !== undefined
-        ? { accessRequest: accessRequestAuth.authenticate(request) as string }
-        : { session: principalOf(request, nodeKey) },
+    authenticate: (request) => {
+      if (request.headers.authorization === undefined && request.headers[ACCESS_REQUEST_HEADER] !== undefined)
+        return { accessRequest: accessRequestAuth.authenticate(request) as string };
+      const session = bearer.authenticate(request);
+      return session instanceof Promise ? session.then((p) => ({ session: p })) : { session };
+    },
   };
 }
 

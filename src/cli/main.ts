@@ -8,6 +8,7 @@ import { registerRecordCommand } from "./recordCommand.js";
 import { registerPatientCommand } from "./patientCommand.js";
 import { registerAuditCommand } from "./auditCommand.js";
 import { registerOrgCommand } from "./orgCommand.js";
+import { registerSmartCommand } from "./smartCommand.js";
 import { registerDemoCommand } from "./demoCommand.js";
 
 /** The `carechain` command line: a thin shell over the same functions the API uses. */
@@ -27,6 +28,7 @@ export function buildCli(): Command {
   registerPatientCommand(program);
   registerAuditCommand(program);
   registerOrgCommand(program);
+  registerSmartCommand(program);
   return program;
 }
 

@@ -10,7 +10,28 @@ import type { PractitionerRole, Purpose } from "./vocabulary.js";
 export type PrincipalKind = "patient" | "practitioner" | "node" | "system";
 
 /** How the caller proved who they are. */
-export type AuthenticationMethod = "siwe-session" | "node-signature" | "local-keystore" | "system";
+export type AuthenticationMethod =
+  "siwe-session" | "smart-token" | "node-signature" | "local-keystore" | "system";
+
+/** An interaction a SMART v2 scope names: create, read, update, delete, search. */
+export type ScopeInteraction = "c" | "r" | "u" | "d" | "s";
+
+/**
+ * What a SMART access token lets its app do (built by src/smart/scopes.ts). It only narrows: the
+ * consent decision still runs for the user the token speaks for, and this refuses on top of it.
+ */
+export interface AccessScope {
+  /** The scopes granted, space-separated as in the token response. */
+  readonly granted: string;
+  /** The FHIR Patient id `patient/` scopes are bound to (the launch context), if any. */
+  readonly patient?: string;
+  /**
+   * The scope rule refusing `interaction` on `type`, or undefined when the scope allows it.
+   * @param patientId - the Patient the resource belongs to; null for a resource of no patient
+   *   (directory resources); undefined when not known yet (a check by type alone, before any read)
+   */
+  refusal(type: string, interaction: ScopeInteraction, patientId?: string | null): string | undefined;
+}
 
 export interface Principal {
   /** Checksummed account (viem `getAddress`). */
@@ -25,6 +46,8 @@ export interface Principal {
   readonly authenticatedBy: AuthenticationMethod;
   /** Correlates the request across logs and audit entries. */
   readonly requestId: string;
+  /** Present when the caller is an app holding a SMART access token: what its scopes allow. */
+  readonly scope?: AccessScope;
 }
 
 /**

@@ -27,6 +27,7 @@ import { SiweChallenges } from "../access/siwe.js";
 import { freePort } from "../chain/freePort.js";
 import { buildServices, type Services } from "./services.js";
 import { NotificationStreams } from "../api/routes/notificationStream.js";
+import { smartSecurity } from "../smart/configuration.js";
 import { seedDemo } from "./demoSeed.js";
 import type { Config } from "../config/config.js";
 import { crashPoint } from "../config/crashPoint.js";
@@ -40,6 +41,8 @@ import { createLogger } from "./logger.js";
 /** How often the node completes the intents a crash left open (src/records/intentSweeper.ts). */
 const INTENT_SWEEP_INTERVAL_MS = 5 * 60_000;
 import { loadOrCreateNodeKey, type NodeKey } from "./nodeKey.js";
+import { SmartService } from "../smart/smartService.js";
+import { smartRoutes } from "../api/routes/smart.js";
 
 /** Everything a running node is made of; rooms and routes take what they need from it. */
 export interface NodeContext {
@@ -211,6 +214,7 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
       statement: `Sign in to the carechain node of ${config.orgName}`,
     });
     const nodeKey = key.privateKey;
+    const smart = new SmartService({ store, fhirBaseUrl: `${publicUrl}/fhir` });
     const auditDeps = {
       log: services.audit,
       accessLog: services.accessLog,
@@ -258,9 +262,12 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
           }),
         }),
         authRoutes({ challenges, store, nodeKey }),
+        smartRoutes({ smart, nodeKey, organizationId, publicUrl }),
         fhirRoutes({
           records: services.records,
           nodeKey,
+          smart: { service: smart, auditor: services.auditor },
+          capabilitySecurity: () => smartSecurity(publicUrl),
           federation: services.federation,
           views: { AuditEvent: auditEventView(auditDeps), Consent: consentView(services.consents) },
         }),

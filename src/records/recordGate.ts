@@ -47,9 +47,12 @@ export interface Screened {
   considered: number;
 }
 
+/** The consent decision, or a refusal by the caller's SMART scope (reason `scope: <rule>`). */
+type GateDecision = Omit<Decision, "reason"> & { reason: string };
+
 /** One version judged: the decision, its patient's account, its categories (none when erased). */
 interface Verdict {
-  decision: Decision;
+  decision: GateDecision;
   account: Address | undefined;
   categories: Category[];
   mask: number;
@@ -72,7 +75,7 @@ export class RecordGate {
    */
   async read(principal: Principal, row: StoredVersion): Promise<void> {
     const ref = `${row.type}/${row.id}`;
-    const v = await this.#judge(principal, row, new Map());
+    const v = await this.#judge(principal, row, new Map(), false);
     if (v.erased) throw notKnown(row.type);
     const { decision, account } = v;
     await this.#d.auditor.record(principal, {
@@ -109,11 +112,11 @@ export class RecordGate {
     const allowed: StoredVersion[] = [];
     const byPatient = new Map<
       string,
-      { allowed: number; seen: number; denied?: Decision; categories: Set<Category>; account?: Address }
+      { allowed: number; seen: number; denied?: GateDecision; categories: Set<Category>; account?: Address }
     >();
     for (const row of rows) {
       const key = row.patient_id ?? "";
-      const v = await this.#judge(principal, row, deciders);
+      const v = await this.#judge(principal, row, deciders, false);
       const tally = byPatient.get(key) ?? { allowed: 0, seen: 0, categories: new Set<Category>() };
       tally.seen++;
       if (v.account !== undefined) tally.account = v.account;
@@ -151,7 +154,7 @@ export class RecordGate {
     const withheld = new Map<string, Withheld>();
     let considered = 0;
     for (const c of candidates) {
-      const v = await this.#judge(principal, c, deciders);
+      const v = await this.#judge(principal, c, deciders, true);
       if (v.erased) continue;
       if (only !== undefined && (v.mask & only) === 0) continue;
       considered++;
@@ -213,8 +216,32 @@ export class RecordGate {
     }
   }
 
-  /** Decides one version by its own patient (a decider per patient, kept in `deciders`) and mask. */
-  async #judge(
+  /**
+   * Decides one version by its own patient (a decider per patient, kept in `deciders`) and mask,
+   * then narrows the decision by the caller's SMART scope, if any.
+   * @param screening - a search or export result (a scope's `s` admits it as well as `r`)
+   */
+  #judge(
+    principal: Principal,
+    row: Pick<Candidate, "patient_id" | "categories" | "author_org" | "type" | "id" | "version_id">,
+    deciders: Map<string, PatientDecider>,
+    screening: boolean,
+  ): Promise<Verdict> {
+    const verdict = this.#consent(principal, row, deciders);
+    const scope = principal.scope;
+    // sessions carry no scope: their reads take no extra step
+    if (scope === undefined) return verdict;
+    return verdict.then((v) => {
+      if (!v.decision.permit) return v;
+      const pid = row.patient_id ?? null;
+      const rule = scope.refusal(row.type, "r", pid);
+      if (rule === undefined || (screening && scope.refusal(row.type, "s", pid) === undefined)) return v;
+      return { ...v, decision: { permit: false, reason: `scope: ${rule}` } };
+    });
+  }
+
+  /** The consent decision on one version (docs/access-rules.md "Reads"). */
+  async #consent(
     principal: Principal,
     row: Pick<Candidate, "patient_id" | "categories" | "author_org" | "type" | "id" | "version_id">,
     deciders: Map<string, PatientDecider>,

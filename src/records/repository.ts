@@ -195,7 +195,10 @@ export class RecordRepository {
     return { versionId: prepared.versionId };
   }
 
-  /** The ids of `type` that `query` matches among what the principal may see (a search, audited). */
+  /**
+   * The ids of `type` that a conditional request's `query` matches among what the principal may
+   * see. Nothing is opened or audited here: the read or write that follows is.
+   */
   async #matches(principal: Principal, type: string, query: string, where: string): Promise<string[]> {
     const params: Record<string, string | string[]> = {};
     for (const [name, value] of new URLSearchParams(query)) {
@@ -210,13 +213,7 @@ export class RecordRepository {
       throw new BaseError("invalid", `a conditional ${where} needs at least one search parameter`, {
         expression: where,
       });
-    params._count = "2";
-    const bundle = (await this.#search.search(principal, type, params)) as {
-      entry?: Array<{ resource?: FhirResource; search?: { mode?: string } }>;
-    };
-    return (bundle.entry ?? [])
-      .filter((e) => e.search?.mode === "match" && e.resource?.resourceType === type)
-      .map((e) => e.resource!.id!);
+    return this.#search.matchIds(principal, type, params);
   }
 
   /** Whether the principal may choose the id of a new resource. */

@@ -39,9 +39,27 @@ export class WriteAuthorizer {
    * patient; a directory resource is written only by its owning organization. A refusal is audited
    * in the log of the patient whose record was aimed at; one on a version the writer may not even
    * see answers as a missing resource does.
+   * An app holding a SMART token is then held to its scope (docs/smart-on-fhir.md): a write consent
+   * allows but the scope does not is refused with 403 naming the scope rule, audited the same way.
    * @returns the organization the new version is recorded as
    */
   async authorize(principal: Principal, t: WriteTarget): Promise<string> {
+    const org = await this.#consent(principal, t);
+    const rule = principal.scope?.refusal(t.type, t.current ? "u" : "c", t.patientId ?? null);
+    if (rule === undefined) return org;
+    await this.#d.auditor.record(principal, {
+      action: t.current ? "update" : "create",
+      decision: "deny",
+      patient: auditPatient(t.patientId, t.account),
+      resources: [`${t.type}/${t.id}`],
+      categories: t.categories,
+      reason: `write: scope: ${rule}`,
+    });
+    throw new BaseError("forbidden", `refused by the SMART scope: ${rule}`, { code: "forbidden" });
+  }
+
+  /** The write rule of consent, before any scope. */
+  async #consent(principal: Principal, t: WriteTarget): Promise<string> {
     const own = this.#d.organizationId.toLowerCase();
     if (t.patientId === undefined && DIRECTORY_TYPES.has(t.type)) return this.#directory(principal, t);
     const ref = `${t.type}/${t.id}`;

@@ -81,6 +81,56 @@ export interface PatientKeyTable {
 }
 
 /** The deferred patient index of the audit log: one row per entry about a patient, written in bulk. */
+/** An app registered for SMART App Launch (src/smart/smartStore.ts). */
+export interface SmartClientTable {
+  client_id: string;
+  name: string;
+  /** 1: a confidential client (authenticates with its secret); 0: a public one (PKCE only). */
+  confidential: number;
+  /** SHA-256 hex of the client secret (confidential clients). */
+  secret_hash: string | null;
+  /** JSON array of the exact redirect URIs. */
+  redirect_uris: string;
+  /** The scopes the app may ask for, space-separated. */
+  scope: string;
+  /** Unix milliseconds. */
+  created_at: number;
+}
+
+/** An authorization code waiting for its token request. */
+export interface SmartCodeTable {
+  /** SHA-256 hex of the code. */
+  code_hash: string;
+  client_id: string;
+  /** The grant the code starts: every token issued from it carries this id. */
+  grant_id: string;
+  /** JSON of the approving user (account, kind, organization, role, patient). */
+  user_json: string;
+  scope: string;
+  redirect_uri: string;
+  code_challenge: string;
+  code_challenge_method: string;
+  /** Unix milliseconds. */
+  expires_at: number;
+  /** Unix milliseconds at which the code was redeemed; null while unused. */
+  used_at: number | null;
+}
+
+/** An access or refresh token issued to an app. */
+export interface SmartTokenTable {
+  /** SHA-256 hex of the token. */
+  token_hash: string;
+  kind: "access" | "refresh";
+  client_id: string;
+  grant_id: string;
+  user_json: string;
+  scope: string;
+  /** Unix milliseconds. */
+  issued_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+}
+
 export interface SiweChallengeTable {
   /** The challenge's single-use nonce (128 bits, hex). */
   nonce: string;
@@ -328,6 +378,9 @@ export interface Schema {
   audit_patient_runs: AuditPatientRunTable;
   audit_patient_map: AuditPatientMapTable;
   siwe_challenges: SiweChallengeTable;
+  smart_clients: SmartClientTable;
+  smart_codes: SmartCodeTable;
+  smart_tokens: SmartTokenTable;
   audit_tree_heads: AuditTreeHeadTable;
   resource_versions: ResourceVersionTable;
   resources: ResourceTable;

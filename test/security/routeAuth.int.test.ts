@@ -29,6 +29,15 @@ const PUBLIC_ROUTES = [
   // no session: the body carries the patient's EIP-712 signature, checked by the consent service
   "POST /consents",
   "POST /consents/revoke",
+  // SMART App Launch discovery and the approval page: public by the SMART and OAuth specs
+  "GET /.well-known/smart-configuration",
+  "GET /fhir/.well-known/smart-configuration",
+  "GET /smart/authorize",
+  // OAuth endpoints: the caller is an app, authenticated by its code and PKCE verifier, its
+  // refresh token or its client secret, inside (src/smart/smartService.ts)
+  "POST /smart/introspect",
+  "POST /smart/revoke",
+  "POST /smart/token",
 ];
 
 /** A concrete path for a route pattern; authentication comes before any parameter is read. */

@@ -7,13 +7,15 @@ import { ADDRESS_PATTERN, fhirId, fhirResourceType } from "../../model/schemas.j
 import type { FederationService } from "../../federation/federationService.js";
 import { isSupportedType } from "../../records/fhirTypes.js";
 import type { RecordRepository } from "../../records/repository.js";
-import { sessionAuth, sessionOrAccessRequestAuth } from "../authenticate.js";
+import { fhirAuth, sessionOrAccessRequestAuth, type SmartTokens } from "../authenticate.js";
 import { capabilityStatement } from "../../records/capabilityStatement.js";
 import { publicRoute, route, routeTable } from "../routeDef.js";
 
 export interface FhirDeps {
   records: RecordRepository;
   nodeKey: Hex;
+  /** Accepts SMART access tokens besides sessions (src/smart), narrowed by their scopes. */
+  smart?: SmartTokens;
   /** Serves `Patient/{id}/$everything?federated=true` (decides and audits before fetching). */
   federation: Pick<FederationService, "everythingOfPatient">;
   /**
@@ -65,8 +67,8 @@ function supported(type: string): string {
 /** FHIR R4 REST over the records repository: every path goes through its consent check and audit. */
 export function fhirRoutes(deps: FhirDeps) {
   const { records } = deps;
-  const session = sessionAuth(deps.nodeKey);
-  const sessionOrAccessRequest = sessionOrAccessRequestAuth(deps.nodeKey);
+  const session = fhirAuth(deps.nodeKey, deps.smart);
+  const sessionOrAccessRequest = sessionOrAccessRequestAuth(deps.nodeKey, deps.smart);
   return (app: FastifyInstance): void => {
     route(
       app,
