@@ -171,6 +171,35 @@ describe.each(engines)("FHIR conditional interactions (%s)", (engine) => {
     expect(JSON.stringify(await unknown.json())).not.toContain("=1");
   });
 
+  it("creates a Patient once by identifier, and updates it by identifier", async () => {
+    const mrn = `http://hospital.example/mrn|${engine}-4711`;
+    const patient = {
+      resourceType: "Patient",
+      identifier: [{ system: "http://hospital.example/mrn", value: `${engine}-4711` }],
+      name: [{ family: "Conditional", given: ["Pat"] }],
+      birthDate: "1980-02-29",
+    };
+    const headers = { "if-none-exist": `identifier=${encodeURIComponent(mrn)}` };
+    const first = await care.doc.send("POST", "/fhir/Patient", patient, "TREAT", headers);
+    expect(first.status).toBe(201);
+    const again = await care.doc.send("POST", "/fhir/Patient", patient, "TREAT", headers);
+    expect(again.status).toBe(200);
+    const id = ((await first.json()) as { id: string }).id;
+    expect(((await again.json()) as { id: string }).id).toBe(id);
+    const updated = await put(care.doc, `/fhir/Patient?identifier=${encodeURIComponent(mrn)}`, {
+      ...patient,
+      gender: "female",
+    });
+    expect(updated.status).toBe(200);
+    expect(((await updated.json()) as { id: string }).id).toBe(id);
+    const found = (await (
+      await care.doc.get(`/fhir/Patient?identifier=${encodeURIComponent(mrn)}`, "TREAT")
+    ).json()) as {
+      entry?: Array<{ resource: { id: string; gender?: string } }>;
+    };
+    expect(found.entry?.map((e) => [e.resource.id, e.resource.gender])).toEqual([[id, "female"]]);
+  });
+
   it("a conditional create by someone who cannot see the match answers as a plain create does", async () => {
     const patientId = `cond-${engine}`;
     const condition = `code=${encodeURIComponent(GLUCOSE)}&patient=${patientId}`;

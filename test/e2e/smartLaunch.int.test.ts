@@ -192,8 +192,12 @@ describe.each(engines)("SMART standalone launch with real clients (%s)", (engine
     const docToken = await codeFlow(n.url, practitionerApp, n.doc, "user/Patient.rs user/Condition.rs");
     expect(docToken.patient).toBeUndefined();
     const doc = new FhirKitClient({ baseUrl: `${n.url}/fhir`, bearerToken: docToken.access_token as string });
-    // the hospital authored the record: its physician finds the patient and reads the ordinary condition
-    const search = (await doc.search({ resourceType: "Patient", searchParams: { _id: n.p1.id } })) as {
+    // the hospital authored the record: its physician finds the patient by name and birth date and
+    // reads the ordinary condition
+    const search = (await doc.search({
+      resourceType: "Patient",
+      searchParams: { name: "one", birthdate: "1961-04-12" },
+    })) as {
       entry?: Array<{ resource: { id: string } }>;
     };
     expect(search.entry?.map((e) => e.resource.id)).toEqual([n.p1.id]);
@@ -209,7 +213,10 @@ describe.each(engines)("SMART standalone launch with real clients (%s)", (engine
     // a physician of another organization with the same app and scope finds nobody: no grant
     const gpToken = await codeFlow(n.url, practitionerApp, n.gp, "user/Patient.rs user/Condition.rs");
     const gp = new FhirKitClient({ baseUrl: `${n.url}/fhir`, bearerToken: gpToken.access_token as string });
-    const none = (await gp.search({ resourceType: "Patient", searchParams: { _id: n.p1.id } })) as {
+    const none = (await gp.search({
+      resourceType: "Patient",
+      searchParams: { name: "one", birthdate: "1961-04-12" },
+    })) as {
       entry?: unknown[];
     };
     expect(none.entry ?? []).toHaveLength(0);

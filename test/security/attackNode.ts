@@ -91,7 +91,7 @@ export async function startAttackNode(engine: "sqlite" | "postgres", label: stri
     if (res.status !== 200) throw new Error(`import failed: ${res.status} ${await res.text()}`);
   };
   await importFor(p1.account, [
-    { resourceType: "Patient", id: p1.id, name: [{ family: "One" }] },
+    { resourceType: "Patient", id: p1.id, name: [{ family: "One" }], birthDate: "1961-04-12" },
     condition(p1.plain, p1.id, HYPERTENSION),
     condition(p1.hiv, p1.id, HIV),
   ]);
