@@ -150,6 +150,11 @@ export class AuditLog {
     this.chains = on;
   }
 
+  /** True while the patient map's trees are built on its worker thread (bench/auditThroughput.ts). */
+  patientMapOnWorker(): boolean {
+    return this.patientMap.onWorker;
+  }
+
   /** Number of entries in the log. */
   size(): number {
     return this.treeSize;
