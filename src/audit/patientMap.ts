@@ -323,13 +323,6 @@ export class PatientMap {
     for (const s of this.#versions.keys()) if (s < size) this.#versions.delete(s);
   }
 
-  /** The largest size a version is kept at, or undefined when none is. */
-  get latestVersion(): number | undefined {
-    let latest: number | undefined;
-    for (const s of this.#versions.keys()) if (latest === undefined || s > latest) latest = s;
-    return latest;
-  }
-
   #slot(patient: string): Slot {
     let s = this.#slots.get(patient);
     if (s === undefined) {
