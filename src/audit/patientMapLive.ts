@@ -56,8 +56,12 @@ interface Waiting {
 
 /** Changed patients per version from which the tree is built on the hashing thread. */
 const DEFAULT_WORKER_FROM = 4096;
-/** Most deltas kept; older ones are folded into the base snapshot. */
-const MAX_DELTAS = 64;
+/**
+ * Most deltas kept; older ones are folded into the base snapshot. A delta is 20 bytes per changed
+ * patient (~0.8 MB for a head that changed 40k), and the persisted map needs those since the last
+ * persist (about ten heads); one folded away only makes the next persist write every row.
+ */
+const MAX_DELTAS = 16;
 /** Roots kept, by committed size (the latest ones). */
 const KEEP_ROOTS = 64;
 
@@ -192,9 +196,17 @@ export class LivePatientMap {
       for (const d of this.#deltas.slice(0, fold)) this.#fold(d);
       this.#deltas = this.#deltas.slice(fold);
     }
-    let root: Promise<Hex>;
-    if (!this.#workerOff && (this.#worker !== undefined || n >= this.#workerFrom)) root = this.#post(delta);
-    else {
+    let root: Promise<Hex> | undefined;
+    if (!this.#workerOff && (this.#worker !== undefined || n >= this.#workerFrom)) {
+      try {
+        root = this.#post(delta);
+      } catch {
+        // No thread could be started: this version and every later one are built here.
+        this.#workerOff = true;
+        this.#dropWorker();
+      }
+    }
+    if (root === undefined) {
       try {
         const built = this.#build(size);
         this.#known.set(size, built);
