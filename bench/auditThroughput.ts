@@ -26,6 +26,8 @@ import { isMain, latencySummary, load, round, runAsScript, type BenchOptions } f
 const TARGETS = { entriesPerSecond: 50_000, ratioOverNaive: 200, anchorTxPerSecondAtMost: 1 };
 
 let next = 0;
+/** Durations of every `createTreeHead` call on the bench node, in order. */
+const headSigning: number[] = [];
 
 async function carechain(bench: BenchNode, seconds: number, producers: number, completeness: boolean) {
   const { services, context } = bench.node;
@@ -40,10 +42,16 @@ async function carechain(bench: BenchNode, seconds: number, producers: number, c
       if (canonicalText(e, i) !== encodeAuditEntry({ ...e, prev: i }))
         throw new Error(`canonicalText with prev differs at sample ${i}`);
     }
-    // Warm-up: JIT, statement cache, first anchor.
+    // Warm-up: JIT, statement cache, first anchor (and with it the patient map's first tree, its
+    // worker thread and its first persist, all once per node).
     await Promise.all(Array.from({ length: 20_000 }, (_, i) => log.enqueue(entry(i))));
     next = 20_000;
+    const t = performance.now();
+    while (((await log.latestTreeHead("anchored"))?.treeSize ?? 0) < next && performance.now() - t < 30_000)
+      await new Promise((r) => setTimeout(r, 20));
+    await log.patientMapPersisted();
   }
+  const signing = headSigning.length;
   log.setPatientChainsForBench(completeness);
   const sizeBefore = log.size();
   const startBlock = await client.getBlockNumber();
@@ -74,6 +82,7 @@ async function carechain(bench: BenchNode, seconds: number, producers: number, c
     await new Promise((r) => setTimeout(r, 20));
   }
   const coveredAfterMs = anchoredSize >= sizeAtEnd ? round(performance.now() - t, 0) : null;
+  const signed = headSigning.slice(signing).sort((a, b) => a - b);
   const anchors = await client.getContractEvents({
     address: context.deployment.auditAnchor,
     abi: auditAnchorAbi,
@@ -93,6 +102,13 @@ async function carechain(bench: BenchNode, seconds: number, producers: number, c
     treeHeadsSigned: (await log.treeHeads({ afterSize: sizeBefore, limit: 1000 })).filter(
       (h) => h.treeSize <= sizeAtEnd,
     ).length,
+    /** How long `createTreeHead` took (it waits for the patient map's root). */
+    headSigningMs: {
+      heads: signed.length,
+      p50: round(signed[Math.floor(signed.length / 2)] ?? NaN, 1),
+      max: round(signed.at(-1) ?? NaN, 1),
+    },
+    patientMapOnWorker: log.patientMapOnWorker(),
     anchorsLanded: anchors.length,
     anchorTxPerSecond: round(anchors.length / elapsed),
     anchorCoversWindowEndAfterMs: coveredAfterMs,
@@ -108,6 +124,16 @@ export async function runAuditThroughputBench(options: BenchOptions = { quick: f
   const producers = options.quick ? 1000 : 4000;
   const loadAtStart = load();
   const bench = await startBenchNode({ anchorIntervalMs: 1000 });
+  const log = bench.node.services.audit;
+  const createTreeHead = log.createTreeHead.bind(log);
+  log.createTreeHead = async (...args) => {
+    const t0 = performance.now();
+    try {
+      return await createTreeHead(...args);
+    } finally {
+      headSigning.push(performance.now() - t0);
+    }
+  };
   try {
     // The completeness commitment (patient chains + map) on and off, alternating rounds on one node.
     const rounds: Array<Awaited<ReturnType<typeof carechain>>> = [];

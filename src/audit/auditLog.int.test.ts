@@ -220,6 +220,46 @@ describe.each(engines)("AuditLog on %s", (engine) => {
     });
   });
 
+  it("signs the same heads, proofs and persisted map with the patient map's trees built on a worker thread", async () => {
+    t = await freshStore(engine);
+    const other = await freshStore(engine);
+    try {
+      const onWorker = await AuditLog.open(t.store, { patientMapWorkerFrom: 0 });
+      const here = await AuditLog.open(other.store, { patientMapWorkerFrom: Infinity });
+      for (const size of [30, 37, 64]) {
+        await fill(onWorker, size);
+        await fill(here, size);
+        const [a, b] = [
+          await onWorker.createTreeHead(account, domain),
+          await here.createTreeHead(account, domain),
+        ];
+        expect(a.mapRoot).toBe(b.mapRoot);
+        await onWorker.markAnchored(size, size);
+        await here.markAnchored(size, size);
+        for (const patient of [PATIENT_A, PATIENT_B, "0x00000000000000000000000000000000000000cc"])
+          expect(onWorker.patientMapProof(patient, size)).toEqual(here.patientMapProof(patient, size));
+      }
+      expect(onWorker.patientMapProof(PATIENT_A, 64)?.leaf).toMatchObject({ last: 63, count: 22 });
+      expect(await onWorker.patientMapPersisted()).toBe(30);
+      const rows = await t.store.db.selectFrom("audit_patient_map").selectAll().orderBy("patient").execute();
+      expect(rows.map((r) => [r.patient, Number(r.last_idx), Number(r.entry_count)])).toEqual([
+        [PATIENT_A.toLowerCase(), 27, 10],
+        [PATIENT_B.toLowerCase(), 29, 20],
+      ]);
+      onWorker.stopBackground();
+      here.stopBackground();
+      // Stopped: later heads are built on this thread, with the same roots.
+      await fill(onWorker, 70);
+      await fill(here, 70);
+      expect((await onWorker.createTreeHead(account, domain)).mapRoot).toBe(
+        (await here.createTreeHead(account, domain)).mapRoot,
+      );
+      expect(await onWorker.verifyAll([])).toEqual({ ok: true });
+    } finally {
+      await other.dispose();
+    }
+  });
+
   describe("verifyAll", () => {
     async function anchoredLog(): Promise<{
       log: AuditLog;

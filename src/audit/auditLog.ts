@@ -28,6 +28,7 @@ import {
 } from "./entryReader.js";
 import { indexedUpTo, PatientIndexer } from "./patientIndex.js";
 import { PatientMap } from "./patientMap.js";
+import type { LivePatientMap } from "./patientMapLive.js";
 import { PatientMapPersister } from "./patientMapPersister.js";
 import { loadPatientMap, replayPatients, type LoadedPatientMap } from "./patientMapReplay.js";
 import type { PatientMapProof } from "./patientMapProof.js";
@@ -70,6 +71,11 @@ export interface AuditLogOptions {
    * persists.
    */
   patientMapPersistMs?: number;
+  /**
+   * Patients changed between two tree heads from which the patient map's tree is built on a
+   * worker thread instead of the main one (default 4096; `Infinity`: never). src/audit/patientMapLive.ts
+   */
+  patientMapWorkerFrom?: number;
 }
 
 export type { EntryQuery, StoredAuditEntry } from "./entryReader.js";
@@ -83,7 +89,7 @@ export class AuditLog {
   private readonly patientIndex: PatientIndexer;
   private lock: Promise<unknown> = Promise.resolve();
   private chains = true;
-  private readonly patientMap: PatientMap;
+  private readonly patientMap: LivePatientMap;
   private readonly persister: PatientMapPersister;
 
   private constructor(
@@ -123,7 +129,12 @@ export class AuditLog {
   static async open(store: Store, options: AuditLogOptions = {}): Promise<AuditLog> {
     const { size, frontier } = await loadFrontier(store);
     const chainsFrom = Number((await getMeta(store.db, AUDIT_CHAINS_FROM)) ?? 0);
-    const loaded = await loadPatientMap(store, chainsFrom, size);
+    const loaded = await loadPatientMap(
+      store,
+      chainsFrom,
+      size,
+      options.patientMapWorkerFrom === undefined ? {} : { workerFrom: options.patientMapWorkerFrom },
+    );
     const log = new AuditLog(store, size, frontier, loaded, chainsFrom, options);
     // Entries appended before a restart and not yet indexed: catch up in the background.
     if ((await indexedUpTo(store.db)) < size) log.patientIndex.appended(size);
@@ -137,6 +148,11 @@ export class AuditLog {
    */
   setPatientChainsForBench(on: boolean): void {
     this.chains = on;
+  }
+
+  /** True while the patient map's trees are built on its worker thread (bench/auditThroughput.ts). */
+  patientMapOnWorker(): boolean {
+    return this.patientMap.onWorker;
   }
 
   /** Number of entries in the log. */
@@ -234,9 +250,13 @@ export class AuditLog {
     await this.patientIndex.catchUp();
   }
 
-  /** Stops the patient index's timer; call before closing the store. Appends stay possible. */
+  /**
+   * Stops the patient index's timer and the patient map's worker thread; call before closing the
+   * store. Appends and tree heads stay possible (the map's tree is then built on this thread).
+   */
   stopBackground(): void {
     this.patientIndex.stop();
+    this.patientMap.stop();
   }
 
   /**
@@ -301,9 +321,10 @@ export class AuditLog {
   async createTreeHead(signer: TreeHeadSigner, domain: TreeHeadDomain): Promise<SignedTreeHead> {
     await this.flush();
     await this.lock;
-    // No await between reading the size and building the map's version: they describe one state.
+    // No await between reading the size and committing the map's version: they describe one state.
+    // The root may come from the patient map's worker thread a moment later.
     const treeSize = this.treeSize;
-    const mapRoot = this.patientMap.rootAt(treeSize) ?? this.patientMap.commit(treeSize);
+    const mapRoot = await (this.patientMap.root(treeSize) ?? this.patientMap.commit(treeSize));
     const latest = await this.latestTreeHead();
     if (latest !== undefined && latest.treeSize === treeSize && latest.node === signer.address) return latest;
     const root = await this.root(treeSize);
@@ -338,8 +359,8 @@ export class AuditLog {
    */
   async patientMapRootAt(size: number): Promise<Hex> {
     this.checkSize(size, "tree size");
-    const kept = this.patientMap.rootAt(size);
-    if (kept !== undefined) return kept;
+    const kept = this.patientMap.root(size);
+    if (kept !== undefined) return await kept;
     const map = new PatientMap();
     await replayPatients(this.store, map, Math.min(this.chainsFrom, size), size);
     return map.commit(size);

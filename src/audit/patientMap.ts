@@ -232,13 +232,19 @@ export class PatientMap {
    * up to and including `last`. Rows for patients already known with a later `last` are ignored.
    */
   restore(rows: Iterable<PatientMapRow>): void {
-    for (const row of rows) {
-      const s = this.#slot(row.patient);
-      if (s.count !== 0 && s.last >= row.last) continue;
-      s.last = row.last;
-      s.count = row.count;
-      this.#markDirty(s);
-    }
+    for (const row of rows) this.set(row.patient, row.last, row.count);
+  }
+
+  /**
+   * Sets a patient's value: `count` entries up to and including `last`. A value with a `last` at
+   * or below the patient's current one is ignored (values only move forward).
+   */
+  set(patient: string, last: number, count: number): void {
+    const s = this.#slot(patient);
+    if (s.count !== 0 && s.last >= last) return;
+    s.last = last;
+    s.count = count;
+    this.#markDirty(s);
   }
 
   /**
@@ -310,6 +316,11 @@ export class PatientMap {
   anchored(anchoredSize: number, pinned?: number): void {
     const older = [...this.#versions.keys()].filter((s) => s < anchoredSize).sort((a, b) => b - a);
     for (const size of older.slice(KEEP_ANCHORED - 1)) if (size !== pinned) this.#versions.delete(size);
+  }
+
+  /** Drops every version below `size` (a map that only ever serves its latest root). */
+  dropVersionsBelow(size: number): void {
+    for (const s of this.#versions.keys()) if (s < size) this.#versions.delete(s);
   }
 
   #slot(patient: string): Slot {

@@ -7,7 +7,7 @@
  */
 import { writePatientMap } from "../store/auditRows.js";
 import type { Store } from "../store/database.js";
-import type { PatientMap } from "./patientMap.js";
+import type { LivePatientMap } from "./patientMapLive.js";
 
 export class PatientMapPersister {
   /** The size the persisted rows describe, when its version is kept. */
@@ -19,7 +19,7 @@ export class PatientMapPersister {
 
   constructor(
     private readonly store: Store,
-    private readonly map: PatientMap,
+    private readonly map: LivePatientMap,
     persistedSize: number | undefined,
     private readonly everyMs: number,
   ) {

@@ -6,7 +6,7 @@
  */
 import { readPatientMap } from "../store/auditRows.js";
 import type { Store } from "../store/database.js";
-import { PatientMap } from "./patientMap.js";
+import { LivePatientMap, type LivePatientMapOptions } from "./patientMapLive.js";
 import { latestTreeHead, listTreeHeads } from "./treeHeadStore.js";
 
 /** Rows per read when the patient map is replayed. */
@@ -20,7 +20,7 @@ const MAP_PAGE = 50_000;
  */
 export async function replayPatients(
   store: Store,
-  map: PatientMap,
+  map: { record(patient: string, index: number): void; commit(size: number): unknown },
   from: number,
   to: number,
   versions: number[] = [],
@@ -47,7 +47,7 @@ export async function replayPatients(
 
 /** The patient map at start, and the size its persisted rows describe. */
 export interface LoadedPatientMap {
-  map: PatientMap;
+  map: LivePatientMap;
   /** The persisted size, when the map keeps the version at it (the base of the next persist). */
   persistedSize: number | undefined;
 }
@@ -62,8 +62,9 @@ export async function loadPatientMap(
   store: Store,
   chainsFrom: number,
   size: number,
+  options: LivePatientMapOptions = {},
 ): Promise<LoadedPatientMap> {
-  const map = new PatientMap();
+  const map = new LivePatientMap(options);
   const persisted = await readPatientMap(store.db);
   let maxLast = -1;
   map.restore(
@@ -79,5 +80,6 @@ export async function loadPatientMap(
     .filter((s) => s <= size && s > maxLast)
     .sort((a, b) => a - b);
   await replayPatients(store, map, from, size, versions);
+  await map.settled();
   return { map, persistedSize: versions.includes(from) && from === persisted.size ? from : undefined };
 }

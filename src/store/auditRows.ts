@@ -322,11 +322,15 @@ export async function writePatientMap(
   rows: readonly AuditPatientMapRow[],
   size: number,
 ): Promise<void> {
-  for (let at = 0; at === 0 || at < rows.length; at += MAP_CHUNK) {
-    const chunk = rows.slice(at, at + MAP_CHUNK);
+  // In key order, so each transaction updates a contiguous run of the table's pages and every
+  // page is written once per persist (in the map's order, by key hash, each chunk of 4,096 rows
+  // dirtied most of the table's pages: ~10x the write time at 50k patients).
+  const sorted = rows.slice().sort((a, b) => (a.patient < b.patient ? -1 : a.patient > b.patient ? 1 : 0));
+  for (let at = 0; at === 0 || at < sorted.length; at += MAP_CHUNK) {
+    const chunk = sorted.slice(at, at + MAP_CHUNK);
     const values: unknown[] = [];
     for (const r of chunk) values.push(r.patient, r.last_idx, r.entry_count);
-    const last = at + MAP_CHUNK >= rows.length;
+    const last = at + MAP_CHUNK >= sorted.length;
     const handle = store.sqlite;
     if (handle !== undefined) {
       await inSqliteTransaction(store, handle, (s) => {
