@@ -1,7 +1,13 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { CATEGORIES, PURPOSES } from "../model/vocabulary.js";
-import { AUDIT_ACTIONS, encodeAuditEntry, parseAuditEntry, type AuditEntry } from "./auditEntry.js";
+import {
+  AUDIT_ACTIONS,
+  encodeAuditEntry,
+  parseAuditEntry,
+  storedEntry,
+  type AuditEntry,
+} from "./auditEntry.js";
 import { canonicalText } from "./canonicalText.js";
 
 const hex = (n: number) => fc.stringMatching(new RegExp(`^[0-9a-f]{${n}}$`));
@@ -31,7 +37,10 @@ const entry: fc.Arbitrary<AuditEntry> = fc
       purpose: fc.constantFrom(...PURPOSES),
       decision: fc.constantFrom("permit" as const, "deny" as const),
       // free text, including quotes, escapes, controls and non-ASCII
-      reason: fc.string({ minLength: 1, maxLength: 60, unit: "binary" }),
+      reason: fc.oneof(
+        fc.string({ minLength: 1, maxLength: 60, unit: "binary" }),
+        fc.constantFrom("intent", "committed", "not committed: completes intent 4", "committed: x"),
+      ),
       node: address,
     },
     { requiredKeys: ["time", "requestId", "actor", "action", "decision"] },
@@ -52,6 +61,20 @@ describe("canonicalText", () => {
       fc.property(entry, (e) => {
         expect(canonicalText(e)).toBe(encodeAuditEntry(e));
       }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("equals the general encoding of the version 2 stored entry, with or without prev and commitment", () => {
+    fc.assert(
+      fc.property(
+        entry,
+        fc.option(fc.nat(), { nil: undefined }),
+        fc.option(hex(64), { nil: null }),
+        (e, prev, commitment) => {
+          expect(canonicalText(e, prev, commitment)).toBe(encodeAuditEntry(storedEntry(e, prev, commitment)));
+        },
+      ),
       { numRuns: 2000 },
     );
   });

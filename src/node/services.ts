@@ -148,6 +148,7 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
     breakGlass,
     links,
     auditor,
+    auditEntries: audit,
     blind: new BlindIndex(await blindIndexKey(d.store, provider)),
     events,
     organizationId: d.organizationId,

@@ -16,6 +16,7 @@ import { auditPatientChains } from "./014_audit_patient_chains.js";
 import { auditPatientMap } from "./015_audit_patient_map.js";
 import { categoryMasksBlinded } from "./016_category_masks_blinded.js";
 import { consentCommitments } from "./017_consent_commitments.js";
+import { clinicalMetadataErasable } from "./019_clinical_metadata_erasable.js";
 
 /** Every migration, in the order it runs. Names are stored: never rename, only append. */
 export const migrations: Record<string, DialectMigration> = {
@@ -36,4 +37,5 @@ export const migrations: Record<string, DialectMigration> = {
   "015_audit_patient_map": auditPatientMap,
   "016_category_masks_blinded": categoryMasksBlinded,
   "017_consent_commitments": consentCommitments,
+  "019_clinical_metadata_erasable": clinicalMetadataErasable,
 };
