@@ -21,7 +21,7 @@ const EXT = "https://carechain.dev/fhir/StructureDefinition";
  * `mismatch` when one was given that does not, `unavailable` when none was (the patient erased
  * their record); undefined for an entry without commitment.
  */
-export type OpeningStatus = "verified" | "mismatch" | "unavailable";
+type OpeningStatus = "verified" | "mismatch" | "unavailable";
 
 /**
  * The FHIR R4 AuditEvent view of one audit-log entry (https://hl7.org/fhir/R4/auditevent.html):
