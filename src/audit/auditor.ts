@@ -38,6 +38,8 @@ function isoNow(): string {
 
 /** Records every room's audit entries for one node. */
 export class Auditor {
+  readonly #observers: ((entry: Readonly<AuditEntry>) => void)[] = [];
+
   /**
    * @param log - The node's audit log (batched append).
    * @param node - The node's account, named in every entry.
@@ -54,7 +56,28 @@ export class Auditor {
    * @returns The entry's index in the log, once it is durable.
    */
   record(principal: Principal, facts: AuditFacts): Promise<number> {
-    return this.log.enqueue(this.entryFor(principal, facts));
+    const entry = this.entryFor(principal, facts);
+    if (this.#observers.length > 0) this.#tell(entry);
+    return this.log.enqueue(entry);
+  }
+
+  /**
+   * Calls `observer` with every entry recorded from now on, before it is appended (patients'
+   * access notifications). Observers run synchronously on the request's path: keep them cheap;
+   * one that throws is ignored and never stops the entry.
+   */
+  observe(observer: (entry: Readonly<AuditEntry>) => void): void {
+    this.#observers.push(observer);
+  }
+
+  #tell(entry: AuditEntry): void {
+    for (const observer of this.#observers) {
+      try {
+        observer(entry);
+      } catch {
+        // an observer's failure must never lose or delay the entry
+      }
+    }
   }
 
   /**
@@ -77,6 +100,7 @@ export class Auditor {
       node: this.node,
     };
     addFacts(entry, facts);
+    if (this.#observers.length > 0) this.#tell(entry);
     return this.log.enqueue(entry);
   }
 

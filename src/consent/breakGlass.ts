@@ -155,11 +155,12 @@ export class BreakGlassSessions {
       throw error;
     }
     await this.#audit(principal, patientAccount, "permit", "break-glass session opened");
-    await this.#d.notifications.notify(patientAccount, "break-glass", {
-      by: principal.account,
-      organization: principal.organization ?? null,
-      expiresAt: session.expiresAt,
-    });
+    if ((await this.#d.settings.get(patientAccount)).notify.breakGlass)
+      await this.#d.notifications.notify(patientAccount, "break-glass", {
+        by: principal.account,
+        organization: principal.organization ?? null,
+        expiresAt: session.expiresAt,
+      });
     return session;
   }
 

@@ -17,6 +17,8 @@ export interface CarechainEvents {
   "consent.granted": { grantId: string; patient: string; relayedHere: boolean };
   "consent.revoked": { grantId: string; patient: string };
   "patient.alert": { account: string; kind: string; detail: Record<string, unknown> };
+  /** A notification was stored for `account` in this process (live notification streams). */
+  "notification.created": { account: string; cursor: string };
 }
 
 /** A typed in-process event bus; listeners run synchronously and must not throw. */

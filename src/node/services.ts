@@ -18,6 +18,7 @@ import { BreakGlassSessions } from "../consent/breakGlass.js";
 import { ConsentGate } from "../consent/consentGate.js";
 import { ConsentService } from "../consent/consentService.js";
 import { followGrants, loadGrantIndex } from "../consent/grantStore.js";
+import { AccessNotifier } from "../consent/accessNotifier.js";
 import { PatientNotifications } from "../consent/notifications.js";
 import { PatientSettingsStore } from "../consent/patientSettings.js";
 import { loadOrCreateLocalKeyProvider, type KeyProvider } from "../crypto/keyProvider.js";
@@ -57,6 +58,8 @@ export interface Services {
   settings: PatientSettingsStore;
   breakGlass: BreakGlassSessions;
   notifications: PatientNotifications;
+  /** Tells patients who asked about reads of and refusals on their record; stopped by startNode. */
+  accessNotifier: AccessNotifier;
   consents: ConsentService;
   records: RecordRepository;
   /** Durable outgoing pushes (REST hooks, referral notices); started by startNode. */
@@ -102,8 +105,11 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
   await shared.init();
   const index = await loadGrantIndex(d.store.db);
   followGrants(shared, d.store.db, index);
-  const notifications = new PatientNotifications(d.store.db);
+  const notifications = new PatientNotifications(d.store.db, events);
   const settings = new PatientSettingsStore(d.store.db, shared);
+  const accessNotifier = new AccessNotifier({ db: d.store.db, notifications, logger: d.logger });
+  await accessNotifier.start(shared);
+  auditor.observe(accessNotifier.observe);
   const breakGlass = new BreakGlassSessions({
     db: d.store.db,
     settings,
@@ -165,8 +171,11 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
     logger: d.logger,
   });
   events.on("patient.alert", (alert) => {
-    notifications
-      .notify(alert.account, alert.kind, alert.detail)
+    settings
+      .get(alert.account)
+      .then((s) =>
+        s.notify.breakGlass ? notifications.notify(alert.account, alert.kind, alert.detail) : undefined,
+      )
       .catch((err: unknown) => d.logger.warn({ err }, "could not store a patient notification"));
   });
   d.indexer.onLog(consents.onLog);
@@ -235,6 +244,7 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
     settings,
     breakGlass,
     notifications,
+    accessNotifier,
     consents,
     records,
     deliveries,

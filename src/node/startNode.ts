@@ -26,6 +26,7 @@ import { DbChallengeStore } from "../access/challengeStore.js";
 import { SiweChallenges } from "../access/siwe.js";
 import { freePort } from "../chain/freePort.js";
 import { buildServices, type Services } from "./services.js";
+import { NotificationStreams } from "../api/routes/notificationStream.js";
 import { seedDemo } from "./demoSeed.js";
 import type { Config } from "../config/config.js";
 import { crashPoint } from "../config/crashPoint.js";
@@ -178,6 +179,7 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
     cleanups.push(() => services.audit.flush());
     services.shared.start();
     cleanups.push(() => services.shared.stop());
+    cleanups.push(() => services.accessNotifier.stop());
 
     await indexer.syncOnce();
     indexer.start();
@@ -267,6 +269,10 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
           settings: services.settings,
           breakGlass: services.breakGlass,
           notifications: services.notifications,
+          streams: new NotificationStreams({
+            notifications: services.notifications,
+            events: services.events,
+          }),
           nodeKey,
         }),
         auditRoutes(auditDeps),

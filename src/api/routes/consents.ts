@@ -13,12 +13,15 @@ import { BaseError } from "../../errors/BaseError.js";
 import { address, ADDRESS_PATTERN } from "../../model/schemas.js";
 import { sessionAuth } from "../authenticate.js";
 import { publicRoute, route } from "../routeDef.js";
+import type { NotificationStreams } from "./notificationStream.js";
 
 export interface ConsentDeps {
   consents: ConsentService;
   settings: PatientSettingsStore;
   breakGlass: Pick<BreakGlassSessions, "open">;
-  notifications: Pick<PatientNotifications, "list">;
+  notifications: Pick<PatientNotifications, "list" | "since" | "markRead">;
+  /** Live notification streams (`GET /patients/me/notifications/stream`). */
+  streams: NotificationStreams;
   nodeKey: Hex;
 }
 
@@ -42,6 +45,7 @@ export function grantView(grant: Readonly<Grant>): object {
 export function consentRoutes(deps: ConsentDeps) {
   const session = sessionAuth(deps.nodeKey);
   return (app: FastifyInstance): void => {
+    app.addHook("preClose", async () => deps.streams.closeAll());
     route(
       app,
       {
@@ -177,11 +181,43 @@ export function consentRoutes(deps: ConsentDeps) {
       {
         method: "GET",
         url: "/patients/me/notifications",
-        summary: "Your notifications (break-glass flags, denials)",
+        summary:
+          "Your notifications, newest first: break-glass flags, and the accesses and refusals your settings ask for (one per request)",
+        tags: ["patient"],
+        auth: session,
+        query: z.strictObject({ _count: z.coerce.number().int().min(1).max(500).optional() }),
+      },
+      async ({ caller, query }) => ({
+        notifications: await deps.notifications.list(caller.account, query._count ?? 100),
+      }),
+    );
+    route(
+      app,
+      {
+        method: "GET",
+        url: "/patients/me/notifications/stream",
+        summary: "Your new notifications as Server-Sent Events (Last-Event-ID resumes; heartbeat every 15 s)",
         tags: ["patient"],
         auth: session,
       },
-      async ({ caller }) => ({ notifications: await deps.notifications.list(caller.account) }),
+      async ({ caller, request, reply }) => deps.streams.serve(request, reply, caller.account),
+    );
+    route(
+      app,
+      {
+        method: "POST",
+        url: "/patients/me/notifications/read",
+        summary: "Mark your notifications read: the given ids, or all",
+        tags: ["patient"],
+        auth: session,
+        body: z.union([
+          z.strictObject({ ids: z.array(z.uuid()).min(1).max(500) }),
+          z.strictObject({ all: z.literal(true) }),
+        ]),
+      },
+      async ({ caller, body }) => ({
+        marked: await deps.notifications.markRead(caller.account, "ids" in body ? body.ids : "all"),
+      }),
     );
   };
 }
