@@ -5,7 +5,7 @@
  * https://www.rfc-editor.org/rfc/rfc8785
  */
 import canonicalize from "canonicalize";
-import { hexToBytes, sha256, stringToBytes } from "viem";
+import { sha256, stringToBytes } from "viem";
 import { z } from "zod";
 import { CATEGORIES, PURPOSES, type Category } from "../model/vocabulary.js";
 import { BaseError } from "../errors/BaseError.js";
@@ -78,7 +78,7 @@ const COMMITMENT = /^[0-9a-f]{64}$/;
  *
  * Version 2 (every entry appended since store migration 019): an entry about a patient holds no
  * category and no reason that is not a process marker ({@link isProcessMarker}); it holds
- * `commitment`, `SHA-256(salt || UTF-8(openingText))` of what was taken out, and the opening (salt
+ * `commitment`, `SHA-256(UTF-8(salt || openingText))` of what was taken out (salt: 32 hex digits), and the opening (salt
  * and facts) is stored apart, in `audit_openings`, deleted when the patient erases their record.
  * Version 1 entries hold categories and reasons in clear and no commitment.
  */
@@ -273,24 +273,32 @@ export function factsToSeal(e: AuditEntry): AuditFactsOpened | undefined {
  * entry's order).
  */
 export function openingText(facts: AuditFactsOpened): string {
+  const { categories, reason } = facts;
+  // Category names need no escaping, and JSON.stringify of a string is JCS's unless it holds a
+  // lone surrogate, which the general encoder refuses.
+  if (reason === undefined || !/[\uD800-\uDFFF]/.test(reason)) {
+    const c =
+      categories === undefined
+        ? ""
+        : `"categories":${categories.length === 0 ? "[]" : `["${categories.join('","')}"]`}`;
+    const r = reason === undefined ? "" : `"reason":${JSON.stringify(reason)}`;
+    return `{${c}${c !== "" && r !== "" ? "," : ""}${r}}`;
+  }
   const o: { categories?: Category[]; reason?: string } = {};
-  if (facts.categories !== undefined) o.categories = facts.categories;
-  if (facts.reason !== undefined) o.reason = facts.reason;
+  if (categories !== undefined) o.categories = categories;
+  o.reason = reason;
   const text = canonicalize(o);
   if (text === undefined) throw new BaseError("internal", "audit facts have no JSON form");
   return text;
 }
 
 /**
- * `SHA-256(salt || UTF-8(text))` as lowercase hex without prefix (browser-safe; the append path
- * uses `serverCommitment`, src/audit/serverHash.ts, which gives the same bytes).
+ * `SHA-256(UTF-8(salt || text))` as lowercase hex without prefix, `salt` being the 32 lowercase hex
+ * digits of 128 random bits (browser-safe; the append path uses `serverCommitment`,
+ * src/audit/serverHash.ts, which gives the same digest).
  */
-export function commitmentOf(salt: Uint8Array, text: string): string {
-  const body = stringToBytes(text);
-  const input = new Uint8Array(salt.length + body.length);
-  input.set(salt, 0);
-  input.set(body, salt.length);
-  return sha256(input, "hex").slice(2);
+export function commitmentOf(salt: string, text: string): string {
+  return sha256(stringToBytes(salt + text), "hex").slice(2);
 }
 
 /**
@@ -302,7 +310,7 @@ export function opens(entry: LoggedAuditEntry, opening: unknown): opening is Aud
   const parsed = auditOpeningSchema.safeParse(opening);
   if (!parsed.success) return false;
   const text = openingText(parsed.data);
-  return commitmentOf(hexToBytes(`0x${parsed.data.salt}`), text) === entry.commitment;
+  return commitmentOf(parsed.data.salt, text) === entry.commitment;
 }
 
 /**

@@ -5,9 +5,11 @@ import {
   AUDIT_ACTIONS,
   encodeAuditEntry,
   parseAuditEntry,
+  openingText,
   storedEntry,
   type AuditEntry,
 } from "./auditEntry.js";
+import canonicalize from "canonicalize";
 import { canonicalText } from "./canonicalText.js";
 
 const hex = (n: number) => fc.stringMatching(new RegExp(`^[0-9a-f]{${n}}$`));
@@ -75,6 +77,19 @@ describe("canonicalText", () => {
           expect(canonicalText(e, prev, commitment)).toBe(encodeAuditEntry(storedEntry(e, prev, commitment)));
         },
       ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("writes the committed facts as the general RFC 8785 encoding", () => {
+    fc.assert(
+      fc.property(entry, (e) => {
+        const facts = {
+          ...(e.categories === undefined ? {} : { categories: e.categories }),
+          ...(e.reason === undefined ? {} : { reason: e.reason }),
+        };
+        expect(openingText(facts)).toBe(canonicalize(facts));
+      }),
       { numRuns: 2000 },
     );
   });

@@ -2,28 +2,29 @@
  * The append path's half of version 2 entries (src/audit/auditEntry.ts): for an entry about a
  * patient with categories or a non-marker reason, a fresh 128-bit salt, the opening row and the
  * commitment that takes their place in the entry's text. Salts are drawn from a pool of random
- * bytes filled 64 KiB at a time, so an entry costs a slice, a hex conversion and one native
- * SHA-256, not a system call.
+ * bytes filled 64 KiB at a time and converted to hex once, so an entry costs a substring and one
+ * native SHA-256 of a short string, not a system call.
  */
 import { randomFillSync } from "node:crypto";
 import type { AuditOpeningTable } from "../store/schema.js";
 import { factsToSeal, openingText, type AuditEntry } from "./auditEntry.js";
 import { serverCommitment } from "./serverHash.js";
 
-const SALT_BYTES = 16;
+/** Hex digits of one salt (128 bits). */
+const SALT_DIGITS = 32;
 const POOL_BYTES = 64 * 1024;
 
-let pool = Buffer.alloc(0);
-let at = POOL_BYTES;
+let pool = "";
+let at = 0;
 
-function nextSalt(): Buffer {
-  if (at + SALT_BYTES > pool.length) {
-    // A new buffer each time: a salt handed out earlier is never overwritten.
-    pool = randomFillSync(Buffer.allocUnsafe(POOL_BYTES));
+/** The next 128-bit salt as 32 lowercase hex digits (a substring of a pool converted once). */
+function nextSalt(): string {
+  if (at + SALT_DIGITS > pool.length) {
+    pool = randomFillSync(Buffer.allocUnsafe(POOL_BYTES)).toString("hex");
     at = 0;
   }
-  const salt = pool.subarray(at, at + SALT_BYTES);
-  at += SALT_BYTES;
+  const salt = pool.slice(at, at + SALT_DIGITS);
+  at += SALT_DIGITS;
   return salt;
 }
 
@@ -43,6 +44,6 @@ export function sealFacts(
   const text = openingText(facts);
   return {
     commitment: serverCommitment(salt, text),
-    opening: { idx, salt: salt.toString("hex"), facts: text },
+    opening: { idx, salt, facts: text },
   };
 }

@@ -19,16 +19,13 @@ export function textLeafHash(text: string): Buffer {
 }
 
 /**
- * `SHA-256(salt || UTF-8(text))` as lowercase hex: a version 2 entry's commitment to its opening
+ * `SHA-256(UTF-8(salt || text))` as lowercase hex: a version 2 entry's commitment to its opening
  * (`commitmentOf` in auditEntry.ts is the browser-safe reference).
- * @param salt - the salt's bytes
+ * @param salt - the salt, 32 lowercase hex digits
  * @param text - `openingText` of the facts
  */
-export function serverCommitment(salt: Uint8Array, text: string): string {
-  const input = Buffer.allocUnsafe(salt.length + Buffer.byteLength(text, "utf8"));
-  input.set(salt, 0);
-  input.write(text, salt.length, "utf8");
-  return hash("sha256", input, "hex");
+export function serverCommitment(salt: string, text: string): string {
+  return hash("sha256", salt + text, "hex");
 }
 
 /**
