@@ -15,6 +15,7 @@ const LIMIT_MS: Record<string, number> = {
   auditProof: 180_000,
   auditThroughput: 180_000,
   fhirRead: 120_000,
+  patientSearch: 300_000,
   anchorGas: 60_000,
 };
 

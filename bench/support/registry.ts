@@ -15,6 +15,7 @@ export const BENCHES: Record<string, BenchRun> = {
   auditThroughput: async (options) =>
     (await import("../auditThroughput.js")).runAuditThroughputBench(options),
   fhirRead: async (options) => (await import("../fhirRead.js")).runFhirReadBench(options),
+  patientSearch: async (options) => (await import("../patientSearch.js")).runPatientSearchBench(options),
   federatedFetch: async (options) => (await import("../federatedFetch.js")).runFederatedFetchBench(options),
   anchorGas: async (options) => (await import("../anchorGas.js")).runAnchorGasBench(options),
 };

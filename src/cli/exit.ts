@@ -17,6 +17,8 @@ export function exitCodeOf(error: BaseError): number {
       return 4;
     case "not-found":
     case "conflict":
+    case "gone":
+    case "precondition":
     case "rate-limited":
     case "internal":
       return 1;

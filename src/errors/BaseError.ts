@@ -10,6 +10,8 @@ export type ErrorKind =
   | "forbidden" // consent or role says no: 403
   | "not-found" // 404
   | "conflict" // version or nonce conflict: 409
+  | "gone" // deleted: 410
+  | "precondition" // a conditional request's condition failed (If-Match, several matches): 412
   | "too-large" // 413
   | "unsupported" // 415
   | "rate-limited" // 429

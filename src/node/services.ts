@@ -36,6 +36,7 @@ import { BlindIndex } from "../records/blindIndex.js";
 import { PatientLinks } from "../records/patientLinks.js";
 import { IntentSweeper } from "../records/intentSweeper.js";
 import { blindClearMasks } from "../records/maskBlinding.js";
+import { indexPatientsForSearch } from "../records/patientSearchBackfill.js";
 import { RecordRepository } from "../records/repository.js";
 import type { Store } from "../store/database.js";
 import { getMeta, setMeta } from "../store/meta.js";
@@ -147,6 +148,8 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
     ready: async () => (await organizationByNode(d.store.db, node)) !== undefined,
     logger: d.logger,
   });
+  const blind = new BlindIndex(await blindIndexKey(d.store, provider));
+  await indexPatientsForSearch(d.store, keyring, blind);
   const records = new RecordRepository({
     store: d.store,
     keyring,
@@ -155,7 +158,7 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
     links,
     auditor,
     auditEntries: audit,
-    blind: new BlindIndex(await blindIndexKey(d.store, provider)),
+    blind,
     events,
     organizationId: d.organizationId,
   });

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { BaseError } from "../errors/BaseError.js";
@@ -177,5 +178,58 @@ describe("planBundleImport with conditional references", () => {
     });
     expect(plan.entries[0]?.method).toBe("POST");
     expect(plan.entries[0]?.resource.id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe("planBundleImport for callers that may not choose ids", () => {
+  const file = files.find((f) => f.startsWith("Alfreda_Wyman"))!;
+  const bundle = JSON.parse(readFileSync(new URL(file, FIXTURES), "utf8")) as {
+    entry: Array<{ fullUrl: string; resource: { resourceType: string; id: string } }>;
+  };
+  const serverIdFor = (type: string, given: string) =>
+    createHash("sha256").update(`${type}|${given}`).digest("hex").slice(0, 32);
+  const ids = (plan: ReturnType<typeof planBundleImport>) =>
+    plan.entries.map((e) => `${e.resource.resourceType}/${e.resource.id ?? ""}`);
+
+  it("derives the same server ids from the same source ids, never the source's own", () => {
+    const first = planBundleImport(structuredClone(bundle), { serverIds: true, serverIdFor });
+    const again = planBundleImport(structuredClone(bundle), { serverIds: true, serverIdFor });
+    expect(ids(again)).toEqual(ids(first));
+    const source = new Set(bundle.entry.map((e) => e.resource.id));
+    for (const e of first.entries) {
+      const directory = ["Organization", "Practitioner"].includes(e.resource.resourceType);
+      expect(source.has(e.resource.id!)).toBe(directory);
+      expect(e.derived === true).toBe(!directory);
+    }
+    // references inside the bundle follow the derived ids
+    const planned = new Set(ids(first));
+    for (const e of first.entries)
+      for (const ref of referencesIn(e.resource))
+        if (!ref.includes("?") && !ref.startsWith("#")) expect(planned.has(ref)).toBe(true);
+  });
+
+  it("points a matched conditional create at the stored resource and an unmatched conditional PUT at a create", () => {
+    const input = structuredClone(bundle) as unknown as {
+      entry: Array<{ resource: { resourceType: string }; request: Record<string, string> }>;
+    };
+    const patientIndex = input.entry.findIndex((e) => e.resource.resourceType === "Patient");
+    input.entry[patientIndex]!.request.ifNoneExist = "identifier=http://example.org|1";
+    const obs = input.entry.findIndex((e) => e.resource.resourceType === "Observation");
+    input.entry[obs]!.request = { method: "PUT", url: "Observation?code=http://loinc.org|8302-2" };
+    const plan = planBundleImport(input, {
+      serverIds: true,
+      serverIdFor,
+      conditional: { existing: new Map([[patientIndex, "stored-patient"]]), updates: new Map() },
+    });
+    const patient = plan.entries.find((e) => e.resource.resourceType === "Patient")!;
+    expect(patient.resource.id).toBe("stored-patient");
+    expect(patient.matched).toBe(true);
+    const subjects = plan.entries
+      .filter((e) => e.resource.resourceType === "Encounter")
+      .map((e) => (e.resource.subject as { reference: string }).reference);
+    expect(new Set(subjects)).toEqual(new Set(["Patient/stored-patient"]));
+    const put = plan.entries.find((e) => e.fullUrl === bundle.entry[obs]!.fullUrl)!;
+    expect(put.method).toBe("POST");
+    expect(put.derived).toBeUndefined();
   });
 });

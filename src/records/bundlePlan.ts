@@ -32,6 +32,30 @@ export interface PlannedEntry {
   method: "POST" | "PUT";
   /** Conditional create query from the bundle (e.g. `identifier=system|value`). */
   ifNoneExist?: string;
+  /** A conditional create that matched a stored resource: nothing is written, references point to it. */
+  matched?: boolean;
+  /** The id is the server's, derived from the source id (`serverIdFor`): a re-import lands on it. */
+  derived?: boolean;
+}
+
+/** How the repository resolved the bundle's conditional entries, by entry index. */
+export interface ConditionalMatches {
+  /** The stored resource an entry's `ifNoneExist` matched: the entry is not written. */
+  existing: ReadonlyMap<number, string>;
+  /** The stored resource a conditional PUT (`Type?query`) matched: the entry updates it. */
+  updates: ReadonlyMap<number, string>;
+}
+
+export interface PlanOptions {
+  /** The caller may not choose ids: POST entries of a patient's record get server ids. */
+  serverIds?: boolean;
+  /**
+   * The server id of an entry whose source names `given` (a urn:uuid or absolute fullUrl): the
+   * same source entry gets the same id again, so re-importing a bundle updates instead of
+   * duplicating. A random uuid when absent.
+   */
+  serverIdFor?: (type: string, given: string) => string;
+  conditional?: ConditionalMatches;
 }
 export interface BundleImportPlan {
   entries: PlannedEntry[];
@@ -86,7 +110,7 @@ function rewrite(
  * @returns entries ready for the repository, each resource valid on its own
  * @throws BaseError("invalid") for a bad bundle, a duplicate id or an unresolvable reference
  */
-export function planBundleImport(input: unknown, options: { serverIds?: boolean } = {}): BundleImportPlan {
+export function planBundleImport(input: unknown, options: PlanOptions = {}): BundleImportPlan {
   const bundle = validateBundle(input);
   const planned: (PlannedEntry & { index: number })[] = [];
   const byFullUrl = new Map<string, string>();
@@ -101,12 +125,25 @@ export function planBundleImport(input: unknown, options: { serverIds?: boolean 
     const fromUrl =
       request?.method === "PUT" ? ABSOLUTE_RE.exec(`/${request.url.split("?")[0] ?? ""}`) : null;
     const fromFull = entry.fullUrl === undefined ? null : ABSOLUTE_RE.exec(entry.fullUrl);
-    const method = request?.method === "PUT" ? "PUT" : "POST";
+    // a conditional PUT that matched nothing creates (FHIR conditional update)
+    const method =
+      request?.method === "PUT" && (!request.url.includes("?") || options.conditional?.updates.has(index))
+        ? "PUT"
+        : "POST";
     const given = resource.id ?? UUID_URN_RE.exec(entry.fullUrl ?? "")?.[1] ?? fromFull?.[2] ?? fromUrl?.[2];
     const fresh =
       given === undefined ||
       (options.serverIds === true && method === "POST" && !DIRECTORY_TYPES.has(resource.resourceType));
-    const id = fresh ? randomUUID() : given;
+    const matched = options.conditional?.existing.get(index) ?? options.conditional?.updates.get(index);
+    const conditionalPut = request?.method === "PUT" && request.url.includes("?");
+    let id: string;
+    let derived = false;
+    if (matched !== undefined) id = matched;
+    else if (conditionalPut || given === undefined) id = randomUUID();
+    else if (fresh) {
+      derived = options.serverIdFor !== undefined;
+      id = options.serverIdFor?.(resource.resourceType, given) ?? randomUUID();
+    } else id = given;
     resource.id = id;
     const local = `${resource.resourceType}/${id}`;
     if (seen.has(local))
@@ -117,6 +154,8 @@ export function planBundleImport(input: unknown, options: { serverIds?: boolean 
     const item: PlannedEntry & { index: number } = { index, resource, method };
     if (entry.fullUrl !== undefined) item.fullUrl = entry.fullUrl;
     if (request?.ifNoneExist !== undefined) item.ifNoneExist = request.ifNoneExist;
+    if (options.conditional?.existing.has(index)) item.matched = true;
+    if (derived) item.derived = true;
     planned.push(item);
   }
   const findByIdentifier = (type: string, wanted: { system?: string; value: string }): string | undefined => {

@@ -178,7 +178,7 @@ export class IntentSweeper {
 /** What pairs an intent with its outcome: the version a write names, the patient an erasure names. */
 function keyOf(entry: StoredAuditEntry["entry"]): string | undefined {
   if (entry.action === "erase") return entry.patient === undefined ? undefined : `erase|${entry.patient}`;
-  if (entry.action !== "create" && entry.action !== "update") return undefined;
+  if (entry.action !== "create" && entry.action !== "update" && entry.action !== "delete") return undefined;
   const ref = entry.resources?.[0];
   return ref === undefined ? undefined : `${entry.action}|${ref}`;
 }

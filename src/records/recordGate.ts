@@ -68,7 +68,7 @@ export class RecordGate {
   /**
    * One read of one version: decided, audited, alerted on break-glass.
    * @throws the 404 of a missing resource when the principal may not see it (or it is erased),
-   *   and a 404 naming the deletion when it is a delete marker
+   *   and a 410 when it is a delete marker
    */
   async read(principal: Principal, row: StoredVersion): Promise<void> {
     const ref = `${row.type}/${row.id}`;
@@ -90,7 +90,7 @@ export class RecordGate {
         detail: { resource: ref, by: principal.account },
       });
     if (!decision.permit) throw notKnown(row.type);
-    if (row.deleted) throw new BaseError("not-found", `this ${row.type} was deleted`);
+    if (row.deleted) throw new BaseError("gone", `this ${row.type} was deleted`);
   }
 
   /**

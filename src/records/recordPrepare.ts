@@ -12,6 +12,7 @@ import { canonicalJson } from "../crypto/canonicalJson.js";
 import { encryptRecord } from "../crypto/envelope.js";
 import type { PatientKeyring } from "../crypto/patientKeys.js";
 import { BaseError } from "../errors/BaseError.js";
+import { categoriesOf } from "../model/vocabulary.js";
 import type { BlindIndex } from "./blindIndex.js";
 import { categorize, categoryMaskOf } from "./categorize.js";
 import type { FhirResource } from "./fhirTypes.js";
@@ -28,7 +29,7 @@ import { extractIndex, patientOf } from "./searchIndex.js";
 import type { WriteAuthorizer } from "./writeAuthorizer.js";
 
 /** How the caller asked for the write: a create, an update of `type/id`, or a bundle entry. */
-export type WriteIntent = "create" | "update" | "import";
+export type WriteIntent = "create" | "update" | "import" | "delete";
 
 /** What the authorization of one write looks at: the new version and the version it replaces. */
 export interface WriteTarget {
@@ -55,6 +56,7 @@ export interface PrepareDeps {
 /**
  * Validates, authorizes, numbers, stamps and encrypts one resource write.
  * @param known - the current version when the caller knows it (a bundle writing a resource twice)
+ * @param options - `asNew`: authorize as the create of a new resource, whatever is stored
  */
 export async function prepareWrite(
   h: PrepareDeps,
@@ -62,6 +64,7 @@ export async function prepareWrite(
   resource: FhirResource,
   intent: WriteIntent,
   known?: CurrentVersion,
+  options: { asNew?: boolean } = {},
 ): Promise<PreparedWrite> {
   const type = resource.resourceType;
   const id = resource.id!;
@@ -72,7 +75,7 @@ export async function prepareWrite(
     });
   }
   const categories = categorize(resource);
-  const current = known ?? (await h.vault.currentVersion(type, id));
+  const current = options.asNew ? undefined : (known ?? (await h.vault.currentVersion(type, id)));
   const previous = current?.versionId;
   const target = { type, id, intent, resource, patientId, categories, current };
   let account: Address | undefined;
@@ -139,6 +142,56 @@ export async function prepareWrite(
     ciphertext,
     sortDate: index.find((r) => r.param === "date")?.start ?? null,
     tokens: index.flatMap((row) => tokenRowsOf(h.blind, type, id, row)),
+    now,
+    author: principal.account.toLowerCase(),
+    authorOrg,
+  };
+}
+
+/**
+ * Authorizes and stamps the delete marker of `type/id` (FHIR delete): a new version without a
+ * body, of the same patient and categories as the version it replaces, authorized as an update
+ * of that version (src/records/writeAuthorizer.ts).
+ */
+export async function prepareDelete(
+  h: PrepareDeps,
+  principal: Principal,
+  type: string,
+  id: string,
+  current: CurrentVersion,
+): Promise<PreparedWrite> {
+  const patientId = current.patientId ?? undefined;
+  const account = await h.links.accountOf(patientId);
+  const categories = categoriesOf(current.categories);
+  const authorOrg = await h.writes.authorize(principal, {
+    type,
+    id,
+    intent: "delete",
+    resource: { resourceType: type, id },
+    patientId,
+    account,
+    categories,
+    current,
+  });
+  const versionId = current.versionId + 1;
+  const now = Date.now();
+  const lastUpdated = new Date(now).toISOString();
+  return {
+    type,
+    id,
+    versionId,
+    previous: true,
+    patientId,
+    account,
+    categories,
+    mask: current.categories,
+    storedMask: await h.vault.blind(patientId, type, id, versionId, current.categories),
+    contentHash: await h.vault.contentHash(patientId, Buffer.from(`deleted|${type}/${id}|${versionId}`)),
+    stored: { resourceType: type, id, meta: { versionId: String(versionId), lastUpdated } },
+    ciphertext: null,
+    deleted: true,
+    sortDate: null,
+    tokens: [],
     now,
     author: principal.account.toLowerCase(),
     authorOrg,

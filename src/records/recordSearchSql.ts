@@ -1,6 +1,8 @@
 import { sql, type ExpressionBuilder, type Expression, type SqlBool } from "kysely";
 import type { Schema } from "../store/schema.js";
 import type { BlindIndex } from "./blindIndex.js";
+import { birthdateQueryInputs, nameQueryInput, tokenQueryInput } from "./searchBlinded.js";
+import { dateMatches, STRING_FIELDS } from "./searchIndex.js";
 import type { DateValue, SearchParam, SearchQuery, TokenValue } from "./searchParameters.js";
 
 type EB = ExpressionBuilder<Schema & { r: Schema["resources"] }, "r">;
@@ -14,11 +16,23 @@ const POS = 8_640_000_000_000_000;
  */
 export function searchWhere(eb: EB, query: SearchQuery, blind: BlindIndex): Expression<SqlBool> {
   const clauses: Expression<SqlBool>[] = [eb("r.type", "=", query.resourceType), eb("r.deleted", "=", 0)];
-  for (const param of query.params) clauses.push(paramClause(eb, param, blind));
+  for (const param of query.params) clauses.push(paramClause(eb, param, blind, query.resourceType));
   return eb.and(clauses);
 }
 
-function paramClause(eb: EB, param: SearchParam, blind: BlindIndex): Expression<SqlBool> {
+function paramClause(eb: EB, param: SearchParam, blind: BlindIndex, type: string): Expression<SqlBool> {
+  // an equality lookup drives from the index (type, param, token) to the ids, never a scan of the type
+  const withToken = (name: string, values: string[]) =>
+    eb(
+      "r.id",
+      "in",
+      eb
+        .selectFrom("search_tokens as t")
+        .select("t.id")
+        .where("t.type", "=", type)
+        .where("t.param", "=", name)
+        .where("t.token", "in", values),
+    );
   const tokens = (name: string) =>
     eb
       .selectFrom("search_tokens as t")
@@ -44,15 +58,34 @@ function paramClause(eb: EB, param: SearchParam, blind: BlindIndex): Expression<
         );
         return ids.length ? eb("r.id", "in", ids) : sql<SqlBool>`1 = 0`;
       }
-      return eb.exists(
-        tokens(param.name).where(
-          "t.token",
-          "in",
-          param.values.map((v) => tokenOf(v, blind)),
-        ),
+      if (param.name === "identifier" || param.name === "gender") {
+        const domain = param.name;
+        return withToken(
+          domain,
+          param.values.map((v) => blind.token(tokenQueryInput(domain, v))),
+        );
+      }
+      return withToken(
+        param.name,
+        param.values.map((v) => tokenOf(v, blind)),
       );
     }
+    case "string": {
+      const inputs = param.values.flatMap((v) =>
+        STRING_FIELDS[param.name].map((field) => blind.token(nameQueryInput(field, v))),
+      );
+      return withToken("name", inputs);
+    }
     case "date": {
+      if (param.name === "birthdate") {
+        const inputs = param.values.flatMap((v) => birthdateQueryInputs(v, dateMatches));
+        return inputs.length
+          ? withToken(
+              "birthdate",
+              [...new Set(inputs)].map((i) => blind.token(i)),
+            )
+          : sql<SqlBool>`1 = 0`;
+      }
       if (param.name === "_lastUpdated") {
         // a version's lastUpdated is an instant: a [t, t+1) range
         return eb.or(

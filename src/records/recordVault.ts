@@ -27,6 +27,8 @@ export interface CurrentVersion {
   /** Category bitmask. */
   categories: number;
   authorOrg: string;
+  /** Whether it is a delete marker. */
+  deleted?: boolean;
 }
 
 export class RecordVault {
@@ -93,6 +95,7 @@ export class RecordVault {
       patientId: row.patient_id,
       categories: erased ? 0 : await this.mask(row),
       authorOrg: row.author_org,
+      deleted: Number(row.deleted) !== 0,
     };
   }
 

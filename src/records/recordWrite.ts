@@ -7,6 +7,7 @@ import { writePatientLink } from "./patientLinks.js";
 import type { FhirResource } from "./fhirTypes.js";
 import { PATIENT_ACCOUNT_SYSTEM } from "./searchBundle.js";
 import type { extractIndex } from "./searchIndex.js";
+import { patientTokenRows } from "./searchTokens.js";
 import { ADDRESS_PATTERN } from "../model/schemas.js";
 
 /**
@@ -28,7 +29,10 @@ export interface PreparedWrite {
   /** HMAC of the canonical JSON under the patient's key (src/records/blinding.ts). */
   contentHash: string;
   stored: FhirResource;
-  ciphertext: Uint8Array;
+  /** The encrypted body; null for a delete marker. */
+  ciphertext: Uint8Array | null;
+  /** A delete marker (FHIR delete): no body, no search tokens. */
+  deleted?: boolean;
   sortDate: number | null;
   tokens: Insertable<SearchTokenTable>[];
   now: number;
@@ -64,7 +68,7 @@ export async function persistWrite(tx: Transaction<Schema>, p: PreparedWrite): P
       author_org: org,
       author: p.author,
       last_updated: p.now,
-      deleted: 0,
+      deleted: p.deleted ? 1 : 0,
       content_hash: p.contentHash,
       blob: p.ciphertext,
     })
@@ -75,7 +79,7 @@ export async function persistWrite(tx: Transaction<Schema>, p: PreparedWrite): P
     categories: p.storedMask,
     author_org: org,
     last_updated: p.now,
-    deleted: 0,
+    deleted: p.deleted ? 1 : 0,
     sort_date: p.sortDate,
   };
   if (p.previous) {
@@ -120,7 +124,7 @@ export function tokenRowsOf(
   if (row.param === "code" || row.param === "category" || row.param === "status") {
     return blind.codingTokens(row.system, row.code).map((token) => ({ ...base, token }));
   }
-  return [];
+  return patientTokenRows(blind, base, row);
 }
 
 /** The Patient with the carechain account identifier set to `account`. */

@@ -8,6 +8,7 @@ import { BaseError } from "../errors/BaseError.js";
 import type { EventBus } from "../events/eventBus.js";
 import type { Store } from "../store/database.js";
 import { RecordRows } from "../store/recordRows.js";
+import { isUniqueViolation } from "../store/uniqueViolation.js";
 import type { BlindIndex } from "./blindIndex.js";
 import type { FhirResource } from "./fhirTypes.js";
 import { auditPatient, type AuditFacts, type Auditor } from "../audit/auditor.js";
@@ -18,14 +19,31 @@ import { validateResource } from "./validateResource.js";
 import { RecordSearch } from "./recordSearch.js";
 import { isOperator, isRecorder, notKnown } from "./accessDecision.js";
 import { crashPoint } from "./crashPoint.js";
-import { planBundleImport } from "./bundlePlan.js";
+import { planBundleImport, type ConditionalMatches } from "./bundlePlan.js";
+import { isSupportedType } from "./fhirTypes.js";
+import { canonicalJson } from "../crypto/canonicalJson.js";
+import { patientOf } from "./searchIndex.js";
 import { PatientLinks } from "./patientLinks.js";
 import { WriteAuthorizer } from "./writeAuthorizer.js";
-import { prepareWrite, type PrepareDeps } from "./recordPrepare.js";
+import { prepareDelete, prepareWrite, type PrepareDeps } from "./recordPrepare.js";
 import { RecordGate } from "./recordGate.js";
 import { RecordVault, type CurrentVersion } from "./recordVault.js";
 import { historyBundle } from "./searchBundle.js";
 import { DIRECTORY_TYPES, persistWrite, withAccount, type PreparedWrite } from "./recordWrite.js";
+
+/** Conditions of a conditional write. */
+export interface WriteConditions {
+  /** `If-Match`: the version the write expects to replace (412 when it is not the current one). */
+  ifMatch?: number | undefined;
+}
+
+/** Refuses a write whose `If-Match` does not name the version it would replace (0: none). */
+function checkVersion(expected: number | undefined, current: number): void {
+  if (expected !== undefined && expected !== current)
+    throw new BaseError("precondition", "If-Match does not name the current version", {
+      expression: "If-Match",
+    });
+}
 
 export interface RecordRepositoryDeps {
   store: Store;
@@ -90,13 +108,123 @@ export class RecordRepository {
    * Updates `type/id` (FHIR update). Update-as-create is only for the node's own recorders and
    * jobs: to anyone else a missing id answers as a hidden one does (404).
    */
-  async update(principal: Principal, type: string, id: string, input: unknown): Promise<FhirResource> {
+  async update(
+    principal: Principal,
+    type: string,
+    id: string,
+    input: unknown,
+    conditions: WriteConditions = {},
+  ): Promise<FhirResource> {
     const resource = validateResource(input);
     if (resource.resourceType !== type)
       throw new BaseError("invalid", `resourceType must be ${type}`, { expression: "resourceType" });
     if (resource.id !== undefined && resource.id !== id)
       throw new BaseError("invalid", "resource id does not match the URL", { expression: `${type}.id` });
-    return this.#write(principal, { ...resource, id }, "update");
+    return this.#write(principal, { ...resource, id }, "update", conditions.ifMatch);
+  }
+
+  /**
+   * FHIR conditional create (`If-None-Exist`, https://hl7.org/fhir/R4/http.html#ccreate): creates
+   * the resource unless the query matches what the principal may see; one match is returned as it
+   * is, several are refused (412). A match the principal may not see counts as none, so the answer
+   * never tells a hidden resource from a missing one.
+   */
+  async createIfNoneExist(
+    principal: Principal,
+    input: unknown,
+    query: string,
+  ): Promise<{ resource: FhirResource; created: boolean }> {
+    const resource = validateResource(input);
+    const ids = await this.#matches(principal, resource.resourceType, query, "If-None-Exist");
+    if (ids.length > 1)
+      throw new BaseError("precondition", "If-None-Exist matches more than one resource", {
+        expression: "If-None-Exist",
+      });
+    if (ids.length === 1)
+      return { resource: await this.read(principal, resource.resourceType, ids[0]!), created: false };
+    return { resource: await this.create(principal, resource), created: true };
+  }
+
+  /**
+   * FHIR conditional update (`PUT Type?query`, https://hl7.org/fhir/R4/http.html#cond-update):
+   * updates the one match the principal may see, creates when there is none (the id is then the
+   * server's, as for a create), refuses several (412).
+   */
+  async updateWhere(
+    principal: Principal,
+    type: string,
+    query: string,
+    input: unknown,
+  ): Promise<{ resource: FhirResource; created: boolean }> {
+    const resource = validateResource(input);
+    if (resource.resourceType !== type)
+      throw new BaseError("invalid", `resourceType must be ${type}`, { expression: "resourceType" });
+    const ids = await this.#matches(principal, type, query, "query");
+    if (ids.length > 1)
+      throw new BaseError("precondition", "the conditional update matches more than one resource", {
+        expression: "query",
+      });
+    const id = ids[0];
+    if (id === undefined) {
+      const { id: _given, ...rest } = resource;
+      return { resource: await this.create(principal, rest), created: true };
+    }
+    if (resource.id !== undefined && resource.id !== id)
+      throw new BaseError("invalid", "resource id does not match the resource the query found", {
+        expression: `${type}.id`,
+      });
+    return { resource: await this.#write(principal, { ...resource, id }, "update"), created: false };
+  }
+
+  /**
+   * FHIR delete: a new version marking `type/id` deleted (history keeps the earlier ones), under
+   * the same rule as an update of the current version. Deleting a deleted resource changes
+   * nothing.
+   */
+  async delete(
+    principal: Principal,
+    type: string,
+    id: string,
+    conditions: WriteConditions = {},
+  ): Promise<{ versionId: number }> {
+    const current = await this.#vault.currentVersion(type, id);
+    if (!current) throw notKnown(type);
+    if (current.deleted) {
+      // decided like a read of the marker, so a hidden resource still answers as a missing one
+      await this.read(principal, type, id).catch((error: unknown) => {
+        if (!(error instanceof BaseError && error.kind === "gone")) throw error;
+      });
+      checkVersion(conditions.ifMatch, current.versionId);
+      return { versionId: current.versionId };
+    }
+    const prepared = await prepareDelete(this.#prepare, principal, type, id, current);
+    checkVersion(conditions.ifMatch, current.versionId);
+    await this.#commit(principal, prepared);
+    return { versionId: prepared.versionId };
+  }
+
+  /** The ids of `type` that `query` matches among what the principal may see (a search, audited). */
+  async #matches(principal: Principal, type: string, query: string, where: string): Promise<string[]> {
+    const params: Record<string, string | string[]> = {};
+    for (const [name, value] of new URLSearchParams(query)) {
+      if (name.startsWith("_") && name !== "_id")
+        throw new BaseError("invalid", `a conditional ${where} takes search parameters only`, {
+          expression: where,
+        });
+      const had = params[name];
+      params[name] = had === undefined ? value : [...(Array.isArray(had) ? had : [had]), value];
+    }
+    if (Object.keys(params).length === 0)
+      throw new BaseError("invalid", `a conditional ${where} needs at least one search parameter`, {
+        expression: where,
+      });
+    params._count = "2";
+    const bundle = (await this.#search.search(principal, type, params)) as {
+      entry?: Array<{ resource?: FhirResource; search?: { mode?: string } }>;
+    };
+    return (bundle.entry ?? [])
+      .filter((e) => e.search?.mode === "match" && e.resource?.resourceType === type)
+      .map((e) => e.resource!.id!);
   }
 
   /** Whether the principal may choose the id of a new resource. */
@@ -162,8 +290,21 @@ export class RecordRepository {
     type: string,
     params: Record<string, string | string[] | undefined>,
     baseUrl = "",
+    options: { lenient?: boolean } = {},
   ): Promise<FhirResource> {
-    return this.#search.search(principal, type, params, baseUrl);
+    return this.#search.search(principal, type, params, baseUrl, options);
+  }
+
+  /**
+   * The ids of the `type` resources matching a search query that the principal may see (for
+   * conditional create and update); see RecordSearch.matchIds.
+   */
+  matchIds(
+    principal: Principal,
+    type: string,
+    query: Record<string, string | string[] | undefined>,
+  ): Promise<string[]> {
+    return this.#search.matchIds(principal, type, query);
   }
 
   /** `Patient/{id}/$everything`: the patient's whole record that the principal may see. */
@@ -242,19 +383,31 @@ export class RecordRepository {
     principal: Principal,
     resource: FhirResource,
     intent: "create" | "update",
+    ifMatch?: number,
   ): Promise<FhirResource> {
     const prepared = await prepareWrite(this.#prepare, principal, resource, intent);
+    checkVersion(ifMatch, prepared.previous ? prepared.versionId - 1 : 0);
+    await this.#commit(principal, prepared);
+    return prepared.stored;
+  }
+
+  /** Commits one prepared write between its intent and its outcome entries. */
+  async #commit(principal: Principal, prepared: PreparedWrite): Promise<void> {
     await this.#intend(principal, [prepared]);
     try {
       await this.#d.store.db.transaction().execute((tx) => persistWrite(tx, prepared));
     } catch (error) {
       await this.#outcome(principal, [prepared], false);
+      // another write took this version number first
+      if (isUniqueViolation(this.#d.store.dialect, error))
+        throw new BaseError("conflict", "the resource changed during this write: read it and try again", {
+          cause: error,
+        });
       throw error;
     }
     crashPoint("write:after-commit");
     this.#vault.rows.changed(prepared.type, prepared.id);
     await this.#finish(principal, prepared);
-    return prepared.stored;
   }
 
   /**
@@ -274,7 +427,7 @@ export class RecordRepository {
 
   #writeFacts(p: PreparedWrite, reason: string): AuditFacts {
     return {
-      action: p.previous ? "update" : "create",
+      action: p.deleted ? "delete" : p.previous ? "update" : "create",
       decision: "permit",
       patient: auditPatient(p.patientId, p.account),
       resources: [`${p.type}/${p.id}/_history/${p.versionId}`],
@@ -295,16 +448,35 @@ export class RecordRepository {
     options: { patientAccount?: Address | undefined } = {},
   ): Promise<FhirResource> {
     const chooses = this.#choosesIds(principal);
-    const plan = planBundleImport(input, { serverIds: !chooses });
+    const plan = planBundleImport(input, {
+      serverIds: !chooses,
+      serverIdFor: this.#serverIdFor(principal),
+      conditional: await this.#conditionalEntries(principal, input),
+    });
     const prepared: PreparedWrite[] = [];
     const versions = new Map<string, CurrentVersion>();
+    const unchanged: string[] = [];
     try {
       for (const entry of plan.entries) {
+        if (entry.matched) {
+          // a conditional create that found its resource: nothing to write
+          const current = await this.#vault.currentVersion(entry.resource.resourceType, entry.resource.id!);
+          unchanged.push(
+            `${entry.resource.resourceType}/${entry.resource.id}/_history/${current?.versionId ?? 1}`,
+          );
+          continue;
+        }
         let resource = entry.resource;
         if (resource.resourceType === "Patient" && options.patientAccount) {
           resource = withAccount(resource, options.patientAccount);
         }
         const key = `${resource.resourceType}/${resource.id}`;
+        if (!versions.has(key) && (await this.#reimported(principal, resource))) {
+          unchanged.push(
+            `${key}/_history/${(await this.#vault.currentVersion(resource.resourceType, resource.id!))?.versionId ?? 1}`,
+          );
+          continue;
+        }
         // a PUT entry of a caller that does not choose ids updates an existing resource
         const intent = entry.method === "PUT" && !chooses ? "update" : "import";
         const p = await prepareWrite(this.#prepare, principal, resource, intent, versions.get(key));
@@ -345,13 +517,105 @@ export class RecordRepository {
     return {
       resourceType: "Bundle",
       type: "transaction-response",
-      entry: prepared.map((p) => ({
-        response: {
-          status: p.previous ? "200 OK" : "201 Created",
-          location: `${p.type}/${p.id}/_history/${p.versionId}`,
-        },
-      })),
+      entry: [
+        ...prepared.map((p) => ({
+          response: {
+            status: p.previous ? "200 OK" : "201 Created",
+            location: `${p.type}/${p.id}/_history/${p.versionId}`,
+          },
+        })),
+        ...unchanged.map((location) => ({ response: { status: "200 OK", location } })),
+      ],
     };
+  }
+
+  /**
+   * Whether a bundle entry repeats, unchanged, the current version the same writer stored (a
+   * re-import of the same source entry lands on the same id: the source's id, or the server id
+   * derived from it). Then nothing is written, so a re-import needs only the right to create the
+   * entry, as the first import did, not the right to read or amend what is stored (a sensitive
+   * record, say); and since only the writer's own version is compared, the answer tells nobody
+   * anything they did not write. Audited in the patient's log.
+   */
+  async #reimported(principal: Principal, resource: FhirResource): Promise<boolean> {
+    const row = await this.#vault.rows.current(resource.resourceType, resource.id!);
+    if (!row || row.deleted || !row.blob) return false;
+    const patientId = patientOf(resource);
+    if ((row.patient_id ?? undefined) !== patientId) return false;
+    const author = await this.#vault.rows.authorOf(row);
+    if (author !== principal.account.toLowerCase()) return false;
+    if (patientId !== undefined && (await this.#d.keyring.isErased(`Patient/${patientId}`))) return false;
+    const { meta: _stored, ...stored } = await this.#vault.open(row);
+    const { meta: _given, ...given } = resource;
+    if (canonicalJson(stored) !== canonicalJson(given)) return false;
+    // the right a first import needed: to create this entry as new (refusals audited there)
+    const prepared = await prepareWrite(this.#prepare, principal, resource, "import", undefined, {
+      asNew: true,
+    });
+    await this.#audit(principal, {
+      ...this.#writeFacts(prepared, "unchanged: the writer's own version, imported again"),
+      resources: [`${prepared.type}/${prepared.id}/_history/${row.version_id}`],
+    });
+    return true;
+  }
+
+  /**
+   * The ids of a caller that may not choose them, for bundle entries whose source names an id
+   * (src/records/bundlePlan.ts `serverIdFor`): a keyed hash of the caller's organization (or
+   * account), the type and the source id, shaped as a UUID. The same source entry imported again
+   * by the same organization lands on the same id (an update); nobody can aim an id at a resource
+   * they did not import, since the key is the node's (docs/access-rules.md, "Ids").
+   */
+  #serverIdFor(principal: Principal): (type: string, given: string) => string {
+    const scope = (principal.organization ?? principal.account).toLowerCase();
+    return (type, given) => {
+      const hex = Buffer.from(
+        this.#d.blind.token(`carechain/import-id/v1|${scope}|${type}|${given}`),
+        "base64url",
+      )
+        .toString("hex")
+        .slice(0, 32);
+      return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+    };
+  }
+
+  /**
+   * The bundle's conditional entries resolved against what the principal may see: a POST's
+   * `ifNoneExist` and a PUT to `Type?query` (https://hl7.org/fhir/R4/http.html#trules).
+   */
+  async #conditionalEntries(principal: Principal, input: unknown): Promise<ConditionalMatches> {
+    const existing = new Map<number, string>();
+    const updates = new Map<number, string>();
+    const entries = (input as { entry?: unknown } | null)?.entry;
+    if (!Array.isArray(entries)) return { existing, updates };
+    for (const [index, entry] of entries.entries()) {
+      const e = entry as { resource?: { resourceType?: unknown }; request?: Record<string, unknown> } | null;
+      const type = e?.resource?.resourceType;
+      const request = e?.request;
+      if (typeof type !== "string" || !isSupportedType(type) || request === undefined) continue;
+      const where = `Bundle.entry[${index}].request`;
+      if (request.method === "POST" && typeof request.ifNoneExist === "string") {
+        const ids = await this.#matches(principal, type, request.ifNoneExist, `${where}.ifNoneExist`);
+        if (ids.length > 1)
+          throw new BaseError("precondition", `${where}.ifNoneExist matches more than one resource`, {
+            expression: `${where}.ifNoneExist`,
+          });
+        if (ids[0] !== undefined) existing.set(index, ids[0]);
+      } else if (request.method === "PUT" && typeof request.url === "string" && request.url.includes("?")) {
+        const [path = "", query = ""] = request.url.split("?", 2);
+        if (path !== type)
+          throw new BaseError("invalid", `${where}.url must name the entry's resource type`, {
+            expression: `${where}.url`,
+          });
+        const ids = await this.#matches(principal, type, query, `${where}.url`);
+        if (ids.length > 1)
+          throw new BaseError("precondition", `${where}.url matches more than one resource`, {
+            expression: `${where}.url`,
+          });
+        if (ids[0] !== undefined) updates.set(index, ids[0]);
+      }
+    }
+    return { existing, updates };
   }
 
   async #finish(principal: Principal, p: PreparedWrite): Promise<void> {

@@ -7,17 +7,25 @@ export const PATIENT_ACCOUNT_SYSTEM = "https://carechain.dev/fhir/sid/account";
 /** One page of permitted results and the permitted total. */
 export interface SearchPage {
   resources: FhirResource[];
-  /** `_include`d resources (search mode "include"). */
+  /** `_include`d and `_revinclude`d resources (search mode "include"). */
   included?: FhirResource[];
   total: number;
   offset: number;
   count: number;
+  /** The sealed cursor of the next page, when there is one. */
+  next?: string;
+  /** Warnings for the OperationOutcome entry (parameters ignored under lenient handling...). */
+  warnings?: string[];
+  /** Whether to leave the entries out (`_summary=count`). */
+  countOnly?: boolean;
 }
 
 /**
- * A FHIR searchset Bundle with `self`/`next`/`previous` links that repeat the query with a new
- * `_offset` (https://hl7.org/fhir/R4/http.html#paging). `total` is always reported: the consent
- * filter runs over every match before paging, so the permitted total is known exactly.
+ * A FHIR searchset Bundle (https://hl7.org/fhir/R4/http.html#paging). `self` repeats the query;
+ * `next` carries a sealed cursor on the last entry's sort key and id, so the next page starts
+ * after that entry whatever was written since; `previous` is given for `_offset` pages. `total`
+ * is always reported: the consent filter runs over every match before paging, so the permitted
+ * total is known exactly. Warnings go in an OperationOutcome entry of search mode `outcome`.
  */
 export function searchsetBundle(
   page: SearchPage,
@@ -25,45 +33,60 @@ export function searchsetBundle(
   params: Record<string, string | string[] | undefined>,
   base: string,
 ): FhirResource {
-  const link = (relation: string, offset: number) => ({
+  const link = (relation: string, set: Record<string, string>) => ({
     relation,
-    url: `${base}?${withOffset(params, offset, query.count)}`,
+    url: `${base}?${withParams(params, set)}`,
   });
-  const links = [link("self", page.offset)];
-  if (page.offset + page.count < page.total) links.push(link("next", page.offset + page.count));
-  if (page.offset > 0) links.push(link("previous", Math.max(0, page.offset - page.count)));
-  return {
-    resourceType: "Bundle",
-    type: "searchset",
-    total: page.total,
-    link: links,
-    entry: [
-      ...page.resources.map((r) => ({
-        fullUrl: `${r.resourceType}/${r.id}`,
-        resource: r,
-        search: { mode: "match" },
-      })),
-      ...(page.included ?? []).map((r) => ({
-        fullUrl: `${r.resourceType}/${r.id}`,
-        resource: r,
-        search: { mode: "include" },
-      })),
-    ],
-  };
+  const links = [{ relation: "self", url: `${base}?${withParams(params, {})}` }];
+  if (page.next !== undefined) links.push(link("next", { _count: String(query.count), _cursor: page.next }));
+  if (page.offset > 0 && query.cursor === undefined)
+    links.push(
+      link("previous", {
+        _count: String(query.count),
+        _offset: String(Math.max(0, page.offset - page.count)),
+      }),
+    );
+  const entry: object[] = page.countOnly
+    ? []
+    : [
+        ...page.resources.map((r) => ({
+          fullUrl: `${r.resourceType}/${r.id}`,
+          resource: r,
+          search: { mode: "match" },
+        })),
+        ...(page.included ?? []).map((r) => ({
+          fullUrl: `${r.resourceType}/${r.id}`,
+          resource: r,
+          search: { mode: "include" },
+        })),
+      ];
+  if (page.warnings?.length)
+    entry.push({
+      resource: {
+        resourceType: "OperationOutcome",
+        issue: page.warnings.map((diagnostics) => ({
+          severity: "warning",
+          code: "not-supported",
+          diagnostics,
+        })),
+      },
+      search: { mode: "outcome" },
+    });
+  return { resourceType: "Bundle", type: "searchset", total: page.total, link: links, entry };
 }
 
-function withOffset(
+/** The query string of `params` with the paging keys replaced by `set`. */
+function withParams(
   params: Record<string, string | string[] | undefined>,
-  offset: number,
-  count: number,
+  set: Record<string, string>,
 ): string {
   const q = new URLSearchParams();
+  const replaced = Object.keys(set).length > 0;
   for (const [k, v] of Object.entries(params)) {
-    if (k === "_offset" || k === "_count" || v === undefined) continue;
+    if (v === undefined || (replaced && (k === "_offset" || k === "_cursor" || k === "_count"))) continue;
     for (const one of Array.isArray(v) ? v : [v]) q.append(k, one);
   }
-  q.set("_count", String(count));
-  q.set("_offset", String(offset));
+  for (const [k, v] of Object.entries(set)) q.set(k, v);
   return q.toString();
 }
 

@@ -7,6 +7,7 @@ import { dateRange, periodRange } from "./dateRange.js";
 import type { MsRange } from "./dateRange.js";
 import { isSupportedType } from "./fhirTypes.js";
 import type { FhirResource } from "./fhirTypes.js";
+import { normalizeText, type NameField } from "./searchBlinded.js";
 import type { DateValue, SearchParamName, SearchQuery, TokenValue } from "./searchParameters.js";
 import { SEARCH_PATHS } from "./searchPaths.js";
 
@@ -21,6 +22,11 @@ export interface IndexRow {
   start?: number;
   end?: number;
   reference?: string;
+  /** A name part (`name` rows): its field and normalized text. */
+  field?: NameField;
+  text?: string;
+  /** The stored birthDate (`birthdate` rows), from which its blinded units are derived. */
+  value?: string;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
@@ -82,6 +88,7 @@ export function extractIndex(resource: FhirResource): IndexRow[] {
   const updated = resource.meta?.lastUpdated === undefined ? undefined : dateRange(resource.meta.lastUpdated);
   if (updated) rows.push({ param: "_lastUpdated", start: updated.start, end: updated.end });
   if (!isSupportedType(resource.resourceType)) return rows;
+  if (resource.resourceType === "Patient") rows.push(...patientRows(resource));
   const paths = SEARCH_PATHS[resource.resourceType];
   for (const path of paths.patient ?? []) {
     for (const ref of valuesAt(resource, path).map(patientRef))
@@ -104,6 +111,51 @@ export function extractIndex(resource: FhirResource): IndexRow[] {
   }
   return rows;
 }
+
+/** The code system of Patient.gender (https://hl7.org/fhir/R4/valueset-administrative-gender.html). */
+export const ADMINISTRATIVE_GENDER = "http://hl7.org/fhir/administrative-gender";
+
+/** The rows of the Patient parameters: name parts, identifiers, gender, birthdate. */
+function patientRows(patient: FhirResource): IndexRow[] {
+  const rows: IndexRow[] = [];
+  const part = (field: NameField, v: unknown) => {
+    if (typeof v !== "string") return;
+    const text = normalizeText(v);
+    if (text !== "") rows.push({ param: "name", field, text });
+  };
+  for (const name of valuesAt(patient, "name")) {
+    if (!isObject(name)) continue;
+    part("family", name.family);
+    for (const g of Array.isArray(name.given) ? name.given : []) part("given", g);
+    for (const p of [
+      ...(Array.isArray(name.prefix) ? name.prefix : []),
+      ...(Array.isArray(name.suffix) ? name.suffix : []),
+    ])
+      part("other", p);
+    part("other", name.text);
+  }
+  for (const id of valuesAt(patient, "identifier")) {
+    if (!isObject(id) || typeof id.value !== "string") continue;
+    rows.push(
+      typeof id.system === "string"
+        ? { param: "identifier", system: id.system, code: id.value }
+        : { param: "identifier", code: id.value },
+    );
+  }
+  if (typeof patient.gender === "string")
+    rows.push({ param: "gender", system: ADMINISTRATIVE_GENDER, code: patient.gender });
+  const birth = typeof patient.birthDate === "string" ? dateRange(patient.birthDate) : undefined;
+  if (birth && typeof patient.birthDate === "string")
+    rows.push({ param: "birthdate", start: birth.start, end: birth.end, value: patient.birthDate });
+  return rows;
+}
+
+/** Fields a string parameter searches. */
+export const STRING_FIELDS: Record<"name" | "family" | "given", readonly NameField[]> = {
+  name: ["family", "given", "other"],
+  family: ["family"],
+  given: ["given"],
+};
 
 /**
  * Whether a target range satisfies one date search value, per the R4 prefix definitions.
@@ -160,7 +212,11 @@ export function matches(query: SearchQuery, resource: FhirResource): boolean {
   if (resource.resourceType !== query.resourceType) return false;
   const rows = extractIndex(resource);
   return query.params.every((param) => {
-    const own = rows.filter((r) => r.param === param.name);
+    const own = rows.filter((r) =>
+      param.name === "family" || param.name === "given"
+        ? r.param === "name" && r.field === param.name
+        : r.param === param.name,
+    );
     switch (param.kind) {
       case "missing":
         return (own.length === 0) === param.missing;
@@ -170,6 +226,16 @@ export function matches(query: SearchQuery, resource: FhirResource): boolean {
         return param.values.some((v) => own.some((r) => tokenMatches(v, r)));
       case "date":
         return param.values.some((v) => own.some((r) => dateMatches(v, r)));
+      case "string":
+        return param.values.some((v) =>
+          rows.some(
+            (r) =>
+              r.param === "name" &&
+              r.field !== undefined &&
+              STRING_FIELDS[param.name].includes(r.field) &&
+              (r.text ?? "").startsWith(v),
+          ),
+        );
     }
   });
 }

@@ -95,7 +95,6 @@ describe("parseSearch", () => {
       _total: "accurate",
       _sort: "-date,_lastUpdated",
       _include: "Observation:subject:Patient",
-      "_revinclude:iterate": "Provenance:target",
       _id: "a,b",
       _lastUpdated: "gt2024-01",
       status: "final",
@@ -111,7 +110,7 @@ describe("parseSearch", () => {
         { param: "_lastUpdated", descending: false },
       ],
       include: [{ source: "Observation", param: "subject", target: "Patient", iterate: false }],
-      revinclude: [{ source: "Provenance", param: "target", iterate: true }],
+      revinclude: [],
     });
     expect(q.params.map((p) => [p.name, p.kind])).toEqual([
       ["_id", "token"],
@@ -138,8 +137,74 @@ describe("parseSearch", () => {
       { "status:not": "final" },
       "modifier ':not' is not supported for search parameter 'status'",
     ],
-    ["_sort by code", "Observation", { _sort: "code" }, "unsupported _sort for Observation"],
-    ["_sort by date without dates", "Organization", { _sort: "date" }, "unsupported _sort for Organization"],
+    [
+      "_sort by code",
+      "Observation",
+      { _sort: "code" },
+      "_sort by this key is not supported for Observation: use _lastUpdated, _id, date",
+    ],
+    [
+      "_sort by date without dates",
+      "Organization",
+      { _sort: "date" },
+      "_sort by this key is not supported for Organization: use _lastUpdated, _id",
+    ],
+    [
+      "_include:iterate",
+      "Patient",
+      { "_include:iterate": "Patient:organization" },
+      "_include:iterate is not supported: only the direct _include is served",
+    ],
+    [
+      "_revinclude:iterate",
+      "Patient",
+      { "_revinclude:iterate": "Observation:patient" },
+      "_revinclude:iterate is not supported: only the direct _revinclude is served",
+    ],
+    [
+      "_revinclude not served",
+      "Observation",
+      { _revinclude: "Provenance:target" },
+      "this _revinclude is not supported for Observation: the CapabilityStatement lists those served",
+    ],
+    [
+      "_include not served",
+      "Observation",
+      { _include: "Observation:specimen" },
+      "this _include is not supported for Observation: the CapabilityStatement lists those served",
+    ],
+    [
+      "_summary=text",
+      "Patient",
+      { _summary: "text" },
+      "_summary=text is not supported: use true, count, data or false",
+    ],
+    ["_contained", "Patient", { _contained: "true" }, "search parameter '_contained' is not supported"],
+    ["_has", "Patient", { "_has:Observation:patient:code": "1234" }, "malformed search parameter '_has'"],
+    [
+      "exact on a name",
+      "Patient",
+      { "name:exact": "Smith" },
+      "modifier ':exact' is not supported for search parameter 'name'",
+    ],
+    [
+      "contains on family",
+      "Patient",
+      { "family:contains": "mit" },
+      "modifier ':contains' is not supported for search parameter 'family'",
+    ],
+    [
+      "birthdate prefix sa",
+      "Patient",
+      { birthdate: "sa1970" },
+      "prefix 'sa' is not supported for search parameter 'birthdate'",
+    ],
+    [
+      "birthdate prefix ne",
+      "Patient",
+      { birthdate: "ne1970" },
+      "prefix 'ne' is not supported for search parameter 'birthdate'",
+    ],
   ])("rejects %s as not-supported", (_name, type, query, message) => {
     const e = errorOf(type, query);
     expect(e.kind).toBe("invalid");
@@ -147,8 +212,91 @@ describe("parseSearch", () => {
     expect(e.message).toBe(message);
   });
 
+  it("parses the Patient parameters, normalizing names (case, accents, spaces)", () => {
+    const q = parseSearch("Patient", {
+      name: "  JOSÉ  María ",
+      family: "Müller,o'brien",
+      given: "ÅSA",
+      identifier: ["http://hospital.example/mrn|123", "456", "http://hospital.example/mrn|"],
+      gender: "female",
+      birthdate: ["ge1970-01-01", "lt1980"],
+      _revinclude: ["Observation:patient", "Condition:subject"],
+      _include: "Patient:organization",
+      _summary: "data",
+      _elements: "name,birthDate",
+      _sort: "-birthdate,family",
+    });
+    expect(q.params).toEqual([
+      { name: "name", kind: "string", values: ["jose maria"] },
+      { name: "family", kind: "string", values: ["muller", "o'brien"] },
+      { name: "given", kind: "string", values: ["asa"] },
+      {
+        name: "identifier",
+        kind: "token",
+        values: [{ match: "system-code", system: "http://hospital.example/mrn", code: "123" }],
+      },
+      { name: "identifier", kind: "token", values: [{ match: "code", code: "456" }] },
+      {
+        name: "identifier",
+        kind: "token",
+        values: [{ match: "system", system: "http://hospital.example/mrn" }],
+      },
+      { name: "gender", kind: "token", values: [{ match: "code", code: "female" }] },
+      {
+        name: "birthdate",
+        kind: "date",
+        values: [{ prefix: "ge", start: ms("1970-01-01"), end: ms("1970-01-02") }],
+      },
+      {
+        name: "birthdate",
+        kind: "date",
+        values: [{ prefix: "lt", start: ms("1980-01-01"), end: ms("1981-01-01") }],
+      },
+    ]);
+    expect(q.revinclude.map((r) => `${r.source}:${r.param}`)).toEqual([
+      "Observation:patient",
+      "Condition:subject",
+    ]);
+    expect(q.include).toEqual([
+      { source: "Patient", param: "organization", target: "Organization", iterate: false },
+    ]);
+    expect(q.summary).toBe("data");
+    expect(q.elements).toEqual(["name", "birthDate"]);
+    expect(q.sort).toEqual([
+      { param: "birthdate", descending: true },
+      { param: "family", descending: false },
+    ]);
+  });
+
+  it("under lenient handling leaves out what it does not serve and lists it, but still refuses bad values", () => {
+    const q = parseSearch(
+      "Patient",
+      {
+        name: "ann",
+        colour: "blue",
+        "family:exact": "X",
+        birthdate: "sa1970",
+        _contained: "true",
+        _summary: "text",
+      },
+      { lenient: true },
+    );
+    expect(q.params).toEqual([{ name: "name", kind: "string", values: ["ann"] }]);
+    expect(q.summary).toBeUndefined();
+    expect(q.ignored).toEqual([
+      "unknown search parameter 'colour' for Patient",
+      "modifier ':exact' is not supported for search parameter 'family'",
+      "prefix 'sa' is not supported for search parameter 'birthdate'",
+      "search parameter '_contained' is not supported",
+      "_summary=text is not supported: use true, count, data or false",
+    ]);
+    expect(() => parseSearch("Patient", { birthdate: "1970-13" }, { lenient: true })).toThrow(
+      "invalid value for search parameter 'birthdate'",
+    );
+  });
+
   it.each<[string, Record<string, string | string[]>, string]>([
-    ["_count 0", { _count: "0" }, "_count"],
+    ["_count negative", { _count: "-1" }, "_count"],
     ["_count 1001", { _count: "1001" }, "_count"],
     ["_count repeated", { _count: ["1", "2"] }, "_count"],
     ["bad date", { date: "ge2020-13" }, "date"],

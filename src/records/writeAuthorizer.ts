@@ -51,7 +51,7 @@ export class WriteAuthorizer {
       const account = await this.#d.links.accountOf(current.patientId);
       const refuse = async (reason: string) =>
         this.#d.auditor.record(principal, {
-          action: "update",
+          action: t.intent === "delete" ? "delete" : "update",
           decision: "deny",
           patient: auditPatient(current.patientId, account),
           resources: [`${ref}/_history/${current.versionId}`],
@@ -87,7 +87,7 @@ export class WriteAuthorizer {
     const d = this.#d.gate.forPatient(principal, t.account, "write").decide(t.categories, undefined);
     if (d.permit) return own;
     await this.#d.auditor.record(principal, {
-      action: current ? "update" : "create",
+      action: t.intent === "delete" ? "delete" : current ? "update" : "create",
       decision: "deny",
       patient: auditPatient(t.patientId, t.account),
       resources: [ref],

@@ -58,13 +58,25 @@ export class RecordRows {
   }
 
   /** The current version's metadata only (what a write checks before replacing it). */
-  async currentMeta(type: string, id: string): Promise<Candidate | undefined> {
+  async currentMeta(type: string, id: string): Promise<(Candidate & { deleted: number }) | undefined> {
     return await this.#store.db
       .selectFrom("resources")
-      .select(CANDIDATE_COLUMNS)
+      .select([...CANDIDATE_COLUMNS, "deleted"])
       .where("type", "=", type)
       .where("id", "=", id)
       .executeTakeFirst();
+  }
+
+  /** The account that wrote one version. */
+  async authorOf(v: VersionKey): Promise<string | undefined> {
+    const row = await this.#store.db
+      .selectFrom("resource_versions")
+      .select("author")
+      .where("type", "=", v.type)
+      .where("id", "=", v.id)
+      .where("version_id", "=", v.version_id)
+      .executeTakeFirst();
+    return row?.author;
   }
 
   /** One version of `type/id`. */

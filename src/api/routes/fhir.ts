@@ -8,13 +8,19 @@ import type { FederationService } from "../../federation/federationService.js";
 import { isSupportedType } from "../../records/fhirTypes.js";
 import type { RecordRepository } from "../../records/repository.js";
 import { sessionAuth, sessionOrAccessRequestAuth } from "../authenticate.js";
-import { publicRoute, route } from "../routeDef.js";
+import { capabilityStatement } from "../../records/capabilityStatement.js";
+import { publicRoute, route, routeTable } from "../routeDef.js";
 
 export interface FhirDeps {
   records: RecordRepository;
   nodeKey: Hex;
   /** Serves `Patient/{id}/$everything?federated=true` (decides and audits before fetching). */
   federation: Pick<FederationService, "everythingOfPatient">;
+  /**
+   * The CapabilityStatement's `rest.security` section, for whoever adds an authorization scheme
+   * (SMART on FHIR); the SIWE description when absent.
+   */
+  capabilitySecurity?: () => object;
   /** Extra read-only FHIR views served by other rooms (Consent, AuditEvent). */
   views?: Record<
     string,
@@ -26,6 +32,26 @@ const typeParam = z.object({ type: fhirResourceType });
 const idParams = typeParam.extend({ id: fhirId });
 const query = z.record(z.string(), z.union([z.string(), z.array(z.string())]));
 const FHIR_JSON = "application/fhir+json";
+
+/** A version ETag as FHIR servers send them (`W/"3"`), for `If-Match`. */
+const VERSION_ETAG_RE = /^(?:W\/)?"(\d{1,9})"$/;
+
+/** The version an `If-Match` header names, if any. */
+function ifMatchOf(header: string | string[] | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  const m = VERSION_ETAG_RE.exec((Array.isArray(header) ? header[0] : header)?.trim() ?? "");
+  if (!m)
+    throw new BaseError("invalid", 'If-Match must be a version ETag such as W/"3"', {
+      expression: "If-Match",
+    });
+  return Number(m[1]);
+}
+
+/** The query of a conditional request, as sent (`a=b&c=d`), from the raw URL. */
+function rawQuery(url: string): string {
+  const q = url.indexOf("?");
+  return q < 0 ? "" : url.slice(q + 1);
+}
 
 function supported(type: string): string {
   if (!isSupportedType(type))
@@ -51,7 +77,14 @@ export function fhirRoutes(deps: FhirDeps) {
         tags: ["fhir"],
         auth: publicRoute,
       },
-      async () => capabilityStatement(),
+      async ({ reply }) =>
+        reply.type(FHIR_JSON).send(
+          capabilityStatement({
+            routes: routeTable(app),
+            views: Object.keys(deps.views ?? {}),
+            ...(deps.capabilitySecurity ? { security: deps.capabilitySecurity } : {}),
+          }),
+        ),
     );
 
     route(
@@ -126,10 +159,13 @@ export function fhirRoutes(deps: FhirDeps) {
         params: typeParam,
         query,
       },
-      async ({ caller, reply, params, query: q }) => {
+      async ({ caller, request, reply, params, query: q }) => {
         const view = deps.views?.[params.type];
         if (view) return reply.type(FHIR_JSON).send(await view(caller, q));
-        return reply.type(FHIR_JSON).send(await records.search(caller, supported(params.type), q, "/fhir"));
+        const lenient = preferLenient(request.headers.prefer);
+        return reply
+          .type(FHIR_JSON)
+          .send(await records.search(caller, supported(params.type), q, "/fhir", { lenient }));
       },
     );
 
@@ -143,7 +179,7 @@ export function fhirRoutes(deps: FhirDeps) {
         auth: session,
         params: typeParam,
       },
-      async ({ caller, reply, params, body }) => {
+      async ({ caller, request, reply, params, body }) => {
         supported(params.type);
         if (
           typeof body !== "object" ||
@@ -154,12 +190,39 @@ export function fhirRoutes(deps: FhirDeps) {
             expression: "resourceType",
           });
         }
-        const created = await records.create(caller, body);
+        const condition = request.headers["if-none-exist"];
+        const { resource, created } =
+          typeof condition === "string"
+            ? await records.createIfNoneExist(caller, body, condition)
+            : { resource: await records.create(caller, body), created: true };
         return reply
-          .status(201)
-          .header("location", `/fhir/${params.type}/${created.id}/_history/${created.meta?.versionId}`)
+          .status(created ? 201 : 200)
+          .header("location", `/fhir/${params.type}/${resource.id}/_history/${resource.meta?.versionId}`)
+          .header("etag", `W/"${resource.meta?.versionId}"`)
           .type(FHIR_JSON)
-          .send(created);
+          .send(resource);
+      },
+    );
+
+    route(
+      app,
+      {
+        method: "PUT",
+        url: "/fhir/:type",
+        summary: "FHIR conditional update (PUT Type?search): update the one match, create if none",
+        tags: ["fhir"],
+        auth: session,
+        params: typeParam,
+      },
+      async ({ caller, request, reply, params, body }) => {
+        const type = supported(params.type);
+        const { resource, created } = await records.updateWhere(caller, type, rawQuery(request.url), body);
+        return reply
+          .status(created ? 201 : 200)
+          .header("location", `/fhir/${type}/${resource.id}/_history/${resource.meta?.versionId}`)
+          .header("etag", `W/"${resource.meta?.versionId}"`)
+          .type(FHIR_JSON)
+          .send(resource);
       },
     );
 
@@ -190,12 +253,35 @@ export function fhirRoutes(deps: FhirDeps) {
         auth: session,
         params: idParams,
       },
-      async ({ caller, reply, params, body }) => {
-        const updated = await records.update(caller, supported(params.type), params.id, body);
+      async ({ caller, request, reply, params, body }) => {
+        const type = supported(params.type);
+        const updated = await records.update(caller, type, params.id, body, {
+          ifMatch: ifMatchOf(request.headers["if-match"]),
+        });
         return reply
           .status(updated.meta?.versionId === "1" ? 201 : 200)
+          .header("location", `/fhir/${type}/${updated.id}/_history/${updated.meta?.versionId}`)
+          .header("etag", `W/"${updated.meta?.versionId}"`)
           .type(FHIR_JSON)
           .send(updated);
+      },
+    );
+
+    route(
+      app,
+      {
+        method: "DELETE",
+        url: "/fhir/:type/:id",
+        summary: "FHIR delete (a new version marks it deleted; If-Match checks the version)",
+        tags: ["fhir"],
+        auth: session,
+        params: idParams,
+      },
+      async ({ caller, request, reply, params }) => {
+        const { versionId } = await records.delete(caller, supported(params.type), params.id, {
+          ifMatch: ifMatchOf(request.headers["if-match"]),
+        });
+        return reply.status(204).header("etag", `W/"${versionId}"`).send();
       },
     );
 
@@ -233,24 +319,10 @@ export function fhirRoutes(deps: FhirDeps) {
   };
 }
 
-function capabilityStatement(): object {
-  return {
-    resourceType: "CapabilityStatement",
-    status: "active",
-    kind: "instance",
-    fhirVersion: "4.0.1",
-    format: ["application/fhir+json"],
-    date: "2026-11-25",
-    software: { name: "carechain" },
-    rest: [
-      {
-        mode: "server",
-        security: {
-          description:
-            "SIWE (EIP-4361) sign-in for a bearer session token; patient consent enforced on every interaction",
-        },
-        interaction: [{ code: "transaction" }],
-      },
-    ],
-  };
+/** Whether a `Prefer` header asks for lenient search handling (https://hl7.org/fhir/R4/search.html#errors). */
+function preferLenient(prefer: string | string[] | undefined): boolean {
+  const values = Array.isArray(prefer) ? prefer : prefer === undefined ? [] : [prefer];
+  return values.some((v) =>
+    v.split(/[,;]/).some((part) => part.trim().toLowerCase().replace(/\s+/g, "") === "handling=lenient"),
+  );
 }

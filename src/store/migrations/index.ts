@@ -17,6 +17,7 @@ import { auditPatientMap } from "./015_audit_patient_map.js";
 import { categoryMasksBlinded } from "./016_category_masks_blinded.js";
 import { consentCommitments } from "./017_consent_commitments.js";
 import { clinicalMetadataErasable } from "./019_clinical_metadata_erasable.js";
+import { patientSearchIndex } from "./020_patient_search_index.js";
 
 /** Every migration, in the order it runs. Names are stored: never rename, only append. */
 export const migrations: Record<string, DialectMigration> = {
@@ -38,4 +39,5 @@ export const migrations: Record<string, DialectMigration> = {
   "016_category_masks_blinded": categoryMasksBlinded,
   "017_consent_commitments": consentCommitments,
   "019_clinical_metadata_erasable": clinicalMetadataErasable,
+  "020_patient_search_index": patientSearchIndex,
 };
