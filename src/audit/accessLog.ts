@@ -1,14 +1,21 @@
 import { bytesToHex, type Address } from "viem";
 import type { Principal } from "../model/principal.js";
 import { BaseError } from "../errors/BaseError.js";
-import type { LoggedAuditEntry } from "./auditEntry.js";
+import type { AuditOpening, LoggedAuditEntry } from "./auditEntry.js";
 import type { AuditLog } from "./auditLog.js";
 import type { EntryProof } from "./entryProof.js";
 import type { PatientMapProof } from "./patientMapProof.js";
 
 export interface AccessLogItem {
   index: number;
+  /** The entry as stored and hashed (version 2: categories and reason only as `commitment`). */
   entry: LoggedAuditEntry;
+  /**
+   * The opening of a version 2 entry's commitment (salt, categories, reason), for the patient to
+   * check against `entry.commitment` (`verifyAccessLog` does); null when the entry has no
+   * commitment or the opening was deleted with the patient's erasure.
+   */
+  opening: AuditOpening | null;
   /** Inclusion proof to the latest anchored tree head; null until the entry is anchored (about a second). */
   proof: EntryProof | null;
 }
@@ -69,6 +76,7 @@ export class AccessLog {
       items.push({
         index: e.index,
         entry: e.entry,
+        opening: e.opening ?? null,
         proof:
           head && e.index < anchoredSize ? await this.proofFor(e.index, anchoredSize, head.rootHash) : null,
       });

@@ -2,6 +2,11 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { BaseError } from "../errors/BaseError.js";
 import {
+  commitmentOf,
+  isProcessMarker,
+  openingText,
+  opens,
+  storedEntry,
   auditEntrySchema,
   certainlyValidEntry,
   decodeAuditEntry,
@@ -152,5 +157,36 @@ describe("certainlyValidEntry", () => {
     expect(certainlyValidEntry({ ...base, purpose: "nope" })).toBe(false);
     expect(certainlyValidEntry({ ...base, extra: 1 })).toBe(false);
     expect(certainlyValidEntry({ ...base, actor: { account, name: "Jane" } })).toBe(false);
+  });
+
+  it("version 2: a patient's categories and non-marker reason leave the text; only their opening opens the commitment", () => {
+    const e: AuditEntry = { ...base, reason: "sensitive-not-granted" };
+    const salt = "0123456789abcdef0123456789abcdef";
+    const commitment = commitmentOf(salt, openingText({ categories: e.categories, reason: e.reason }));
+    const stored = decodeAuditEntry(encodeAuditEntry(storedEntry(e, 4, commitment)));
+    expect(stored).toMatchObject({ v: 2, prev: 4, commitment });
+    expect(stored.categories).toBeUndefined();
+    expect(stored.reason).toBeUndefined();
+    expect(
+      opens(stored, { salt, categories: ["labs", "medications"], reason: "sensitive-not-granted" }),
+    ).toBe(true);
+    for (const wrong of [
+      { salt, categories: ["labs"], reason: "sensitive-not-granted" },
+      { salt, categories: ["labs", "medications"] },
+      { salt: "f".repeat(32), categories: ["labs", "medications"], reason: "sensitive-not-granted" },
+      { salt, categories: ["medications", "labs"], reason: "sensitive-not-granted" },
+      { salt, categories: ["labs", "medications"], reason: "sensitive-not-granted", extra: 1 },
+    ])
+      expect(opens(stored, wrong)).toBe(false);
+    // markers stay in clear; the schema refuses a v2 patient entry with facts in clear, and a v1 commitment
+    expect(isProcessMarker("not committed: completes intent 3")).toBe(true);
+    expect(isProcessMarker("no-grant")).toBe(false);
+    expect(
+      decodeAuditEntry(encodeAuditEntry(storedEntry({ ...base, reason: "intent" }, undefined, null))).reason,
+    ).toBe("intent");
+    expect(() => decodeAuditEntry(encodeAuditEntry({ ...base, v: 2 } as never))).toThrow(BaseError);
+    expect(() => decodeAuditEntry(encodeAuditEntry({ ...base, commitment } as never))).toThrow(BaseError);
+    // version 1 entries still decode
+    expect(decodeAuditEntry(encodeAuditEntry(base))).toEqual(base);
   });
 });

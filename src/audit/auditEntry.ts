@@ -5,8 +5,9 @@
  * https://www.rfc-editor.org/rfc/rfc8785
  */
 import canonicalize from "canonicalize";
+import { sha256, stringToBytes } from "viem";
 import { z } from "zod";
-import { CATEGORIES, PURPOSES } from "../model/vocabulary.js";
+import { CATEGORIES, PURPOSES, type Category } from "../model/vocabulary.js";
 import { BaseError } from "../errors/BaseError.js";
 import { leafHash } from "./merkleHash.js";
 import { ADDRESS_PATTERN, purposeOfUse } from "../model/schemas.js";
@@ -66,15 +67,39 @@ export const auditEntrySchema = z.strictObject({
 /** A validated audit entry, as a caller records it. */
 export type AuditEntry = z.infer<typeof auditEntrySchema>;
 
+/** A SHA-256 commitment, lowercase hex without prefix. */
+const COMMITMENT = /^[0-9a-f]{64}$/;
+
 /**
  * An entry as the log stores it: an entry about a patient also carries `prev`, the index of the
  * log's previous entry about the same patient, filled by the log at append time (absent on the
  * patient's first entry, and on entries stored before patient chains existed). Callers cannot set
  * it: `auditEntrySchema` refuses the key. docs/audit-completeness.md
+ *
+ * Version 2 (every entry appended since store migration 019): an entry about a patient holds no
+ * category and no reason that is not a process marker ({@link isProcessMarker}); it holds
+ * `commitment`, `SHA-256(UTF-8(salt || openingText))` of what was taken out (salt: 32 hex digits), and the opening (salt
+ * and facts) is stored apart, in `audit_openings`, deleted when the patient erases their record.
+ * Version 1 entries hold categories and reasons in clear and no commitment.
  */
-export const loggedAuditEntrySchema = auditEntrySchema.extend({
-  prev: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
-});
+export const loggedAuditEntrySchema = auditEntrySchema
+  .extend({
+    v: z.union([z.literal(1), z.literal(2)]),
+    prev: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+    commitment: z.string().regex(COMMITMENT, "expected 64 lowercase hex digits").optional(),
+  })
+  .refine((e) => e.v === 2 || e.commitment === undefined, {
+    message: "a version 1 entry has no commitment",
+    path: ["commitment"],
+  })
+  .refine((e) => e.v === 1 || e.patient === undefined || e.categories === undefined, {
+    message: "a version 2 entry about a patient holds no categories",
+    path: ["categories"],
+  })
+  .refine(
+    (e) => e.v === 1 || e.patient === undefined || e.reason === undefined || isProcessMarker(e.reason),
+    { message: "a version 2 entry about a patient holds only process markers as reason", path: ["reason"] },
+  );
 
 /** A stored entry, with its patient's `prev` link when it has one. */
 export type LoggedAuditEntry = z.infer<typeof loggedAuditEntrySchema>;
@@ -193,6 +218,130 @@ const utf8 = new TextEncoder();
  */
 export function entryLeafHash(text: string): Uint8Array {
   return leafHash(utf8.encode(text));
+}
+
+/**
+ * The reasons the records layer writes around a change (`intent`, `committed...`,
+ * `not committed...`; src/records/intentSweeper.ts finds them by their text): they name no
+ * clinical fact and stay in clear in a version 2 entry. Every other reason of an entry about a
+ * patient (a decision's reason such as `sensitive-not-granted`, a peer's answer) goes into the
+ * opening.
+ */
+export function isProcessMarker(reason: string): boolean {
+  return (
+    reason === "intent" ||
+    reason === "committed" ||
+    reason === "not committed" ||
+    reason.startsWith("committed:") ||
+    reason.startsWith("not committed:")
+  );
+}
+
+/** What a version 2 entry about a patient commits to instead of holding it. */
+export interface AuditFactsOpened {
+  categories?: Category[] | undefined;
+  reason?: string | undefined;
+}
+
+/** The opening of a version 2 entry's commitment: a 128-bit salt (hex) and the facts. */
+export interface AuditOpening extends AuditFactsOpened {
+  salt: string;
+}
+
+export const auditOpeningSchema = z.strictObject({
+  salt: z.string().regex(/^[0-9a-f]{32}$/, "expected 32 lowercase hex digits"),
+  categories: auditEntrySchema.shape.categories,
+  reason: auditEntrySchema.shape.reason,
+});
+
+/**
+ * The facts an entry about a patient takes out of its text (its categories and a reason that is
+ * not a process marker), or undefined when it has none to take out or is about no patient.
+ */
+export function factsToSeal(e: AuditEntry): AuditFactsOpened | undefined {
+  if (e.patient === undefined) return undefined;
+  const reason = e.reason !== undefined && !isProcessMarker(e.reason) ? e.reason : undefined;
+  if (e.categories === undefined && reason === undefined) return undefined;
+  const facts: AuditFactsOpened = {};
+  if (e.categories !== undefined) facts.categories = e.categories;
+  if (reason !== undefined) facts.reason = reason;
+  return facts;
+}
+
+/**
+ * The committed text of the facts: RFC 8785 of `{categories?, reason?}` (categories in the
+ * entry's order).
+ */
+export function openingText(facts: AuditFactsOpened): string {
+  const { categories, reason } = facts;
+  // Category names need no escaping, and JSON.stringify of a string is JCS's unless it holds a
+  // lone surrogate, which the general encoder refuses.
+  if (reason === undefined || !/[\uD800-\uDFFF]/.test(reason)) {
+    const c =
+      categories === undefined
+        ? ""
+        : `"categories":${categories.length === 0 ? "[]" : `["${categories.join('","')}"]`}`;
+    const r = reason === undefined ? "" : `"reason":${JSON.stringify(reason)}`;
+    return `{${c}${c !== "" && r !== "" ? "," : ""}${r}}`;
+  }
+  const o: { categories?: Category[]; reason?: string } = {};
+  if (categories !== undefined) o.categories = categories;
+  o.reason = reason;
+  const text = canonicalize(o);
+  if (text === undefined) throw new BaseError("internal", "audit facts have no JSON form");
+  return text;
+}
+
+/**
+ * `SHA-256(UTF-8(salt || text))` as lowercase hex without prefix, `salt` being the 32 lowercase hex
+ * digits of 128 random bits (browser-safe; the append path uses `serverCommitment`,
+ * src/audit/serverHash.ts, which gives the same digest).
+ */
+export function commitmentOf(salt: string, text: string): string {
+  return sha256(stringToBytes(salt + text), "hex").slice(2);
+}
+
+/**
+ * Whether `opening` opens the commitment of `entry`.
+ * @returns false for an entry without commitment or a malformed opening
+ */
+export function opens(entry: LoggedAuditEntry, opening: unknown): opening is AuditOpening {
+  if (entry.commitment === undefined) return false;
+  const parsed = auditOpeningSchema.safeParse(opening);
+  if (!parsed.success) return false;
+  const text = openingText(parsed.data);
+  return commitmentOf(parsed.data.salt, text) === entry.commitment;
+}
+
+/**
+ * The entry as a version 2 text stores it: facts taken out, `commitment` in their place, `prev`
+ * when given (the general path; `canonicalText` writes the same bytes fast).
+ */
+export function storedEntry(
+  e: AuditEntry,
+  prev: number | undefined,
+  commitment: string | null,
+): LoggedAuditEntry {
+  const out: LoggedAuditEntry = { ...e, v: 2 };
+  if (prev !== undefined) out.prev = prev;
+  if (e.patient !== undefined) {
+    delete out.categories;
+    if (e.reason !== undefined && !isProcessMarker(e.reason)) delete out.reason;
+  }
+  if (commitment !== null) out.commitment = commitment;
+  return out;
+}
+
+/**
+ * The entry with its opened facts put back, for display (`/audit/me`, the AuditEvent view). Call it
+ * only with an opening {@link opens} accepted.
+ */
+export function openedEntry(entry: LoggedAuditEntry, opening: AuditOpening | undefined): LoggedAuditEntry {
+  if (opening === undefined) return entry;
+  const out: LoggedAuditEntry = { ...entry };
+  if (opening.categories !== undefined) out.categories = opening.categories;
+  if (opening.reason !== undefined) out.reason = opening.reason;
+  return out;
 }
 
 /** The value of the indexed `patient` column: addresses lowercased so lookups ignore checksums. */

@@ -1,4 +1,4 @@
-import type { AuditEntry } from "./auditEntry.js";
+import { openedEntry, opens, type AuditEntry, type LoggedAuditEntry } from "./auditEntry.js";
 
 const ACTION_CODE: Record<string, "C" | "R" | "U" | "D" | "E"> = {
   create: "C",
@@ -14,12 +14,45 @@ const ACTION_CODE: Record<string, "C" | "R" | "U" | "D" | "E"> = {
   release: "R",
 };
 
+const EXT = "https://carechain.dev/fhir/StructureDefinition";
+
 /**
- * The FHIR R4 AuditEvent view of one audit-log entry (https://hl7.org/fhir/R4/auditevent.html).
- * @param index - the entry's index in the node's log (its id)
+ * Whether a version 2 entry's facts were opened: `verified` when the opening opens the commitment,
+ * `mismatch` when one was given that does not, `unavailable` when none was (the patient erased
+ * their record); undefined for an entry without commitment.
  */
-export function toAuditEvent(index: number, entry: AuditEntry): Record<string, unknown> {
+type OpeningStatus = "verified" | "mismatch" | "unavailable";
+
+/**
+ * The FHIR R4 AuditEvent view of one audit-log entry (https://hl7.org/fhir/R4/auditevent.html):
+ * a version 2 entry's categories and reason come from its opening, checked against the entry's
+ * commitment first (`extension` `opening` says how that went; categories are listed in
+ * `extension` `category`).
+ * @param index - the entry's index in the node's log (its id)
+ * @param stored - the entry as stored (hashed)
+ * @param opening - the opening of its commitment, when the node holds one
+ */
+export function toAuditEvent(
+  index: number,
+  stored: AuditEntry | LoggedAuditEntry,
+  opening?: unknown,
+): Record<string, unknown> {
+  const logged = stored as LoggedAuditEntry;
+  let status: OpeningStatus | undefined;
+  let entry: AuditEntry | LoggedAuditEntry = stored;
+  if (logged.commitment !== undefined) {
+    if (opening === undefined || opening === null) status = "unavailable";
+    else if (opens(logged, opening)) {
+      status = "verified";
+      entry = openedEntry(logged, opening);
+    } else status = "mismatch";
+  }
+  const extension = [
+    ...(entry.categories ?? []).map((c) => ({ url: `${EXT}/category`, valueCode: c })),
+    ...(status === undefined ? [] : [{ url: `${EXT}/opening`, valueCode: status }]),
+  ];
   return {
+    ...(extension.length > 0 ? { extension } : {}),
     resourceType: "AuditEvent",
     id: String(index),
     type: {

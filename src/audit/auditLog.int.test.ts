@@ -4,7 +4,14 @@ import { openStore } from "../store/database.js";
 import { BaseError } from "../errors/BaseError.js";
 import { engines, freshStore, type TestStore } from "../../test/support/stores.js";
 import { AuditLog } from "./auditLog.js";
-import { encodeAuditEntry, entryLeafHash, type AuditEntry, type LoggedAuditEntry } from "./auditEntry.js";
+import {
+  encodeAuditEntry,
+  entryLeafHash,
+  opens,
+  storedEntry,
+  type AuditEntry,
+  type LoggedAuditEntry,
+} from "./auditEntry.js";
 import { merkleRoot } from "./merkleRoot.js";
 import { verifyInclusion } from "./inclusionProof.js";
 import { verifyConsistency } from "./consistencyProof.js";
@@ -36,10 +43,7 @@ const prevOf = (i: number): number | undefined => {
   return undefined;
 };
 /** Entry `i` as the log stores it, with its patient's `prev` link. */
-const logged = (i: number): LoggedAuditEntry => {
-  const prev = prevOf(i);
-  return prev === undefined ? entry(i) : { ...entry(i), prev };
-};
+const logged = (i: number): LoggedAuditEntry => storedEntry(entry(i), prevOf(i), null);
 const leafOf = (i: number): Uint8Array => entryLeafHash(encodeAuditEntry(logged(i)));
 const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 
@@ -93,6 +97,58 @@ describe.each(engines)("AuditLog on %s", (engine) => {
     await expect(log.inclusionProof(64, 64)).rejects.toThrow(BaseError);
     await expect(log.consistencyProof(0, 64)).rejects.toThrow(BaseError);
     await expect(log.root(65)).rejects.toThrow("tree size out of range");
+  });
+
+  it("stores a patient's categories and reasons only as a commitment, opened from audit_openings", async () => {
+    t = await freshStore(engine);
+    const log = await AuditLog.open(t.store);
+    const withFacts = (i: number): AuditEntry => ({
+      ...entry(i),
+      categories: ["mental-health", "labs"],
+      reason: "sensitive-not-granted",
+    });
+    const noPatient: AuditEntry = { ...entry(3), categories: ["labs"], reason: "directory" };
+    delete noPatient.patient;
+    const marker: AuditEntry = { ...entry(4), reason: "intent" };
+    await log.append([withFacts(0), withFacts(1), noPatient, marker]);
+    const rows = await t.store.db
+      .selectFrom("audit_entries")
+      .select(["idx", "entry"])
+      .orderBy("idx")
+      .execute();
+    for (const i of [0, 1]) {
+      const text = rows[i]!.entry;
+      expect(text).not.toMatch(/mental-health|labs|sensitive-not-granted|"categories"|"reason"/);
+      expect(text).toMatch(/"commitment":"[0-9a-f]{64}".*"v":2\}$/);
+    }
+    // about no patient: kept in clear; a process marker: kept in clear, no commitment
+    expect(rows[2]!.entry).toContain('"categories":["labs"]');
+    expect(rows[3]!.entry).toContain('"reason":"intent"');
+    expect(rows[3]!.entry).not.toContain("commitment");
+    const openings = await t.store.db.selectFrom("audit_openings").selectAll().orderBy("idx").execute();
+    expect(openings.map((o) => Number(o.idx))).toEqual([0, 1]);
+    expect(new Set(openings.map((o) => o.salt)).size).toBe(2);
+    const [a, b] = await log
+      .entries({ patient: PATIENT_A, limit: 10 })
+      .then(async (x) => [x[0], (await log.entries({ patient: PATIENT_B, limit: 10 }))[0]]);
+    for (const e of [a, b]) {
+      expect(e?.entry.categories).toBeUndefined();
+      expect(e?.opened.categories).toEqual(["mental-health", "labs"]);
+      expect(e?.opened.reason).toBe("sensitive-not-granted");
+      expect(e && opens(e.entry, e.opening)).toBe(true);
+    }
+    // a tampered opening opens nothing
+    await t.store.db
+      .updateTable("audit_openings")
+      .set({ facts: '{"categories":["labs"]}' })
+      .where("idx", "=", 0)
+      .execute();
+    const tampered = await log.entry(0);
+    expect(tampered?.opened.categories).toBeUndefined();
+    expect(tampered && opens(tampered.entry, tampered.opening)).toBe(false);
+    // removing the openings leaves a log that still verifies
+    await t.store.db.deleteFrom("audit_openings").execute();
+    expect(await log.verifyAll([])).toEqual({ ok: true });
   });
 
   it("resumes after reopening the database", async () => {

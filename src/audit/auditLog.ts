@@ -10,16 +10,18 @@ import { insertAuditEntries, isAuditRowConflict } from "../store/auditRows.js";
 import { getMeta } from "../store/meta.js";
 import { AUDIT_CHAINS_FROM } from "../store/migrations/014_audit_patient_chains.js";
 import type { Store } from "../store/database.js";
-import type { AuditEntryTable, TreeHeadStatus } from "../store/schema.js";
+import type { AuditEntryTable, AuditOpeningTable, TreeHeadStatus } from "../store/schema.js";
 import { BaseError } from "../errors/BaseError.js";
 import { AppendBatcher } from "./appendBatcher.js";
 import { canonicalText } from "./canonicalText.js";
+import { sealFacts } from "./entrySealer.js";
 import { certainlyValidEntry, parseAuditEntry, patientKey, type AuditEntry } from "./auditEntry.js";
 import { dbNodeSource, storedSize } from "./auditStore.js";
 import { buildConsistencyProof } from "./consistencyProof.js";
 import { buildInclusionProof } from "./inclusionProof.js";
 import { EMPTY_ROOT } from "./merkleHash.js";
 import {
+  patientEntryIndexes,
   readEntries,
   readEntriesContaining,
   readEntry,
@@ -242,6 +244,18 @@ export class AuditLog {
     return readEntriesContaining(this.store.db, needles, range, limit);
   }
 
+  /**
+   * The indexes of every committed entry about any of `patients` (addresses or pseudonymous ids),
+   * whose openings an erasure deletes.
+   */
+  async patientEntryIndexes(patients: readonly string[]): Promise<number[]> {
+    await this.flush();
+    await this.lock;
+    const all = new Set<number>();
+    for (const p of patients) for (const i of await patientEntryIndexes(this.store.db, p)) all.add(i);
+    return [...all].sort((a, b) => a - b);
+  }
+
   /** Brings the deferred patient index up to the current size now (it otherwise follows on a timer). */
   async indexPatients(): Promise<void> {
     await this.flush();
@@ -432,11 +446,15 @@ export class AuditLog {
       const createdAt = this.now();
       // Each entry about a patient links to the patient's previous entry, inside its hashed text.
       const links = this.chains ? this.patientMap.batch() : undefined;
+      const openings: AuditOpeningTable[] = [];
       const rows: AuditEntryTable[] = entries.map((e, i) => {
         const patient = patients[i] ?? null;
         const prev =
           patient === null || links === undefined ? undefined : links.link(patient, firstIndex + i);
-        const entry = canonicalText(e, prev);
+        // Version 2: a patient's categories and reasons only as a commitment, opened apart.
+        const sealed = patient === null ? null : sealFacts(e, firstIndex + i);
+        if (sealed !== null) openings.push(sealed.opening);
+        const entry = canonicalText(e, prev, sealed?.commitment ?? null);
         const hash = textLeafHash(entry);
         const completed = pushLeaf(frontier, firstIndex + i, hash);
         return {
@@ -449,7 +467,7 @@ export class AuditLog {
         };
       });
       try {
-        await insertAuditEntries(this.store, rows);
+        await insertAuditEntries(this.store, rows, openings);
       } catch (cause) {
         if (attempt < 3 && isAuditRowConflict(this.store, cause)) {
           // Another writer appended to this database: reload the edge and place the batch after it.

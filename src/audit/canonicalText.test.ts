@@ -1,7 +1,15 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { CATEGORIES, PURPOSES } from "../model/vocabulary.js";
-import { AUDIT_ACTIONS, encodeAuditEntry, parseAuditEntry, type AuditEntry } from "./auditEntry.js";
+import {
+  AUDIT_ACTIONS,
+  encodeAuditEntry,
+  parseAuditEntry,
+  openingText,
+  storedEntry,
+  type AuditEntry,
+} from "./auditEntry.js";
+import canonicalize from "canonicalize";
 import { canonicalText } from "./canonicalText.js";
 
 const hex = (n: number) => fc.stringMatching(new RegExp(`^[0-9a-f]{${n}}$`));
@@ -31,7 +39,10 @@ const entry: fc.Arbitrary<AuditEntry> = fc
       purpose: fc.constantFrom(...PURPOSES),
       decision: fc.constantFrom("permit" as const, "deny" as const),
       // free text, including quotes, escapes, controls and non-ASCII
-      reason: fc.string({ minLength: 1, maxLength: 60, unit: "binary" }),
+      reason: fc.oneof(
+        fc.string({ minLength: 1, maxLength: 60, unit: "binary" }),
+        fc.constantFrom("intent", "committed", "not committed: completes intent 4", "committed: x"),
+      ),
       node: address,
     },
     { requiredKeys: ["time", "requestId", "actor", "action", "decision"] },
@@ -51,6 +62,33 @@ describe("canonicalText", () => {
     fc.assert(
       fc.property(entry, (e) => {
         expect(canonicalText(e)).toBe(encodeAuditEntry(e));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("equals the general encoding of the version 2 stored entry, with or without prev and commitment", () => {
+    fc.assert(
+      fc.property(
+        entry,
+        fc.option(fc.nat(), { nil: undefined }),
+        fc.option(hex(64), { nil: null }),
+        (e, prev, commitment) => {
+          expect(canonicalText(e, prev, commitment)).toBe(encodeAuditEntry(storedEntry(e, prev, commitment)));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("writes the committed facts as the general RFC 8785 encoding", () => {
+    fc.assert(
+      fc.property(entry, (e) => {
+        const facts = {
+          ...(e.categories === undefined ? {} : { categories: e.categories }),
+          ...(e.reason === undefined ? {} : { reason: e.reason }),
+        };
+        expect(openingText(facts)).toBe(canonicalize(facts));
       }),
       { numRuns: 2000 },
     );

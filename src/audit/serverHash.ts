@@ -19,6 +19,16 @@ export function textLeafHash(text: string): Buffer {
 }
 
 /**
+ * `SHA-256(UTF-8(salt || text))` as lowercase hex: a version 2 entry's commitment to its opening
+ * (`commitmentOf` in auditEntry.ts is the browser-safe reference).
+ * @param salt - the salt, 32 lowercase hex digits
+ * @param text - `openingText` of the facts
+ */
+export function serverCommitment(salt: string, text: string): string {
+  return hash("sha256", salt + text, "hex");
+}
+
+/**
  * `SHA-256(0x01 || left || right)`.
  * @param left - left subtree hash (32 bytes)
  * @param right - right subtree hash (32 bytes)

@@ -4,11 +4,21 @@
  * entry's inclusion proof to the anchored log root) and that they are *all* the entries about the
  * patient up to the anchored size: the patient map's proof against the anchored map root gives
  * the patient's last entry and count, and the walk of the `prev` chain from that entry back must
- * meet only entries shown, and exactly `count` of them. Runs wherever viem runs (CLI, browser).
+ * meet only entries shown, and exactly `count` of them. The opening shown with a version 2 entry
+ * (its categories and reason) must open the entry's commitment. Runs wherever viem runs (CLI,
+ * browser).
  * docs/audit-completeness.md
  */
 import type { Address, Hex, PublicClient } from "viem";
-import { encodeAuditEntry, entryLeafHash, loggedAuditEntrySchema, patientKey } from "./auditEntry.js";
+import {
+  auditOpeningSchema,
+  encodeAuditEntry,
+  entryLeafHash,
+  loggedAuditEntrySchema,
+  opens,
+  patientKey,
+  type AuditFactsOpened,
+} from "./auditEntry.js";
 import { anchoredRoots, latestAnchor } from "./chainAnchors.js";
 import type { EntryProof } from "./entryProof.js";
 import { verifyInclusion } from "./inclusionProof.js";
@@ -19,7 +29,7 @@ import { verifyPatientMapProof, type PatientMapProof } from "./patientMapProof.j
 export interface AccessLogDocument {
   node: Address;
   anchoredSize: number;
-  items: ReadonlyArray<{ index: number; entry: unknown; proof: EntryProof | null }>;
+  items: ReadonlyArray<{ index: number; entry: unknown; opening?: unknown; proof: EntryProof | null }>;
   mapProof: PatientMapProof | null;
 }
 
@@ -32,7 +42,8 @@ export type AccessLogFailure =
   | "inclusion-proof-invalid"
   | "entry-not-about-patient"
   | "chain-broken"
-  | "count-mismatch";
+  | "count-mismatch"
+  | "opening-mismatch";
 
 export type AccessLogVerdict =
   | {
@@ -45,6 +56,13 @@ export type AccessLogVerdict =
       notAnchoredYet: number[];
       /** Shown, proven entries outside the patient's chain (stored before patient chains existed). */
       outsideChain: number[];
+      /**
+       * The categories and reasons of version 2 entries, from openings checked against the
+       * entries' commitments (docs/audit-completeness.md), by entry index.
+       */
+      opened: Record<number, AuditFactsOpened>;
+      /** Version 2 entries whose commitment came without an opening (deleted at erasure). */
+      unopened: number[];
     }
   | { ok: false; reason: AccessLogFailure; index?: number; anchoredSize: number };
 
@@ -73,7 +91,29 @@ export async function verifyAccessLog(
   if ((latest?.treeSize ?? 0) !== size) return fail("not-latest-anchor");
   const key = patientKey(patient);
   const notAnchoredYet = doc.items.filter((i) => i.index >= size).map((i) => i.index);
-  if (size === 0) return { ok: true, anchoredSize: 0, count: 0, notAnchoredYet, outsideChain: [] };
+  // Every opening shown must open the commitment of the entry it is shown with.
+  const opened: Record<number, AuditFactsOpened> = {};
+  const unopened: number[] = [];
+  for (const item of doc.items) {
+    const shown = loggedAuditEntrySchema.safeParse(item.entry);
+    if (!shown.success) return fail("entry-differs-from-proof", item.index);
+    const hasOpening = item.opening !== undefined && item.opening !== null;
+    if (shown.data.commitment === undefined) {
+      if (hasOpening) return fail("opening-mismatch", item.index);
+      continue;
+    }
+    if (!hasOpening) unopened.push(item.index);
+    else if (!opens(shown.data, item.opening)) return fail("opening-mismatch", item.index);
+    else {
+      const o = auditOpeningSchema.parse(item.opening);
+      opened[item.index] = {
+        ...(o.categories === undefined ? {} : { categories: o.categories }),
+        ...(o.reason === undefined ? {} : { reason: o.reason }),
+      };
+    }
+  }
+  if (size === 0)
+    return { ok: true, anchoredSize: 0, count: 0, notAnchoredYet, outsideChain: [], opened, unopened };
   const roots = await anchoredRoots(client, auditAnchor, doc.node, size);
   if (roots === undefined) return fail("root-not-anchored");
   if (doc.mapProof === null) return fail("map-proof-invalid");
@@ -102,7 +142,7 @@ export async function verifyAccessLog(
   }
   if (count !== (value?.count ?? 0)) return fail("count-mismatch");
   const outsideChain = [...shown.keys()].filter((i) => !onChain.has(i));
-  return { ok: true, anchoredSize: size, count, notAnchoredYet, outsideChain };
+  return { ok: true, anchoredSize: size, count, notAnchoredYet, outsideChain, opened, unopened };
 }
 
 /** Checks one shown entry; returns its `prev` link, or why it fails. */

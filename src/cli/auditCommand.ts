@@ -1,7 +1,13 @@
 import type { Command } from "commander";
 import type { Address } from "viem";
 import { z } from "zod";
-import { encodeAuditEntry, loggedAuditEntrySchema, type AuditEntry } from "../audit/auditEntry.js";
+import {
+  encodeAuditEntry,
+  loggedAuditEntrySchema,
+  openedEntry,
+  opens,
+  type LoggedAuditEntry,
+} from "../audit/auditEntry.js";
 import { AuditLog } from "../audit/auditLog.js";
 import { verifyEntryProof, type EntryProof } from "../audit/entryProof.js";
 import type { PatientMapProof } from "../audit/patientMapProof.js";
@@ -27,7 +33,7 @@ interface AccessLogPage {
   auditAnchor: Address;
   chainId: number;
   anchoredSize: number;
-  items: Array<{ index: number; entry: AuditEntry; proof: EntryProof | null }>;
+  items: Array<{ index: number; entry: LoggedAuditEntry; opening?: unknown; proof: EntryProof | null }>;
   mapProof: PatientMapProof | null;
 }
 
@@ -86,12 +92,16 @@ async function ledger(
 }
 
 async function verdictOf(
-  item: { index: number; entry: AuditEntry; proof: EntryProof | null },
+  item: { index: number; entry: LoggedAuditEntry; opening?: unknown; proof: EntryProof | null },
   clients: ChainReadClients,
   auditAnchor: Address,
 ): Promise<Verdict> {
-  if (item.proof === null) return { ok: null, reason: "not-anchored-yet" };
   const shown = loggedAuditEntrySchema.safeParse(item.entry);
+  // The opening shown (categories, reason) must open the entry's commitment.
+  const opening = item.opening ?? null;
+  if (shown.success && opening !== null && !opens(shown.data, opening))
+    return { ok: false, reason: "opening-mismatch" };
+  if (item.proof === null) return { ok: null, reason: "not-anchored-yet" };
   if (item.proof.index !== item.index || !shown.success || encodeAuditEntry(shown.data) !== item.proof.entry)
     return { ok: false, reason: "entry-differs-from-proof" };
   const v = await verifyEntryProof(item.proof, clients.publicClient, auditAnchor);
@@ -159,7 +169,12 @@ export function registerAuditCommand(program: Command): void {
     for (const item of log.items) {
       const verified = await verdictOf(item, clients, log.auditAnchor);
       if (verified.ok === false) failed++;
-      items.push({ ...item, verified });
+      // what the entry says, its categories and reason from the checked opening
+      const opened =
+        item.opening !== undefined && item.opening !== null && opens(item.entry, item.opening)
+          ? openedEntry(item.entry, item.opening)
+          : item.entry;
+      items.push({ ...item, opened, verified });
     }
     printJson({ ...log, items, completeness });
     if (failed > 0)

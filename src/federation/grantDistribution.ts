@@ -6,10 +6,12 @@
  *   when the commitment is confirmed, and again whenever a new holder appears in the locator;
  * - the grantee's organization (the organization of an organization or role grant; each
  *   organization a practitioner grantee belongs to), so their node can present the terms.
- * A push is best effort: a holder that was down gets the terms with the next locator update of
- * the patient, or presented by the grantee's node with a fetch (`federatedFetch.ts`). Every
- * receiver checks the terms against the ledger (`ConsentService.acceptTerms`), so a push can
- * neither forge nor widen a grant.
+ * A push that fails (the node is down, or answers other than 2xx) is queued in the durable delivery
+ * queue (`push_deliveries`, src/federation/subscriptionDelivery.ts), node-signed again at each
+ * attempt and retried with exponential backoff, across restarts, until delivered or out of
+ * attempts; a patient's queued pushes are deleted when they erase their record, and a delivered
+ * push keeps no body. Every receiver checks the terms against the ledger
+ * (`ConsentService.acceptTerms`), so a push can neither forge nor widen a grant.
  */
 import type { Kysely } from "kysely";
 import type { Logger } from "pino";
@@ -18,12 +20,17 @@ import { recordLocatorAbi } from "../chain/artifacts/RecordLocator.js";
 import type { IndexedLog } from "../chain/indexer.js";
 import { organizationById, practitionerRoles } from "../chain/participantMirror.js";
 import type { ConsentService } from "../consent/consentService.js";
-import type { SignedGrantJson } from "../consent/signConsent.js";
+import { grantIdOf, parseSignedGrant, type SignedGrantJson } from "../consent/signConsent.js";
 import type { CarechainEvents } from "../events/eventBus.js";
 import { GRANTEE_KINDS } from "../model/vocabulary.js";
+import { grantPushKeyPrefix } from "../store/erasureRows.js";
 import type { Schema } from "../store/schema.js";
 import { locate } from "./locatorMirror.js";
 import { signNodeRequest } from "./nodeAuth.js";
+import type { DeliveryQueue } from "./subscriptionDelivery.js";
+
+/** The delivery queue's kind for grant-terms pushes. */
+export const GRANT_PUSH_KIND = "grant-terms";
 
 /** Path of the receiving route. */
 export const GRANTS_PATH = "/federation/grants";
@@ -36,12 +43,16 @@ export interface GrantDistributorDeps {
   organizationId: Hex;
   logger?: Logger | undefined;
   timeoutMs?: number;
+  /** Where a failed push waits for its retries (without it, a failed push is only logged). */
+  retries?: Pick<DeliveryQueue, "enqueue" | "kick"> | undefined;
 }
 
 /** What one push achieved, for tests and logs. */
 export interface PushResult {
   organization: Hex;
   status: number | "unreachable";
+  /** The push failed and waits in the delivery queue for a retry. */
+  queued?: true;
 }
 
 export class GrantDistributor {
@@ -125,15 +136,34 @@ export class GrantDistributor {
           signal: AbortSignal.timeout(this.#d.timeoutMs ?? 5000),
         });
         await res.body?.cancel();
-        results.push({ organization, status: res.status });
-        if (!res.ok)
-          this.#d.logger?.warn({ organization, status: res.status }, "grant terms refused by a node");
+        if (res.ok) {
+          results.push({ organization, status: res.status });
+          continue;
+        }
+        this.#d.logger?.warn({ organization, status: res.status }, "grant terms refused by a node");
+        results.push(await this.#retryLater(organization, url, one, res.status));
       } catch {
-        results.push({ organization, status: "unreachable" });
         this.#d.logger?.warn({ organization }, "grant terms not delivered: node unreachable");
+        results.push(await this.#retryLater(organization, url, one, "unreachable"));
       }
     }
     return results;
+  }
+
+  /** Queues a failed push for retries with backoff (durable: survives a restart). */
+  async #retryLater(
+    organization: Hex,
+    url: URL,
+    terms: SignedGrantJson,
+    status: PushResult["status"],
+  ): Promise<PushResult> {
+    const queue = this.#d.retries;
+    if (queue === undefined) return { organization, status };
+    const grantId = grantIdOf(parseSignedGrant(terms).message);
+    const key = `${grantPushKeyPrefix(terms.grant.patient)}${grantId.toLowerCase()}:${organization.toLowerCase()}`;
+    await queue.enqueue(key, GRANT_PUSH_KIND, url.toString(), terms);
+    queue.kick();
+    return { organization, status, queued: true };
   }
 
   #track(work: Promise<unknown>): void {

@@ -214,7 +214,8 @@ export class DeliveryQueue {
     if (error === undefined) {
       await db
         .updateTable("push_deliveries")
-        .set({ status: "delivered", attempts, last_error: null, updated_at: now })
+        // a delivered push keeps no body: it may name a patient's new data or grant terms
+        .set({ status: "delivered", attempts, last_error: null, updated_at: now, body: "" })
         .where("id", "=", row.id)
         .execute();
       return;

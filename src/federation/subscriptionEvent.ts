@@ -1,5 +1,4 @@
 import type { Address } from "viem";
-import { categoriesOf } from "../model/vocabulary.js";
 
 /** A stored subscription event row. */
 export interface StoredEvent {
@@ -7,6 +6,7 @@ export interface StoredEvent {
   subscription_id: string;
   kind: string;
   reference: string | null;
+  /** Always 0: a notification carries no category (kept for the column; migration 019). */
   categories: number;
   detail: string | null;
   created_at: number;
@@ -20,9 +20,10 @@ export interface SubscriptionEvent {
 }
 
 /**
- * The body of a notification, as sent over SSE and REST hooks: the reference of the new version
- * and its categories, never the resource's content (the subscriber reads it through the audited
- * read path). `eventNumber` orders events and lets a receiver drop a retried duplicate.
+ * The body of a notification, as sent over SSE and REST hooks: the reference of the new version,
+ * never its categories nor its content (the subscriber reads it through the audited read path,
+ * which decides and records what it learns). So neither the stored event nor a queued REST-hook
+ * body says which categories the patient's new data has (docs/data-at-rest.md). `eventNumber` orders events and lets a receiver drop a retried duplicate.
  * Shaped after FHIR R4 Subscription notifications, simplified.
  */
 export function eventPayload(row: StoredEvent, patient: Address): SubscriptionEvent {
@@ -41,7 +42,7 @@ export function eventPayload(row: StoredEvent, patient: Address): SubscriptionEv
   return {
     seq: Number(row.seq),
     kind,
-    data: { ...base, resource: row.reference, categories: categoriesOf(Number(row.categories)) },
+    data: { ...base, resource: row.reference },
   };
 }
 

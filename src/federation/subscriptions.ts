@@ -233,7 +233,7 @@ export class SubscriptionService {
         categories: event.categories,
         reason: `subscription ${row.id} notified`,
       });
-      await this.#publish(row, { kind: "notification", reference, categories: mask, detail: null });
+      await this.#publish(row, { kind: "notification", reference, categories: 0, detail: null });
     }
   }
 

@@ -157,6 +157,7 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
     breakGlass,
     links,
     auditor,
+    auditEntries: audit,
     blind,
     events,
     organizationId: d.organizationId,
@@ -197,6 +198,10 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
     account: d.key.account,
     organizationId: d.organizationId,
     logger: d.logger,
+    retries: {
+      enqueue: (...args) => deliveries.enqueue(...args),
+      kick: () => deliveries.kick(),
+    },
   });
   d.indexer.onLog(grants.onLog);
   events.on("consent.granted", grants.onConsentGranted);

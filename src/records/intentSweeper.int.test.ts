@@ -23,6 +23,7 @@ describe.each(engines)("IntentSweeper (%s)", (engine) => {
   let auditor: Auditor;
   let now: number;
   let sweeper: IntentSweeper;
+  let keyring: PatientKeyring;
 
   beforeEach(async () => {
     t = await freshStore(engine);
@@ -30,11 +31,12 @@ describe.each(engines)("IntentSweeper (%s)", (engine) => {
     log = await AuditLog.open(t.store);
     auditor = new Auditor(log, NODE);
     now = Date.now();
+    keyring = new PatientKeyring(t.store, loadOrCreateLocalKeyProvider(join(dir, "master-key")));
     sweeper = new IntentSweeper({
       store: t.store,
       audit: log,
       auditor,
-      keyring: new PatientKeyring(t.store, loadOrCreateLocalKeyProvider(join(dir, "master-key"))),
+      keyring,
       links: new PatientLinks(t.store),
       graceMs: 60_000,
       now: () => now,
@@ -79,5 +81,29 @@ describe.each(engines)("IntentSweeper (%s)", (engine) => {
     const last = (await reasons()).at(-1);
     expect(last).toBe(`not committed: completes intent ${second}`);
     expect(last).not.toBe(`not committed: completes intent ${first}`);
+  });
+
+  it("completes an erasure cut short after the key was shredded: the patient's audit openings go too", async () => {
+    const patient = "patient:p9";
+    await auditor.record(job, {
+      action: "deny",
+      decision: "deny",
+      patient,
+      resources: ["Condition/c9"],
+      categories: ["conditions", "mental-health"],
+      reason: "no-grant",
+    });
+    await auditor.record(job, { action: "erase", decision: "permit", patient, reason: "intent" });
+    const openings = () => t.store.db.selectFrom("audit_openings").select("idx").execute();
+    expect(await openings()).toHaveLength(1);
+    // the process died after shredding the key, before the erasure's rows were marked
+    await keyring.keyFor("Patient/p9");
+    await keyring.erase("Patient/p9");
+    now += 120_000;
+    expect(await sweeper.sweep()).toEqual({ completed: 1, young: 0 });
+    expect(await openings()).toEqual([]);
+    const outcome = (await log.entries({ limit: 1000 })).at(-1);
+    expect(outcome?.entry.reason).toMatch(/^committed: crypto-shredded 0 resources; completes intent 1$/);
+    expect(await log.verifyAll([])).toEqual({ ok: true });
   });
 });

@@ -19,6 +19,7 @@ import { systemPrincipal } from "../model/principal.js";
 import type { Store } from "../store/database.js";
 import { getMeta, setMeta } from "../store/meta.js";
 import { eraseRows } from "../store/recordRows.js";
+import { erasureAtRest } from "./erasureAtRest.js";
 import type { PatientLinks } from "./patientLinks.js";
 
 const CHECKPOINT = "audit.intents.sweptThrough";
@@ -94,7 +95,8 @@ export class IntentSweeper {
     let last = from;
     for (;;) {
       const page = await audit.entriesContaining(MARKERS, { afterIndex: last, throughIndex: end }, PAGE);
-      for (const { index, entry } of page) {
+      // `opened`: a write intent's categories are in its opening, and its outcome repeats them
+      for (const { index, opened: entry } of page) {
         const key = keyOf(entry);
         if (key === undefined) continue;
         if (entry.reason === "intent") {
@@ -164,7 +166,8 @@ export class IntentSweeper {
     for (const id of ids) {
       if (!(await keyring.isErased(`Patient/${id}`))) continue;
       erased = true;
-      count += await eraseRows(store.db, id);
+      const account = patient.startsWith("patient:") ? undefined : patient;
+      count += await eraseRows(store.db, id, await erasureAtRest(this.#d.audit, id, account));
     }
     if (!erased) return { committed: false, detail: "" };
     if (!patient.startsWith("patient:")) await this.#d.forgetPatient?.(patient);

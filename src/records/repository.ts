@@ -12,6 +12,9 @@ import { isUniqueViolation } from "../store/uniqueViolation.js";
 import type { BlindIndex } from "./blindIndex.js";
 import type { FhirResource } from "./fhirTypes.js";
 import { auditPatient, type AuditFacts, type Auditor } from "../audit/auditor.js";
+import type { AuditLog } from "../audit/auditLog.js";
+import type { ErasureAtRest } from "../store/erasureRows.js";
+import { erasureAtRest } from "./erasureAtRest.js";
 import { validateResource } from "./validateResource.js";
 import { RecordSearch } from "./recordSearch.js";
 import { isOperator, isRecorder, notKnown } from "./accessDecision.js";
@@ -53,6 +56,11 @@ export interface RecordRepositoryDeps {
   events: EventBus;
   /** This node's organization id: the author of everything written here. */
   organizationId: Hex;
+  /**
+   * The audit log, whose openings of entries about an erased patient the erasure deletes (without
+   * it the openings stay).
+   */
+  auditEntries?: Pick<AuditLog, "patientEntryIndexes">;
   /** Patient links, shared with whoever follows other processes' changes (a private cache when absent). */
   links?: PatientLinks;
 }
@@ -345,7 +353,7 @@ export class RecordRepository {
     try {
       await this.#d.keyring.erase(`Patient/${patientId}`);
       if (account) await this.#d.breakGlass?.forgetPatient(account);
-      count = await this.#vault.rows.erasePatient(patientId);
+      count = await this.#vault.rows.erasePatient(patientId, await this.#atRest(patientId, account));
     } catch (error) {
       await this.#audit(principal, { action: "erase", decision: "permit", patient, reason: "not committed" });
       throw error;
@@ -359,6 +367,13 @@ export class RecordRepository {
     });
     this.#d.events.emit("patient.erased", { patientId, patientAccount: account });
     return { resources: count };
+  }
+
+  /** What the erasure's transaction removes besides the records (src/store/erasureRows.ts). */
+  async #atRest(patientId: string, account: string | undefined): Promise<ErasureAtRest | undefined> {
+    const audit = this.#d.auditEntries;
+    if (audit === undefined) return undefined;
+    return erasureAtRest(audit, patientId, account);
   }
 
   async #write(

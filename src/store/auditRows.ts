@@ -11,7 +11,13 @@ import type { Dialect, Store } from "./database.js";
 import { AUDIT_PATIENT_WATERMARK } from "./migrations/007_audit_patient_index.js";
 import { AUDIT_PATIENT_RUN } from "./migrations/010_audit_patient_runs.js";
 import { AUDIT_PATIENT_MAP_SIZE } from "./migrations/015_audit_patient_map.js";
-import type { AuditEntryTable, AuditPatientMapTable, AuditPatientRunTable, Schema } from "./schema.js";
+import type {
+  AuditEntryTable,
+  AuditOpeningTable,
+  AuditPatientMapTable,
+  AuditPatientRunTable,
+  Schema,
+} from "./schema.js";
 
 /** One row of `audit_entries`. */
 export type AuditEntryRow = AuditEntryTable;
@@ -34,6 +40,10 @@ interface Table {
 const ENTRY_INSERT: Table = {
   head: "insert into audit_entries (idx, entry, leaf_hash, patient, created_at, subtrees) values ",
   columns: 6,
+};
+const OPENING_INSERT: Table = {
+  head: "insert into audit_openings (idx, salt, facts) values ",
+  columns: 3,
 };
 const PAIR_INSERT: Table = {
   head: "insert into audit_patient_runs (run, patient, idx) values ",
@@ -178,7 +188,8 @@ async function inSqliteTransaction(
 }
 
 /**
- * Appends a batch of entry rows atomically: all of them or none. On SQLite, cached prepared
+ * Appends a batch of entry rows, and the openings of their commitments, atomically: all of them
+ * or none. On SQLite, cached prepared
  * multi-row statements run synchronously (a batch of up to 64 rows is one statement, committed on
  * its own; a larger one, one transaction), so a batch pays neither statement preparation nor an
  * await per statement; on PostgreSQL, one multi-row statement per 1,000 rows (one statement
@@ -187,14 +198,24 @@ async function inSqliteTransaction(
  * @param rows - entry rows, in index order
  * @throws what the database threw; {@link isAuditRowConflict} tells a concurrent writer's conflict
  */
-export async function insertAuditEntries(store: Store, rows: readonly AuditEntryRow[]): Promise<void> {
+export async function insertAuditEntries(
+  store: Store,
+  rows: readonly AuditEntryRow[],
+  openings: readonly AuditOpeningTable[] = [],
+): Promise<void> {
   if (rows.length === 0) return;
   const values: unknown[] = [];
   for (const e of rows) pushEntry(values, e);
+  // The openings of the batch's commitments, in the entries' transaction.
+  const opened: unknown[] = [];
+  for (const o of openings) opened.push(o.idx, o.salt, o.facts);
   const handle = store.sqlite;
   if (handle !== undefined) {
-    if (rows.length > SQLITE_ROWS) {
-      await inSqliteTransaction(store, handle, (s) => insertRowsSqlite(handle, s, ENTRY_INSERT, values));
+    if (rows.length > SQLITE_ROWS || opened.length > 0) {
+      await inSqliteTransaction(store, handle, (s) => {
+        insertRowsSqlite(handle, s, ENTRY_INSERT, values);
+        if (opened.length > 0) insertRowsSqlite(handle, s, OPENING_INSERT, opened);
+      });
       return;
     }
     // One statement is a transaction of its own (autocommit): atomic, and two statements cheaper.
@@ -204,11 +225,14 @@ export async function insertAuditEntries(store: Store, rows: readonly AuditEntry
     });
     return;
   }
-  if (rows.length <= ENTRY_CHUNK) {
+  if (rows.length <= ENTRY_CHUNK && opened.length === 0) {
     await insertChunks(store.db, store.dialect, ENTRY_INSERT, values);
     return;
   }
-  await store.db.transaction().execute((trx) => insertChunks(trx, store.dialect, ENTRY_INSERT, values));
+  await store.db.transaction().execute(async (trx) => {
+    await insertChunks(trx, store.dialect, ENTRY_INSERT, values);
+    if (opened.length > 0) await insertChunks(trx, store.dialect, OPENING_INSERT, opened);
+  });
 }
 
 /** True when `error` is a primary-key/unique violation on the store's engine (a concurrent writer). */

@@ -4,6 +4,7 @@
  * SQLite the current row is read synchronously through {@link CurrentRowCache}; everywhere else
  * through Kysely, so the records room never sees the SQL dialect.
  */
+import { eraseAtRest, type ErasureAtRest } from "./erasureRows.js";
 import type { Kysely } from "kysely";
 import type { Store } from "./database.js";
 import type { Schema } from "./schema.js";
@@ -161,9 +162,9 @@ export class RecordRows {
    * emptied.
    * @returns how many resources the Patient had
    */
-  async erasePatient(patientId: string): Promise<number> {
+  async erasePatient(patientId: string, atRest?: ErasureAtRest): Promise<number> {
     try {
-      return await eraseRows(this.#store.db, patientId);
+      return await eraseRows(this.#store.db, patientId, atRest);
     } finally {
       this.#cache?.clear();
     }
@@ -178,11 +179,13 @@ export class RecordRows {
 /**
  * The database half of an erasure, after the patient's key is gone: every resource of the Patient
  * is marked deleted and loses its clinical sort date, and their search tokens are deleted, in one
- * transaction. Idempotent, so an erasure a crash cut short is finished by running it again.
+ * transaction, with what identifies the patient's conditions outside the records ({@link eraseAtRest})
+ * when `atRest` is given. Idempotent, so an erasure a crash cut short is finished by running it again.
  * @returns how many resources the Patient had
  */
-export function eraseRows(db: Kysely<Schema>, patientId: string): Promise<number> {
+export function eraseRows(db: Kysely<Schema>, patientId: string, atRest?: ErasureAtRest): Promise<number> {
   return db.transaction().execute(async (tx) => {
+    if (atRest !== undefined) await eraseAtRest(tx, atRest);
     const rows = await tx
       .selectFrom("resources")
       .select(["type", "id"])

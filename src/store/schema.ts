@@ -159,6 +159,19 @@ export interface AuditPatientMapTable {
   entry_count: number;
 }
 
+/**
+ * The opening of a version 2 audit entry's commitment (src/audit/auditEntry.ts): deleted when the
+ * entry's patient erases their record; the entry keeps only the commitment.
+ */
+export interface AuditOpeningTable {
+  /** The entry's index. */
+  idx: number;
+  /** 128-bit salt, lowercase hex. */
+  salt: string;
+  /** `openingText` of the facts: RFC 8785 of `{categories?, reason?}`. */
+  facts: string;
+}
+
 export interface AuditEntryTable {
   /** 0-based leaf index in the Merkle log. */
   idx: number;
@@ -375,6 +388,7 @@ export interface Schema {
   consent_grants: ConsentGrantTable;
   patient_keys: PatientKeyTable;
   audit_entries: AuditEntryTable;
+  audit_openings: AuditOpeningTable;
   audit_patient_runs: AuditPatientRunTable;
   audit_patient_map: AuditPatientMapTable;
   siwe_challenges: SiweChallengeTable;

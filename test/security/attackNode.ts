@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { keccak256, toHex, type Hex, type LocalAccount } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import type { AuditEntry } from "../../src/audit/auditEntry.js";
+import type { LoggedAuditEntry } from "../../src/audit/auditEntry.js";
 import { loadConfig } from "../../src/config/config.js";
 import { createLogger } from "../../src/node/logger.js";
 import { startNode, type RunningNode } from "../../src/node/startNode.js";
@@ -48,7 +48,7 @@ export interface AttackNode {
   /** Signs in as one of the cast. */
   as(account: LocalAccount): Promise<Session>;
   /** The node's audit entries about `patient` (an account), oldest first. */
-  entriesAbout(patient: string): Promise<AuditEntry[]>;
+  entriesAbout(patient: string): Promise<LoggedAuditEntry[]>;
   dispose(): Promise<void>;
 }
 
@@ -110,7 +110,8 @@ export async function startAttackNode(engine: "sqlite" | "postgres", label: stri
     entriesAbout: async (patient) => {
       const { audit } = node.services;
       await audit.flush();
-      return (await audit.entries({ patient, limit: 1000 })).map((e) => e.entry);
+      // as the patient sees them: categories and reasons from the checked openings
+      return (await audit.entries({ patient, limit: 1000 })).map((e) => e.opened);
     },
     dispose: async () => {
       await node.stop();

@@ -131,7 +131,7 @@ export function auditEventView(deps: AuditDeps) {
       total: items.length,
       entry: items.map((i) => ({
         fullUrl: `AuditEvent/${i.index}`,
-        resource: toAuditEvent(i.index, i.entry),
+        resource: toAuditEvent(i.index, i.entry, i.opening),
         search: { mode: "match" },
       })),
     };

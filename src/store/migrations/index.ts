@@ -16,6 +16,7 @@ import { auditPatientChains } from "./014_audit_patient_chains.js";
 import { auditPatientMap } from "./015_audit_patient_map.js";
 import { categoryMasksBlinded } from "./016_category_masks_blinded.js";
 import { consentCommitments } from "./017_consent_commitments.js";
+import { clinicalMetadataErasable } from "./019_clinical_metadata_erasable.js";
 import { patientSearchIndex } from "./020_patient_search_index.js";
 import { smartOauth } from "./021_smart_oauth.js";
 
@@ -38,6 +39,7 @@ export const migrations: Record<string, DialectMigration> = {
   "015_audit_patient_map": auditPatientMap,
   "016_category_masks_blinded": categoryMasksBlinded,
   "017_consent_commitments": consentCommitments,
+  "019_clinical_metadata_erasable": clinicalMetadataErasable,
   "020_patient_search_index": patientSearchIndex,
   "021_smart_oauth": smartOauth,
 };
