@@ -222,9 +222,11 @@ describe.each(engines)("ledger privacy (%s)", (engine) => {
       (await (await session.get("/audit/me?limit=1000")).json()) as {
         items: Array<{
           entry: { action: string; decision: string; actor: { account: string }; reason?: string };
+          // a version 2 entry keeps its reason in the opening of its commitment
+          opening: { reason?: string } | null;
         }>;
       }
-    ).items.map((i) => i.entry);
+    ).items.map((i) => ({ ...i.entry, reason: i.entry.reason ?? i.opening?.reason }));
 
   const accessHeader = async (who: typeof doctor, about: Address) => {
     const request: AccessRequest = {
