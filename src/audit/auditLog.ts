@@ -6,7 +6,8 @@
  * to the same database is detected by the primary key and the batch is retried on fresh state.
  */
 import type { Hex } from "viem";
-import { insertAuditEntries, isAuditRowConflict } from "../store/auditRows.js";
+import { insertAuditEntries } from "../store/auditRows.js";
+import { isUniqueViolation } from "../store/uniqueViolation.js";
 import { getMeta } from "../store/meta.js";
 import { AUDIT_CHAINS_FROM } from "../store/migrations/014_audit_patient_chains.js";
 import type { Store } from "../store/database.js";
@@ -469,7 +470,7 @@ export class AuditLog {
       try {
         await insertAuditEntries(this.store, rows, openings);
       } catch (cause) {
-        if (attempt < 3 && isAuditRowConflict(this.store, cause)) {
+        if (attempt < 3 && isUniqueViolation(this.store.dialect, cause)) {
           // Another writer appended to this database: reload the edge and place the batch after it.
           const fresh = await loadFrontier(this.store);
           await replayPatients(

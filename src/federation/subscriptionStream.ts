@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
+import { openEventStream } from "../events/eventStream.js";
 import type { Principal } from "../model/principal.js";
 import { BaseError } from "../errors/BaseError.js";
 import { sseFrame, type SubscriptionEvent } from "./subscriptionEvent.js";
@@ -34,16 +35,7 @@ export async function streamSubscription(options: StreamOptions): Promise<void> 
   const { request, reply, subscriptions, principal, id } = options;
   const subscription = await subscriptions.get(principal, id);
   const lastEventId = lastEventIdOf(request.headers["last-event-id"]);
-  reply.hijack();
-  const raw = reply.raw;
-  raw.writeHead(200, {
-    "content-type": "text/event-stream; charset=utf-8",
-    "cache-control": "no-cache, no-transform",
-    connection: "keep-alive",
-    "x-accel-buffering": "no",
-    "x-request-id": request.id,
-  });
-  raw.write("retry: 2000\n: subscribed\n\n");
+  const raw = openEventStream(request, reply, "subscribed");
 
   let last = lastEventId ?? 0;
   let live = false;

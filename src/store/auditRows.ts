@@ -196,7 +196,7 @@ async function inSqliteTransaction(
  * needs no transaction).
  * @param store - the store
  * @param rows - entry rows, in index order
- * @throws what the database threw; {@link isAuditRowConflict} tells a concurrent writer's conflict
+ * @throws what the database threw; `isUniqueViolation` (src/store/uniqueViolation.ts) tells a concurrent writer's conflict
  */
 export async function insertAuditEntries(
   store: Store,
@@ -233,14 +233,6 @@ export async function insertAuditEntries(
     await insertChunks(trx, store.dialect, ENTRY_INSERT, values);
     if (opened.length > 0) await insertChunks(trx, store.dialect, OPENING_INSERT, opened);
   });
-}
-
-/** True when `error` is a primary-key/unique violation on the store's engine (a concurrent writer). */
-export function isAuditRowConflict(store: Store, error: unknown): boolean {
-  const e = error as { code?: unknown } | null;
-  if (e === null || typeof e !== "object") return false;
-  if (store.dialect === "postgres") return e.code === "23505";
-  return typeof e.code === "string" && e.code.startsWith("SQLITE_CONSTRAINT");
 }
 
 const runOf = (idx: number): number => Math.floor(idx / AUDIT_PATIENT_RUN);

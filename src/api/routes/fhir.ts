@@ -1,4 +1,4 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply } from "fastify";
 import type { Hex } from "viem";
 import { z } from "zod";
 import type { Principal } from "../../model/principal.js";
@@ -6,6 +6,7 @@ import { BaseError } from "../../errors/BaseError.js";
 import { ADDRESS_PATTERN, fhirId, fhirResourceType } from "../../model/schemas.js";
 import type { FederationService } from "../../federation/federationService.js";
 import { isSupportedType } from "../../records/fhirTypes.js";
+import type { FhirResource } from "../../records/fhirTypes.js";
 import type { RecordRepository } from "../../records/repository.js";
 import { fhirAuth, sessionOrAccessRequestAuth, type SmartTokens } from "../authenticate.js";
 import { capabilityStatement } from "../../records/capabilityStatement.js";
@@ -34,6 +35,17 @@ const typeParam = z.object({ type: fhirResourceType });
 const idParams = typeParam.extend({ id: fhirId });
 const query = z.record(z.string(), z.union([z.string(), z.array(z.string())]));
 const FHIR_JSON = "application/fhir+json";
+
+/** A written version as FHIR answers it: the resource, its Location (with version) and ETag. */
+function sendVersion(reply: FastifyReply, resource: FhirResource, status: number): FastifyReply {
+  const version = resource.meta?.versionId;
+  return reply
+    .status(status)
+    .header("location", `/fhir/${resource.resourceType}/${resource.id}/_history/${version}`)
+    .header("etag", `W/"${version}"`)
+    .type(FHIR_JSON)
+    .send(resource);
+}
 
 /** A version ETag as FHIR servers send them (`W/"3"`), for `If-Match`. */
 const VERSION_ETAG_RE = /^(?:W\/)?"(\d{1,9})"$/;
@@ -197,12 +209,7 @@ export function fhirRoutes(deps: FhirDeps) {
           typeof condition === "string"
             ? await records.createIfNoneExist(caller, body, condition)
             : { resource: await records.create(caller, body), created: true };
-        return reply
-          .status(created ? 201 : 200)
-          .header("location", `/fhir/${params.type}/${resource.id}/_history/${resource.meta?.versionId}`)
-          .header("etag", `W/"${resource.meta?.versionId}"`)
-          .type(FHIR_JSON)
-          .send(resource);
+        return sendVersion(reply, resource, created ? 201 : 200);
       },
     );
 
@@ -219,12 +226,7 @@ export function fhirRoutes(deps: FhirDeps) {
       async ({ caller, request, reply, params, body }) => {
         const type = supported(params.type);
         const { resource, created } = await records.updateWhere(caller, type, rawQuery(request.url), body);
-        return reply
-          .status(created ? 201 : 200)
-          .header("location", `/fhir/${type}/${resource.id}/_history/${resource.meta?.versionId}`)
-          .header("etag", `W/"${resource.meta?.versionId}"`)
-          .type(FHIR_JSON)
-          .send(resource);
+        return sendVersion(reply, resource, created ? 201 : 200);
       },
     );
 
@@ -260,12 +262,7 @@ export function fhirRoutes(deps: FhirDeps) {
         const updated = await records.update(caller, type, params.id, body, {
           ifMatch: ifMatchOf(request.headers["if-match"]),
         });
-        return reply
-          .status(updated.meta?.versionId === "1" ? 201 : 200)
-          .header("location", `/fhir/${type}/${updated.id}/_history/${updated.meta?.versionId}`)
-          .header("etag", `W/"${updated.meta?.versionId}"`)
-          .type(FHIR_JSON)
-          .send(updated);
+        return sendVersion(reply, updated, updated.meta?.versionId === "1" ? 201 : 200);
       },
     );
 

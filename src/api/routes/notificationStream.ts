@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
+import { openEventStream } from "../../events/eventStream.js";
 import type { PatientNotifications } from "../../consent/notifications.js";
 import type { EventBus } from "../../events/eventBus.js";
 
@@ -46,16 +47,7 @@ export class NotificationStreams {
       await this.#d.notifications.since(account, resume, { limit: 1 });
       cursor = resume;
     } else cursor = (await this.#d.notifications.list(account, 1))[0]?.cursor;
-    reply.hijack();
-    const raw = reply.raw;
-    raw.writeHead(200, {
-      "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-cache, no-transform",
-      connection: "keep-alive",
-      "x-accel-buffering": "no",
-      "x-request-id": request.id,
-    });
-    raw.write("retry: 2000\n: notifications\n\n");
+    const raw = openEventStream(request, reply, "notifications");
 
     let closed = false;
     let pumping: Promise<void> = Promise.resolve();
