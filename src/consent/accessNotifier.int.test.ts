@@ -50,7 +50,7 @@ describe("AccessNotifier", () => {
     sent.length = 0;
     for (let i = 0; i < 200; i++) notifier.observe(entry({ resources: [`Observation/o${i}`] }));
     notifier.observe(
-      entry({ action: "deny", decision: "deny", resources: undefined, reason: "search: no-grant" }),
+      entry({ action: "deny", decision: "deny", resources: undefined, reason: "search partly: no-grant" }),
     );
     await notifier.flush();
     expect(sent).toHaveLength(1);

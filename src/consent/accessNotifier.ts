@@ -6,9 +6,11 @@
  * sent when the request has been quiet for `quietMs` (or after `maxMs`): an `access` when the
  * request showed anything (with the count of what consent withheld), else a `denial`.
  *
- * The hot path (one call per audit entry) is a few comparisons and, for a read, one set lookup:
- * the notifier keeps in memory only the accounts that opted in to reads and out of denials
- * (reloaded when any patient's settings change, through the shared "break-glass" version).
+ * The hot path (one call per audit entry) is a few comparisons: reads, and what consent withheld
+ * from a request that showed something, are looked at only for patients who opted in to reads
+ * (when none has, nothing more is done); a refusal only for those who did not opt out of denials.
+ * The notifier keeps those accounts in memory (reloaded when any patient's settings change,
+ * through the shared "break-glass" version).
  * A notification names the request, who acted (account, organization, role), under which purpose,
  * and how many resources; never categories or resource ids, which stay in the patient's access
  * log (`/audit/me`), where the request id finds them. Notifications are a convenience: a batch
@@ -25,6 +27,9 @@ import type { PatientNotifications } from "./notifications.js";
 
 /** The notification kinds this notifier sends. */
 export type AccessNotificationKind = "access" | "denial";
+
+/** The reason of what consent withheld from a search or export that showed the patient something. */
+const PARTLY_RE = /^(?:search|export) partly: /;
 
 /** Audit actions that show a patient's data to someone (break-glass reads have their own alert). */
 const READ_ACTIONS = new Set<string>(["read", "search", "export", "fetch", "release", "share"]);
@@ -99,9 +104,12 @@ export class AccessNotifier {
     const patient = entry.patient;
     if (patient === undefined || patient.charCodeAt(0) !== 48 /* "0" */) return;
     const refused = entry.decision === "deny";
+    // what consent withheld from a request that showed the patient something is part of an access
+    const withheld = refused && PARTLY_RE.test(entry.reason ?? "");
+    if ((!refused || withheld) && this.#readsOn.size === 0) return;
     if (!refused && !READ_ACTIONS.has(entry.action)) return;
     const account = patient.toLowerCase();
-    if (!this.#readsOn.has(account) && this.#denialsOff.has(account)) return;
+    if (refused && !withheld ? this.#denialsOff.has(account) : !this.#readsOn.has(account)) return;
     // a patient's own use of their record is not news to them
     if (entry.actor.account.toLowerCase() === account || !ADDRESS_PATTERN.test(patient)) return;
     const key = `${account}|${entry.requestId}|${entry.actor.account}`;

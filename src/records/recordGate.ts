@@ -175,7 +175,7 @@ export class RecordGate {
   /**
    * The audit entries of a search or export: one per patient touched with what was returned, one
    * for the directory resources returned (they name no patient), one per patient with what
-   * consent withheld.
+   * consent withheld (reason `search partly: ...` when that patient was also shown something).
    */
   async searched(
     principal: Principal,
@@ -211,7 +211,8 @@ export class RecordGate {
         decision: "deny",
         patient: auditPatient(pid, w.account),
         categories: [...w.categories],
-        reason: `${action}: ${w.reason}`,
+        // "partly": the request showed this patient something else (an access, not a refusal)
+        reason: `${action}${returned.has(pid) ? " partly" : ""}: ${w.reason}`,
       });
     }
   }
