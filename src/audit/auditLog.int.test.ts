@@ -229,10 +229,10 @@ describe.each(engines)("AuditLog on %s", (engine) => {
     await expect(log.recordTreeHead({ ...head, rootHash: `0x${"00".repeat(32)}` })).rejects.toThrow(
       "tree head root is not this log's root",
     );
-    expect(await log.anchoredHeads()).toEqual([]);
+    expect(await log.treeHeads({ status: "anchored" })).toEqual([]);
     await log.markAnchored(10, 123, `0x${"11".repeat(32)}`);
     await expect(log.markAnchored(11, 124)).rejects.toThrow("no tree head recorded for this size");
-    const anchored = await log.anchoredHeads();
+    const anchored = await log.treeHeads({ status: "anchored" });
     expect(anchored).toEqual([
       { ...head, status: "anchored", anchoredBlock: 123, anchoredTx: `0x${"11".repeat(32)}` },
     ]);

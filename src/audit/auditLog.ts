@@ -5,7 +5,7 @@
  * on the same database reloads it. One writer at a time per process; a second process appending
  * to the same database is detected by the primary key and the batch is retried on fresh state.
  */
-import type { Hex } from "viem";
+import { bytesToHex, type Hex } from "viem";
 import { insertAuditEntries } from "../store/auditRows.js";
 import { isUniqueViolation } from "../store/uniqueViolation.js";
 import { getMeta } from "../store/meta.js";
@@ -17,7 +17,7 @@ import { AppendBatcher } from "./appendBatcher.js";
 import { canonicalText } from "./canonicalText.js";
 import { sealFacts } from "./entrySealer.js";
 import { certainlyValidEntry, parseAuditEntry, patientKey, type AuditEntry } from "./auditEntry.js";
-import { dbNodeSource, storedSize } from "./auditStore.js";
+import { dbNodeSource, loadFrontier } from "./auditStore.js";
 import { buildConsistencyProof } from "./consistencyProof.js";
 import { buildInclusionProof } from "./inclusionProof.js";
 import { EMPTY_ROOT } from "./merkleHash.js";
@@ -130,7 +130,7 @@ export class AuditLog {
    * @returns the log, ready to append
    */
   static async open(store: Store, options: AuditLogOptions = {}): Promise<AuditLog> {
-    const { size, frontier } = await loadFrontier(store);
+    const { size, frontier } = await loadFrontier(store.db);
     const chainsFrom = Number((await getMeta(store.db, AUDIT_CHAINS_FROM)) ?? 0);
     const loaded = await loadPatientMap(
       store,
@@ -427,11 +427,6 @@ export class AuditLog {
     return listTreeHeads(this.store.db, query);
   }
 
-  /** Anchored heads by ascending tree size. */
-  anchoredHeads(): Promise<StoredTreeHead[]> {
-    return listTreeHeads(this.store.db, { status: "anchored" });
-  }
-
   /** The head with the largest tree size, optionally of one status. */
   latestTreeHead(status?: TreeHeadStatus): Promise<StoredTreeHead | undefined> {
     return latestTreeHead(this.store.db, status);
@@ -472,7 +467,7 @@ export class AuditLog {
       } catch (cause) {
         if (attempt < 3 && isUniqueViolation(this.store.dialect, cause)) {
           // Another writer appended to this database: reload the edge and place the batch after it.
-          const fresh = await loadFrontier(this.store);
+          const fresh = await loadFrontier(this.store.db);
           await replayPatients(
             this.store,
             this.patientMap,
@@ -498,18 +493,4 @@ export class AuditLog {
       throw new BaseError("invalid", `${what} out of range`, { details: `${size} of ${this.treeSize}` });
     }
   }
-}
-
-async function loadFrontier(store: Store): Promise<{ size: number; frontier: EdgeNode[] }> {
-  const size = await storedSize(store.db);
-  const keys = frontierOf(size);
-  const hashes = await dbNodeSource(store.db).nodes(keys);
-  return {
-    size,
-    frontier: keys.map((k, i) => ({ level: k.level, index: k.index, hash: hashes[i] as Uint8Array })),
-  };
-}
-
-function bytesToHex(bytes: Uint8Array): Hex {
-  return `0x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex")}`;
 }

@@ -6,7 +6,8 @@
 import type { Kysely } from "kysely";
 import type { Schema } from "../store/schema.js";
 import { BaseError } from "../errors/BaseError.js";
-import type { NodeKey, NodeSource } from "./subtrees.js";
+import type { EdgeNode } from "./serverHash.js";
+import { frontierOf, type NodeKey, type NodeSource } from "./subtrees.js";
 
 /**
  * The leaf whose append completes the subtree (`level`, `index`): its last leaf. That entry's row
@@ -73,5 +74,16 @@ export function dbNodeSource(db: Kysely<Schema>): NodeSource {
         return hash;
       });
     },
+  };
+}
+
+/** The stored log's size and its frontier (the roots of its perfect subtrees), to append after. */
+export async function loadFrontier(db: Kysely<Schema>): Promise<{ size: number; frontier: EdgeNode[] }> {
+  const size = await storedSize(db);
+  const keys = frontierOf(size);
+  const hashes = await dbNodeSource(db).nodes(keys);
+  return {
+    size,
+    frontier: keys.map((k, i) => ({ level: k.level, index: k.index, hash: hashes[i] as Uint8Array })),
   };
 }

@@ -11,18 +11,24 @@ import { RecordRows } from "../store/recordRows.js";
 import { isUniqueViolation } from "../store/uniqueViolation.js";
 import type { BlindIndex } from "./blindIndex.js";
 import type { FhirResource } from "./fhirTypes.js";
-import { auditPatient, type AuditFacts, type Auditor } from "../audit/auditor.js";
+import { auditPatient, type Auditor } from "../audit/auditor.js";
 import type { AuditLog } from "../audit/auditLog.js";
-import type { ErasureAtRest } from "../store/erasureRows.js";
 import { erasureAtRest } from "./erasureAtRest.js";
 import { validateResource } from "./validateResource.js";
 import { RecordSearch } from "./recordSearch.js";
 import { isOperator, isRecorder, notKnown } from "./accessDecision.js";
 import { crashPoint } from "./crashPoint.js";
-import { planBundleImport, type ConditionalMatches } from "./bundlePlan.js";
-import { isSupportedType } from "./fhirTypes.js";
-import { canonicalJson } from "../crypto/canonicalJson.js";
-import { patientOf } from "./searchIndex.js";
+import { WriteJournal } from "./writeJournal.js";
+import { reimportedVersion } from "./reimport.js";
+import { planBundleImport } from "./bundlePlan.js";
+import {
+  checkVersion,
+  conditionalEntries,
+  conditionParams,
+  oneMatch,
+  serverIdFor,
+  type WriteConditions,
+} from "./conditionalWrites.js";
 import { PatientLinks } from "./patientLinks.js";
 import { WriteAuthorizer } from "./writeAuthorizer.js";
 import { prepareDelete, prepareWrite, type PrepareDeps } from "./recordPrepare.js";
@@ -30,20 +36,6 @@ import { RecordGate } from "./recordGate.js";
 import { RecordVault, type CurrentVersion } from "./recordVault.js";
 import { historyBundle } from "./searchBundle.js";
 import { DIRECTORY_TYPES, persistWrite, withAccount, type PreparedWrite } from "./recordWrite.js";
-
-/** Conditions of a conditional write. */
-export interface WriteConditions {
-  /** `If-Match`: the version the write expects to replace (412 when it is not the current one). */
-  ifMatch?: number | undefined;
-}
-
-/** Refuses a write whose `If-Match` does not name the version it would replace (0: none). */
-function checkVersion(expected: number | undefined, current: number): void {
-  if (expected !== undefined && expected !== current)
-    throw new BaseError("precondition", "If-Match does not name the current version", {
-      expression: "If-Match",
-    });
-}
 
 export interface RecordRepositoryDeps {
   store: Store;
@@ -79,6 +71,7 @@ export class RecordRepository {
   readonly #gate: RecordGate;
   readonly #prepare: PrepareDeps;
   readonly #search: RecordSearch;
+  readonly #journal: WriteJournal;
 
   constructor(deps: RecordRepositoryDeps) {
     this.#d = deps;
@@ -88,6 +81,7 @@ export class RecordRepository {
     const writes = new WriteAuthorizer({ ...deps, links });
     this.#prepare = { keyring: deps.keyring, blind: deps.blind, links, vault, writes };
     this.#search = new RecordSearch({ store: deps.store, blind: deps.blind, links, gate: this.#gate, vault });
+    this.#journal = new WriteJournal(deps.auditor, deps.events, links);
   }
 
   /**
@@ -135,13 +129,9 @@ export class RecordRepository {
     query: string,
   ): Promise<{ resource: FhirResource; created: boolean }> {
     const resource = validateResource(input);
-    const ids = await this.#matches(principal, resource.resourceType, query, "If-None-Exist");
-    if (ids.length > 1)
-      throw new BaseError("precondition", "If-None-Exist matches more than one resource", {
-        expression: "If-None-Exist",
-      });
-    if (ids.length === 1)
-      return { resource: await this.read(principal, resource.resourceType, ids[0]!), created: false };
+    const found = await this.#match(principal, resource.resourceType, query, "If-None-Exist");
+    if (found !== undefined)
+      return { resource: await this.read(principal, resource.resourceType, found), created: false };
     return { resource: await this.create(principal, resource), created: true };
   }
 
@@ -159,12 +149,7 @@ export class RecordRepository {
     const resource = validateResource(input);
     if (resource.resourceType !== type)
       throw new BaseError("invalid", `resourceType must be ${type}`, { expression: "resourceType" });
-    const ids = await this.#matches(principal, type, query, "query");
-    if (ids.length > 1)
-      throw new BaseError("precondition", "the conditional update matches more than one resource", {
-        expression: "query",
-      });
-    const id = ids[0];
+    const id = await this.#match(principal, type, query, "query");
     if (id === undefined) {
       const { id: _given, ...rest } = resource;
       return { resource: await this.create(principal, rest), created: true };
@@ -204,24 +189,17 @@ export class RecordRepository {
   }
 
   /**
-   * The ids of `type` that a conditional request's `query` matches among what the principal may
-   * see. Nothing is opened or audited here: the read or write that follows is.
+   * The one resource of `type` that a conditional request's `query` matches among what the
+   * principal may see (412 for several). Nothing is opened or audited here: the read or write
+   * that follows is.
    */
-  async #matches(principal: Principal, type: string, query: string, where: string): Promise<string[]> {
-    const params: Record<string, string | string[]> = {};
-    for (const [name, value] of new URLSearchParams(query)) {
-      if (name.startsWith("_") && name !== "_id")
-        throw new BaseError("invalid", `a conditional ${where} takes search parameters only`, {
-          expression: where,
-        });
-      const had = params[name];
-      params[name] = had === undefined ? value : [...(Array.isArray(had) ? had : [had]), value];
-    }
-    if (Object.keys(params).length === 0)
-      throw new BaseError("invalid", `a conditional ${where} needs at least one search parameter`, {
-        expression: where,
-      });
-    return this.#search.matchIds(principal, type, params);
+  async #match(
+    principal: Principal,
+    type: string,
+    query: string,
+    where: string,
+  ): Promise<string | undefined> {
+    return oneMatch(await this.#search.matchIds(principal, type, conditionParams(query, where)), where);
   }
 
   /** Whether the principal may choose the id of a new resource. */
@@ -336,30 +314,42 @@ export class RecordRepository {
   async erasePatient(principal: Principal, patientId: string): Promise<{ resources: number }> {
     const account = await this.patientAccount(patientId);
     const self = account !== undefined && principal.account.toLowerCase() === account.toLowerCase();
+    const patient = auditPatient(patientId, account);
     if (!self && principal.kind !== "system") {
-      await this.#audit(principal, {
+      await this.#d.auditor.record(principal, {
         action: "erase",
         decision: "deny",
-        patient: auditPatient(patientId, account),
+        patient,
         reason: "only the patient may erase",
       });
       throw new BaseError("forbidden", "only the patient may erase their record");
     }
-    const patient = auditPatient(patientId, account);
     // The entry is durable before the change (docs/access-rules.md, "Audit before commit").
-    await this.#audit(principal, { action: "erase", decision: "permit", patient, reason: "intent" });
+    await this.#d.auditor.record(principal, {
+      action: "erase",
+      decision: "permit",
+      patient,
+      reason: "intent",
+    });
     crashPoint("erase:after-intent");
     let count: number;
     try {
       await this.#d.keyring.erase(`Patient/${patientId}`);
       if (account) await this.#d.breakGlass?.forgetPatient(account);
-      count = await this.#vault.rows.erasePatient(patientId, await this.#atRest(patientId, account));
+      const audit = this.#d.auditEntries;
+      const atRest = audit === undefined ? undefined : await erasureAtRest(audit, patientId, account);
+      count = await this.#vault.rows.erasePatient(patientId, atRest);
     } catch (error) {
-      await this.#audit(principal, { action: "erase", decision: "permit", patient, reason: "not committed" });
+      await this.#d.auditor.record(principal, {
+        action: "erase",
+        decision: "permit",
+        patient,
+        reason: "not committed",
+      });
       throw error;
     }
     crashPoint("erase:after-commit");
-    await this.#audit(principal, {
+    await this.#d.auditor.record(principal, {
       action: "erase",
       decision: "permit",
       patient,
@@ -367,13 +357,6 @@ export class RecordRepository {
     });
     this.#d.events.emit("patient.erased", { patientId, patientAccount: account });
     return { resources: count };
-  }
-
-  /** What the erasure's transaction removes besides the records (src/store/erasureRows.ts). */
-  async #atRest(patientId: string, account: string | undefined): Promise<ErasureAtRest | undefined> {
-    const audit = this.#d.auditEntries;
-    if (audit === undefined) return undefined;
-    return erasureAtRest(audit, patientId, account);
   }
 
   async #write(
@@ -390,11 +373,11 @@ export class RecordRepository {
 
   /** Commits one prepared write between its intent and its outcome entries. */
   async #commit(principal: Principal, prepared: PreparedWrite): Promise<void> {
-    await this.#intend(principal, [prepared]);
+    await this.#journal.intend(principal, [prepared]);
     try {
       await this.#d.store.db.transaction().execute((tx) => persistWrite(tx, prepared));
     } catch (error) {
-      await this.#outcome(principal, [prepared], false);
+      await this.#journal.failed(principal, [prepared]);
       // another write took this version number first
       if (isUniqueViolation(this.#d.store.dialect, error))
         throw new BaseError("conflict", "the resource changed during this write: read it and try again", {
@@ -404,33 +387,7 @@ export class RecordRepository {
     }
     crashPoint("write:after-commit");
     this.#vault.rows.changed(prepared.type, prepared.id);
-    await this.#finish(principal, prepared);
-  }
-
-  /**
-   * The intent entries of writes about to be committed, awaited until durable: no change is
-   * committed without its entry (docs/access-rules.md, "Audit before commit").
-   */
-  async #intend(principal: Principal, writes: readonly PreparedWrite[]): Promise<void> {
-    await Promise.all(writes.map((p) => this.#audit(principal, this.#writeFacts(p, "intent"))));
-    crashPoint("write:after-intent");
-  }
-
-  /** The outcome entries that complete the intents of writes whose transaction failed. */
-  async #outcome(principal: Principal, writes: readonly PreparedWrite[], committed: boolean): Promise<void> {
-    const reason = committed ? "committed" : "not committed";
-    await Promise.all(writes.map((p) => this.#audit(principal, this.#writeFacts(p, reason))));
-  }
-
-  #writeFacts(p: PreparedWrite, reason: string): AuditFacts {
-    return {
-      action: p.deleted ? "delete" : p.previous ? "update" : "create",
-      decision: "permit",
-      patient: auditPatient(p.patientId, p.account),
-      resources: [`${p.type}/${p.id}/_history/${p.versionId}`],
-      categories: p.categories,
-      reason,
-    };
+    await this.#journal.committed(principal, prepared);
   }
 
   /**
@@ -447,31 +404,29 @@ export class RecordRepository {
     const chooses = this.#choosesIds(principal);
     const plan = planBundleImport(input, {
       serverIds: !chooses,
-      serverIdFor: this.#serverIdFor(principal),
-      conditional: await this.#conditionalEntries(principal, input),
+      serverIdFor: serverIdFor(this.#d.blind, principal),
+      conditional: await conditionalEntries(input, (type, query, where) =>
+        this.#match(principal, type, query, where),
+      ),
     });
     const prepared: PreparedWrite[] = [];
     const versions = new Map<string, CurrentVersion>();
     const unchanged: string[] = [];
     try {
       for (const entry of plan.entries) {
-        if (entry.matched) {
-          // a conditional create that found its resource: nothing to write
-          const current = await this.#vault.currentVersion(entry.resource.resourceType, entry.resource.id!);
-          unchanged.push(
-            `${entry.resource.resourceType}/${entry.resource.id}/_history/${current?.versionId ?? 1}`,
-          );
-          continue;
-        }
         let resource = entry.resource;
         if (resource.resourceType === "Patient" && options.patientAccount) {
           resource = withAccount(resource, options.patientAccount);
         }
         const key = `${resource.resourceType}/${resource.id}`;
-        if (!versions.has(key) && (await this.#reimported(principal, resource))) {
-          unchanged.push(
-            `${key}/_history/${(await this.#vault.currentVersion(resource.resourceType, resource.id!))?.versionId ?? 1}`,
-          );
+        // a conditional create that found its resource, or the writer's own version again
+        const same = entry.matched
+          ? `${key}/_history/${(await this.#vault.currentVersion(resource.resourceType, resource.id!))?.versionId ?? 1}`
+          : versions.has(key)
+            ? undefined
+            : await reimportedVersion(this.#prepare, this.#journal, principal, resource);
+        if (same !== undefined) {
+          unchanged.push(same);
           continue;
         }
         // a PUT entry of a caller that does not choose ids updates an existing resource
@@ -488,29 +443,23 @@ export class RecordRepository {
         if (p.type === "Patient" && p.account && !this.#links.cached(p.id))
           this.#links.remember(p.id, p.account);
       }
+      await this.#journal.intend(principal, prepared);
+      try {
+        await this.#d.store.db.transaction().execute(async (tx) => {
+          for (const p of prepared) await persistWrite(tx, p);
+        });
+      } catch (error) {
+        await this.#journal.failed(principal, prepared);
+        throw error;
+      }
     } catch (error) {
       // nothing of a failed bundle stays, not even the links its Patient claimed in memory
       for (const p of prepared) if (p.type === "Patient") this.#links.forget(p.id);
       throw error;
     }
-    try {
-      await this.#intend(principal, prepared);
-    } catch (error) {
-      for (const p of prepared) if (p.type === "Patient") this.#links.forget(p.id);
-      throw error;
-    }
-    try {
-      await this.#d.store.db.transaction().execute(async (tx) => {
-        for (const p of prepared) await persistWrite(tx, p);
-      });
-    } catch (error) {
-      for (const p of prepared) if (p.type === "Patient") this.#links.forget(p.id);
-      await this.#outcome(principal, prepared, false);
-      throw error;
-    }
     crashPoint("write:after-commit");
     for (const p of prepared) this.#vault.rows.changed(p.type, p.id);
-    for (const p of prepared) await this.#finish(principal, p);
+    for (const p of prepared) await this.#journal.committed(principal, p);
     return {
       resourceType: "Bundle",
       type: "transaction-response",
@@ -524,111 +473,5 @@ export class RecordRepository {
         ...unchanged.map((location) => ({ response: { status: "200 OK", location } })),
       ],
     };
-  }
-
-  /**
-   * Whether a bundle entry repeats, unchanged, the current version the same writer stored (a
-   * re-import of the same source entry lands on the same id: the source's id, or the server id
-   * derived from it). Then nothing is written, so a re-import needs only the right to create the
-   * entry, as the first import did, not the right to read or amend what is stored (a sensitive
-   * record, say); and since only the writer's own version is compared, the answer tells nobody
-   * anything they did not write. Audited in the patient's log.
-   */
-  async #reimported(principal: Principal, resource: FhirResource): Promise<boolean> {
-    const row = await this.#vault.rows.current(resource.resourceType, resource.id!);
-    if (!row || row.deleted || !row.blob) return false;
-    const patientId = patientOf(resource);
-    if ((row.patient_id ?? undefined) !== patientId) return false;
-    const author = await this.#vault.rows.authorOf(row);
-    if (author !== principal.account.toLowerCase()) return false;
-    if (patientId !== undefined && (await this.#d.keyring.isErased(`Patient/${patientId}`))) return false;
-    const { meta: _stored, ...stored } = await this.#vault.open(row);
-    const { meta: _given, ...given } = resource;
-    if (canonicalJson(stored) !== canonicalJson(given)) return false;
-    // the right a first import needed: to create this entry as new (refusals audited there)
-    const prepared = await prepareWrite(this.#prepare, principal, resource, "import", undefined, {
-      asNew: true,
-    });
-    await this.#audit(principal, {
-      ...this.#writeFacts(prepared, "unchanged: the writer's own version, imported again"),
-      resources: [`${prepared.type}/${prepared.id}/_history/${row.version_id}`],
-    });
-    return true;
-  }
-
-  /**
-   * The ids of a caller that may not choose them, for bundle entries whose source names an id
-   * (src/records/bundlePlan.ts `serverIdFor`): a keyed hash of the caller's organization (or
-   * account), the type and the source id, shaped as a UUID. The same source entry imported again
-   * by the same organization lands on the same id (an update); nobody can aim an id at a resource
-   * they did not import, since the key is the node's (docs/access-rules.md, "Ids").
-   */
-  #serverIdFor(principal: Principal): (type: string, given: string) => string {
-    const scope = (principal.organization ?? principal.account).toLowerCase();
-    return (type, given) => {
-      const hex = Buffer.from(
-        this.#d.blind.token(`carechain/import-id/v1|${scope}|${type}|${given}`),
-        "base64url",
-      )
-        .toString("hex")
-        .slice(0, 32);
-      return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
-    };
-  }
-
-  /**
-   * The bundle's conditional entries resolved against what the principal may see: a POST's
-   * `ifNoneExist` and a PUT to `Type?query` (https://hl7.org/fhir/R4/http.html#trules).
-   */
-  async #conditionalEntries(principal: Principal, input: unknown): Promise<ConditionalMatches> {
-    const existing = new Map<number, string>();
-    const updates = new Map<number, string>();
-    const entries = (input as { entry?: unknown } | null)?.entry;
-    if (!Array.isArray(entries)) return { existing, updates };
-    for (const [index, entry] of entries.entries()) {
-      const e = entry as { resource?: { resourceType?: unknown }; request?: Record<string, unknown> } | null;
-      const type = e?.resource?.resourceType;
-      const request = e?.request;
-      if (typeof type !== "string" || !isSupportedType(type) || request === undefined) continue;
-      const where = `Bundle.entry[${index}].request`;
-      if (request.method === "POST" && typeof request.ifNoneExist === "string") {
-        const ids = await this.#matches(principal, type, request.ifNoneExist, `${where}.ifNoneExist`);
-        if (ids.length > 1)
-          throw new BaseError("precondition", `${where}.ifNoneExist matches more than one resource`, {
-            expression: `${where}.ifNoneExist`,
-          });
-        if (ids[0] !== undefined) existing.set(index, ids[0]);
-      } else if (request.method === "PUT" && typeof request.url === "string" && request.url.includes("?")) {
-        const [path = "", query = ""] = request.url.split("?", 2);
-        if (path !== type)
-          throw new BaseError("invalid", `${where}.url must name the entry's resource type`, {
-            expression: `${where}.url`,
-          });
-        const ids = await this.#matches(principal, type, query, `${where}.url`);
-        if (ids.length > 1)
-          throw new BaseError("precondition", `${where}.url matches more than one resource`, {
-            expression: `${where}.url`,
-          });
-        if (ids[0] !== undefined) updates.set(index, ids[0]);
-      }
-    }
-    return { existing, updates };
-  }
-
-  async #finish(principal: Principal, p: PreparedWrite): Promise<void> {
-    if (p.type === "Patient" && p.account) this.#links.remember(p.id, p.account);
-    await this.#audit(principal, this.#writeFacts(p, "committed"));
-    this.#d.events.emit("record.stored", {
-      type: p.type,
-      id: p.id,
-      versionId: p.versionId,
-      patientId: p.patientId,
-      patientAccount: p.account,
-      categories: p.categories,
-    });
-  }
-
-  async #audit(principal: Principal, facts: AuditFacts): Promise<void> {
-    await this.#d.auditor.record(principal, facts);
   }
 }

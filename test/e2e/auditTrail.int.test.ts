@@ -172,7 +172,9 @@ describe.each(engines)("audit trail (%s)", (engine) => {
       .executeTakeFirstOrThrow();
     const edited = row.entry.replace(gp.address, stranger.address);
     expect(edited).not.toBe(row.entry);
-    const anchoredSizes = (await node.services.audit.anchoredHeads()).map((h) => h.treeSize);
+    const anchoredSizes = (await node.services.audit.treeHeads({ status: "anchored" })).map(
+      (h) => h.treeSize,
+    );
     await db.updateTable("audit_entries").set({ entry: edited }).where("idx", "=", read.index).execute();
     try {
       const r = await verifyCli();

@@ -255,7 +255,7 @@ describe.each(engines)("what an erased patient leaves at rest (%s)", (engine) =>
 
     // the entries stay and verify: the operator's full check and the patient's
     const doc = await anchoredAll();
-    const anchors = await n.node.services.audit.anchoredHeads();
+    const anchors = await n.node.services.audit.treeHeads({ status: "anchored" });
     expect(await n.node.services.audit.verifyAll(anchors)).toEqual({ ok: true });
     const verdict = await verify(doc);
     expect(verdict).toMatchObject({ ok: true });
