@@ -158,8 +158,47 @@ describe("web app in Chromium", () => {
     expect(await tampered.page.locator("li[data-verdict='failed']").count()).toBe(1);
     await tampered.page.getByText("The access log is not complete or was altered").waitFor();
     await screenshot(tampered.page, "patient-access-log-tampered");
-    // the console's "Failed to load" of a fulfilled route is not a problem; the app logged nothing
-    tampered.problems.length = 0;
+  });
+
+  it("asks to sign in again when the session ends, and keeps what was on the page", async () => {
+    const { page } = me;
+    await page.getByRole("link", { name: "Share" }).click();
+    await page.getByText("Enter an account or organization id").click();
+    await page.getByLabel("Account or organization id").fill(gp.address);
+    await page.getByRole("button", { name: "Use this" }).click();
+    await page.getByLabel("Vital signs").check();
+    // the node answers the next call as it answers an expired session token
+    let expired = 0;
+    await page.route("**/consents/domain", async (route) => {
+      if (expired++ > 0) return route.fallback();
+      await route.fulfill({
+        status: 401,
+        contentType: "application/fhir+json",
+        json: {
+          resourceType: "OperationOutcome",
+          issue: [{ severity: "error", code: "login", diagnostics: "session expired" }],
+        },
+      });
+    });
+    await page.getByRole("button", { name: "Sign and share" }).click();
+    const dialog = page.getByRole("dialog", { name: "Your sign-in has ended" });
+    await dialog.waitFor();
+    await screenshot(page, "patient-session-ended");
+    await dialog.getByRole("button", { name: "Sign in again" }).click();
+    await page.getByRole("status").filter({ hasText: "Shared" }).waitFor({ timeout: 30_000 });
+    expect(expired).toBe(2);
+    await page.unroute("**/consents/domain");
+    // what was chosen before the dialog went into the grant
+    const grants = (
+      await (await signIn(web.url, patient, { kind: "patient" })).get("/consents")
+    ).json() as Promise<{
+      grants: Array<{ categories: string[]; revokedAt: string | null }>;
+    }>;
+    expect(
+      (await grants).grants.some((g) => g.categories.includes("vitals") && g.categories.includes("labs")),
+    ).toBe(true);
+    // the 401 the test served is logged by Chromium as a failed resource load, not by the app
+    me.problems.splice(0, me.problems.length, ...me.problems.filter((p) => !p.includes("401")));
   });
 
   const pages: Array<[string, string, string]> = [
