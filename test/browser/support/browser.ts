@@ -6,10 +6,10 @@
  * Chromium is required: when /usr/bin/chromium (or CHROMIUM_PATH) is missing, `launchBrowser`
  * throws, so a run without it fails instead of skipping (.ci/run installs it).
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import axe from "axe-core";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { ensureWebBuilt } from "../../../scripts/buildWeb.js";
 import { loadConfig } from "../../../src/config/config.js";
@@ -109,8 +109,6 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   return file;
 }
 
-let axeSource: string | undefined;
-
 /**
  * Runs axe-core on the page (injected through the DevTools protocol, which the page's CSP does not
  * govern) and returns the serious and critical violations.
@@ -118,8 +116,7 @@ let axeSource: string | undefined;
 export async function axeViolations(
   page: Page,
 ): Promise<Array<{ id: string; impact: string; nodes: string[] }>> {
-  axeSource ??= readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
-  await page.evaluate(axeSource);
+  await page.evaluate(axe.source);
   const result = await page.evaluate(async () => {
     const axe = (
       window as unknown as {
