@@ -82,7 +82,7 @@ export function dateOf(r: Resource): string | undefined {
 /** A result value, when the resource has one. */
 export function valueOf(r: Resource): string | undefined {
   const q = r.valueQuantity as { value?: number; unit?: string } | undefined;
-  if (q?.value !== undefined) return `${q.value}${q.unit ? ` ${q.unit}` : ""}`;
+  if (q?.value !== undefined) return `${Number(q.value.toPrecision(4))}${q.unit ? ` ${q.unit}` : ""}`;
   if (typeof r.valueString === "string") return r.valueString;
   const c = textOf(r.valueCodeableConcept);
   return c;
