@@ -1,0 +1,5 @@
+import { PageHeader } from "../../ui/components";
+
+export default function Grants() {
+  return <PageHeader title="Grants" />;
+}

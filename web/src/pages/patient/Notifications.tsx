@@ -1,0 +1,5 @@
+import { PageHeader } from "../../ui/components";
+
+export default function Notifications() {
+  return <PageHeader title="Notifications" />;
+}

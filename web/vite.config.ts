@@ -1,0 +1,21 @@
+import react from "@vitejs/plugin-react";
+import { defineConfig } from "vite";
+
+/**
+ * The web app's build: one small entry (sign-in, layout, API client), each page a lazy chunk.
+ * Modules of src/ it imports (audit verification, vocabulary, SIWE client) are bundled from source.
+ * No inline scripts or styles, so the node's Content-Security-Policy can say script-src 'self'.
+ */
+export default defineConfig({
+  root: import.meta.dirname,
+  base: "/",
+  plugins: [react()],
+  build: {
+    outDir: "dist",
+    target: "es2022",
+    sourcemap: false,
+    assetsInlineLimit: 0,
+    modulePreload: { polyfill: false },
+    chunkSizeWarningLimit: 400,
+  },
+});
