@@ -109,7 +109,7 @@ describe.each(engines)("clinician API (%s)", (engine) => {
   });
 
   it("states from the grants alone which categories are shared with the clinician and which are not", async () => {
-    const summary = await (await gp.get(`/consents/shared-with-me/${n.p1.account.address}`)).json();
+    const summary = await (await gp.get(`/consents/sharing?patient=${n.p1.account.address}`)).json();
     expect(summary.purpose).toBe("TREAT");
     expect(summary.shared.map((s: { category: string }) => s.category)).toEqual(["conditions", "labs"]);
     expect(summary.shared[0].grants).toEqual([granted]);
@@ -122,7 +122,7 @@ describe.each(engines)("clinician API (%s)", (engine) => {
     ).toBe(true);
     // granted for treatment, not for research
     const research = await (
-      await gp.get(`/consents/shared-with-me/${n.p1.account.address}?purpose=HRESCH`)
+      await gp.get(`/consents/sharing?patient=${n.p1.account.address}&purpose=HRESCH`)
     ).json();
     expect(research.shared).toEqual([]);
   });
@@ -216,7 +216,7 @@ describe.each(engines)("clinician API (%s)", (engine) => {
     });
     expect(event!.at - mined).toBeLessThan(2_000);
     expect((await gp.get(`/fhir/Condition/${n.p1.plain}`)).status).toBe(404);
-    const summary = await (await gp.get(`/consents/shared-with-me/${n.p1.account.address}`)).json();
+    const summary = await (await gp.get(`/consents/sharing?patient=${n.p1.account.address}`)).json();
     expect(summary.shared).toEqual([]);
     abort.abort();
   });

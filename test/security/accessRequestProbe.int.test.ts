@@ -60,9 +60,9 @@ describe.each(engines)("access requests and what is not shared (%s)", (engine) =
 
   it("states what is not shared from the grants alone: hidden data and an unknown account look the same", async () => {
     // p1 holds an HIV condition and a hypertension one; the random account holds nothing here
-    const a = await (await gp.get(`/consents/shared-with-me/${n.p1.account.address}`)).json();
+    const a = await (await gp.get(`/consents/sharing?patient=${n.p1.account.address}`)).json();
     const other = stranger();
-    const b = await (await gp.get(`/consents/shared-with-me/${other}`)).json();
+    const b = await (await gp.get(`/consents/sharing?patient=${other}`)).json();
     expect(normalized(a, n.p1.account.address)).toBe(normalized(b, other));
     expect(a.shared).toEqual([]);
     expect(a.notShared).toHaveLength(20);

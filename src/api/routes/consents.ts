@@ -153,16 +153,15 @@ export function consentRoutes(deps: ConsentDeps) {
       app,
       {
         method: "GET",
-        url: "/consents/shared-with-me/:patient",
+        url: "/consents/sharing",
         summary:
           "Which categories a patient's grants share with you for a purpose, and which they do not (from the grants only, never from data)",
         tags: ["consent"],
         auth: session,
-        params: z.object({ patient: address }),
-        query: z.strictObject({ purpose: purposeOfUse.optional() }),
+        query: z.strictObject({ patient: address, purpose: purposeOfUse.optional() }),
       },
-      async ({ caller, params, query }) =>
-        sharingSummary(deps.consents, caller, params.patient, query.purpose ?? caller.purpose),
+      async ({ caller, query }) =>
+        sharingSummary(deps.consents, caller, query.patient, query.purpose ?? caller.purpose),
     );
 
     const settingsBody = z.strictObject({
