@@ -19,6 +19,10 @@ import { useCurrentPatient } from "./currentPatient";
 import { mergedRecord } from "./mergedRecord";
 import { AddNote, AddObservation, BreakGlass, Refer, RequestAccess } from "./patientActions";
 
+/** A list of badges: no bullets, wrapping (inline styles are set through the DOM, which the CSP allows). */
+const CHIPS = { listStyle: "none", margin: 0, padding: 0 } as const;
+const ITEM = { gap: "0.25rem" } as const;
+
 export interface Sharing {
   shared: Array<{ category: Category; sensitive: boolean; until: string }>;
   notShared: Array<{ category: Category; sensitive: boolean }>;
@@ -228,7 +232,11 @@ function OpenPatient() {
           >
             <ul className="list">
               {list.map((i) => (
-                <li key={`${category}-${i.resource.resourceType}/${i.resource.id}`} className="log-row">
+                <li
+                  key={`${category}-${i.resource.resourceType}/${i.resource.id}`}
+                  className="stack"
+                  style={ITEM}
+                >
                   <div className="row">
                     <strong>{titleOf(i.resource)}</strong>
                     {valueOf(i.resource) ? <span>{valueOf(i.resource)}</span> : null}
@@ -294,27 +302,43 @@ function SharingCard({ sharing }: { sharing: Sharing | undefined }) {
         {sharing.shared.length === 0 ? (
           <p className="muted">The patient has not shared anything with you for this purpose.</p>
         ) : (
-          <ul className="list" aria-label="Shared categories">
+          <ul className="row" style={CHIPS} aria-label="Shared categories">
             {sharing.shared.map((s) => (
-              <li key={s.category} className="row">
-                <Badge tone={s.sensitive ? "sensitive" : "ok"}>{categoryLabel(s.category)}</Badge>
+              <li key={s.category}>
+                <Badge tone={s.sensitive ? "sensitive" : "ok"}>{categoryLabel(s.category)}</Badge>{" "}
                 <span className="muted">until {formatDate(s.until)}</span>
               </li>
             ))}
           </ul>
         )}
+        <p className="muted">
+          Apart from what is shared, you see what your organization recorded (for treatment), and during
+          emergency access the non-sensitive record.
+        </p>
       </Card>
       <Card title="Not shared with you">
-        <p className="row muted">
+        <p className="muted">
           <Lock size={16} aria-hidden="true" /> The patient has not shared these with you. This says nothing
           about whether the patient has any such information.
         </p>
-        <ul className="row" aria-label="Categories not shared">
-          {sharing.notShared.map((s) => (
-            <li key={s.category}>
-              <Badge tone={s.sensitive ? "sensitive" : "neutral"}>{categoryLabel(s.category)}</Badge>
-            </li>
-          ))}
+        <ul className="row" style={CHIPS} aria-label="Categories not shared">
+          {sharing.notShared
+            .filter((s) => !s.sensitive)
+            .map((s) => (
+              <li key={s.category}>
+                <Badge tone="neutral">{categoryLabel(s.category)}</Badge>
+              </li>
+            ))}
+        </ul>
+        <p className="muted">Sensitive, shared only when the patient names each one:</p>
+        <ul className="row" style={CHIPS} aria-label="Sensitive categories not shared">
+          {sharing.notShared
+            .filter((s) => s.sensitive)
+            .map((s) => (
+              <li key={s.category}>
+                <Badge tone="sensitive">{categoryLabel(s.category)}</Badge>
+              </li>
+            ))}
         </ul>
       </Card>
     </div>

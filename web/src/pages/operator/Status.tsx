@@ -81,7 +81,7 @@ export default function Status() {
                   <dt>Block</dt>
                   <dd>{num(health.chain?.blockNumber)}</dd>
                   <dt>Chain id</dt>
-                  <dd>{num(health.chain?.chainId)}</dd>
+                  <dd>{health.chain?.chainId ?? "unavailable"}</dd>
                   <dt>Kind</dt>
                   <dd>{health.chain?.embedded ? "embedded (anvil)" : "external network"}</dd>
                 </dl>
