@@ -9,6 +9,7 @@ import { registerPatientCommand } from "./patientCommand.js";
 import { registerAuditCommand } from "./auditCommand.js";
 import { registerOrgCommand } from "./orgCommand.js";
 import { registerSmartCommand } from "./smartCommand.js";
+import { registerCdsCommand } from "./cdsCommand.js";
 import { registerDemoCommand } from "./demoCommand.js";
 
 /** The `carechain` command line: a thin shell over the same functions the API uses. */
@@ -29,6 +30,7 @@ export function buildCli(): Command {
   registerAuditCommand(program);
   registerOrgCommand(program);
   registerSmartCommand(program);
+  registerCdsCommand(program);
   return program;
 }
 
