@@ -1,8 +1,8 @@
 /**
  * Builds the web app (web/, React + Vite) into web/dist/ and prints the initial JavaScript's
  * gzipped size. Like scripts/build.js: the build goes to web/dist.next/ and replaces web/dist/ when
- * it succeeded, under a lock, and is stale when a file under web/ (but its output) or one of the
- * src/ rooms the browser imports is newer than web/dist/.build-stamp.
+ * it succeeded, under a lock, and is stale when a file under web/ (but its output) or src/ (whose
+ * pure modules the browser imports) is newer than web/dist/.build-stamp.
  *
  * Usage: `node scripts/buildWeb.js` (always builds) | `node scripts/buildWeb.js --if-stale`.
  */
@@ -100,7 +100,8 @@ function compileWeb() {
       "--logLevel",
       "warn",
     ],
-    { stdio: "inherit", cwd: WEB },
+    // a caller's NODE_ENV (vitest sets "test") would make React's development build
+    { stdio: "inherit", cwd: WEB, env: { ...process.env, NODE_ENV: "production" } },
   );
   if (result.status !== 0) {
     rmSync(NEXT, { recursive: true, force: true });

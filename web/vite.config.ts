@@ -17,5 +17,19 @@ export default defineConfig({
     assetsInlineLimit: 0,
     modulePreload: { polyfill: false },
     chunkSizeWarningLimit: 400,
+    rolldownOptions: {
+      output: {
+        // The bundler would otherwise hoist what several lazy pages share (viem, zod) into the
+        // entry chunk, which every first load pays for; keep them in chunks of their own.
+        codeSplitting: {
+          groups: [
+            // Vite's preload helper, which the entry needs: it would land in whichever shared chunk
+            { name: "preload", test: /preload-helper/, priority: 2 },
+            { name: "ledger", priority: 1, test: /node_modules[\\/](viem|ox|abitype|@noble|@scure)[\\/]/ },
+            { name: "schemas", priority: 1, test: /node_modules[\\/]zod[\\/]/ },
+          ],
+        },
+      },
+    },
   },
 });

@@ -6,7 +6,7 @@
  * index.html (the app's client-side routes); a path under an API prefix answers 404 as before.
  * docs/web-app.md
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { extname, join } from "node:path";
 import type { FastifyInstance, FastifyReply } from "fastify";
@@ -94,13 +94,14 @@ export function webAppRoutes(deps: WebAppDeps) {
       const first = r.url.split("/")[1] ?? "";
       if (!own.has(first)) apiPrefixes.add(first);
     });
-    let index: string | undefined;
+    // index.html is re-read when a rebuild replaced it (its asset names change with every build)
+    let index: { mtimeMs: number; html: string } | undefined;
     const indexHtml = (): string | undefined => {
-      if (index !== undefined) return index;
       const file = join(deps.distDir, "index.html");
       if (!existsSync(file)) return undefined;
-      index = readFileSync(file, "utf8");
-      return index;
+      const { mtimeMs } = statSync(file);
+      if (index?.mtimeMs !== mtimeMs) index = { mtimeMs, html: readFileSync(file, "utf8") };
+      return index.html;
     };
 
     const page = async (reply: FastifyReply) => {
