@@ -5,11 +5,16 @@ import type { Schema } from "../store/schema.js";
 export const DIRECTORY_KINDS = ["organization", "practitioner", "role"] as const;
 export type DirectoryKind = (typeof DIRECTORY_KINDS)[number];
 
-/** One entry of the consortium's directory: who a patient can share with. */
+/**
+ * One entry of the consortium's directory: who a patient can share with. `id` is what a grant
+ * names: the practitioner's account, or the organization id (for an organization, and for a role
+ * within it, beside `role`). The registry holds no person's name: a practitioner is named by
+ * their role and account.
+ */
 export type DirectoryEntry =
-  | { kind: "organization"; organization: Hex; name: string; organizationKind: string }
-  | { kind: "practitioner"; account: Address; organization: Hex; name: string; role: string }
-  | { kind: "role"; organization: Hex; name: string; role: string };
+  | { kind: "organization"; id: Hex; name: string; organizationKind: string }
+  | { kind: "practitioner"; id: Address; name: string; organization: { id: Hex; name: string }; role: string }
+  | { kind: "role"; id: Hex; name: string; organization: { id: Hex; name: string }; role: string };
 
 export interface DirectoryQuery {
   /** Prefix of the organization's name (any case), of a role name, or of a practitioner's account. */
@@ -59,7 +64,7 @@ export async function searchDirectory(
     for (const r of rows)
       all.push({
         kind: "organization",
-        organization: r.id as Hex,
+        id: r.id as Hex,
         name: r.name,
         organizationKind: r.kind,
         sort: `${r.name}\u0000${r.id}\u0000`,
@@ -87,9 +92,9 @@ export async function searchDirectory(
       if (want("practitioner"))
         all.push({
           kind: "practitioner",
-          account: getAddress(r.account),
-          organization: r.id as Hex,
-          name: r.name,
+          id: getAddress(r.account),
+          name: `${r.role} ${r.account.slice(0, 6)}…${r.account.slice(-4)}`,
+          organization: { id: r.id as Hex, name: r.name },
           role: r.role,
           sort: `${r.name}\u0000${r.id}\u0001${r.role}\u0001${r.account}`,
         });
@@ -98,8 +103,9 @@ export async function searchDirectory(
         roles.add(key);
         all.push({
           kind: "role",
-          organization: r.id as Hex,
-          name: r.name,
+          id: r.id as Hex,
+          name: `every ${r.role}`,
+          organization: { id: r.id as Hex, name: r.name },
           role: r.role,
           sort: `${r.name}\u0000${r.id}\u0001${r.role}\u0000`,
         });

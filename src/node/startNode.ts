@@ -22,7 +22,7 @@ import { authRoutes } from "../api/routes/auth.js";
 import { consentRoutes, consentView } from "../api/routes/consents.js";
 import { accessRequestRoutes } from "../api/routes/accessRequests.js";
 import { ConsentChangeStreams } from "../api/routes/consentChangeStream.js";
-import { directoryRoutes } from "../api/routes/directory.js";
+import { registryRoutes } from "../api/routes/registry.js";
 import { fhirRoutes } from "../api/routes/fhir.js";
 import { federationRoutes } from "../api/routes/federation.js";
 import { referralRoutes } from "../api/routes/referrals.js";
@@ -309,7 +309,7 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
           nodeKey,
         }),
         accessRequestRoutes({ requests: services.consentRequests, nodeKey }),
-        directoryRoutes({ db: store.db, nodeKey }),
+        registryRoutes({ db: store.db, nodeKey }),
         auditRoutes(auditDeps),
         subscriptionRoutes({ subscriptions: services.subscriptions, nodeKey }),
         referralRoutes({ referrals: services.referrals, store, nodeKey }),

@@ -216,7 +216,7 @@ describe("clinician pages in the browser", () => {
       expect(t.problems).toEqual([]);
       expect(patient.problems).toEqual([]);
     }
-  });
+  }, 240_000);
 
   it("a request the GP sends is shared by the patient in one click, and the GP's page shows it", async () => {
     const gpPage = await open();

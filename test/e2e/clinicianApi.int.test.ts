@@ -161,27 +161,43 @@ describe.each(engines)("clinician API (%s)", (engine) => {
   });
 
   it("searches the registry's organizations, practitioners and roles by prefix, paged, never patients", async () => {
-    const found = await (await gp.get("/directory?q=elm")).json();
-    expect(found.entries).toEqual([
-      { kind: "organization", organization: n.clinic, name: "Elm Street GP", organizationKind: "clinic" },
-      { kind: "role", organization: n.clinic, name: "Elm Street GP", role: "physician" },
-      {
-        kind: "practitioner",
-        account: n.gp.address,
-        organization: n.clinic,
-        name: "Elm Street GP",
-        role: "physician",
-      },
+    const organization = {
+      kind: "organization",
+      id: n.clinic,
+      name: "Elm Street GP",
+      organizationKind: "clinic",
+    };
+    const at = { id: n.clinic, name: "Elm Street GP" };
+    const practitioner = {
+      kind: "practitioner",
+      id: n.gp.address,
+      name: `physician ${n.gp.address.toLowerCase().slice(0, 6)}…${n.gp.address.toLowerCase().slice(-4)}`,
+      organization: at,
+      role: "physician",
+    };
+    const role = { kind: "role", id: n.clinic, name: "every physician", organization: at, role: "physician" };
+    // roles only when asked for: a picker that knows practitioners and organizations gets those
+    expect((await (await gp.get("/registry/search?q=elm")).json()).entries).toEqual([
+      organization,
+      practitioner,
     ]);
-    const page = await (await gp.get("/directory?q=elm&_count=1&_offset=1")).json();
-    expect(page).toEqual({ entries: [found.entries[1]], next: 2 });
-    const byAccount = await (
-      await gp.get(`/directory?q=${n.gp.address.slice(0, 12)}&kind=practitioner`)
+    const all = "kind=organization&kind=role&kind=practitioner";
+    expect((await (await gp.get(`/registry/search?q=ELM&${all}`)).json()).entries).toEqual([
+      organization,
+      role,
+      practitioner,
+    ]);
+    const page = await (await gp.get(`/registry/search?q=elm&${all}&_count=1&_offset=1`)).json();
+    expect(page).toEqual({ entries: [role], next: 2 });
+    const byAccount = await (await gp.get(`/registry/search?q=${n.gp.address.slice(0, 12)}`)).json();
+    expect(byAccount.entries).toEqual([practitioner]);
+    const patient = await (
+      await gp.get(`/registry/search?q=${n.p1.account.address.slice(0, 12)}&${all}`)
     ).json();
-    expect(byAccount.entries.map((e: { account: string }) => e.account)).toEqual([n.gp.address]);
-    const patient = await (await gp.get(`/directory?q=${n.p1.account.address.slice(0, 12)}`)).json();
     expect(patient.entries).toEqual([]);
-    expect((await fetch(`${n.url}/directory?q=elm`)).status).toBe(401);
+    // a LIKE wildcard is a character, not "anything"
+    expect((await (await gp.get(`/registry/search?q=%25&${all}`)).json()).entries).toEqual([]);
+    expect((await fetch(`${n.url}/registry/search?q=elm`)).status).toBe(401);
   });
 
   it("tells the grantee's open page within 2 s of the revoke being mined, and refuses the next read", async () => {

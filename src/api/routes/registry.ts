@@ -7,15 +7,19 @@ import type { Schema } from "../../store/schema.js";
 import { sessionAuth } from "../authenticate.js";
 import { route } from "../routeDef.js";
 
-/** `GET /directory`: the consortium's organizations, practitioners and roles, for the share picker. */
-export function directoryRoutes(deps: { db: Kysely<Schema>; nodeKey: Hex }) {
+/**
+ * `GET /registry/search`: the consortium's organizations, practitioners and (asked for by
+ * `kind=role`) roles, for the share picker. Roles are left out unless asked for, so a picker that
+ * knows only practitioners and organizations never offers one as an organization.
+ */
+export function registryRoutes(deps: { db: Kysely<Schema>; nodeKey: Hex }) {
   const session = sessionAuth(deps.nodeKey);
   return (app: FastifyInstance): void => {
     route(
       app,
       {
         method: "GET",
-        url: "/directory",
+        url: "/registry/search",
         summary:
           "Search the registry's active organizations, practitioners and roles by name prefix (paged; never patients)",
         tags: ["consent"],
@@ -28,7 +32,8 @@ export function directoryRoutes(deps: { db: Kysely<Schema>; nodeKey: Hex }) {
         }),
       },
       async ({ query, reply }) => {
-        const kinds = query.kind === undefined ? DIRECTORY_KINDS : [query.kind].flat();
+        const kinds =
+          query.kind === undefined ? (["organization", "practitioner"] as const) : [query.kind].flat();
         const found = await searchDirectory(deps.db, {
           q: query.q,
           kinds,

@@ -104,10 +104,8 @@ function OpenPatient() {
   // organization names for the source of each item
   useEffect(() => {
     api
-      .get<{ entries: Array<{ organization: string; name: string }> }>(
-        "/directory?kind=organization&_count=100",
-      )
-      .then((r) => setNames(Object.fromEntries(r.entries.map((e) => [e.organization.toLowerCase(), e.name]))))
+      .get<{ entries: Array<{ id: string; name: string }> }>("/registry/search?kind=organization&_count=100")
+      .then((r) => setNames(Object.fromEntries(r.entries.map((e) => [e.id.toLowerCase(), e.name]))))
       .catch(() => undefined);
   }, [api]);
 

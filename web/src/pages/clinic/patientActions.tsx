@@ -278,13 +278,11 @@ export function Refer(props: { patient: `0x${string}`; here: string; onClose: ()
   const [categories, setCategories] = useState<Category[]>(["conditions", "medications"]);
   useEffect(() => {
     api
-      .get<{ entries: Array<{ organization: string; name: string }> }>(
-        "/directory?kind=organization&_count=100",
-      )
+      .get<{ entries: Array<{ id: string; name: string }> }>("/registry/search?kind=organization&_count=100")
       .then((r) => {
         const list = r.entries
-          .filter((e) => e.organization.toLowerCase() !== props.here.toLowerCase())
-          .map((e) => ({ value: e.organization, label: e.name }));
+          .filter((e) => e.id.toLowerCase() !== props.here.toLowerCase())
+          .map((e) => ({ value: e.id, label: e.name }));
         setOrganizations(list);
         setTo((t) => t || list[0]?.value || "");
       })
