@@ -15,6 +15,7 @@ import {
   renameSync,
   rmSync,
   statSync,
+  utimesSync,
   writeFileSync,
 } from "node:fs";
 import { createRequire } from "node:module";
@@ -112,6 +113,9 @@ function compileWeb() {
   writeFileSync(join(NEXT, ".build-stamp"), "");
   rmSync(DIST, { recursive: true, force: true });
   renameSync(NEXT, DIST);
+  // the renames changed web/'s own time: the stamp must be newer than that
+  const now = new Date();
+  utimesSync(STAMP, now, now);
   process.stderr.write(
     `carechain: web app built: initial JavaScript ${(size.initialGzipBytes / 1024).toFixed(1)} kB gzipped ` +
       `(${size.initialFiles.length} files; budget 200 kB), all JavaScript ${(size.totalGzipBytes / 1024).toFixed(1)} kB gzipped\n`,

@@ -28,7 +28,13 @@ import {
 
 const FIXTURES = join(import.meta.dirname, "..", "fixtures", "synthea");
 const bundle = JSON.parse(
-  readFileSync(join(FIXTURES, readdirSync(FIXTURES).find((f) => f.startsWith("Alfreda_Wyman"))!), "utf8"),
+  readFileSync(
+    join(
+      FIXTURES,
+      readdirSync(FIXTURES).find((f) => f.startsWith("Alfreda_Wyman"))!,
+    ),
+    "utf8",
+  ),
 ) as { entry: Array<{ resource: { resourceType: string; id: string } }> };
 const patientId = bundle.entry[0]!.resource.id;
 
@@ -58,7 +64,9 @@ describe("web app in Chromium", () => {
       ],
     );
     const doc = await signIn(web.url, hospitalDoc);
-    const imported = await doc.send("POST", "/fhir", bundle, undefined, { "x-patient-account": patient.address });
+    const imported = await doc.send("POST", "/fhir", bundle, undefined, {
+      "x-patient-account": patient.address,
+    });
     expect(imported.status).toBe(200);
     me = await openPage(browser, web.url);
     opened.push(me);
@@ -104,7 +112,8 @@ describe("web app in Chromium", () => {
     await expect
       .poll(
         async () => {
-          if ((await gpRow.count()) > 0 && (await gpRow.getAttribute("data-verdict")) === "verified") return true;
+          if ((await gpRow.count()) > 0 && (await gpRow.getAttribute("data-verdict")) === "verified")
+            return true;
           await page.getByRole("button", { name: "Check again" }).click();
           await page.waitForTimeout(700);
           return false;
@@ -124,7 +133,9 @@ describe("web app in Chromium", () => {
     let corrupted: number | undefined;
     await tampered.page.route("**/audit/me?*", async (route) => {
       const res = await route.fetch();
-      const body = (await res.json()) as { items: Array<{ index: number; proof: { proof: string[] } | null }> };
+      const body = (await res.json()) as {
+        items: Array<{ index: number; proof: { proof: string[] } | null }>;
+      };
       // the newest anchored entry: the page lists the newest first
       const victim = body.items.findLast((i) => i.proof !== null && i.proof.proof.length > 0);
       if (victim?.proof) {
@@ -135,7 +146,10 @@ describe("web app in Chromium", () => {
       await route.fulfill({ response: res, json: body });
     });
     await tampered.page.getByRole("link", { name: "Access log" }).click();
-    await tampered.page.getByText(/fails? verification/).first().waitFor({ timeout: 20_000 });
+    await tampered.page
+      .getByText(/fails? verification/)
+      .first()
+      .waitFor({ timeout: 20_000 });
     expect(corrupted).toBeDefined();
     const row = tampered.page.locator(`li[data-index='${corrupted}']`);
     await row.scrollIntoViewIfNeeded();
@@ -144,8 +158,47 @@ describe("web app in Chromium", () => {
     expect(await tampered.page.locator("li[data-verdict='failed']").count()).toBe(1);
     await tampered.page.getByText("The access log is not complete or was altered").waitFor();
     await screenshot(tampered.page, "patient-access-log-tampered");
-    // the console's "Failed to load" of a fulfilled route is not a problem; the app logged nothing
-    tampered.problems.length = 0;
+  });
+
+  it("asks to sign in again when the session ends, and keeps what was on the page", async () => {
+    const { page } = me;
+    await page.getByRole("link", { name: "Share" }).click();
+    await page.getByText("Enter an account or organization id").click();
+    await page.getByLabel("Account or organization id").fill(gp.address);
+    await page.getByRole("button", { name: "Use this" }).click();
+    await page.getByLabel("Vital signs").check();
+    // the node answers the next call as it answers an expired session token
+    let expired = 0;
+    await page.route("**/consents/domain", async (route) => {
+      if (expired++ > 0) return route.fallback();
+      await route.fulfill({
+        status: 401,
+        contentType: "application/fhir+json",
+        json: {
+          resourceType: "OperationOutcome",
+          issue: [{ severity: "error", code: "login", diagnostics: "session expired" }],
+        },
+      });
+    });
+    await page.getByRole("button", { name: "Sign and share" }).click();
+    const dialog = page.getByRole("dialog", { name: "Your sign-in has ended" });
+    await dialog.waitFor();
+    await screenshot(page, "patient-session-ended");
+    await dialog.getByRole("button", { name: "Sign in again" }).click();
+    await page.getByRole("status").filter({ hasText: "Shared" }).waitFor({ timeout: 30_000 });
+    expect(expired).toBe(2);
+    await page.unroute("**/consents/domain");
+    // what was chosen before the dialog went into the grant
+    const grants = (
+      await (await signIn(web.url, patient, { kind: "patient" })).get("/consents")
+    ).json() as Promise<{
+      grants: Array<{ categories: string[]; revokedAt: string | null }>;
+    }>;
+    expect(
+      (await grants).grants.some((g) => g.categories.includes("vitals") && g.categories.includes("labs")),
+    ).toBe(true);
+    // the 401 the test served is logged by Chromium as a failed resource load, not by the app
+    me.problems.splice(0, me.problems.length, ...me.problems.filter((p) => !p.includes("401")));
   });
 
   const pages: Array<[string, string, string]> = [
@@ -157,20 +210,17 @@ describe("web app in Chromium", () => {
     ["Settings", "/patient/settings", "Emergency access"],
   ];
 
-  it.each(pages)(
-    "page %s passes axe-core and fits a 375 px phone",
-    async (link, path, ready) => {
-      for (const width of [1280, 375]) {
-        await me.page.setViewportSize({ width, height: 800 });
-        await me.page.getByRole("link", { name: link, exact: true }).click();
-        await me.page.waitForURL((u) => u.pathname === path);
-        await me.page.getByText(ready).first().waitFor({ timeout: 20_000 });
-        expect(await axeViolations(me.page)).toEqual([]);
-        expect(await scrollsSideways(me.page)).toBe(false);
-        await screenshot(me.page, `patient${path.replaceAll("/", "-")}-${width}`);
-      }
-    },
-  );
+  it.each(pages)("page %s passes axe-core and fits a 375 px phone", async (link, path, ready) => {
+    for (const width of [1280, 375]) {
+      await me.page.setViewportSize({ width, height: 800 });
+      await me.page.getByRole("link", { name: link, exact: true }).click();
+      await me.page.waitForURL((u) => u.pathname === path);
+      await me.page.getByText(ready).first().waitFor({ timeout: 20_000 });
+      expect(await axeViolations(me.page)).toEqual([]);
+      expect(await scrollsSideways(me.page)).toBe(false);
+      await screenshot(me.page, `patient${path.replaceAll("/", "-")}-${width}`);
+    }
+  });
 
   it("sign-in page passes axe-core and fits a phone", async () => {
     const fresh = await openPage(browser, web.url, { width: 375, height: 800 });

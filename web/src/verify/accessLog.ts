@@ -22,7 +22,7 @@ import {
   verifyAccessLog,
   type AccessLogVerdict,
 } from "../../../src/audit/verifyAccessLog.js";
-import type { Api } from "../api/client";
+import type { Api } from "../api/client.js";
 
 export interface AccessLogItem {
   index: number;

@@ -210,7 +210,7 @@ function Row({
     verdict?.state === "verified" ? (verdict.opened?.categories ?? entry.categories) : entry.categories;
   const reason = verdict?.state === "verified" ? (verdict.opened?.reason ?? entry.reason) : entry.reason;
   const breakGlass = entry.action === "break-glass" || entry.purpose === "ETREAT";
-  const toNode = entry.action === "share" || entry.action === "export" || entry.action === "release";
+  const toNode = entry.action === "share" || entry.action === "release";
   return (
     <li
       className={`card log-row${verdict?.state === "failed" ? " failed" : ""}`}
