@@ -245,4 +245,49 @@ describe("clinician pages in the browser", () => {
     expect(gpPage.problems).toEqual([]);
     expect(patient.problems).toEqual([]);
   });
+
+  it("lets a clinician add an observation and a note, refer, and explains a refused emergency access", async () => {
+    const t = await open();
+    await signInWithKey(t.page, docKey);
+    await t.page.getByRole("link", { name: "Find a patient" }).click();
+    await t.page.getByLabel("Name or identifier").fill("Brennan");
+    await t.page.getByRole("button", { name: "Search" }).click();
+    await t.page.getByRole("button", { name: "Open" }).first().click();
+    await t.page.getByText(HYPERTENSION_TEXT).first().waitFor();
+
+    await t.page.getByRole("button", { name: "Add an observation" }).click();
+    await t.page.getByLabel("What was observed").fill("Body weight");
+    await t.page.getByLabel("Value").fill("72");
+    await t.page.getByLabel("Unit").fill("kg");
+    await t.page.getByRole("button", { name: "Save" }).click();
+    await t.page.getByText("Saved to the patient's record.").waitFor();
+    await t.page.getByRole("button", { name: "Close" }).click();
+    await t.page.getByText("72 kg").waitFor();
+
+    await t.page.getByRole("button", { name: "Add a note" }).click();
+    await t.page.getByLabel("Note", { exact: true }).fill("Reviewed blood pressure; continue treatment.");
+    await t.page.getByRole("button", { name: "Save" }).click();
+    await t.page.getByText("Note saved to the patient's record.").waitFor();
+    await t.page.getByRole("button", { name: "Close" }).click();
+    await t.page.getByRole("region", { name: /^Clinical notes \(1\)$/ }).waitFor();
+
+    await t.page.getByRole("button", { name: "Refer" }).click();
+    await t.page.getByLabel("Organization", { exact: true }).selectOption({ label: "Elm Street GP" });
+    await t.page.getByRole("button", { name: "Refer", exact: true }).last().click();
+    await t.page.getByText("Referral sent.").waitFor();
+    await t.page.getByRole("button", { name: "Close" }).click();
+    expect(t.problems).toEqual([]);
+
+    // the patient has not allowed emergency access: the GP is told so in words
+    const gpPage = await open();
+    await signInWithKey(gpPage.page, gpKey);
+    await openPatient(gpPage, p2.address);
+    await gpPage.page.getByRole("button", { name: "Emergency access" }).click();
+    await gpPage.page.getByLabel("Reason").fill("Unconscious in the emergency room");
+    await gpPage.page.getByRole("button", { name: "Open emergency access" }).click();
+    await gpPage.page.getByRole("alert").filter({ hasText: "You are not allowed to do this." }).waitFor();
+    await screenshot(gpPage.page, "clinic-break-glass-refused");
+    // the browser logs the refused request itself; nothing else went wrong
+    expect(gpPage.problems.filter((p) => !p.includes("403"))).toEqual([]);
+  }, 120_000);
 });
