@@ -144,6 +144,7 @@ function OpenPatient() {
   useEffect(() => {
     if (sharedKey === "") return;
     const abort = new AbortController();
+    let subscription: string | undefined;
     const subscribe = async () => {
       const sub = await api.send<{ id: string }>(
         "POST",
@@ -151,16 +152,27 @@ function OpenPatient() {
         { patient: patient.account, categories: sharedKey.split(","), channel: "sse" },
         { purpose },
       );
+      subscription = sub.id;
+      // the page moved on while subscribing: the cleanup ran before the id was known
+      if (abort.signal.aborted) {
+        await api.send("DELETE", `/subscriptions/${sub.id}`);
+        return;
+      }
       await api.stream(
         `/subscriptions/${sub.id}/events`,
         (e) => {
-          if (e.event !== "ended") void load();
+          if (e.event === "notification") void load();
         },
         abort.signal,
       );
     };
     subscribe().catch(() => undefined);
-    return () => abort.abort();
+    return () => {
+      abort.abort();
+      // the page no longer listens: end the subscription rather than leave it open at the node
+      if (subscription !== undefined)
+        api.send("DELETE", `/subscriptions/${subscription}`).catch(() => undefined);
+    };
   }, [api, patient.account, sharedKey, purpose, load]);
 
   const here = config?.organization ?? { id: "", name: "this organization" };
