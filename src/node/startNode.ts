@@ -20,6 +20,9 @@ import { webAppRoutes, type DemoIdentity } from "../api/routes/webApp.js";
 import { auditEventView, auditRoutes } from "../api/routes/audit.js";
 import { authRoutes } from "../api/routes/auth.js";
 import { consentRoutes, consentView } from "../api/routes/consents.js";
+import { accessRequestRoutes } from "../api/routes/accessRequests.js";
+import { ConsentChangeStreams } from "../api/routes/consentChangeStream.js";
+import { registryRoutes } from "../api/routes/registry.js";
 import { fhirRoutes } from "../api/routes/fhir.js";
 import { federationRoutes } from "../api/routes/federation.js";
 import { referralRoutes } from "../api/routes/referrals.js";
@@ -302,8 +305,11 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
             notifications: services.notifications,
             events: services.events,
           }),
+          changes: new ConsentChangeStreams(services.granteeFeed),
           nodeKey,
         }),
+        accessRequestRoutes({ requests: services.consentRequests, nodeKey }),
+        registryRoutes({ db: store.db, nodeKey }),
         auditRoutes(auditDeps),
         subscriptionRoutes({ subscriptions: services.subscriptions, nodeKey }),
         referralRoutes({ referrals: services.referrals, store, nodeKey }),

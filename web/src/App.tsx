@@ -11,6 +11,7 @@ import { AppShell, type NavItem } from "./ui/AppShell";
 import { Loading } from "./ui/components";
 import { patientNav } from "./pages/patient/nav";
 import { clinicNav } from "./pages/clinic/nav";
+import { operatorNav } from "./pages/operator/nav";
 
 const SignIn = lazy(() => import("./pages/SignIn"));
 const NotFound = lazy(() => import("./pages/NotFound"));
@@ -21,6 +22,11 @@ const AccessLog = lazy(() => import("./pages/patient/AccessLog"));
 const Notifications = lazy(() => import("./pages/patient/Notifications"));
 const Settings = lazy(() => import("./pages/patient/Settings"));
 const SharedWithMe = lazy(() => import("./pages/clinic/SharedWithMe"));
+const FindPatient = lazy(() => import("./pages/clinic/FindPatient"));
+const PatientView = lazy(() => import("./pages/clinic/PatientView"));
+const MyRequests = lazy(() => import("./pages/clinic/MyRequests"));
+const PatientRequests = lazy(() => import("./pages/requests/PatientRequests"));
+const OperatorStatus = lazy(() => import("./pages/operator/Status"));
 
 function Page({ children }: { children: ReactNode }) {
   return <Suspense fallback={<Loading what="the page" />}>{children}</Suspense>;
@@ -60,12 +66,29 @@ const router = createBrowserRouter([
       { path: "access-log", element: <AccessLog /> },
       { path: "notifications", element: <Notifications /> },
       { path: "settings", element: <Settings /> },
+      { path: "requests", element: <PatientRequests /> },
     ],
   },
   {
     path: "/clinic",
     element: <Area kind="practitioner" nav={clinicNav} />,
-    children: [{ index: true, element: <SharedWithMe /> }],
+    children: [
+      { index: true, element: <SharedWithMe /> },
+      { path: "find", element: <FindPatient /> },
+      { path: "patient", element: <PatientView /> },
+      { path: "requests", element: <MyRequests /> },
+    ],
+  },
+  {
+    // public, like /health it reads
+    path: "/operator",
+    element: (
+      <AppShell nav={operatorNav}>
+        <Page>
+          <OperatorStatus />
+        </Page>
+      </AppShell>
+    ),
   },
   {
     path: "*",

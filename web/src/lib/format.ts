@@ -69,4 +69,5 @@ export const ACTION_LABELS: Record<string, string> = {
   export: "exported",
   "break-glass": "opened emergency access to",
   share: "shared",
+  "consent-request": "asked for access to",
 };

@@ -1,25 +1,28 @@
 /**
- * A clinician's first page: the patients who share with them (from their grants) and, for one
- * patient record at this node, what the grants let them see, grouped by category with each
- * resource's source organization. The clinic pages (find a patient, the merged cross-organization
- * view, requests, break-glass) build on this.
+ * A clinician's first page: the patients who share with them (from their grants, kept current by
+ * the live grant-change stream), each opening the patient view; and, for one patient record at
+ * this node, what the grants let them see, grouped by category with each resource's source
+ * organization.
  */
 import { FolderOpen } from "lucide-react";
 import { useEffect, useMemo, useState } from "react";
+import { useNavigate } from "react-router";
 import { categorize } from "../../../../src/records/categorize.js";
 import { messageOf, publicConfig, type PublicConfig } from "../../api/client";
 import { useSession } from "../../auth/session";
 import type { GrantView } from "../../consent/grant";
 import { allResources, dateOf, sourceOrganization, titleOf, valueOf, type Resource } from "../../lib/fhir";
 import { categoryLabel, formatDate, purposeLabel, shortAccount } from "../../lib/format";
-import { Alert, Button, Card, Empty, Loading, PageHeader, TextField } from "../../ui/components";
+import { Alert, Badge, Button, Card, Empty, Loading, PageHeader, TextField } from "../../ui/components";
+import { choosePatient } from "./currentPatient";
 
 interface SharedGrant extends GrantView {
   patient: string;
 }
 
 export default function SharedWithMe() {
-  const { api } = useSession();
+  const { api, identity } = useSession();
+  const navigate = useNavigate();
   const [grants, setGrants] = useState<SharedGrant[] | undefined>();
   const [error, setError] = useState<string | undefined>();
   const [recordId, setRecordId] = useState("");
@@ -31,11 +34,23 @@ export default function SharedWithMe() {
     publicConfig()
       .then(setConfig)
       .catch(() => undefined);
-    api
-      .get<{ grants: SharedGrant[] }>("/consents/shared-with-me")
-      .then((r) => setGrants(r.grants))
-      .catch((e: unknown) => setError(messageOf(e)));
+    const abort = new AbortController();
+    const load = () =>
+      api
+        .get<{ grants: SharedGrant[] }>("/consents/shared-with-me")
+        .then((r) => setGrants(r.grants))
+        .catch((e: unknown) => setError(messageOf(e)));
+    void load();
+    // a grant revoked or added while the page is open: read the list again
+    api.stream("/consents/shared-with-me/stream", () => void load(), abort.signal).catch(() => undefined);
+    return () => abort.abort();
   }, [api]);
+
+  const byPatient = useMemo(() => {
+    const out = new Map<string, SharedGrant[]>();
+    for (const g of grants ?? []) out.set(g.patient, [...(out.get(g.patient) ?? []), g]);
+    return [...out.entries()];
+  }, [grants]);
 
   const openRecord = async () => {
     setLoading(true);
@@ -66,7 +81,7 @@ export default function SharedWithMe() {
   return (
     <>
       <PageHeader title="Shared with me">
-        Patients who chose to share part of their record with you, and what they shared.
+        Patients who chose to share part of their record with you, your organization or your role.
       </PageHeader>
       {error ? (
         <Alert tone="danger" title="Something went wrong">
@@ -74,16 +89,38 @@ export default function SharedWithMe() {
         </Alert>
       ) : null}
       {!grants && !error ? <Loading what="what is shared with you" /> : null}
-      {grants && grants.length === 0 ? <Empty>No patient shares their record with you yet.</Empty> : null}
-      {grants && grants.length > 0 ? (
-        <ul className="list" aria-label="Grants naming you">
-          {grants.map((g) => (
-            <li key={g.grantId} className="card">
-              <strong>Patient {shortAccount(g.patient)}</strong>
-              <p>
-                Shares {g.categories.map(categoryLabel).join(", ")} for{" "}
-                {g.purposes.map(purposeLabel).join(", ")} until {formatDate(g.notAfter)}.
-              </p>
+      {grants && grants.length === 0 ? (
+        <Empty>No patient shares their record with you yet. You can find a patient and ask them.</Empty>
+      ) : null}
+      {byPatient.length > 0 ? (
+        <ul className="list" aria-label="Patients sharing with you">
+          {byPatient.map(([patient, list]) => (
+            <li key={patient} className="card stack">
+              <div className="row">
+                <strong>Patient {shortAccount(patient)}</strong>
+                <Button
+                  small
+                  onClick={() => {
+                    choosePatient({ account: patient as `0x${string}` }, identity?.account ?? "");
+                    void navigate("/clinic/patient");
+                  }}
+                >
+                  View patient
+                </Button>
+              </div>
+              {list.map((g) => (
+                <div key={g.grantId} className="row muted">
+                  {g.categories.map((c) => (
+                    <Badge key={c} tone="neutral">
+                      {categoryLabel(c)}
+                    </Badge>
+                  ))}
+                  <span>
+                    for {g.purposes.map(purposeLabel).join(", ")} until {formatDate(g.notAfter)}
+                    {g.grantee.kind !== "practitioner" ? ` (to your ${g.grantee.kind})` : ""}
+                  </span>
+                </div>
+              ))}
             </li>
           ))}
         </ul>
