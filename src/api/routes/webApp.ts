@@ -84,6 +84,12 @@ and reload; <code>npm ci</code> and <code>npm start</code> build it too.</p>
 <a href="/fhir/metadata">/fhir/metadata</a>.</p>
 </body></html>`;
 
+/** Fastify's default maxParamLength. */
+const MAX_PARAM_LENGTH = 100;
+
+/** First path segments of the app's client-side routes (web/src/App.tsx). */
+const APP_SECTIONS: ReadonlySet<string> = new Set(["patient", "clinic", "operator"]);
+
 /** `GET /` and the app's assets, configuration, demo identities and client-side routes. */
 export function webAppRoutes(deps: WebAppDeps) {
   return (app: FastifyInstance): void => {
@@ -179,8 +185,13 @@ export function webAppRoutes(deps: WebAppDeps) {
         auth: publicRoute,
       },
       async ({ request, reply }) => {
-        const first = (request.url.split("?")[0] ?? "").split("/")[1] ?? "";
-        if (apiPrefixes.has(first) || own.has(first) || first.includes(".")) throw noRoute();
+        const segments = (request.url.split("?")[0] ?? "").split("/");
+        // the router falls back to this route when an API route's parameter is too long
+        if (segments.some((s) => s.length > MAX_PARAM_LENGTH))
+          throw Object.assign(new Error("path parameter too long"), { code: "FST_ERR_MAX_PARAM_LENGTH" });
+        const first = segments[1] ?? "";
+        // only the app's own sections are pages: any other path is the API's 404, as before
+        if (!APP_SECTIONS.has(first) || apiPrefixes.has(first)) throw noRoute();
         return page(reply);
       },
     );
