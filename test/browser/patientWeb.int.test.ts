@@ -203,6 +203,7 @@ describe("web app in Chromium", () => {
 
   const pages: Array<[string, string, string]> = [
     ["My record", "/patient", "Timeline"],
+    ["Guidance", "/patient/guidance", "Active Problems"],
     ["Share", "/patient/share", "In plain words"],
     ["Who can see what", "/patient/sharing", "Stop sharing"],
     ["Access log", "/patient/access-log", "Complete and verified"],

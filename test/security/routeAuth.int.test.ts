@@ -38,6 +38,8 @@ const PUBLIC_ROUTES = [
   "POST /smart/introspect",
   "POST /smart/revoke",
   "POST /smart/token",
+  // CDS Hooks discovery: lists the services and their prefetch templates, nothing about anyone
+  "GET /cds-services",
 ];
 
 /** A concrete path for a route pattern; authentication comes before any parameter is read. */

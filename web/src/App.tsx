@@ -17,6 +17,7 @@ const SignIn = lazy(() => import("./pages/SignIn"));
 const NotFound = lazy(() => import("./pages/NotFound"));
 const MyRecord = lazy(() => import("./pages/patient/MyRecord"));
 const Share = lazy(() => import("./pages/patient/Share"));
+const Guidance = lazy(() => import("./pages/patient/Guidance"));
 const Grants = lazy(() => import("./pages/patient/Grants"));
 const AccessLog = lazy(() => import("./pages/patient/AccessLog"));
 const Notifications = lazy(() => import("./pages/patient/Notifications"));
@@ -61,6 +62,7 @@ const router = createBrowserRouter([
     element: <Area kind="patient" nav={patientNav} />,
     children: [
       { index: true, element: <MyRecord /> },
+      { path: "guidance", element: <Guidance /> },
       { path: "share", element: <Share /> },
       { path: "sharing", element: <Grants /> },
       { path: "access-log", element: <AccessLog /> },
