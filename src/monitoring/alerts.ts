@@ -200,6 +200,29 @@ export class AlertService {
   }
 
   /**
+   * The unacknowledged alerts already addressed to `principal` (by consent and by the escalation
+   * step reached): what a stream that opens now sends first, each delivery audited.
+   */
+  async pendingFor(principal: Principal): Promise<AlertView[]> {
+    const rows = await this.#d.db
+      .selectFrom("monitoring_alerts")
+      .selectAll()
+      .where("acked_at", "is", null)
+      .orderBy("created_at", "desc")
+      .limit(200)
+      .execute();
+    const out: AlertView[] = [];
+    for (const row of rows) {
+      if (!this.#mayKnow(principal, row.patient_account as Address)) continue;
+      const first = firstStepNaming((await this.#d.settingsOf(row.patient_id)).escalation, principal);
+      if (first < 0 || first > Number(row.step)) continue;
+      out.push(viewOf(row, await this.#body(row)));
+      await this.#auditDelivery(principal, row);
+    }
+    return out;
+  }
+
+  /**
    * Acknowledges an alert (once: a second acknowledgement returns the first one's answer).
    * @throws BaseError("not-found") for an unknown alert and for one the caller may not see
    */

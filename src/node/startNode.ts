@@ -26,6 +26,8 @@ import { DbChallengeStore } from "../access/challengeStore.js";
 import { SiweChallenges } from "../access/siwe.js";
 import { freePort } from "../chain/freePort.js";
 import { buildServices, type Services } from "./services.js";
+import { monitoringViews } from "./monitoringViews.js";
+import { monitoringRoutes } from "../api/routes/monitoring.js";
 import { NotificationStreams } from "../api/routes/notificationStream.js";
 import { smartSecurity } from "../smart/configuration.js";
 import { seedDemo } from "./demoSeed.js";
@@ -271,7 +273,11 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
           smart: { service: smart, auditor: services.auditor },
           capabilitySecurity: () => smartSecurity(publicUrl),
           federation: services.federation,
-          views: { AuditEvent: auditEventView(auditDeps), Consent: consentView(services.consents) },
+          views: {
+            AuditEvent: auditEventView(auditDeps),
+            Consent: consentView(services.consents),
+            ...monitoringViews(services),
+          },
         }),
         consentRoutes({
           consents: services.consents,
@@ -288,9 +294,12 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
         subscriptionRoutes({ subscriptions: services.subscriptions, nodeKey }),
         referralRoutes({ referrals: services.referrals, store, nodeKey }),
         federationRoutes({ federation: services.federation, db: store.db, nodeKey }),
+        monitoringRoutes({ monitoring: services.monitoring, nodeKey }),
       ],
     });
     cleanups.push(() => app.close());
+    services.monitoring.start();
+    cleanups.push(async () => services.monitoring.stop());
     const url = await app.listen({ host: config.host, port });
     logger.info(
       { url, chainId: clients.chainId, deployed, embeddedChain: anvil !== undefined, db: store.dialect },
