@@ -135,6 +135,8 @@ export const KIND_BY_LOINC: ReadonlyMap<string, VitalKind> = new Map<string, Vit
 /**
  * The consent categories of a device reading, of a score and of an alert derived from them: what
  * the records layer gives an Observation of a vital sign with a `device` (src/records/categorize.ts).
+ * Both are ordinary categories, so a grant of either lets its grantee see them (the consent gate's
+ * rule for a record's facets, src/consent/consentGate.ts).
  */
 export const READING_CATEGORIES: readonly Category[] = ["vitals", "device-readings"];
 /** The consent category of a FHIR Device (src/records/categorize.ts). */
