@@ -77,6 +77,13 @@ export class DeviceSimulator {
     return this.#patient(i).key;
   }
 
+  /** Drives patient `i` with a device key made elsewhere (`monitor device add --out`). */
+  useKey(i: number, privatePem: string, deviceId: string): void {
+    const p = this.#patient(i);
+    p.sign = batchSigner(privatePem);
+    p.deviceId = deviceId;
+  }
+
   /** Binds patient `i`'s device to the id the node gave it at registration. */
   attach(i: number, deviceId: string): void {
     this.#patient(i).deviceId = deviceId;
