@@ -13,6 +13,8 @@ import { generateDeviceKey } from "../../src/monitoring/deviceKeys.js";
 import { DeviceSimulator } from "../../src/monitoring/simulator.js";
 import { createLogger } from "../../src/node/logger.js";
 import { startNode, type RunningNode } from "../../src/node/startNode.js";
+import { writeKeystoreFile } from "../../src/crypto/keystore.js";
+import { runCli } from "../support/cli.js";
 import { registerParticipants } from "../support/participants.js";
 import { signIn, type Session } from "../support/session.js";
 import { sseReader } from "../support/sse.js";
@@ -43,9 +45,11 @@ describe.each(engines)("remote patient monitoring (%s)", (engine) => {
   let database: FreshDatabase | undefined;
   let node: RunningNode;
   const patient = privateKeyToAccount(generatePrivateKey());
-  const nurse = privateKeyToAccount(generatePrivateKey());
+  const nurseKey = generatePrivateKey();
+  const nurse = privateKeyToAccount(nurseKey);
   const physician = privateKeyToAccount(generatePrivateKey());
-  const stranger = privateKeyToAccount(generatePrivateKey());
+  const strangerKey = generatePrivateKey();
+  const stranger = privateKeyToAccount(strangerKey);
   const otherClinic = keccak256(toHex(`rpm-other-${engine}`));
   const patientId = "rpm-pat-1";
   let me: Session;
@@ -213,6 +217,23 @@ describe.each(engines)("remote patient monitoring (%s)", (engine) => {
         (a) => a.id,
       ),
     ).toContain(alertId);
+  });
+
+  it("the CLI lists the alert for the nurse and nothing for the stranger", async () => {
+    const cli = async (key: `0x${string}`, name: string) => {
+      const file = join(dir, `${name}.keystore.json`);
+      await writeKeystoreFile(file, key, "password-1", { n: 2 ** 10 });
+      return runCli(["monitor", "alerts", "--open", "--node", node.url], {
+        CARECHAIN_KEYSTORE: file,
+        CARECHAIN_PASSWORD: "password-1",
+      });
+    };
+    const mine = await cli(nurseKey, "nurse");
+    expect(mine.code).toBe(0);
+    expect((JSON.parse(mine.stdout) as { id: string }[]).map((a) => a.id)).toContain(alertId);
+    const theirs = await cli(strangerKey, "stranger");
+    expect(theirs.code).toBe(0);
+    expect(JSON.parse(theirs.stdout)).toEqual([]);
   });
 
   it("the physician acknowledges; alert, deliveries, escalation and ack are in the patient's log with proofs", async () => {
