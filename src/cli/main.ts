@@ -9,6 +9,7 @@ import { registerPatientCommand } from "./patientCommand.js";
 import { registerAuditCommand } from "./auditCommand.js";
 import { registerOrgCommand } from "./orgCommand.js";
 import { registerSmartCommand } from "./smartCommand.js";
+import { registerCdsCommand } from "./cdsCommand.js";
 import { registerDemoCommand } from "./demoCommand.js";
 import { registerMonitorCommand } from "./monitorCommand.js";
 
@@ -30,6 +31,7 @@ export function buildCli(): Command {
   registerAuditCommand(program);
   registerOrgCommand(program);
   registerSmartCommand(program);
+  registerCdsCommand(program);
   registerMonitorCommand(program);
   return program;
 }
