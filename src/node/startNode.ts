@@ -27,6 +27,7 @@ import { SiweChallenges } from "../access/siwe.js";
 import { freePort } from "../chain/freePort.js";
 import { buildServices, type Services } from "./services.js";
 import { monitoringViews } from "./monitoringViews.js";
+import { startDemoMonitoring } from "./demoMonitoring.js";
 import { monitoringRoutes } from "../api/routes/monitoring.js";
 import { NotificationStreams } from "../api/routes/notificationStream.js";
 import { smartSecurity } from "../smart/configuration.js";
@@ -329,6 +330,16 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
       config.demo && !config.apiOnly
         ? runDemoSeed(context, services, seeding.signal)
         : Promise.resolve(undefined);
+    if (config.demo && !config.apiOnly) {
+      let stopMonitoring: (() => void) | undefined;
+      void demo
+        .then(async () => {
+          if (!seeding.signal.aborted)
+            stopMonitoring = await startDemoMonitoring(config.dataDir, services.monitoring, logger);
+        })
+        .catch((err: unknown) => logger.warn({ err }, "demo monitoring did not start"));
+      cleanups.push(async () => stopMonitoring?.());
+    }
     let stopping: Promise<void> | undefined;
     const stop = () => {
       stopping ??= (async () => {
