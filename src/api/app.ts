@@ -98,7 +98,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(rateLimit, {
     max: options.rateLimitPerMinute ?? 6000,
     timeWindow: "1 minute",
-    allowList: (req) => req.url === "/health",
+    // device batches have their own per-device budget (src/monitoring/deviceLimits.ts): many
+    // devices behind one gateway address must not share one client budget
+    allowList: (req) => req.url === "/health" || req.url === "/monitoring/batches",
   });
 
   app.addHook("onResponse", (request, reply, done) => {

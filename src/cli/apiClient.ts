@@ -114,6 +114,42 @@ export class ApiClient {
     return new ApiClient(baseUrl, token);
   }
 
+  /**
+   * Opens a Server-Sent Events stream and calls `onEvent` with each event's name and parsed data
+   * until the node ends it.
+   */
+  async follow(path: string, onEvent: (event: string, data: unknown) => void): Promise<void> {
+    const res = await fetch(`${this.baseUrl}${path}`, {
+      headers: {
+        accept: "text/event-stream",
+        ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+      },
+    }).catch((cause: unknown) => {
+      throw new BaseError("unavailable", `cannot reach the carechain node at ${this.baseUrl}`, { cause });
+    });
+    if (!res.ok || res.body === null)
+      throw errorOfAnswer(res.status, await res.json().catch(() => undefined));
+    let buffer = "";
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += value;
+      let cut: number;
+      while ((cut = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + 2);
+        let event = "message";
+        let data = "";
+        for (const line of block.split("\n")) {
+          if (line.startsWith("event:")) event = line.slice(6).trim();
+          else if (line.startsWith("data:")) data += line.slice(5).trim();
+        }
+        if (data !== "") onEvent(event, JSON.parse(data) as unknown);
+      }
+    }
+  }
+
   /** GET `path` and parse the JSON answer. */
   get<T = unknown>(path: string, purpose?: string): Promise<T> {
     return this.request<T>("GET", path, { purpose });

@@ -11,6 +11,7 @@ import { registerOrgCommand } from "./orgCommand.js";
 import { registerSmartCommand } from "./smartCommand.js";
 import { registerCdsCommand } from "./cdsCommand.js";
 import { registerDemoCommand } from "./demoCommand.js";
+import { registerMonitorCommand } from "./monitorCommand.js";
 
 /** The `carechain` command line: a thin shell over the same functions the API uses. */
 export function buildCli(): Command {
@@ -31,6 +32,7 @@ export function buildCli(): Command {
   registerOrgCommand(program);
   registerSmartCommand(program);
   registerCdsCommand(program);
+  registerMonitorCommand(program);
   return program;
 }
 

@@ -40,6 +40,7 @@ import { IntentSweeper } from "../records/intentSweeper.js";
 import { blindClearMasks } from "../records/maskBlinding.js";
 import { indexPatientsForSearch } from "../records/patientSearchBackfill.js";
 import { RecordRepository } from "../records/repository.js";
+import { MonitoringService } from "../monitoring/monitoringService.js";
 import type { Store } from "../store/database.js";
 import { getMeta, setMeta } from "../store/meta.js";
 import { SharedState } from "../store/sharedState.js";
@@ -81,6 +82,8 @@ export interface Services {
   grants: GrantDistributor;
   /** Completes the write and erasure intents a crash left open; started by startNode. */
   intents: IntentSweeper;
+  /** Remote patient monitoring: devices, ingest, scores, alerts; started by startNode. */
+  monitoring: MonitoringService;
 }
 
 export interface ServiceDeps {
@@ -251,6 +254,14 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
   events.on("record.stored", subscriptions.onRecordStored);
   events.on("consent.revoked", subscriptions.onConsentRevoked);
   events.on("consent.granted", referrals.onConsentGranted);
+  const monitoring = new MonitoringService({
+    store: d.store,
+    keyring,
+    gate,
+    auditor,
+    patients: links,
+    onError: (err) => d.logger.warn({ err }, "monitoring escalation check failed"),
+  });
   return {
     events,
     keyring,
@@ -275,6 +286,7 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
     federation,
     grants,
     intents,
+    monitoring,
   };
 }
 

@@ -31,6 +31,9 @@ import { DbChallengeStore } from "../access/challengeStore.js";
 import { SiweChallenges } from "../access/siwe.js";
 import { freePort } from "../chain/freePort.js";
 import { buildServices, type Services } from "./services.js";
+import { monitoringViews } from "./monitoringViews.js";
+import { startDemoMonitoring } from "./demoMonitoring.js";
+import { monitoringRoutes } from "../api/routes/monitoring.js";
 import { NotificationStreams } from "../api/routes/notificationStream.js";
 import { smartSecurity } from "../smart/configuration.js";
 import { seedDemo } from "./demoSeed.js";
@@ -294,7 +297,11 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
           smart: { service: smart, auditor: services.auditor },
           capabilitySecurity: () => smartSecurity(publicUrl),
           federation: services.federation,
-          views: { AuditEvent: auditEventView(auditDeps), Consent: consentView(services.consents) },
+          views: {
+            AuditEvent: auditEventView(auditDeps),
+            Consent: consentView(services.consents),
+            ...monitoringViews(services),
+          },
         }),
         consentRoutes({
           consents: services.consents,
@@ -328,9 +335,12 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
           organizationId,
           publicUrl,
         }),
+        monitoringRoutes({ monitoring: services.monitoring, nodeKey }),
       ],
     });
     cleanups.push(() => app.close());
+    services.monitoring.start();
+    cleanups.push(async () => services.monitoring.stop());
     const url = await app.listen({ host: config.host, port });
     logger.info(
       { url, chainId: clients.chainId, deployed, embeddedChain: anvil !== undefined, db: store.dialect },
@@ -342,6 +352,16 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
       config.demo && !config.apiOnly
         ? runDemoSeed(context, services, seeding.signal)
         : Promise.resolve(undefined);
+    if (config.demo && !config.apiOnly) {
+      let stopMonitoring: (() => void) | undefined;
+      void demo
+        .then(async () => {
+          if (!seeding.signal.aborted)
+            stopMonitoring = await startDemoMonitoring(config.dataDir, services.monitoring, logger);
+        })
+        .catch((err: unknown) => logger.warn({ err }, "demo monitoring did not start"));
+      cleanups.push(async () => stopMonitoring?.());
+    }
     let stopping: Promise<void> | undefined;
     const stop = () => {
       stopping ??= (async () => {

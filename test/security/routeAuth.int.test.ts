@@ -40,6 +40,9 @@ const PUBLIC_ROUTES = [
   "POST /smart/token",
   // CDS Hooks discovery: lists the services and their prefetch templates, nothing about anyone
   "GET /cds-services",
+  // no session: a device's batch is authenticated by the device's ES256 signature over its payload,
+  // checked by the monitoring ingestor (src/monitoring/ingest.ts)
+  "POST /monitoring/batches",
 ];
 
 /** A concrete path for a route pattern; authentication comes before any parameter is read. */

@@ -20,6 +20,7 @@ import { clinicalMetadataErasable } from "./019_clinical_metadata_erasable.js";
 import { patientSearchIndex } from "./020_patient_search_index.js";
 import { smartOauth } from "./021_smart_oauth.js";
 import { consentRequests } from "./022_consent_requests.js";
+import { monitoring } from "./024_monitoring.js";
 import { cdsHooks } from "./026_cds_hooks.js";
 
 /** Every migration, in the order it runs. Names are stored: never rename, only append. */
@@ -45,5 +46,6 @@ export const migrations: Record<string, DialectMigration> = {
   "020_patient_search_index": patientSearchIndex,
   "021_smart_oauth": smartOauth,
   "022_consent_requests": consentRequests,
+  "024_monitoring": monitoring,
   "026_cds_hooks": cdsHooks,
 };

@@ -1,0 +1,175 @@
+/**
+ * Readings at rest: one encrypted chunk per accepted batch (docs/monitoring.md, "Storage"). A chunk
+ * holds the batch's readings in their stored units, and the NEWS2 score they completed, as JSON
+ * encrypted under the patient's key (src/crypto/envelope.ts, the same envelope as every record,
+ * bound to its device and batch id). Rows are written by one group commit at a time: every batch
+ * waiting while a commit runs goes into the next one, and each batch is answered only once its row
+ * is durable. `(device_id, batch_id)` is unique, so a batch resent after a lost answer, a crash or
+ * by a replaying attacker is stored once.
+ */
+import { decryptRecord, encryptRecord } from "../crypto/envelope.js";
+import type { PatientKeyring } from "../crypto/patientKeys.js";
+import type { Acvpu, News2Parameter, News2Risk, Spo2Scale } from "./news2.js";
+import type { StoredReading } from "./batch.js";
+import type { MonitoringBatchRow, MonitoringDb } from "./monitoringTables.js";
+import type { VitalKind } from "./vitals.js";
+
+/** A NEWS2 score as a chunk keeps it: inputs named by device and device time. */
+export interface StoredScore {
+  total: number;
+  risk: News2Risk;
+  scale: Spo2Scale;
+  parts: Record<News2Parameter, number>;
+  at: number;
+  inputs: Partial<Record<VitalKind, [device: string, at: number, value: number | Acvpu]>>;
+}
+
+export interface Chunk {
+  device: string;
+  batchId: string;
+  receivedAt: number;
+  readings: StoredReading[];
+  score?: StoredScore;
+}
+
+/** The key a monitored patient's chunks are encrypted under: the same as their records'. */
+export function patientKeyId(patientId: string): string {
+  return `Patient/${patientId}`;
+}
+
+function chunkAad(device: string, batchId: string): string {
+  return `monitoring/${device}/${batchId}`;
+}
+
+interface Pending {
+  row: MonitoringBatchRow;
+  resolve: (inserted: boolean) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Rows per multi-row INSERT (8 columns: well under SQLite's and PostgreSQL's parameter limits). */
+const ROWS_PER_STATEMENT = 100;
+
+export class ChunkStore {
+  readonly #db: MonitoringDb;
+  readonly #keyring: Pick<PatientKeyring, "keyFor" | "dataKey">;
+  #pending: Pending[] = [];
+  #flushing = false;
+
+  constructor(db: MonitoringDb, keyring: Pick<PatientKeyring, "keyFor" | "dataKey">) {
+    this.#db = db;
+    this.#keyring = keyring;
+  }
+
+  /**
+   * Encrypts and stores one batch's chunk.
+   * @returns true when stored now, false when this device's batch id was stored before
+   */
+  async put(patientId: string, chunk: Chunk): Promise<boolean> {
+    const plain = Buffer.from(
+      JSON.stringify({ r: chunk.readings, ...(chunk.score ? { s: chunk.score } : {}) }),
+      "utf8",
+    );
+    const { ciphertext } = await encryptRecord(
+      this.#keyring,
+      patientKeyId(patientId),
+      plain,
+      chunkAad(chunk.device, chunk.batchId),
+    );
+    let first = Number.POSITIVE_INFINITY;
+    let last = 0;
+    for (const r of chunk.readings) {
+      if (r[2] < first) first = r[2];
+      if (r[2] > last) last = r[2];
+    }
+    const row: MonitoringBatchRow = {
+      device_id: chunk.device,
+      batch_id: chunk.batchId,
+      patient_id: patientId,
+      received_at: chunk.receivedAt,
+      first_at: Number.isFinite(first) ? first : chunk.receivedAt,
+      last_at: Math.max(last, chunk.score?.at ?? 0),
+      readings: chunk.readings.length,
+      blob: ciphertext,
+    };
+    return new Promise<boolean>((resolve, reject) => {
+      this.#pending.push({ row, resolve, reject });
+      if (!this.#flushing) this.#flush();
+    });
+  }
+
+  #flush(): void {
+    this.#flushing = true;
+    setImmediate(() => {
+      const batch = this.#pending;
+      this.#pending = [];
+      this.#write(batch)
+        .then((inserted) => {
+          // a second copy in the same commit was not stored: only the first waiter hears "stored"
+          const told = new Set<string>();
+          for (const p of batch) {
+            const key = `${p.row.device_id}\0${p.row.batch_id}`;
+            p.resolve(inserted.has(key) && !told.has(key));
+            told.add(key);
+          }
+        })
+        .catch((err: unknown) => {
+          for (const p of batch) p.reject(err);
+        })
+        .finally(() => {
+          if (this.#pending.length > 0) this.#flush();
+          else this.#flushing = false;
+        });
+    });
+  }
+
+  async #write(batch: Pending[]): Promise<Set<string>> {
+    const inserted = new Set<string>();
+    // one device may resend a batch before the first copy commits: keep one row per key
+    const unique = new Map<string, MonitoringBatchRow>();
+    for (const p of batch) unique.set(`${p.row.device_id}\0${p.row.batch_id}`, p.row);
+    const rows = [...unique.values()];
+    await this.#db.transaction().execute(async (tx) => {
+      for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
+        const done = await tx
+          .insertInto("monitoring_batches")
+          .values(rows.slice(i, i + ROWS_PER_STATEMENT))
+          .onConflict((oc) => oc.columns(["device_id", "batch_id"]).doNothing())
+          .returning(["device_id", "batch_id"])
+          .execute();
+        for (const d of done) inserted.add(`${d.device_id}\0${d.batch_id}`);
+      }
+    });
+    return inserted;
+  }
+
+  /**
+   * The chunks of a patient whose readings may fall in [from, to] (device times, ms), decrypted,
+   * newest first.
+   */
+  async read(patientId: string, from: number, to: number, limit = 10_000): Promise<Chunk[]> {
+    let q = this.#db.selectFrom("monitoring_batches").selectAll().where("patient_id", "=", patientId);
+    // open ends are left out: PostgreSQL's bigint has no infinity
+    if (Number.isFinite(from)) q = q.where("last_at", ">=", Math.floor(from));
+    if (Number.isFinite(to)) q = q.where("first_at", "<=", Math.ceil(to));
+    const rows = await q.orderBy("last_at", "desc").limit(limit).execute();
+    const out: Chunk[] = [];
+    for (const row of rows) {
+      const plain = await decryptRecord(
+        this.#keyring,
+        patientKeyId(patientId),
+        row.blob,
+        chunkAad(row.device_id, row.batch_id),
+      );
+      const body = JSON.parse(Buffer.from(plain).toString("utf8")) as { r: StoredReading[]; s?: StoredScore };
+      out.push({
+        device: row.device_id,
+        batchId: row.batch_id,
+        receivedAt: Number(row.received_at),
+        readings: body.r,
+        ...(body.s ? { score: body.s } : {}),
+      });
+    }
+    return out;
+  }
+}
