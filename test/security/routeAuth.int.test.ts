@@ -17,6 +17,10 @@ import { signIn, type Session } from "../support/session.js";
  */
 const PUBLIC_ROUTES = [
   "GET /",
+  // the web app: its pages, hashed assets and public configuration (ledger URL, contracts)
+  "GET /*",
+  "GET /app/config",
+  "GET /assets/:file",
   "GET /audit/consistency",
   "GET /audit/tree-heads",
   "GET /consents/domain",
