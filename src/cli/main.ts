@@ -10,6 +10,7 @@ import { registerAuditCommand } from "./auditCommand.js";
 import { registerOrgCommand } from "./orgCommand.js";
 import { registerSmartCommand } from "./smartCommand.js";
 import { registerDemoCommand } from "./demoCommand.js";
+import { registerPassportCommand } from "./passportCommand.js";
 
 /** The `carechain` command line: a thin shell over the same functions the API uses. */
 export function buildCli(): Command {
@@ -29,6 +30,7 @@ export function buildCli(): Command {
   registerAuditCommand(program);
   registerOrgCommand(program);
   registerSmartCommand(program);
+  registerPassportCommand(program);
   return program;
 }
 
