@@ -188,6 +188,11 @@ contract CredentialRegistry is AccessControl {
         emit CardRevoked(kid, rid, revokedBefore, key.crlVersion);
     }
 
+    /// @notice The registry consulted for nodes and organization kinds.
+    function registry() external view returns (ParticipantRegistry) {
+        return _registry;
+    }
+
     /// @notice Every organization that ever registered as an issuer, in order.
     function issuerIds() external view returns (bytes32[] memory) {
         return _issuerIds;

@@ -63,7 +63,7 @@ export interface HealthFact {
 export interface PassportReport {
   format: "smart-health-card" | "eu-dcc";
   valid: boolean;
-  /** The first failing check's reason, in the order of CHECK_NAMES; null when valid. */
+  /** The failing signature's reason, else the first failing check's in the order of CHECK_NAMES; null when valid. */
   reason: ReasonCode | null;
   issuer: { id: string | null; kid: string | null; name: string | null; trustedBy: string | null };
   patient: { name: string; birthDate: string | null } | null;
@@ -117,7 +117,10 @@ export class CheckList {
   /** A credential is valid only when no check failed and the signature was checked. */
   outcome(): { valid: boolean; reason: ReasonCode | null } {
     const checks = this.list();
-    const failure = checks.find((check) => check.status === "fail");
+    // A signature that does not verify is the reason whatever else is wrong: the bytes were altered.
+    const failure =
+      checks.find((check) => check.name === "signature" && check.status === "fail") ??
+      checks.find((check) => check.status === "fail");
     if (failure !== undefined) return { valid: false, reason: failure.reason ?? null };
     const signed = checks.find((check) => check.name === "signature")?.status === "pass";
     const trusted = checks.find((check) => check.name === "issuer-trusted")?.status === "pass";

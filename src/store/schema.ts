@@ -82,6 +82,32 @@ export interface PatientKeyTable {
 
 /** The deferred patient index of the audit log: one row per entry about a patient, written in bulk. */
 /** An app registered for SMART App Launch (src/smart/smartStore.ts). */
+/** A SMART Health Card issuer key of this node (src/passport); the private key only wrapped. */
+export interface PassportIssuerKeyTable {
+  kid: string;
+  /** The public JWK as published. */
+  public_jwk: string;
+  /** PKCS#8 DER of the private key, wrapped by the key provider under `passport-issuer-key:<kid>`. */
+  wrapped_private_key: Uint8Array;
+  provider_id: string;
+  status: "active" | "retired" | "revoked";
+  created_at: number;
+}
+
+/** A SMART Health Card this node issued: whose, signed by which key, and its revocation id. */
+export interface PassportCardTable {
+  card_id: string;
+  patient_id: string;
+  kid: string;
+  rid: string;
+  card_type: string;
+  /** The card's `nbf`, unix seconds. */
+  nbf: number;
+  /** Account of who asked for it (the patient, or a practitioner for the patient). */
+  issued_by: string;
+  revoked_at: number | null;
+}
+
 export interface SmartClientTable {
   client_id: string;
   name: string;
@@ -411,4 +437,6 @@ export interface Schema {
   subscription_events: SubscriptionEventTable;
   push_deliveries: PushDeliveryTable;
   referrals: ReferralTable;
+  passport_issuer_keys: PassportIssuerKeyTable;
+  passport_cards: PassportCardTable;
 }

@@ -19,6 +19,7 @@ import { consentCommitments } from "./017_consent_commitments.js";
 import { clinicalMetadataErasable } from "./019_clinical_metadata_erasable.js";
 import { patientSearchIndex } from "./020_patient_search_index.js";
 import { smartOauth } from "./021_smart_oauth.js";
+import { passport } from "./023_passport.js";
 
 /** Every migration, in the order it runs. Names are stored: never rename, only append. */
 export const migrations: Record<string, DialectMigration> = {
@@ -42,4 +43,5 @@ export const migrations: Record<string, DialectMigration> = {
   "019_clinical_metadata_erasable": clinicalMetadataErasable,
   "020_patient_search_index": patientSearchIndex,
   "021_smart_oauth": smartOauth,
+  "023_passport": passport,
 };
