@@ -17,6 +17,7 @@ const LIMIT_MS: Record<string, number> = {
   fhirRead: 120_000,
   patientSearch: 300_000,
   anchorGas: 60_000,
+  passport: 120_000,
 };
 
 const args = process.argv.slice(2);

@@ -18,4 +18,5 @@ export const BENCHES: Record<string, BenchRun> = {
   patientSearch: async (options) => (await import("../patientSearch.js")).runPatientSearchBench(options),
   federatedFetch: async (options) => (await import("../federatedFetch.js")).runFederatedFetchBench(options),
   anchorGas: async (options) => (await import("../anchorGas.js")).runAnchorGasBench(options),
+  passport: async (options) => (await import("../passport.js")).runPassportBench(options),
 };

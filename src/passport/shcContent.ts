@@ -52,21 +52,23 @@ export function contentProblem(payload: ShcPayload): string | null {
   return null;
 }
 
+// Built once: a zod schema compiles on first use, which costs more than the parse itself.
+const humanNamesSchema = z.array(
+  z.object({
+    family: z.string().optional(),
+    given: z.array(z.string()).optional(),
+    text: z.string().optional(),
+  }),
+);
+const quantitySchema = z.object({ value: z.number(), unit: z.string().optional() });
+
 /** The patient a card names (first Patient entry), or null when the bundle has none. */
 export function cardPatient(payload: ShcPayload): { name: string; birthDate: string | null } | null {
   const patient = payload.vc.credentialSubject.fhirBundle.entry.find(
     (entry) => entry.resource.resourceType === "Patient",
   )?.resource;
   if (patient === undefined) return null;
-  const names = z
-    .array(
-      z.object({
-        family: z.string().optional(),
-        given: z.array(z.string()).optional(),
-        text: z.string().optional(),
-      }),
-    )
-    .safeParse(patient["name"]);
+  const names = humanNamesSchema.safeParse(patient["name"]);
   const first = names.success ? names.data[0] : undefined;
   const name =
     first === undefined
@@ -107,9 +109,7 @@ function observationResult(resource: Resource): string | undefined {
       (concept.system === undefined ? concept.code : `${concept.system}|${concept.code ?? ""}`)
     );
   }
-  const quantity = z
-    .object({ value: z.number(), unit: z.string().optional() })
-    .safeParse(resource["valueQuantity"]);
+  const quantity = quantitySchema.safeParse(resource["valueQuantity"]);
   if (quantity.success)
     return `${quantity.data.value}${quantity.data.unit === undefined ? "" : ` ${quantity.data.unit}`}`;
   return str(resource["valueString"]);
