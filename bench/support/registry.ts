@@ -17,6 +17,7 @@ export const BENCHES: Record<string, BenchRun> = {
   fhirRead: async (options) => (await import("../fhirRead.js")).runFhirReadBench(options),
   patientSearch: async (options) => (await import("../patientSearch.js")).runPatientSearchBench(options),
   federatedFetch: async (options) => (await import("../federatedFetch.js")).runFederatedFetchBench(options),
+  guidance: async (options) => (await import("../guidance.js")).runGuidanceBench(options),
   anchorGas: async (options) => (await import("../anchorGas.js")).runAnchorGasBench(options),
   passport: async (options) => (await import("../passport.js")).runPassportBench(options),
 };

@@ -141,6 +141,28 @@ export function sessionOrAccessRequestAuth(
   };
 }
 
+/**
+ * The user a bearer token handed over in a request body speaks for (CDS Hooks'
+ * `fhirAuthorization.access_token`): a session token, or a SMART access token whose scope lets it
+ * read the Patient's record (as for `$everything`; what is read is narrowed per resource after).
+ * @param nodeKey - The node's key, which signs session tokens.
+ * @param smart - Accepts SMART access tokens when given.
+ */
+export function bearerPrincipal(nodeKey: Hex, smart?: SmartTokens) {
+  return async (token: string, requestId: string): Promise<Principal> => {
+    if (smart !== undefined && isSmartAccessToken(token)) {
+      const principal = await smart.service.principal(token, { purpose: undefined, requestId });
+      const rule = principal.scope?.refusal("Patient", "r");
+      if (rule !== undefined) {
+        await smart.auditor.record(principal, { action: "deny", decision: "deny", reason: `scope: ${rule}` });
+        throw new BaseError("forbidden", `refused by the SMART scope: ${rule}`, { code: "forbidden" });
+      }
+      return principal;
+    }
+    return principalFromSession(verifySessionToken(nodeKey, token), { purpose: undefined, requestId });
+  };
+}
+
 function principalOf(request: FastifyRequest, nodeKey: Hex): Principal {
   const header = request.headers.authorization;
   if (typeof header !== "string" || !header.startsWith("Bearer ")) {

@@ -11,7 +11,7 @@ type Method = "GET" | "POST" | "PUT" | "DELETE";
  * either of the two.
  */
 export type AuthScheme =
-  "public" | "session" | "node-signature" | "access-request" | "session-or-access-request";
+  "public" | "session" | "node-signature" | "access-request" | "session-or-access-request" | "cds-client-jwt";
 
 /**
  * Authenticates the caller of a route before its handler runs; the handler receives what it

@@ -9,6 +9,7 @@ import { registerPatientCommand } from "./patientCommand.js";
 import { registerAuditCommand } from "./auditCommand.js";
 import { registerOrgCommand } from "./orgCommand.js";
 import { registerSmartCommand } from "./smartCommand.js";
+import { registerCdsCommand } from "./cdsCommand.js";
 import { registerDemoCommand } from "./demoCommand.js";
 import { registerPassportCommand } from "./passportCommand.js";
 
@@ -31,6 +32,7 @@ export function buildCli(): Command {
   registerOrgCommand(program);
   registerSmartCommand(program);
   registerPassportCommand(program);
+  registerCdsCommand(program);
   return program;
 }
 

@@ -45,6 +45,10 @@ const INTENT_SWEEP_INTERVAL_MS = 5 * 60_000;
 import { loadOrCreateNodeKey, type NodeKey } from "./nodeKey.js";
 import { SmartService } from "../smart/smartService.js";
 import { smartRoutes } from "../api/routes/smart.js";
+import { guidanceRoutes } from "../api/routes/guidance.js";
+import { bearerPrincipal } from "../api/authenticate.js";
+import { CdsClientRegistry } from "../guidance/cdsClients.js";
+import { CdsHooksService } from "../guidance/cdsHooks.js";
 
 /** Everything a running node is made of; rooms and routes take what they need from it. */
 export interface NodeContext {
@@ -302,6 +306,20 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
         referralRoutes({ referrals: services.referrals, store, nodeKey }),
         federationRoutes({ federation: services.federation, db: store.db, nodeKey }),
         passportRoutes({ passport, nodeKey }),
+        guidanceRoutes({
+          records: services.records,
+          federation: services.federation,
+          cds: new CdsHooksService({
+            db: store.db,
+            everything: (principal, patientId) => services.records.everything(principal, patientId),
+            principalOfToken: bearerPrincipal(nodeKey, { service: smart, auditor: services.auditor }),
+          }),
+          cdsClients: new CdsClientRegistry(store.db, store.dialect),
+          nodeKey,
+          smart: { service: smart, auditor: services.auditor },
+          organizationId,
+          publicUrl,
+        }),
       ],
     });
     cleanups.push(() => app.close());

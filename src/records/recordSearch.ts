@@ -241,13 +241,17 @@ export class RecordSearch {
     return resources;
   }
 
-  /** `Patient/{id}/$everything`: the patient's whole record that the principal may see. */
+  /**
+   * `Patient/{id}/$everything`: the patient's whole record that the principal may see. Hidden
+   * equals missing: a caller who may see nothing of the patient gets the answer of an unknown
+   * Patient id (the refusals are still in the patient's access log), so the operation cannot tell
+   * a stranger which Patient ids exist here.
+   */
   async everything(principal: Principal, patientId: string): Promise<FhirResource> {
-    if (!(await this.h.vault.rows.exists("Patient", patientId)))
-      throw new BaseError("not-found", `Patient/${patientId} is not known`);
     const candidates = await this.h.vault.rows.ofPatients([patientId]);
     const screened = await this.h.gate.screen(principal, candidates);
     const page = await this.#open(principal, screened, 0, Number.MAX_SAFE_INTEGER, "export");
+    if (page.total === 0) throw new BaseError("not-found", `Patient/${patientId} is not known`);
     return {
       resourceType: "Bundle",
       type: "searchset",

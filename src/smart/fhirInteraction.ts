@@ -25,6 +25,7 @@ export function fhirInteraction(
       // a transaction's entries are writes, each checked by the write authorizer
       return "entries";
     case "GET /fhir/Patient/:id/$everything":
+    case "GET /fhir/Patient/:id/$summary":
       // what the patient's record holds is screened by type as it is read (src/records/recordGate.ts)
       return { type: "Patient", interaction: "r" };
     case "GET /fhir/:type":

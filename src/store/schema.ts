@@ -81,7 +81,6 @@ export interface PatientKeyTable {
 }
 
 /** The deferred patient index of the audit log: one row per entry about a patient, written in bulk. */
-/** An app registered for SMART App Launch (src/smart/smartStore.ts). */
 /** A SMART Health Card issuer key of this node (src/passport); the private key only wrapped. */
 export interface PassportIssuerKeyTable {
   kid: string;
@@ -106,6 +105,40 @@ export interface PassportCardTable {
   /** Account of who asked for it (the patient, or a practitioner for the patient). */
   issued_by: string;
   revoked_at: number | null;
+}
+
+/** An app registered for SMART App Launch (src/smart/smartStore.ts). */
+/** A CDS client (EHR) this node trusts: its JWT issuer and public JWK Set (migration 026). */
+export interface CdsClientTable {
+  iss: string;
+  name: string;
+  /** JSON of the client's public JWK Set. */
+  jwks: string;
+  /** Unix milliseconds. */
+  created_at: number;
+}
+
+/** A CDS client JWT id seen (issuer + jti), kept until the JWT expires, so a replay is refused. */
+export interface CdsJwtIdTable {
+  key: string;
+  /** Unix milliseconds. */
+  expires_at: number;
+}
+
+/** Feedback a CDS client sent on a card. */
+export interface CdsFeedbackTable {
+  id: Generated<number>;
+  service: string;
+  iss: string;
+  card: string;
+  outcome: string;
+  /** JSON array of accepted suggestion ids. */
+  suggestions: string;
+  /** JSON of the override reason, if any. */
+  override_reason: string | null;
+  outcome_at: string;
+  /** Unix milliseconds. */
+  received_at: number;
 }
 
 export interface SmartClientTable {
@@ -419,6 +452,9 @@ export interface Schema {
   audit_patient_map: AuditPatientMapTable;
   siwe_challenges: SiweChallengeTable;
   smart_clients: SmartClientTable;
+  cds_clients: CdsClientTable;
+  cds_jwt_ids: CdsJwtIdTable;
+  cds_feedback: CdsFeedbackTable;
   smart_codes: SmartCodeTable;
   smart_tokens: SmartTokenTable;
   audit_tree_heads: AuditTreeHeadTable;

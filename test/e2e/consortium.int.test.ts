@@ -268,6 +268,74 @@ describe("consortium of node processes", () => {
     expect(labsIn((await viaFhir.json()) as { entry: Entry[] }).length).toBe(labIds.size);
   });
 
+  it("gives the GP at B a merged patient summary naming each line's source, and guidance from both nodes' data", async () => {
+    const patientId = (parts.get("gp")!.entry as Entry[]).find((e) => e.resource.resourceType === "Patient")!
+      .resource.id;
+    // the GP's clinic measures a high potassium; the lab at A holds the HbA1c history
+    const doc = await signIn(B.url, gp);
+    const potassium = await doc.send("POST", "/fhir/Observation", {
+      resourceType: "Observation",
+      status: "final",
+      category: [
+        {
+          coding: [
+            { system: "http://terminology.hl7.org/CodeSystem/observation-category", code: "laboratory" },
+          ],
+        },
+      ],
+      code: { coding: [{ system: "http://loinc.org", code: "6298-4", display: "Potassium" }] },
+      subject: { reference: `Patient/${patientId}` },
+      effectiveDateTime: new Date().toISOString(),
+      valueQuantity: { value: 5.9, unit: "mmol/L" },
+    });
+    expect(potassium.status).toBe(201);
+    const header = async () => ({
+      "x-carechain-access-request": encodeAccessRequestHeader(await accessRequest(gp, B.organizationId)),
+    });
+
+    const res = await fetch(`${B.url}/fhir/Patient/${patientId}/$summary?federated=true`, {
+      headers: await header(),
+    });
+    expect(res.status).toBe(200);
+    const summary = (await res.json()) as {
+      type: string;
+      entry: {
+        fullUrl: string;
+        resource: FhirResource & {
+          section?: {
+            code: { coding: { code: string }[] };
+            text: { div: string };
+            entry?: { reference: string }[];
+          }[];
+        };
+      }[];
+    };
+    expect(summary.type).toBe("document");
+    const composition = summary.entry[0]!.resource;
+    expect(composition.resourceType).toBe("Composition");
+    const sections = new Map(composition.section!.map((s) => [s.code.coding[0]!.code, s]));
+    for (const required of ["11450-4", "48765-2", "10160-0"])
+      expect(sections.has(required), required).toBe(true);
+    const results = sections.get("30954-2")!;
+    expect(results.text.div).toContain("Potassium");
+    expect(results.text.div).toContain("Hemoglobin A1c");
+    expect(results.text.div).toContain(`organization ${A.organizationId.toLowerCase()}`);
+    expect(results.text.div).toContain(`organization ${B.organizationId.toLowerCase()}`);
+    const urls = new Set(summary.entry.map((e) => e.fullUrl));
+    for (const s of sections.values())
+      for (const ref of s.entry ?? [])
+        expect(urls.has(`${B.url}/fhir/${ref.reference}`), ref.reference).toBe(true);
+
+    const guided = await fetch(`${B.url}/guidance/patients/${patientId}?federated=true`, {
+      headers: await header(),
+    });
+    expect(guided.status).toBe(200);
+    const { guidance } = (await guided.json()) as { guidance: { id: string; sources: string[] }[] };
+    const from = (org: Hex) => guidance.filter((g) => g.sources.includes(sourceOf(org))).map((g) => g.id);
+    expect(from(A.organizationId)).toContain("lab:hba1c:in the prediabetes range (5.7-6.4 %)");
+    expect(from(B.organizationId)).toContain("lab:potassium:hyperkalaemia (> 5.5 mmol/L)");
+  });
+
   it("pushes a new lab stored at A to the GP's subscription within 1 s", async () => {
     // the GP of B subscribes at the node that holds the data (signed in there with SIWE)
     const gpAtA = await signIn(A.url, gp);

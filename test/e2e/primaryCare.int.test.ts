@@ -203,8 +203,13 @@ describe.each(engines)("primary care (%s)", (engine) => {
     expect((await s.get(`/fhir/Patient/${patientId}`)).status).toBe(404);
     const search = await (await s.get(`/fhir/Observation?patient=${patientId}`)).json();
     expect(search.total).toBe(0);
-    const everything = await (await s.get(`/fhir/Patient/${patientId}/$everything`)).json();
-    expect(everything.total).toBe(0);
+    // hidden equals missing: the answer of a Patient id that does not exist
+    const everything = await s.get(`/fhir/Patient/${patientId}/$everything`);
+    const unknown = await s.get(`/fhir/Patient/no-such-patient/$everything`);
+    expect(everything.status).toBe(404);
+    expect((await everything.text()).replace(patientId, "ID")).toBe(
+      (await unknown.text()).replace("no-such-patient", "ID"),
+    );
   });
 
   it("logs every read and denial in the patient's access log", async () => {

@@ -23,8 +23,13 @@ describe.each(engines)("authoring-organization rule (%s)", (engine) => {
       for (const purpose of ["HRESCH", "HPAYMT", "TREAT", "HOPERAT"]) {
         expect((await s.get(`/fhir/Condition/${p1.hiv}`, purpose)).status).toBe(404);
         expect((await s.get(`/fhir/Condition/${p1.plain}`, purpose)).status).toBe(404);
-        const everything = await (await s.get(`/fhir/Patient/${p1.id}/$everything`, purpose)).json();
-        expect(everything.total).toBe(0);
+        // hidden equals missing: the answer of a Patient id that does not exist
+        const everything = await s.get(`/fhir/Patient/${p1.id}/$everything`, purpose);
+        const unknown = await s.get(`/fhir/Patient/no-such-patient/$everything`, purpose);
+        expect(everything.status).toBe(404);
+        expect((await everything.text()).replace(p1.id, "ID")).toBe(
+          (await unknown.text()).replace("no-such-patient", "ID"),
+        );
         const search = await (await s.get(`/fhir/Condition?patient=${p1.id}`, purpose)).json();
         expect(search.total).toBe(0);
       }

@@ -20,6 +20,7 @@ import { clinicalMetadataErasable } from "./019_clinical_metadata_erasable.js";
 import { patientSearchIndex } from "./020_patient_search_index.js";
 import { smartOauth } from "./021_smart_oauth.js";
 import { passport } from "./023_passport.js";
+import { cdsHooks } from "./026_cds_hooks.js";
 
 /** Every migration, in the order it runs. Names are stored: never rename, only append. */
 export const migrations: Record<string, DialectMigration> = {
@@ -44,4 +45,5 @@ export const migrations: Record<string, DialectMigration> = {
   "020_patient_search_index": patientSearchIndex,
   "021_smart_oauth": smartOauth,
   "023_passport": passport,
+  "026_cds_hooks": cdsHooks,
 };
