@@ -13,6 +13,8 @@ export default tseslint.config(
       ".data",
       "src/chain/artifacts",
       "web/dist",
+      "web/dist.next",
+      "test-results",
       "coverage",
     ],
   },
@@ -23,7 +25,7 @@ export default tseslint.config(
   },
   ...tseslint.configs.recommended,
   {
-    files: ["**/*.ts"],
+    files: ["**/*.ts", "**/*.tsx"],
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },

@@ -6,6 +6,8 @@
  * marks a finished build; the build is stale when any file or folder under src/ or a tsconfig is
  * newer than the stamp (a deleted or renamed source changes its folder's time).
  *
+ * Then the web app (scripts/buildWeb.js), the same way.
+ *
  * Usage: `node scripts/build.js` (always builds) | `node scripts/build.js --if-stale`.
  * bin/carechain.js calls `ensureBuilt()` before it loads dist/.
  */
@@ -15,6 +17,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { buildWeb, ensureWebBuilt } from "./buildWeb.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const DIST = join(ROOT, "dist");
@@ -111,8 +114,13 @@ function withLock(fn) {
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   try {
-    if (process.argv.includes("--if-stale")) ensureBuilt();
-    else build();
+    if (process.argv.includes("--if-stale")) {
+      ensureBuilt();
+      ensureWebBuilt();
+    } else {
+      build();
+      buildWeb();
+    }
   } catch (error) {
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(1);

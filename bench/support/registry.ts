@@ -20,4 +20,5 @@ export const BENCHES: Record<string, BenchRun> = {
   guidance: async (options) => (await import("../guidance.js")).runGuidanceBench(options),
   anchorGas: async (options) => (await import("../anchorGas.js")).runAnchorGasBench(options),
   passport: async (options) => (await import("../passport.js")).runPassportBench(options),
+  webAccessLog: async (options) => (await import("../webAccessLog.js")).runWebAccessLogBench(options),
 };

@@ -33,6 +33,7 @@ export const AUDIT_ACTIONS = [
   "payout",
   "issue",
   "alert",
+  "consent-request",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

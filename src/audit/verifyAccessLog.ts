@@ -74,6 +74,9 @@ type Reader = Pick<PublicClient, "readContract">;
  * @param patient - the patient's own account (or pseudonymous id), never taken from the node
  * @param client - a client of the ledger
  * @param auditAnchor - the AuditAnchor contract
+ * @param checked - {@link checkShownEntry}'s answers for the shown entries below the anchored
+ *   size, when the caller already checked them against the root anchored at that size (the web
+ *   app checks and marks every row first); entries not in it are checked here
  * @returns ok with the proven count, or the first failure (and the entry index it concerns)
  */
 export async function verifyAccessLog(
@@ -81,6 +84,7 @@ export async function verifyAccessLog(
   patient: string,
   client: Reader,
   auditAnchor: Address,
+  checked?: ReadonlyMap<number, { prev: number | undefined } | AccessLogFailure>,
 ): Promise<AccessLogVerdict> {
   const size = doc.anchoredSize;
   const fail = (reason: AccessLogFailure, index?: number): AccessLogVerdict =>
@@ -124,9 +128,9 @@ export async function verifyAccessLog(
   const shown = new Map<number, { prev: number | undefined }>();
   for (const item of doc.items) {
     if (item.index >= size) continue;
-    const checked = checkEntry(item, size, roots.rootHash, key);
-    if (typeof checked === "string") return fail(checked, item.index);
-    shown.set(item.index, checked);
+    const result = checked?.get(item.index) ?? checkShownEntry(item, size, roots.rootHash, key);
+    if (typeof result === "string") return fail(result, item.index);
+    shown.set(item.index, result);
   }
   let count = 0;
   const onChain = new Set<number>();
@@ -145,8 +149,13 @@ export async function verifyAccessLog(
   return { ok: true, anchoredSize: size, count, notAnchoredYet, outsideChain, opened, unopened };
 }
 
-/** Checks one shown entry; returns its `prev` link, or why it fails. */
-function checkEntry(
+/**
+ * Checks one shown entry below the anchored size: the entry shown is the one proven, its
+ * inclusion proof leads to the anchored log root `root`, and it is about the patient (`key`, from
+ * {@link patientKey}). The web app marks each row of the access log with it.
+ * @returns its `prev` link, or why it fails
+ */
+export function checkShownEntry(
   item: { index: number; entry: unknown; proof: EntryProof | null },
   size: number,
   root: Hex,

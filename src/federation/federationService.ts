@@ -21,7 +21,7 @@ import { BaseError } from "../errors/BaseError.js";
 import type { FhirResource } from "../records/fhirTypes.js";
 import type { RecordRepository } from "../records/repository.js";
 import type { Schema } from "../store/schema.js";
-import { federatedEverything, MAX_FEDERATED_BYTES } from "./federatedFetch.js";
+import { federatedEverything, MAX_FEDERATED_BYTES, sourceOf } from "./federatedFetch.js";
 import { locate } from "./locatorMirror.js";
 import type { LocatorPublisher } from "./locatorPublisher.js";
 import {
@@ -31,6 +31,12 @@ import {
   type SignedAccessRequest,
   type VerifiedNode,
 } from "./nodeAuth.js";
+
+interface HereEntry {
+  fullUrl?: string;
+  resource: FhirResource & { meta?: Record<string, unknown> };
+  search?: { mode?: string };
+}
 
 /** Most signed grants a fetch may present. */
 export const MAX_PRESENTED_GRANTS = 16;
@@ -194,6 +200,25 @@ export class FederationService {
     });
     if (!permit) throw unknownPatient();
     return this.#merged(principal, signed);
+  }
+
+  /**
+   * The patient's record held at this node that a signed-in practitioner may see (decided and
+   * audited per resource like any read), each resource tagged with this organization as its
+   * source (`meta.source`): what a clinician of any organization reads here with a session, and
+   * this node's part of {@link everything}. Only what is shown: no count or trace of what consent
+   * withheld, so a patient with hidden data answers like one without, or an unknown account.
+   * @param principal - The signed-in practitioner.
+   * @param patient - The patient's account.
+   */
+  async everythingHere(principal: Principal, patient: Address): Promise<FhirResource> {
+    requireKind(principal, "practitioner");
+    const bundle = await this.#d.records.everythingForAccount(principal, patient);
+    const source = sourceOf(this.#d.organizationId);
+    const entry = (Array.isArray(bundle.entry) ? (bundle.entry as HereEntry[]) : [])
+      .filter((e) => e.search?.mode === "match")
+      .map((e) => ({ ...e, resource: { ...e.resource, meta: { ...e.resource.meta, source } } }));
+    return { resourceType: "Bundle", type: "searchset", total: entry.length, entry };
   }
 
   /**

@@ -27,6 +27,8 @@ interface DemoAccount {
   address: Address;
   privateKey: Hex;
   patientId?: string | undefined;
+  /** The organization a practitioner signs in for (bytes32 id). */
+  organization?: Hex | undefined;
 }
 
 /** What every step of the seeding derives its content from, so a resumed step repeats the same write. */
@@ -80,6 +82,8 @@ export async function seedDemo(
   const physician = account("hospital physician", "hospital-physician");
   const clinicNode = privateKeyToAccount(derive("clinic-node")).address;
   const clinic = keccak256(toHex(`demo-gp-clinic:${ctx.key.account.address}`));
+  gp.organization = clinic;
+  physician.organization = ctx.organizationId;
   const bundles = demoBundles();
   const patients = bundles.map(({ file, bundle }) => ({
     ...account("patient", `patient:${file}`),

@@ -16,7 +16,9 @@ import type { Config } from "../config/config.js";
 import { HookTargets } from "../federation/hookTargets.js";
 import { BreakGlassSessions } from "../consent/breakGlass.js";
 import { ConsentGate } from "../consent/consentGate.js";
+import { ConsentRequests } from "../consent/consentRequests.js";
 import { ConsentService } from "../consent/consentService.js";
+import { GranteeFeed } from "../consent/granteeFeed.js";
 import { followGrants, loadGrantIndex } from "../consent/grantStore.js";
 import { AccessNotifier } from "../consent/accessNotifier.js";
 import { PatientNotifications } from "../consent/notifications.js";
@@ -64,6 +66,10 @@ export interface Services {
   /** Tells patients who asked about reads of and refusals on their record; stopped by startNode. */
   accessNotifier: AccessNotifier;
   consents: ConsentService;
+  /** Practitioners' requests for a patient's grant. */
+  consentRequests: ConsentRequests;
+  /** Grant changes for grantees' live pages, from the shared "grants" version. */
+  granteeFeed: GranteeFeed;
   records: RecordRepository;
   /** Durable outgoing pushes (REST hooks, referral notices); started by startNode. */
   deliveries: DeliveryQueue;
@@ -138,6 +144,16 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
       await d.indexer.waitForBlock(block, timeoutMs);
       await shared.refresh();
     },
+  });
+  const granteeFeed = new GranteeFeed(d.store.db);
+  // after followGrants: a grantee told of a change finds the index already changed
+  granteeFeed.follow(shared);
+  const consentRequests = new ConsentRequests({
+    db: d.store.db,
+    keyring,
+    auditor,
+    notifications,
+    submitGrant: (input, options) => consents.submitGrant(input, options),
   });
   const anchorer = new Anchorer({
     log: audit,
@@ -251,6 +267,8 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
     breakGlass,
     notifications,
     accessNotifier,
+    consentRequests,
+    granteeFeed,
     consents,
     records,
     deliveries,

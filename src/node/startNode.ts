@@ -1,5 +1,7 @@
 import { mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { readFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { encodePacked, keccak256, type Hex } from "viem";
@@ -14,10 +16,13 @@ import { registrationKey } from "../chain/participantAdmin.js";
 import { Relayer } from "../chain/relayer.js";
 import { buildApp } from "../api/app.js";
 import { healthRoutes } from "../api/routes/health.js";
-import { homeRoutes } from "../api/routes/home.js";
+import { webAppRoutes, type DemoIdentity } from "../api/routes/webApp.js";
 import { auditEventView, auditRoutes } from "../api/routes/audit.js";
 import { authRoutes } from "../api/routes/auth.js";
 import { consentRoutes, consentView } from "../api/routes/consents.js";
+import { accessRequestRoutes } from "../api/routes/accessRequests.js";
+import { ConsentChangeStreams } from "../api/routes/consentChangeStream.js";
+import { registryRoutes } from "../api/routes/registry.js";
 import { fhirRoutes } from "../api/routes/fhir.js";
 import { federationRoutes } from "../api/routes/federation.js";
 import { referralRoutes } from "../api/routes/referrals.js";
@@ -39,6 +44,9 @@ import { openStore, type Store } from "../store/database.js";
 import { getMeta } from "../store/meta.js";
 import { resolveDeployment } from "./deployment.js";
 import { createLogger } from "./logger.js";
+
+/** The built web app (scripts/buildWeb.js), beside src/ and dist/. */
+const WEB_DIST = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "web", "dist");
 
 /** How often the node completes the intents a crash left open (src/records/intentSweeper.ts). */
 const INTENT_SWEEP_INTERVAL_MS = 5 * 60_000;
@@ -246,7 +254,18 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
     const app = await buildApp({
       logger,
       routes: [
-        homeRoutes,
+        webAppRoutes({
+          distDir: WEB_DIST,
+          config: async () => ({
+            organization: { id: organizationId, name: config.orgName },
+            node: key.account.address,
+            chainId: clients.chainId,
+            chainRpcUrl,
+            contracts: { ...book },
+            demo: config.demo,
+          }),
+          demoAccounts: config.demo ? () => demoIdentities(config.dataDir) : undefined,
+        }),
         healthRoutes({
           chain: async () => ({
             rpcUrl: chainRpcUrl,
@@ -299,8 +318,11 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
             notifications: services.notifications,
             events: services.events,
           }),
+          changes: new ConsentChangeStreams(services.granteeFeed),
           nodeKey,
         }),
+        accessRequestRoutes({ requests: services.consentRequests, nodeKey }),
+        registryRoutes({ db: store.db, nodeKey }),
         auditRoutes(auditDeps),
         subscriptionRoutes({ subscriptions: services.subscriptions, nodeKey }),
         referralRoutes({ referrals: services.referrals, store, nodeKey }),
@@ -455,5 +477,17 @@ async function runDemoSeed(
       ctx.logger.error({ err: error }, "demo seeding failed; it resumes on the next start");
     }
     return undefined;
+  }
+}
+
+/** The demo identities seeding wrote (`--demo` only); none until seeding has written them. */
+async function demoIdentities(dataDir: string): Promise<DemoIdentity[]> {
+  try {
+    const file = JSON.parse(await readFile(join(dataDir, "demo-accounts.json"), "utf8")) as {
+      accounts?: DemoIdentity[];
+    };
+    return file.accounts ?? [];
+  } catch {
+    return [];
   }
 }

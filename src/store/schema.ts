@@ -438,6 +438,23 @@ export interface ReferralTable {
   updated_at: number;
 }
 
+/** A practitioner's request for a patient's grant; `terms` sealed under the patient's key. */
+export interface ConsentRequestTable {
+  id: string;
+  /** Lowercase accounts. */
+  patient: string;
+  requester: string;
+  /** bytes32 organization id and role name of the requester when they asked. */
+  organization: string;
+  role: string;
+  terms: string;
+  /** "pending" | "granted" | "declined" | "withdrawn". */
+  status: string;
+  grant_id: string | null;
+  created_at: number;
+  answered_at: number | null;
+}
+
 export interface Schema {
   meta: MetaTable;
   outbox: OutboxTable;
@@ -473,6 +490,7 @@ export interface Schema {
   subscription_events: SubscriptionEventTable;
   push_deliveries: PushDeliveryTable;
   referrals: ReferralTable;
+  consent_requests: ConsentRequestTable;
   passport_issuer_keys: PassportIssuerKeyTable;
   passport_cards: PassportCardTable;
 }

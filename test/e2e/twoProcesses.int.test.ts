@@ -20,6 +20,7 @@ import { openStore } from "../../src/store/database.js";
 import { RECHECK_MS } from "../../src/store/sharedState.js";
 import { grantLabsForTreatment } from "../support/grants.js";
 import { signIn, type Session } from "../support/session.js";
+import { sseReader } from "../support/sse.js";
 import { freshDatabase, type FreshDatabase } from "../support/stores.js";
 
 const PASSWORD = "two-processes-test-password";
@@ -226,6 +227,24 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)("two API processes on one Postgr
       async () => (await gpAtB.get(`/fhir/Observation/${lab.id}`, "TREAT")).status === 200,
     );
     expect(took).toBeLessThanOrEqual(BOUND_MS);
+  });
+
+  it("tells a grantee streaming at B of a grant confirmed through A, within the bound", async () => {
+    const medicAtB: Session = await signIn(B.url, medic);
+    const abort = new AbortController();
+    const stream = await fetch(`${B.url}/consents/shared-with-me/stream`, {
+      headers: { authorization: `Bearer ${medicAtB.token}` },
+      signal: abort.signal,
+    });
+    expect(stream.status).toBe(200);
+    const events = sseReader(stream);
+    expect((await grantLabsForTreatment(A.url, patient, medic.address)).status).toBe(201);
+    // A has applied the grant when it answers; B's stream hears of it from the shared version
+    const confirmed = Date.now();
+    const event = await events.next(0, BOUND_MS + 1_000);
+    abort.abort();
+    expect(event).toMatchObject({ event: "consent", data: { patient: patient.address, change: "granted" } });
+    expect(event!.at - confirmed).toBeLessThanOrEqual(BOUND_MS);
   });
 
   it("removes the break-glass reasons and ends the sessions when the patient erases", async () => {

@@ -13,6 +13,9 @@ import { BaseError } from "../../errors/BaseError.js";
 import { address, ADDRESS_PATTERN } from "../../model/schemas.js";
 import { sessionAuth } from "../authenticate.js";
 import { publicRoute, route } from "../routeDef.js";
+import { sharingSummary } from "../../consent/sharingSummary.js";
+import { purposeOfUse } from "../../model/schemas.js";
+import type { ConsentChangeStreams } from "./consentChangeStream.js";
 import type { NotificationStreams } from "./notificationStream.js";
 
 export interface ConsentDeps {
@@ -22,6 +25,8 @@ export interface ConsentDeps {
   notifications: Pick<PatientNotifications, "list" | "since" | "markRead">;
   /** Live notification streams (`GET /patients/me/notifications/stream`). */
   streams: NotificationStreams;
+  /** Live grant changes for grantees (`GET /consents/shared-with-me/stream`). */
+  changes: ConsentChangeStreams;
   nodeKey: Hex;
 }
 
@@ -45,7 +50,10 @@ export function grantView(grant: Readonly<Grant>): object {
 export function consentRoutes(deps: ConsentDeps) {
   const session = sessionAuth(deps.nodeKey);
   return (app: FastifyInstance): void => {
-    app.addHook("preClose", async () => deps.streams.closeAll());
+    app.addHook("preClose", async () => {
+      deps.streams.closeAll();
+      deps.changes.closeAll();
+    });
     route(
       app,
       {
@@ -128,6 +136,32 @@ export function consentRoutes(deps: ConsentDeps) {
         auth: session,
       },
       async ({ caller }) => ({ grants: deps.consents.sharedWith(caller).map(grantView) }),
+    );
+    route(
+      app,
+      {
+        method: "GET",
+        url: "/consents/shared-with-me/stream",
+        summary:
+          "Server-Sent Events: a grant naming you was revoked or started to count (re-read what you show)",
+        tags: ["consent"],
+        auth: session,
+      },
+      async ({ caller, request, reply }) => deps.changes.serve(request, reply, caller),
+    );
+    route(
+      app,
+      {
+        method: "GET",
+        url: "/consents/sharing",
+        summary:
+          "Which categories a patient's grants share with you for a purpose, and which they do not (from the grants only, never from data)",
+        tags: ["consent"],
+        auth: session,
+        query: z.strictObject({ patient: address, purpose: purposeOfUse.optional() }),
+      },
+      async ({ caller, query }) =>
+        sharingSummary(deps.consents, caller, query.patient, query.purpose ?? caller.purpose),
     );
 
     const settingsBody = z.strictObject({

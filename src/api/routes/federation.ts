@@ -95,6 +95,23 @@ export function federationRoutes(deps: FederationDeps) {
       app,
       {
         method: "GET",
+        url: "/federation/everything-here",
+        summary:
+          "A patient's record held at this node that you may see, each resource tagged with its source organization (session; practitioners)",
+        tags: ["federation"],
+        auth: session,
+        query: account,
+      },
+      async ({ caller, reply, query }) => {
+        const bundle = await federation.everythingHere(caller, query.patient);
+        return reply.header("cache-control", "no-store").type(FHIR_JSON).send(bundle);
+      },
+    );
+
+    route(
+      app,
+      {
+        method: "GET",
         url: "/federation/locate",
         summary: "Which organizations hold data for a patient's account (no categories; audited)",
         tags: ["federation"],

@@ -19,6 +19,7 @@ import { consentCommitments } from "./017_consent_commitments.js";
 import { clinicalMetadataErasable } from "./019_clinical_metadata_erasable.js";
 import { patientSearchIndex } from "./020_patient_search_index.js";
 import { smartOauth } from "./021_smart_oauth.js";
+import { consentRequests } from "./022_consent_requests.js";
 import { passport } from "./023_passport.js";
 import { cdsHooks } from "./026_cds_hooks.js";
 
@@ -44,6 +45,7 @@ export const migrations: Record<string, DialectMigration> = {
   "019_clinical_metadata_erasable": clinicalMetadataErasable,
   "020_patient_search_index": patientSearchIndex,
   "021_smart_oauth": smartOauth,
+  "022_consent_requests": consentRequests,
   "023_passport": passport,
   "026_cds_hooks": cdsHooks,
 };

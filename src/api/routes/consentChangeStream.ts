@@ -1,0 +1,51 @@
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { granteeKeysOf, type GranteeFeed } from "../../consent/granteeFeed.js";
+import { openEventStream } from "../../events/eventStream.js";
+import type { Principal } from "../../model/principal.js";
+
+/**
+ * `GET /consents/shared-with-me/stream`: Server-Sent Events telling a grantee, live, that a grant
+ * naming them (as a practitioner, their organization or their role there) was revoked or started
+ * to count here. Each is one `consent` event `{grantId, patient, change}`; the page then re-reads
+ * what it may show (`/consents/shared-with-me`, the record), which the server already decides
+ * under the new state. Nothing is replayed: a page that reconnects re-reads anyway.
+ * https://html.spec.whatwg.org/multipage/server-sent-events.html
+ */
+export class ConsentChangeStreams {
+  readonly #open = new Set<() => void>();
+
+  constructor(
+    private readonly feed: Pick<GranteeFeed, "listen">,
+    private readonly heartbeatMs = 15_000,
+  ) {}
+
+  /** Ends every open stream (the server is closing). */
+  closeAll(): void {
+    for (const finish of [...this.#open]) finish();
+  }
+
+  serve(request: FastifyRequest, reply: FastifyReply, principal: Principal): void {
+    const keys = granteeKeysOf(principal);
+    const raw = openEventStream(request, reply, "consent changes");
+    let closed = false;
+    const detach = this.feed.listen((c) => {
+      if (closed || !keys.has(c.grantee)) return;
+      const data = JSON.stringify({ grantId: c.grantId, patient: c.patient, change: c.change });
+      raw.write(`event: consent\ndata: ${data}\n\n`);
+    });
+    const heartbeat = setInterval(() => {
+      if (!closed) raw.write(": heartbeat\n\n");
+    }, this.heartbeatMs);
+    const finish = (): void => {
+      if (closed) return;
+      closed = true;
+      clearInterval(heartbeat);
+      detach();
+      this.#open.delete(finish);
+      raw.end();
+    };
+    this.#open.add(finish);
+    request.raw.on("close", finish);
+    raw.on("close", finish);
+  }
+}

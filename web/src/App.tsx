@@ -1,0 +1,109 @@
+/**
+ * Routes: sign-in at `/`, then one area per kind of person (patient, clinician, operator), each
+ * page a lazy chunk so the first load stays small. No personal data in any URL: pages keep what
+ * they show (a patient's account, a resource) in state, never in the path or query.
+ */
+import { lazy, Suspense, type ReactNode } from "react";
+import { createBrowserRouter, Navigate, Outlet, RouterProvider, useLocation } from "react-router";
+import { SessionProvider, useSession, type Identity } from "./auth/session";
+import { homeOf } from "./lib/home";
+import { AppShell, type NavItem } from "./ui/AppShell";
+import { Loading } from "./ui/components";
+import { patientNav } from "./pages/patient/nav";
+import { clinicNav } from "./pages/clinic/nav";
+import { operatorNav } from "./pages/operator/nav";
+
+const SignIn = lazy(() => import("./pages/SignIn"));
+const NotFound = lazy(() => import("./pages/NotFound"));
+const MyRecord = lazy(() => import("./pages/patient/MyRecord"));
+const Share = lazy(() => import("./pages/patient/Share"));
+const Grants = lazy(() => import("./pages/patient/Grants"));
+const AccessLog = lazy(() => import("./pages/patient/AccessLog"));
+const Notifications = lazy(() => import("./pages/patient/Notifications"));
+const Settings = lazy(() => import("./pages/patient/Settings"));
+const SharedWithMe = lazy(() => import("./pages/clinic/SharedWithMe"));
+const FindPatient = lazy(() => import("./pages/clinic/FindPatient"));
+const PatientView = lazy(() => import("./pages/clinic/PatientView"));
+const MyRequests = lazy(() => import("./pages/clinic/MyRequests"));
+const PatientRequests = lazy(() => import("./pages/requests/PatientRequests"));
+const OperatorStatus = lazy(() => import("./pages/operator/Status"));
+
+function Page({ children }: { children: ReactNode }) {
+  return <Suspense fallback={<Loading what="the page" />}>{children}</Suspense>;
+}
+
+/** Pages of one area: only for a signed-in person of that kind; others go to sign-in (and come back). */
+function Area({ kind, nav }: { kind: Identity["kind"]; nav: NavItem[] }) {
+  const { identity } = useSession();
+  const location = useLocation();
+  if (!identity) return <Navigate to="/" replace state={{ from: location.pathname }} />;
+  if (identity.kind !== kind) return <Navigate to={homeOf(identity)} replace />;
+  return (
+    <AppShell nav={nav}>
+      <Page>
+        <Outlet />
+      </Page>
+    </AppShell>
+  );
+}
+
+const router = createBrowserRouter([
+  {
+    path: "/",
+    element: (
+      <Page>
+        <SignIn />
+      </Page>
+    ),
+  },
+  {
+    path: "/patient",
+    element: <Area kind="patient" nav={patientNav} />,
+    children: [
+      { index: true, element: <MyRecord /> },
+      { path: "share", element: <Share /> },
+      { path: "sharing", element: <Grants /> },
+      { path: "access-log", element: <AccessLog /> },
+      { path: "notifications", element: <Notifications /> },
+      { path: "settings", element: <Settings /> },
+      { path: "requests", element: <PatientRequests /> },
+    ],
+  },
+  {
+    path: "/clinic",
+    element: <Area kind="practitioner" nav={clinicNav} />,
+    children: [
+      { index: true, element: <SharedWithMe /> },
+      { path: "find", element: <FindPatient /> },
+      { path: "patient", element: <PatientView /> },
+      { path: "requests", element: <MyRequests /> },
+    ],
+  },
+  {
+    // public, like /health it reads
+    path: "/operator",
+    element: (
+      <AppShell nav={operatorNav}>
+        <Page>
+          <OperatorStatus />
+        </Page>
+      </AppShell>
+    ),
+  },
+  {
+    path: "*",
+    element: (
+      <Page>
+        <NotFound />
+      </Page>
+    ),
+  },
+]);
+
+export function App() {
+  return (
+    <SessionProvider>
+      <RouterProvider router={router} />
+    </SessionProvider>
+  );
+}

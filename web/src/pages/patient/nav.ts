@@ -1,0 +1,12 @@
+import { Bell, ClipboardList, Inbox, FileHeart, Settings, Share2, ShieldCheck } from "lucide-react";
+import type { NavItem } from "../../ui/AppShell";
+
+export const patientNav: NavItem[] = [
+  { to: "/patient", label: "My record", icon: FileHeart, end: true },
+  { to: "/patient/share", label: "Share", icon: Share2 },
+  { to: "/patient/sharing", label: "Who can see what", icon: ClipboardList },
+  { to: "/patient/access-log", label: "Access log", icon: ShieldCheck },
+  { to: "/patient/requests", label: "Access requests", icon: Inbox },
+  { to: "/patient/notifications", label: "Notifications", icon: Bell },
+  { to: "/patient/settings", label: "Settings", icon: Settings },
+];
