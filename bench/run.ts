@@ -18,6 +18,7 @@ const LIMIT_MS: Record<string, number> = {
   patientSearch: 300_000,
   anchorGas: 60_000,
   monitoring: 480_000,
+  passport: 120_000,
 };
 
 const args = process.argv.slice(2);

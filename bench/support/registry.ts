@@ -19,6 +19,7 @@ export const BENCHES: Record<string, BenchRun> = {
   federatedFetch: async (options) => (await import("../federatedFetch.js")).runFederatedFetchBench(options),
   guidance: async (options) => (await import("../guidance.js")).runGuidanceBench(options),
   anchorGas: async (options) => (await import("../anchorGas.js")).runAnchorGasBench(options),
+  passport: async (options) => (await import("../passport.js")).runPassportBench(options),
   webAccessLog: async (options) => (await import("../webAccessLog.js")).runWebAccessLogBench(options),
   monitoring: async (options) => (await import("../monitoring.js")).runMonitoringBench(options),
 };

@@ -2,6 +2,7 @@ import type { Abi, Address } from "viem";
 import { BaseError } from "../errors/BaseError.js";
 import { auditAnchorAbi } from "./artifacts/AuditAnchor.js";
 import { consentRegistryAbi } from "./artifacts/ConsentRegistry.js";
+import { credentialRegistryAbi } from "./artifacts/CredentialRegistry.js";
 import { participantRegistryAbi } from "./artifacts/ParticipantRegistry.js";
 import { recordLocatorAbi } from "./artifacts/RecordLocator.js";
 import type { Deployment } from "./deploy.js";
@@ -15,6 +16,7 @@ export const CONTRACT_ABIS = {
   ConsentRegistry: consentRegistryAbi,
   AuditAnchor: auditAnchorAbi,
   RecordLocator: recordLocatorAbi,
+  CredentialRegistry: credentialRegistryAbi,
 } as const;
 
 export type ContractName = keyof typeof CONTRACT_ABIS;
@@ -41,13 +43,17 @@ export function contractName(value: string): ContractName {
 
 /** Builds the address book from a deployment record. */
 export function addressBookOf(
-  deployment: Pick<Deployment, "participantRegistry" | "consentRegistry" | "auditAnchor" | "recordLocator">,
+  deployment: Pick<
+    Deployment,
+    "participantRegistry" | "consentRegistry" | "auditAnchor" | "recordLocator" | "credentialRegistry"
+  >,
 ): AddressBook {
   return {
     ParticipantRegistry: deployment.participantRegistry,
     ConsentRegistry: deployment.consentRegistry,
     AuditAnchor: deployment.auditAnchor,
     RecordLocator: deployment.recordLocator,
+    CredentialRegistry: deployment.credentialRegistry,
   };
 }
 

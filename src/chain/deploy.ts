@@ -3,6 +3,7 @@ import { crashPoint } from "../config/crashPoint.js";
 import { BaseError } from "../errors/BaseError.js";
 import { auditAnchorAbi, auditAnchorBytecode } from "./artifacts/AuditAnchor.js";
 import { consentRegistryAbi, consentRegistryBytecode } from "./artifacts/ConsentRegistry.js";
+import { credentialRegistryAbi, credentialRegistryBytecode } from "./artifacts/CredentialRegistry.js";
 import { participantRegistryAbi, participantRegistryBytecode } from "./artifacts/ParticipantRegistry.js";
 import { recordLocatorAbi, recordLocatorBytecode } from "./artifacts/RecordLocator.js";
 import type { ChainClients } from "./clients.js";
@@ -15,12 +16,14 @@ export interface Deployment {
   auditAnchor: Address;
   /** Which organizations hold which categories of a patient's record (src/federation). */
   recordLocator: Address;
+  /** SMART Health Card issuers, their keys and revocation lists (src/passport). */
+  credentialRegistry: Address;
   /** First block holding any of the contracts: where an indexer starts reading events. */
   blockNumber: bigint;
 }
 
 /**
- * Deploys ParticipantRegistry, ConsentRegistry, AuditAnchor and RecordLocator from
+ * Deploys ParticipantRegistry, ConsentRegistry, AuditAnchor, RecordLocator and CredentialRegistry from
  * `clients.account` (which becomes the registry's admin and governor) and waits until all are mined. The
  * transactions are sent back to back with consecutive nonces, so on a chain with block time
  * they land in one block.
@@ -67,6 +70,15 @@ export async function deployContracts(clients: ChainClients): Promise<Deployment
     }),
   );
   crashPoint("deploy:sent");
+  hashes.push(
+    await walletClient.deployContract({
+      abi: credentialRegistryAbi,
+      bytecode: credentialRegistryBytecode,
+      args: [participantRegistry],
+      nonce: nonce + 4,
+    }),
+  );
+  crashPoint("deploy:sent");
 
   const receipts = await Promise.all(hashes.map((hash) => publicClient.waitForTransactionReceipt({ hash })));
   const addresses = receipts.map((receipt, i) => {
@@ -77,7 +89,13 @@ export async function deployContracts(clients: ChainClients): Promise<Deployment
     }
     return getAddress(receipt.contractAddress);
   });
-  const [registry, consent, audit, locator] = addresses as [Address, Address, Address, Address];
+  const [registry, consent, audit, locator, credentials] = addresses as [
+    Address,
+    Address,
+    Address,
+    Address,
+    Address,
+  ];
   if (registry !== participantRegistry) {
     throw new BaseError("internal", "ParticipantRegistry landed at an unexpected address", {
       details: `expected ${participantRegistry}, got ${registry}: was another transaction sent from the deployer?`,
@@ -90,6 +108,7 @@ export async function deployContracts(clients: ChainClients): Promise<Deployment
     consentRegistry: consent,
     auditAnchor: audit,
     recordLocator: locator,
+    credentialRegistry: credentials,
     blockNumber,
   };
 }
@@ -137,4 +156,29 @@ export async function deployRecordLocator(
     });
   }
   return { address: getAddress(receipt.contractAddress), blockNumber: receipt.blockNumber };
+}
+
+/**
+ * Deploys only CredentialRegistry against an existing ParticipantRegistry: the upgrade path of a
+ * deployment made before health cards existed.
+ * @param clients - Clients with the deploying account (it becomes the registry's governor).
+ * @param participantRegistry - The consortium's registry.
+ * @returns The registry's address.
+ */
+export async function deployCredentialRegistry(
+  clients: ChainClients,
+  participantRegistry: Address,
+): Promise<{ address: Address }> {
+  const hash = await clients.walletClient.deployContract({
+    abi: credentialRegistryAbi,
+    bytecode: credentialRegistryBytecode,
+    args: [participantRegistry],
+  });
+  const receipt = await clients.publicClient.waitForTransactionReceipt({ hash });
+  if (receipt.status !== "success" || !receipt.contractAddress) {
+    throw new BaseError("unavailable", "the CredentialRegistry deployment was reverted", {
+      details: `transaction ${hash}`,
+    });
+  }
+  return { address: getAddress(receipt.contractAddress) };
 }

@@ -12,6 +12,7 @@ import { registerSmartCommand } from "./smartCommand.js";
 import { registerCdsCommand } from "./cdsCommand.js";
 import { registerDemoCommand } from "./demoCommand.js";
 import { registerMonitorCommand } from "./monitorCommand.js";
+import { registerPassportCommand } from "./passportCommand.js";
 
 /** The `carechain` command line: a thin shell over the same functions the API uses. */
 export function buildCli(): Command {
@@ -31,6 +32,7 @@ export function buildCli(): Command {
   registerAuditCommand(program);
   registerOrgCommand(program);
   registerSmartCommand(program);
+  registerPassportCommand(program);
   registerCdsCommand(program);
   registerMonitorCommand(program);
   return program;

@@ -49,6 +49,7 @@ export interface ContractsJson {
   consentRegistry: string;
   auditAnchor: string;
   recordLocator: string;
+  credentialRegistry: string;
   blockNumber: number;
 }
 
@@ -168,6 +169,7 @@ export async function contractsOfNode(url: string): Promise<ContractsJson> {
     consentRegistry: need("ConsentRegistry"),
     auditAnchor: need("AuditAnchor"),
     recordLocator: need("RecordLocator"),
+    credentialRegistry: need("CredentialRegistry"),
     blockNumber: 0,
   };
 }

@@ -5,6 +5,7 @@ import type { ChainClients } from "../chain/clients.js";
 import {
   deployConsentRegistry,
   deployContracts,
+  deployCredentialRegistry,
   deployRecordLocator,
   type Deployment,
 } from "../chain/deploy.js";
@@ -27,6 +28,8 @@ interface StoredDeployment {
   recordLocator?: Address;
   /** `LOCATOR_VERSION` of `recordLocator`; absent for the first version (replaced on start). */
   recordLocatorVersion?: number;
+  /** Absent in deployments made before health cards existed (deployed on start). */
+  credentialRegistry?: Address;
   blockNumber: string;
   /** True when this node deployed the contracts, so it governs the registry (absent before). */
   deployedHere?: boolean;
@@ -78,6 +81,8 @@ export async function resolveDeployment(
         s.recordLocator !== undefined && s.recordLocatorVersion === LOCATOR_VERSION
           ? s.recordLocator
           : await upgradeRecordLocator(clients, config, s.participantRegistry),
+      credentialRegistry:
+        s.credentialRegistry ?? (await addCredentialRegistry(clients, config, s.participantRegistry)),
       blockNumber: BigInt(s.blockNumber),
     };
   } else if (config.contracts) {
@@ -87,6 +92,11 @@ export async function resolveDeployment(
       consentRegistry: config.contracts.consentRegistry as Address,
       auditAnchor: config.contracts.auditAnchor as Address,
       recordLocator: config.contracts.recordLocator as Address,
+      credentialRegistry: await addCredentialRegistry(
+        clients,
+        config,
+        config.contracts.participantRegistry as Address,
+      ),
       blockNumber: BigInt(config.contracts.blockNumber),
     };
   } else {
@@ -100,6 +110,7 @@ export async function resolveDeployment(
     ["ConsentRegistry", deployment.consentRegistry],
     ["AuditAnchor", deployment.auditAnchor],
     ["RecordLocator", deployment.recordLocator],
+    ["CredentialRegistry", deployment.credentialRegistry],
   ] as const) {
     const code = await clients.publicClient.getCode({ address });
     if (!code || code === "0x") {
@@ -148,6 +159,7 @@ export async function resolveDeployment(
     auditAnchor: deployment.auditAnchor,
     recordLocator: deployment.recordLocator,
     recordLocatorVersion: LOCATOR_VERSION,
+    credentialRegistry: deployment.credentialRegistry,
     blockNumber: deployment.blockNumber.toString(),
     deployedHere,
   };
@@ -188,4 +200,27 @@ async function upgradeRecordLocator(
   }
   const { address } = await deployRecordLocator(clients, registry);
   return address;
+}
+
+/**
+ * The CredentialRegistry of a deployment that has none yet: CARECHAIN_CONTRACTS' `credentialRegistry`
+ * when given, else (embedded ledger only) a fresh one deployed now.
+ */
+async function addCredentialRegistry(
+  clients: ChainClients,
+  config: Config,
+  registry: Address,
+): Promise<Address> {
+  const given = config.contracts?.credentialRegistry;
+  if (given !== undefined) return given as Address;
+  if (config.chainRpcUrl) {
+    throw new BaseError(
+      "config",
+      "this node's deployment has no CredentialRegistry: set CARECHAIN_CONTRACTS",
+      {
+        details: "a consortium governor deploys CredentialRegistry once and publishes its address",
+      },
+    );
+  }
+  return (await deployCredentialRegistry(clients, registry)).address;
 }

@@ -49,6 +49,8 @@ import type { NodeKey } from "./nodeKey.js";
 /** The rooms of a running node, wired to each other through the seams DESIGN.md names. */
 export interface Services {
   events: EventBus;
+  /** Wraps the node's data keys (patient keys, issuer signing keys) under its master key. */
+  keyProvider: KeyProvider;
   keyring: PatientKeyring;
   audit: AuditLog;
   /** The audit seam every room records through. */
@@ -264,6 +266,7 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
   });
   return {
     events,
+    keyProvider: provider,
     keyring,
     audit,
     auditor,

@@ -27,6 +27,8 @@ import { fhirRoutes } from "../api/routes/fhir.js";
 import { federationRoutes } from "../api/routes/federation.js";
 import { referralRoutes } from "../api/routes/referrals.js";
 import { subscriptionRoutes } from "../api/routes/subscriptions.js";
+import { passportRoutes } from "../api/routes/passport.js";
+import { PassportService } from "../passport/passportService.js";
 import { DbChallengeStore } from "../access/challengeStore.js";
 import { SiweChallenges } from "../access/siwe.js";
 import { freePort } from "../chain/freePort.js";
@@ -232,6 +234,17 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
     });
     const nodeKey = key.privateKey;
     const smart = new SmartService({ store, fhirBaseUrl: `${publicUrl}/fhir` });
+    const passport = new PassportService({
+      db: store.db,
+      keyProvider: services.keyProvider,
+      records: services.records,
+      auditor: services.auditor,
+      outbox,
+      chain: clients,
+      registry: deployment.credentialRegistry,
+      organizationId,
+      issuerUrl: publicUrl,
+    });
     const auditDeps = {
       log: services.audit,
       accessLog: services.accessLog,
@@ -321,6 +334,7 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
         subscriptionRoutes({ subscriptions: services.subscriptions, nodeKey }),
         referralRoutes({ referrals: services.referrals, store, nodeKey }),
         federationRoutes({ federation: services.federation, db: store.db, nodeKey }),
+        passportRoutes({ passport, nodeKey }),
         guidanceRoutes({
           records: services.records,
           federation: services.federation,

@@ -81,8 +81,34 @@ export interface PatientKeyTable {
 }
 
 /** The deferred patient index of the audit log: one row per entry about a patient, written in bulk. */
+/** A SMART Health Card issuer key of this node (src/passport); the private key only wrapped. */
+export interface PassportIssuerKeyTable {
+  kid: string;
+  /** The public JWK as published. */
+  public_jwk: string;
+  /** PKCS#8 DER of the private key, wrapped by the key provider under `passport-issuer-key:<kid>`. */
+  wrapped_private_key: Uint8Array;
+  provider_id: string;
+  status: "active" | "retired" | "revoked";
+  created_at: number;
+}
+
+/** A SMART Health Card this node issued: whose, signed by which key, and its revocation id. */
+export interface PassportCardTable {
+  card_id: string;
+  patient_id: string;
+  kid: string;
+  rid: string;
+  card_type: string;
+  /** The card's `nbf`, unix seconds. */
+  nbf: number;
+  /** Account of who asked for it (the patient, or a practitioner for the patient). */
+  issued_by: string;
+  revoked_at: number | null;
+}
+
 /** An app registered for SMART App Launch (src/smart/smartStore.ts). */
-/** A CDS client (EHR) this node trusts: its JWT issuer and public JWK Set (migration 026). */
+/** A CDS client (EHR) this node trusts: its JWT issuer and public JWK Set (migration 025). */
 export interface CdsClientTable {
   iss: string;
   name: string;
@@ -465,4 +491,6 @@ export interface Schema {
   push_deliveries: PushDeliveryTable;
   referrals: ReferralTable;
   consent_requests: ConsentRequestTable;
+  passport_issuer_keys: PassportIssuerKeyTable;
+  passport_cards: PassportCardTable;
 }

@@ -20,8 +20,9 @@ import { clinicalMetadataErasable } from "./019_clinical_metadata_erasable.js";
 import { patientSearchIndex } from "./020_patient_search_index.js";
 import { smartOauth } from "./021_smart_oauth.js";
 import { consentRequests } from "./022_consent_requests.js";
+import { passport } from "./023_passport.js";
 import { monitoring } from "./024_monitoring.js";
-import { cdsHooks } from "./026_cds_hooks.js";
+import { cdsHooks } from "./025_cds_hooks.js";
 
 /** Every migration, in the order it runs. Names are stored: never rename, only append. */
 export const migrations: Record<string, DialectMigration> = {
@@ -46,6 +47,7 @@ export const migrations: Record<string, DialectMigration> = {
   "020_patient_search_index": patientSearchIndex,
   "021_smart_oauth": smartOauth,
   "022_consent_requests": consentRequests,
+  "023_passport": passport,
   "024_monitoring": monitoring,
-  "026_cds_hooks": cdsHooks,
+  "025_cds_hooks": cdsHooks,
 };
