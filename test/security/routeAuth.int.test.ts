@@ -42,6 +42,12 @@ const PUBLIC_ROUTES = [
   "POST /smart/introspect",
   "POST /smart/revoke",
   "POST /smart/token",
+  // SMART Health Cards: the issuer's keys and revocation lists (public by the spec), the ledger
+  // cache offline verifiers load, and verification of a card the caller holds
+  "GET /.well-known/crl/:file",
+  "GET /.well-known/jwks.json",
+  "GET /passport/ledger-cache",
+  "POST /passport/verify",
   // CDS Hooks discovery: lists the services and their prefetch templates, nothing about anyone
   "GET /cds-services",
   // no session: a device's batch is authenticated by the device's ES256 signature over its payload,
@@ -83,7 +89,14 @@ describe("every route enforces the authentication it declares", () => {
     expect(declaredPublic.sort()).toEqual([...PUBLIC_ROUTES].sort());
     // the table is the whole API: it holds every kind of protected route too
     expect(new Set(routes.map((r) => r.auth))).toEqual(
-      new Set(["public", "session", "node-signature", "access-request", "session-or-access-request"]),
+      new Set([
+        "public",
+        "session",
+        "node-signature",
+        "access-request",
+        "session-or-access-request",
+        "cds-client-jwt",
+      ]),
     );
     expect(routes.length).toBeGreaterThan(30);
   });
