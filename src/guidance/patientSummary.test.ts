@@ -79,13 +79,15 @@ describe("patient summary (IPS shape)", () => {
       observation("4548-4", "2025-06-01", 5.5, "%", ORG_A),
       observation("4548-4", "2026-06-01", 6.1, "%", ORG_B),
     ];
-    const bundle = patientSummary(clinicalFacts(resources), OPTIONS);
+    const names = new Map([[`0x${"aa".repeat(32)}`, "City Hospital"]]);
+    const bundle = patientSummary(clinicalFacts(resources), { ...OPTIONS, organizationNames: names });
     checkIpsShape(bundle);
     const sections = sectionsOf(bundle);
     const meds = sections.get("10160-0")!;
     expect(meds.entry).toHaveLength(1);
     expect(meds.text.div.match(/<tr><td>/g)).toHaveLength(1);
-    expect(meds.text.div).toContain("organization 0xaa; organization 0xbb");
+    // a known organization by name, another by its id (both forms of meta.source)
+    expect(meds.text.div).toContain("City Hospital; organization 0xbbbbbbbb…");
     expect(sections.get("11369-6")!.entry).toHaveLength(1);
     const results = sections.get("30954-2")!;
     expect(results.text.div).toContain("6.1 %");

@@ -54,8 +54,8 @@ export interface SummaryOptions {
   fhirBase: string;
   /** Organization id (bytes32 hex) of the node that makes it: the Composition's author. */
   author: string;
-  /** A readable name for a source (`urn:carechain:organization:…`), when known. */
-  sourceName?: (source: string) => string;
+  /** Organization names by id (lowercase bytes32), for the "Recorded by" column. */
+  organizationNames?: ReadonlyMap<string, string>;
 }
 
 interface Line {
@@ -74,13 +74,28 @@ const escapeHtml = (s: string): string =>
 
 const day = (iso: string | undefined): string => (iso ?? "").slice(0, 10);
 
+const round2 = (v: number): number => Math.round(v * 100) / 100;
+
 function quantity(o: ObservationFact): string {
   if (o.components.length > 0) {
     return o.components
-      .map((c) => `${c.display.replace(/ blood pressure$/i, "")} ${c.value}${c.unit ? ` ${c.unit}` : ""}`)
+      .map(
+        (c) =>
+          `${c.display.replace(/ blood pressure$/i, "")} ${round2(c.value)}${c.unit ? ` ${c.unit}` : ""}`,
+      )
       .join(", ");
   }
-  return o.value === undefined ? "" : `${Math.round(o.value * 100) / 100}${o.unit ? ` ${o.unit}` : ""}`;
+  return o.value === undefined ? "" : `${round2(o.value)}${o.unit ? ` ${o.unit}` : ""}`;
+}
+
+const SOURCE_RE = /^urn:carechain:org(?:anization)?:(0x[0-9a-f]{64})$/i;
+
+/**
+ * The organization id (lowercase bytes32) a `meta.source` names: the federation's
+ * `urn:carechain:organization:<id>` or the records layer's `urn:carechain:org:<id>`.
+ */
+export function organizationOfSource(source: string): string | undefined {
+  return SOURCE_RE.exec(source)?.[1]?.toLowerCase();
 }
 
 /** The newest observation per LOINC code among `codes`, with the one before it. */
@@ -187,8 +202,11 @@ const ref = (r: FhirResource): string | undefined =>
  * @returns A `document` Bundle: Composition first, then the Patient and every referenced resource.
  */
 export function patientSummary(facts: ClinicalFacts, options: SummaryOptions): FhirResource {
-  const sourceName =
-    options.sourceName ?? ((s: string) => s.replace(/^urn:carechain:organization:/, "organization "));
+  const sourceName = (source: string): string => {
+    const id = organizationOfSource(source);
+    if (id === undefined) return source;
+    return options.organizationNames?.get(id) ?? `organization ${id.slice(0, 10)}…`;
+  };
   const included = new Map<string, FhirResource>();
   const include = (r: FhirResource): string | undefined => {
     const reference = ref(r);

@@ -143,16 +143,30 @@ export class ChunkStore {
     return inserted;
   }
 
+  /** Whether the patient has any chunk whose readings may fall in [from, to] (nothing decrypted). */
+  async any(patientId: string, from: number, to: number): Promise<boolean> {
+    const row = await this.#inRange(patientId, from, to).select("batch_id").limit(1).executeTakeFirst();
+    return row !== undefined;
+  }
+
+  #inRange(patientId: string, from: number, to: number) {
+    let q = this.#db.selectFrom("monitoring_batches").where("patient_id", "=", patientId);
+    // open ends are left out: PostgreSQL's bigint has no infinity
+    if (Number.isFinite(from)) q = q.where("last_at", ">=", Math.floor(from));
+    if (Number.isFinite(to)) q = q.where("first_at", "<=", Math.ceil(to));
+    return q;
+  }
+
   /**
    * The chunks of a patient whose readings may fall in [from, to] (device times, ms), decrypted,
    * newest first.
    */
   async read(patientId: string, from: number, to: number, limit = 10_000): Promise<Chunk[]> {
-    let q = this.#db.selectFrom("monitoring_batches").selectAll().where("patient_id", "=", patientId);
-    // open ends are left out: PostgreSQL's bigint has no infinity
-    if (Number.isFinite(from)) q = q.where("last_at", ">=", Math.floor(from));
-    if (Number.isFinite(to)) q = q.where("first_at", "<=", Math.ceil(to));
-    const rows = await q.orderBy("last_at", "desc").limit(limit).execute();
+    const rows = await this.#inRange(patientId, from, to)
+      .selectAll()
+      .orderBy("last_at", "desc")
+      .limit(limit)
+      .execute();
     const out: Chunk[] = [];
     for (const row of rows) {
       const plain = await decryptRecord(

@@ -169,7 +169,7 @@ function filterOf(q: Query): SearchFilter | undefined {
 }
 
 export interface ObservationViewDeps {
-  chunks: Pick<ChunkStore, "read">;
+  chunks: Pick<ChunkStore, "read" | "any">;
   gate: Pick<ConsentGate, "forPatient">;
   patients: PatientAccounts;
   auditor: Pick<Auditor, "record">;
@@ -193,6 +193,10 @@ export async function searchMonitoringObservations(
     .forPatient(principal, account, "read")
     .decide(READING_CATEGORIES, undefined).permit;
   if (!permitted) {
+    // a refusal is audited (and told to the patient) only when there was something to withhold:
+    // an ordinary Observation search of a patient without device readings refuses nothing
+    if (!(await deps.chunks.any(filter.patientId, filter.from, filter.to)))
+      return { total: 0, observations: [] };
     await deps.auditor.record(principal, {
       action: "search",
       decision: "deny",

@@ -10,15 +10,18 @@ type Query = Record<string, string | string[] | undefined>;
  */
 export function monitoringViews(services: Pick<Services, "records" | "monitoring">) {
   return {
-    Observation: async (principal: Principal, q: Query) =>
+    Observation: async (principal: Principal, q: Query, options: { lenient: boolean }) =>
       withMonitoringEntries(
-        (await services.records.search(principal, "Observation", q, "/fhir")) as Record<string, unknown>,
+        (await services.records.search(principal, "Observation", q, "/fhir", options)) as Record<
+          string,
+          unknown
+        >,
         await services.monitoring.observations(principal, q),
         "/fhir",
       ),
-    Device: async (principal: Principal, q: Query) => {
+    Device: async (principal: Principal, q: Query, options: { lenient: boolean }) => {
       const devices = await services.monitoring.fhirDevices(principal, q);
-      const bundle = (await services.records.search(principal, "Device", q, "/fhir")) as Record<
+      const bundle = (await services.records.search(principal, "Device", q, "/fhir", options)) as Record<
         string,
         unknown
       >;

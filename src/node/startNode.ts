@@ -348,6 +348,13 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
           smart: { service: smart, auditor: services.auditor },
           organizationId,
           publicUrl,
+          organizationNames: async () =>
+            new Map(
+              (await store.db.selectFrom("organizations").select(["id", "name"]).execute()).map((o) => [
+                o.id.toLowerCase(),
+                o.name,
+              ]),
+            ),
         }),
         monitoringRoutes({ monitoring: services.monitoring, nodeKey }),
       ],

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { keccak256, toHex, type Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import type { Browser } from "playwright-core";
+import QRCode from "qrcode";
 import { buildRevokeMessage, signRevoke } from "../../src/consent/signConsent.js";
 import { condition, HIV, HYPERTENSION } from "../security/attackNode.js";
 import { grantForTreatment } from "../support/grants.js";
@@ -290,4 +291,35 @@ describe("clinician pages in the browser", () => {
     // the browser logs the refused request itself; nothing else went wrong
     expect(gpPage.problems.filter((p) => !p.includes("403"))).toEqual([]);
   }, 120_000);
+  it("opens a patient from a photo of their account's QR code (jsQR where the browser has no BarcodeDetector)", async () => {
+    const t = await open();
+    await signInWithKey(t.page, gpKey);
+    await t.page.getByRole("link", { name: "Find a patient" }).click();
+    await t.page.getByRole("tab", { name: "Scan QR code" }).click();
+    const png = await QRCode.toBuffer(`ethereum:${p2.address}`, { width: 300, margin: 2 });
+    await t.page
+      .getByLabel("Upload a photo")
+      .setInputFiles({ name: "qr.png", mimeType: "image/png", buffer: png });
+    await t.page.getByRole("heading", { name: "Not shared with you" }).waitFor();
+    expect(await t.page.locator("body").innerText()).toContain(p2.address.slice(0, 6));
+    expect(t.problems).toEqual([]);
+  });
+
+  it("shows the hospital physician guidance drawn from what they may see of the patient", async () => {
+    const t = await open();
+    await signInWithKey(t.page, docKey);
+    await t.page.getByRole("link", { name: "Find a patient" }).click();
+    await t.page.getByLabel("Name or identifier").fill("Brennan");
+    await t.page.getByRole("button", { name: "Search" }).click();
+    await t.page.getByRole("button", { name: "Open" }).first().click();
+    const guidance = t.page.getByRole("region", { name: "Guidance" });
+    await guidance.waitFor();
+    await guidance
+      .getByText(/No guidance from what you may see|USPSTF|CDC|ADA|KDIGO|WHO|ERC|ONC/)
+      .first()
+      .waitFor();
+    expect(await guidance.innerText()).not.toMatch(/HIV/i);
+    await screenshot(t.page, "clinic-patient-guidance");
+    expect(t.problems).toEqual([]);
+  });
 });

@@ -319,8 +319,9 @@ describe("consortium of node processes", () => {
     const results = sections.get("30954-2")!;
     expect(results.text.div).toContain("Potassium");
     expect(results.text.div).toContain("Hemoglobin A1c");
-    expect(results.text.div).toContain(`organization ${A.organizationId.toLowerCase()}`);
-    expect(results.text.div).toContain(`organization ${B.organizationId.toLowerCase()}`);
+    // each line names the organization that recorded it, by its registered name
+    expect(results.text.div).toContain("Riverside Lab");
+    expect(results.text.div).toContain("Elm Street GP");
     const urls = new Set(summary.entry.map((e) => e.fullUrl));
     for (const s of sections.values())
       for (const ref of s.entry ?? [])

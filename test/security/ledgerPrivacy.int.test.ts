@@ -7,6 +7,7 @@ import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { auditAnchorAbi } from "../../src/chain/artifacts/AuditAnchor.js";
 import { consentRegistryAbi } from "../../src/chain/artifacts/ConsentRegistry.js";
+import { credentialRegistryAbi } from "../../src/chain/artifacts/CredentialRegistry.js";
 import { participantRegistryAbi } from "../../src/chain/artifacts/ParticipantRegistry.js";
 import { recordLocatorAbi } from "../../src/chain/artifacts/RecordLocator.js";
 import { loadConfig } from "../../src/config/config.js";
@@ -256,6 +257,7 @@ describe.each(engines)("ledger privacy (%s)", (engine) => {
       [d.consentRegistry.toLowerCase(), { name: "ConsentRegistry", abi: consentRegistryAbi }],
       [d.auditAnchor.toLowerCase(), { name: "AuditAnchor", abi: auditAnchorAbi }],
       [d.recordLocator.toLowerCase(), { name: "RecordLocator", abi: recordLocatorAbi }],
+      [d.credentialRegistry.toLowerCase(), { name: "CredentialRegistry", abi: credentialRegistryAbi }],
     ]);
     await registerParticipants(
       node,

@@ -6,8 +6,8 @@ import type { FhirResource } from "../../src/records/fhirTypes.js";
 
 let next = 0;
 const id = (): string => `r${++next}`;
-export const ORG_A = "urn:carechain:organization:0xaa";
-export const ORG_B = "urn:carechain:organization:0xbb";
+export const ORG_A = `urn:carechain:organization:0x${"aa".repeat(32)}`;
+export const ORG_B = `urn:carechain:org:0x${"bb".repeat(32)}`;
 
 /** YYYY-MM-DD of `now` minus whole years (and extra days). */
 export function yearsAgo(now: Date, years: number, extraDays = 0): string {

@@ -24,10 +24,14 @@ export interface FhirDeps {
    * (SMART on FHIR); the SIWE description when absent.
    */
   capabilitySecurity?: () => object;
-  /** Extra read-only FHIR views served by other rooms (Consent, AuditEvent). */
+  /** Extra read-only FHIR views served by other rooms (Consent, AuditEvent, monitoring's Observation and Device). */
   views?: Record<
     string,
-    (principal: Principal, query: Record<string, string | string[] | undefined>) => Promise<unknown>
+    (
+      principal: Principal,
+      query: Record<string, string | string[] | undefined>,
+      options: { lenient: boolean },
+    ) => Promise<unknown>
   >;
 }
 
@@ -175,8 +179,8 @@ export function fhirRoutes(deps: FhirDeps) {
       },
       async ({ caller, request, reply, params, query: q }) => {
         const view = deps.views?.[params.type];
-        if (view) return reply.type(FHIR_JSON).send(await view(caller, q));
         const lenient = preferLenient(request.headers.prefer);
+        if (view) return reply.type(FHIR_JSON).send(await view(caller, q, { lenient }));
         return reply
           .type(FHIR_JSON)
           .send(await records.search(caller, supported(params.type), q, "/fhir", { lenient }));

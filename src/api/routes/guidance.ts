@@ -37,6 +37,8 @@ export interface GuidanceRouteDeps {
   organizationId: Hex;
   /** The node's public base URL (CDS client JWTs name `${publicUrl}/cds-services/...` as audience). */
   publicUrl: string;
+  /** Registered organizations' names by id (lowercase), for the summary's "Recorded by" column. */
+  organizationNames: () => Promise<ReadonlyMap<string, string>>;
 }
 
 const FHIR_JSON = "application/fhir+json";
@@ -113,6 +115,7 @@ export function guidanceRoutes(deps: GuidanceRouteDeps) {
           now: new Date(),
           fhirBase,
           author: deps.organizationId,
+          organizationNames: await deps.organizationNames(),
         });
         return reply.header("cache-control", "no-store").type(FHIR_JSON).send(summary);
       },
@@ -179,6 +182,7 @@ export function guidanceRoutes(deps: GuidanceRouteDeps) {
           now: new Date(),
           fhirBase,
           author: deps.organizationId,
+          organizationNames: await deps.organizationNames(),
         });
         return reply.header("cache-control", "no-store").type(FHIR_JSON).send(summary);
       },

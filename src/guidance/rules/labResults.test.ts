@@ -122,7 +122,7 @@ describe("abnormal and worsening labs", () => {
       ]),
       NOW,
     ).filter((g) => g.id === "lab:hba1c:trend");
-    expect(trend?.sources.sort()).toEqual([ORG_A, ORG_B]);
+    expect(trend?.sources.sort()).toEqual([ORG_A, ORG_B].sort());
     expect(trend?.basedOn).toHaveLength(2);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { clinicalFacts } from "../clinicalFacts.js";
-import { observation, patient, procedure, yearsAgo } from "../../../test/support/guidanceFacts.js";
+import { observation, ORG_A, patient, procedure, yearsAgo } from "../../../test/support/guidanceFacts.js";
 import type { FhirResource } from "../../records/fhirTypes.js";
 import { preventiveCareGaps } from "./preventiveCare.js";
 
@@ -145,7 +145,7 @@ describe("preventive-care gaps (USPSTF A/B)", () => {
     expect(card?.summary).toMatch(/^Lipid panel .*: due \(last cholesterol \d{4}-\d{2}-\d{2}\)$/);
     expect(card?.source.publisher).toBe("USPSTF");
     expect(card?.basedOn).toHaveLength(2);
-    expect(card?.sources).toEqual(["urn:carechain:organization:0xaa"]);
+    expect(card?.sources).toEqual([ORG_A]);
     expect(card?.patientText).toMatch(/ask your doctor/);
   });
 });

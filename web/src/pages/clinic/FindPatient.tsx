@@ -9,8 +9,9 @@ import { messageOf } from "../../api/client";
 import { useSession } from "../../auth/session";
 import { allResources, type Resource } from "../../lib/fhir";
 import { formatDate, shortAccount } from "../../lib/format";
-import { Alert, Button, Empty, PageHeader, TextField } from "../../ui/components";
+import { Alert, Button, Empty, Loading, PageHeader, TextField } from "../../ui/components";
 import { ACCOUNT_RE, accountIn, choosePatient } from "./currentPatient";
+import { qrReader, type QrReader } from "../../lib/qrReader";
 
 const ACCOUNT_SYSTEM = "https://carechain.dev/fhir/sid/account";
 
@@ -34,14 +35,6 @@ function found(r: Resource): Found {
     ...(account ? { account: account as `0x${string}` } : {}),
   };
 }
-
-interface Detector {
-  detect(source: CanvasImageSource | ImageBitmap): Promise<Array<{ rawValue: string }>>;
-}
-const barcodeDetector = (): Detector | undefined => {
-  const ctor = (window as unknown as { BarcodeDetector?: new (o: object) => Detector }).BarcodeDetector;
-  return ctor ? new ctor({ formats: ["qr_code"] }) : undefined;
-};
 
 export default function FindPatient() {
   const { api, identity } = useSession();
@@ -173,13 +166,17 @@ export default function FindPatient() {
   );
 }
 
-/** Reads a QR code with the camera, or from a photo, through the browser's BarcodeDetector. */
+/** Reads a QR code with the camera, or from a photo (src/lib/qrReader.ts). */
 function Scanner({ onAccount }: { onAccount: (account: `0x${string}`) => void }) {
   const video = useRef<HTMLVideoElement>(null);
   const [state, setState] = useState<"idle" | "scanning">("idle");
   const [problem, setProblem] = useState<string | undefined>();
-  const detector = useRef<Detector | undefined>(undefined);
-  detector.current ??= barcodeDetector();
+  const [reader, setReader] = useState<QrReader | undefined>();
+  useEffect(() => {
+    qrReader()
+      .then(setReader)
+      .catch(() => setProblem("QR codes cannot be read in this browser. Type the account instead."));
+  }, []);
 
   useEffect(() => {
     if (state !== "scanning") return;
@@ -190,9 +187,9 @@ function Scanner({ onAccount }: { onAccount: (account: `0x${string}`) => void })
       if (!video.current) return;
       video.current.srcObject = stream;
       await video.current.play();
-      while (!stopped) {
-        const codes = await detector.current!.detect(video.current);
-        const account = codes.map((c) => accountIn(c.rawValue)).find(Boolean);
+      while (!stopped && reader) {
+        const codes = await reader.detect(video.current);
+        const account = codes.map(accountIn).find(Boolean);
         if (account) return onAccount(account);
         await new Promise((r) => setTimeout(r, 250));
       }
@@ -205,13 +202,13 @@ function Scanner({ onAccount }: { onAccount: (account: `0x${string}`) => void })
       stopped = true;
       stream?.getTracks().forEach((t) => t.stop());
     };
-  }, [state, onAccount]);
+  }, [state, onAccount, reader]);
 
   const fromFile = async (file: File | undefined) => {
-    if (!file || !detector.current) return;
+    if (!file || !reader) return;
     try {
-      const codes = await detector.current.detect(await createImageBitmap(file));
-      const account = codes.map((c) => accountIn(c.rawValue)).find(Boolean);
+      const codes = await reader.detect(await createImageBitmap(file));
+      const account = codes.map(accountIn).find(Boolean);
       if (account) onAccount(account);
       else setProblem("No account QR code was found in this picture.");
     } catch {
@@ -219,13 +216,7 @@ function Scanner({ onAccount }: { onAccount: (account: `0x${string}`) => void })
     }
   };
 
-  if (!detector.current)
-    return (
-      <Alert tone="info" title="This browser cannot read QR codes">
-        Ask the patient for their account and type it under “Account”, or use a browser that reads QR codes
-        (Chrome on Android, macOS or ChromeOS, Safari).
-      </Alert>
-    );
+  if (!reader && !problem) return <Loading what="the QR code reader" />;
   return (
     <div className="card stack">
       {problem ? <Alert tone="warn">{problem}</Alert> : null}

@@ -18,6 +18,7 @@ import { Alert, Badge, Button, Card, Empty, Loading, PageHeader } from "../../ui
 import { useCurrentPatient } from "./currentPatient";
 import { mergedRecord } from "./mergedRecord";
 import { AddNote, AddObservation, BreakGlass, Refer, RequestAccess } from "./patientActions";
+import { GuidancePanel } from "./GuidancePanel";
 
 /** A list of badges: no bullets, wrapping (inline styles are set through the DOM, which the CSP allows). */
 const CHIPS = { listStyle: "none", margin: 0, padding: 0 } as const;
@@ -227,6 +228,10 @@ function OpenPatient() {
       </div>
 
       <SharingCard sharing={sharing} />
+      {patientId && items?.some((i) => sourceOrganization(i.resource, here) === here.name) ? (
+        // guidance is computed from what this node holds and the clinician may see here
+        <GuidancePanel patientId={patientId} purpose={purpose} version={items} />
+      ) : null}
 
       <section aria-label="Record" className="stack">
         <h2>Record</h2>
