@@ -179,7 +179,14 @@ describe("clinician pages in the browser", () => {
   it("test 5 (clinician, requests, operator): axe-core finds nothing serious, and 375 px does not scroll sideways", async () => {
     const phone = { width: 375, height: 812 };
     const check = async (t: TestPage, name: string) => {
-      await t.page.waitForLoadState("networkidle");
+      // pages keep live streams open (consent changes, new data), so the network is never idle:
+      // wait until nothing on the page is still loading
+      await t.page.waitForLoadState("load");
+      await t.page
+        .getByRole("status")
+        .filter({ hasText: /^\s*Loading / })
+        .first()
+        .waitFor({ state: "detached" });
       expect(await axeViolations(t.page), name).toEqual([]);
       expect(await scrollsSideways(t.page), name).toBe(false);
       await screenshot(t.page, `${name}-${t.page.viewportSize()?.width}`);
