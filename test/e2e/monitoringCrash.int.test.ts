@@ -25,6 +25,9 @@ function startWorker(db: string, dataDir: string, account: string) {
     cwd: ROOT,
     stdio: ["pipe", "pipe", "pipe"],
   });
+  // the test kills the worker while batches are still on their way to it: those writes fail
+  // (EPIPE), which is the point, not an error of the test
+  child.stdin.on("error", () => undefined);
   const acks: { batchId: string; accepted: number; replayed: boolean }[] = [];
   const errors: string[] = [];
   let ready!: () => void;
