@@ -1,7 +1,5 @@
 import { mkdirSync } from "node:fs";
-import { readFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { encodePacked, keccak256, type Hex } from "viem";
@@ -15,29 +13,10 @@ import { organizationByNode, participantMirror } from "../chain/participantMirro
 import { registrationKey } from "../chain/participantAdmin.js";
 import { Relayer } from "../chain/relayer.js";
 import { buildApp } from "../api/app.js";
-import { healthRoutes } from "../api/routes/health.js";
-import { webAppRoutes, type DemoIdentity } from "../api/routes/webApp.js";
-import { auditEventView, auditRoutes } from "../api/routes/audit.js";
-import { authRoutes } from "../api/routes/auth.js";
-import { consentRoutes, consentView } from "../api/routes/consents.js";
-import { accessRequestRoutes } from "../api/routes/accessRequests.js";
-import { ConsentChangeStreams } from "../api/routes/consentChangeStream.js";
-import { registryRoutes } from "../api/routes/registry.js";
-import { fhirRoutes } from "../api/routes/fhir.js";
-import { federationRoutes } from "../api/routes/federation.js";
-import { referralRoutes } from "../api/routes/referrals.js";
-import { subscriptionRoutes } from "../api/routes/subscriptions.js";
-import { passportRoutes } from "../api/routes/passport.js";
-import { PassportService } from "../passport/passportService.js";
-import { DbChallengeStore } from "../access/challengeStore.js";
-import { SiweChallenges } from "../access/siwe.js";
+import { nodeRoutes } from "./nodeRoutes.js";
 import { freePort } from "../chain/freePort.js";
 import { buildServices, type Services } from "./services.js";
-import { monitoringViews } from "./monitoringViews.js";
 import { startDemoMonitoring } from "./demoMonitoring.js";
-import { monitoringRoutes } from "../api/routes/monitoring.js";
-import { NotificationStreams } from "../api/routes/notificationStream.js";
-import { smartSecurity } from "../smart/configuration.js";
 import { seedDemo } from "./demoSeed.js";
 import type { Config } from "../config/config.js";
 import { crashPoint } from "../config/crashPoint.js";
@@ -47,19 +26,10 @@ import { openStore, type Store } from "../store/database.js";
 import { getMeta } from "../store/meta.js";
 import { resolveDeployment } from "./deployment.js";
 import { createLogger } from "./logger.js";
-
-/** The built web app (scripts/buildWeb.js), beside src/ and dist/. */
-const WEB_DIST = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "web", "dist");
+import { loadOrCreateNodeKey, type NodeKey } from "./nodeKey.js";
 
 /** How often the node completes the intents a crash left open (src/records/intentSweeper.ts). */
 const INTENT_SWEEP_INTERVAL_MS = 5 * 60_000;
-import { loadOrCreateNodeKey, type NodeKey } from "./nodeKey.js";
-import { SmartService } from "../smart/smartService.js";
-import { smartRoutes } from "../api/routes/smart.js";
-import { guidanceRoutes } from "../api/routes/guidance.js";
-import { bearerPrincipal } from "../api/authenticate.js";
-import { CdsClientRegistry } from "../guidance/cdsClients.js";
-import { CdsHooksService } from "../guidance/cdsHooks.js";
 
 /** Everything a running node is made of; rooms and routes take what they need from it. */
 export interface NodeContext {
@@ -225,139 +195,9 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
     }
     cleanups.push(() => services.subscriptions.idle());
 
-    const challenges = new SiweChallenges({
-      store: new DbChallengeStore(store),
-      domain: new URL(publicUrl).host,
-      uri: `${publicUrl}/auth`,
-      chainId: clients.chainId,
-      statement: `Sign in to the carechain node of ${config.orgName}`,
-    });
-    const nodeKey = key.privateKey;
-    const smart = new SmartService({ store, fhirBaseUrl: `${publicUrl}/fhir` });
-    const passport = new PassportService({
-      db: store.db,
-      keyProvider: services.keyProvider,
-      records: services.records,
-      auditor: services.auditor,
-      outbox,
-      chain: clients,
-      registry: deployment.credentialRegistry,
-      organizationId,
-      issuerUrl: publicUrl,
-    });
-    const auditDeps = {
-      log: services.audit,
-      accessLog: services.accessLog,
-      nodeKey,
-      node: key.account.address,
-      auditAnchor: deployment.auditAnchor,
-      chainId: clients.chainId,
-    };
-
     const app = await buildApp({
       logger,
-      routes: [
-        webAppRoutes({
-          distDir: WEB_DIST,
-          config: async () => ({
-            organization: { id: organizationId, name: config.orgName },
-            node: key.account.address,
-            chainId: clients.chainId,
-            chainRpcUrl,
-            contracts: { ...book },
-            demo: config.demo,
-          }),
-          demoAccounts: config.demo ? () => demoIdentities(config.dataDir) : undefined,
-        }),
-        healthRoutes({
-          chain: async () => ({
-            rpcUrl: chainRpcUrl,
-            // Where a patient's verifier reads anchored roots (the embedded ledger's loopback URL).
-            chainRpcUrl,
-            embedded: anvil !== undefined,
-            chainId: clients.chainId,
-            blockNumber: Number(await clients.publicClient.getBlockNumber()),
-            contracts: { ...book },
-          }),
-          database: async () => {
-            await store.db.selectFrom("meta").select("key").limit(1).execute();
-            return {
-              engine: store.dialect,
-              target: store.dialect === "sqlite" ? "embedded" : store.description,
-            };
-          },
-          indexerLag: async () => Number(await indexer.lag()),
-          outboxDepth: () => outbox.depth(),
-          audit: async () => {
-            const check = services.anchorer.consistency();
-            return {
-              size: services.audit.size(),
-              anchored: (await services.audit.latestTreeHead("anchored"))?.treeSize ?? 0,
-              consistentWithAnchor: check?.consistent ?? null,
-              ...(check?.consistent === false ? { inconsistency: check.reason } : {}),
-            };
-          },
-          extra: async () => ({
-            chainRpcUrl,
-            node: { address: key.account.address, organization: organizationId },
-          }),
-        }),
-        authRoutes({ challenges, store, nodeKey }),
-        smartRoutes({ smart, nodeKey, organizationId, publicUrl }),
-        fhirRoutes({
-          records: services.records,
-          nodeKey,
-          smart: { service: smart, auditor: services.auditor },
-          capabilitySecurity: () => smartSecurity(publicUrl),
-          federation: services.federation,
-          views: {
-            AuditEvent: auditEventView(auditDeps),
-            Consent: consentView(services.consents),
-            ...monitoringViews(services),
-          },
-        }),
-        consentRoutes({
-          consents: services.consents,
-          settings: services.settings,
-          breakGlass: services.breakGlass,
-          notifications: services.notifications,
-          streams: new NotificationStreams({
-            notifications: services.notifications,
-            events: services.events,
-          }),
-          changes: new ConsentChangeStreams(services.granteeFeed),
-          nodeKey,
-        }),
-        accessRequestRoutes({ requests: services.consentRequests, nodeKey }),
-        registryRoutes({ db: store.db, nodeKey }),
-        auditRoutes(auditDeps),
-        subscriptionRoutes({ subscriptions: services.subscriptions, nodeKey }),
-        referralRoutes({ referrals: services.referrals, store, nodeKey }),
-        federationRoutes({ federation: services.federation, db: store.db, nodeKey }),
-        passportRoutes({ passport, nodeKey }),
-        guidanceRoutes({
-          records: services.records,
-          federation: services.federation,
-          cds: new CdsHooksService({
-            db: store.db,
-            everything: (principal, patientId) => services.records.everything(principal, patientId),
-            principalOfToken: bearerPrincipal(nodeKey, { service: smart, auditor: services.auditor }),
-          }),
-          cdsClients: new CdsClientRegistry(store.db, store.dialect),
-          nodeKey,
-          smart: { service: smart, auditor: services.auditor },
-          organizationId,
-          publicUrl,
-          organizationNames: async () =>
-            new Map(
-              (await store.db.selectFrom("organizations").select(["id", "name"]).execute()).map((o) => [
-                o.id.toLowerCase(),
-                o.name,
-              ]),
-            ),
-        }),
-        monitoringRoutes({ monitoring: services.monitoring, nodeKey }),
-      ],
+      routes: nodeRoutes({ context, services, publicUrl, chainRpcUrl, book }),
     });
     cleanups.push(() => app.close());
     services.monitoring.start();
@@ -504,17 +344,5 @@ async function runDemoSeed(
       ctx.logger.error({ err: error }, "demo seeding failed; it resumes on the next start");
     }
     return undefined;
-  }
-}
-
-/** The demo identities seeding wrote (`--demo` only); none until seeding has written them. */
-async function demoIdentities(dataDir: string): Promise<DemoIdentity[]> {
-  try {
-    const file = JSON.parse(await readFile(join(dataDir, "demo-accounts.json"), "utf8")) as {
-      accounts?: DemoIdentity[];
-    };
-    return file.accounts ?? [];
-  } catch {
-    return [];
   }
 }
