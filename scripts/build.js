@@ -12,11 +12,12 @@
  * bin/carechain.js calls `ensureBuilt()` before it loads dist/.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { withLock } from "./buildLock.js";
 import { buildWeb, ensureWebBuilt } from "./buildWeb.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -25,8 +26,6 @@ const NEXT = join(ROOT, "dist.next");
 const STAMP = join(DIST, ".build-stamp");
 const LOCK = join(ROOT, ".tmp", "build.lock");
 const INPUTS = ["src", "tsconfig.json", "tsconfig.build.json"];
-/** A lock older than this was left by a build that died. */
-const STALE_LOCK_MS = 5 * 60_000;
 
 /** The latest modification time under `path` (the path itself included). */
 function newest(path) {
@@ -48,13 +47,13 @@ export function isStale() {
 
 /** Compiles src/ into dist/ (clean), holding the build lock. */
 export function build() {
-  withLock(compile);
+  withLock(LOCK, compile);
 }
 
 /** Builds unless dist/ is up to date with src/; a second caller waits for the first one's build. */
 export function ensureBuilt() {
   if (!isStale()) return;
-  withLock(() => {
+  withLock(LOCK, () => {
     if (isStale()) compile();
   });
 }
@@ -86,30 +85,6 @@ function compile() {
   writeFileSync(join(NEXT, ".build-stamp"), "");
   rmSync(DIST, { recursive: true, force: true });
   renameSync(NEXT, DIST);
-}
-
-function withLock(fn) {
-  mkdirSync(dirname(LOCK), { recursive: true });
-  for (;;) {
-    try {
-      mkdirSync(LOCK);
-      break;
-    } catch (error) {
-      if (error.code !== "EEXIST") throw error;
-      try {
-        if (Date.now() - statSync(LOCK).mtimeMs > STALE_LOCK_MS)
-          rmSync(LOCK, { recursive: true, force: true });
-      } catch {
-        // released meanwhile
-      }
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
-    }
-  }
-  try {
-    fn();
-  } finally {
-    rmSync(LOCK, { recursive: true, force: true });
-  }
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

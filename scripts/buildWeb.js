@@ -9,7 +9,6 @@
 import { spawnSync } from "node:child_process";
 import {
   existsSync,
-  mkdirSync,
   readdirSync,
   readFileSync,
   renameSync,
@@ -22,6 +21,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { withLock } from "./buildLock.js";
 import { gzipSync } from "node:zlib";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -40,7 +40,6 @@ const INPUTS = [
   "src/chain/artifacts",
 ];
 const SKIP = new Set(["dist", "dist.next", "node_modules"]);
-const STALE_LOCK_MS = 5 * 60_000;
 
 function newest(path) {
   const stat = statSync(path);
@@ -64,14 +63,14 @@ export function isWebStale() {
 /** Builds the web app unless web/dist is up to date; never throws when Vite is not installed. */
 export function ensureWebBuilt() {
   if (!isWebStale()) return;
-  withLock(() => {
+  withLock(LOCK, () => {
     if (isWebStale()) compileWeb();
   });
 }
 
 /** Builds the web app now. */
 export function buildWeb() {
-  withLock(compileWeb);
+  withLock(LOCK, compileWeb);
 }
 
 function compileWeb() {
@@ -139,30 +138,6 @@ export function initialScriptSize(dir) {
     initialGzipBytes: initialFiles.reduce((sum, f) => sum + gz(f), 0),
     totalGzipBytes: assets.reduce((sum, f) => sum + gz(join("assets", f)), 0),
   };
-}
-
-function withLock(fn) {
-  mkdirSync(dirname(LOCK), { recursive: true });
-  for (;;) {
-    try {
-      mkdirSync(LOCK);
-      break;
-    } catch (error) {
-      if (error.code !== "EEXIST") throw error;
-      try {
-        if (Date.now() - statSync(LOCK).mtimeMs > STALE_LOCK_MS)
-          rmSync(LOCK, { recursive: true, force: true });
-      } catch {
-        // released meanwhile
-      }
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
-    }
-  }
-  try {
-    fn();
-  } finally {
-    rmSync(LOCK, { recursive: true, force: true });
-  }
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

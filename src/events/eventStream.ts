@@ -1,3 +1,4 @@
+import type { ServerResponse } from "node:http";
 import type { FastifyReply, FastifyRequest } from "fastify";
 
 /**
@@ -18,4 +19,39 @@ export function openEventStream(request: FastifyRequest, reply: FastifyReply, co
   });
   raw.write(`retry: 2000\n: ${comment}\n\n`);
   return raw;
+}
+
+export interface HeldStream {
+  /** True once the stream ended (either side closed, or the server ended it). */
+  readonly closed: boolean;
+}
+
+/**
+ * Keeps an opened event stream alive until either side closes it: a heartbeat comment every
+ * `heartbeatMs`, and one ending that runs `onClose`, ends the response and leaves `open` (the
+ * set a closing server ends every stream through).
+ * @param request - The stream's request (its connection closing ends the stream).
+ * @param raw - What {@link openEventStream} returned.
+ */
+export function holdEventStream(
+  request: FastifyRequest,
+  raw: ServerResponse,
+  options: { open: Set<() => void>; heartbeatMs: number; onClose: () => void },
+): HeldStream {
+  const state = { closed: false };
+  const heartbeat = setInterval(() => {
+    if (!state.closed) raw.write(": heartbeat\n\n");
+  }, options.heartbeatMs);
+  const finish = (): void => {
+    if (state.closed) return;
+    state.closed = true;
+    clearInterval(heartbeat);
+    options.onClose();
+    options.open.delete(finish);
+    raw.end();
+  };
+  options.open.add(finish);
+  request.raw.on("close", finish);
+  raw.on("close", finish);
+  return state;
 }

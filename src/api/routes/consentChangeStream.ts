@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { granteeKeysOf, type GranteeFeed } from "../../consent/granteeFeed.js";
-import { openEventStream } from "../../events/eventStream.js";
+import { holdEventStream, openEventStream } from "../../events/eventStream.js";
 import type { Principal } from "../../model/principal.js";
 
 /**
@@ -27,25 +27,15 @@ export class ConsentChangeStreams {
   serve(request: FastifyRequest, reply: FastifyReply, principal: Principal): void {
     const keys = granteeKeysOf(principal);
     const raw = openEventStream(request, reply, "consent changes");
-    let closed = false;
     const detach = this.feed.listen((c) => {
-      if (closed || !keys.has(c.grantee)) return;
+      if (stream.closed || !keys.has(c.grantee)) return;
       const data = JSON.stringify({ grantId: c.grantId, patient: c.patient, change: c.change });
       raw.write(`event: consent\ndata: ${data}\n\n`);
     });
-    const heartbeat = setInterval(() => {
-      if (!closed) raw.write(": heartbeat\n\n");
-    }, this.heartbeatMs);
-    const finish = (): void => {
-      if (closed) return;
-      closed = true;
-      clearInterval(heartbeat);
-      detach();
-      this.#open.delete(finish);
-      raw.end();
-    };
-    this.#open.add(finish);
-    request.raw.on("close", finish);
-    raw.on("close", finish);
+    const stream = holdEventStream(request, raw, {
+      open: this.#open,
+      heartbeatMs: this.heartbeatMs,
+      onClose: detach,
+    });
   }
 }

@@ -76,6 +76,19 @@ export function guidanceRoutes(deps: GuidanceRouteDeps) {
     const session = sessionAuth(deps.nodeKey);
     const cdsAuth = cdsClientAuth(deps.cdsClients, deps.publicUrl);
     const fhirBase = `${deps.publicUrl.replace(/\/$/, "")}/fhir`;
+    /** The IPS document of what the caller may see. */
+    const summaryOf = async (resources: FhirResource[]): Promise<FhirResource> =>
+      patientSummary(clinicalFacts(resources), {
+        now: new Date(),
+        fhirBase,
+        author: deps.organizationId,
+        organizationNames: await deps.organizationNames(),
+      });
+    /** The signed-in patient's own record at this node, each resource with its source. */
+    const ownRecord = async (caller: Principal): Promise<FhirResource[]> => {
+      if (caller.kind !== "patient") throw new BaseError("forbidden", "patients only", { code: "forbidden" });
+      return sourced(await deps.records.everythingForAccount(caller, caller.account), deps.organizationId);
+    };
 
     /** What the caller may see of the patient: here, or across the consortium. */
     const visible = async (
@@ -111,12 +124,7 @@ export function guidanceRoutes(deps: GuidanceRouteDeps) {
       },
       async ({ caller, request, reply, params, query }) => {
         const resources = await visible(caller, params.id, query.federated === "true", request.id);
-        const summary = patientSummary(clinicalFacts(resources), {
-          now: new Date(),
-          fhirBase,
-          author: deps.organizationId,
-          organizationNames: await deps.organizationNames(),
-        });
+        const summary = await summaryOf(resources);
         return reply.header("cache-control", "no-store").type(FHIR_JSON).send(summary);
       },
     );
@@ -150,10 +158,7 @@ export function guidanceRoutes(deps: GuidanceRouteDeps) {
         auth: session,
       },
       async ({ caller, reply }) => {
-        if (caller.kind !== "patient")
-          throw new BaseError("forbidden", "patients only", { code: "forbidden" });
-        const bundle = await deps.records.everythingForAccount(caller, caller.account);
-        const guidance = patientGuidance(clinicalFacts(sourced(bundle, deps.organizationId)), new Date());
+        const guidance = patientGuidance(clinicalFacts(await ownRecord(caller)), new Date());
         return reply.header("cache-control", "no-store").send({
           guidance: guidance.map((g) => ({
             id: g.id,
@@ -175,15 +180,7 @@ export function guidanceRoutes(deps: GuidanceRouteDeps) {
         auth: session,
       },
       async ({ caller, reply }) => {
-        if (caller.kind !== "patient")
-          throw new BaseError("forbidden", "patients only", { code: "forbidden" });
-        const bundle = await deps.records.everythingForAccount(caller, caller.account);
-        const summary = patientSummary(clinicalFacts(sourced(bundle, deps.organizationId)), {
-          now: new Date(),
-          fhirBase,
-          author: deps.organizationId,
-          organizationNames: await deps.organizationNames(),
-        });
+        const summary = await summaryOf(await ownRecord(caller));
         return reply.header("cache-control", "no-store").type(FHIR_JSON).send(summary);
       },
     );

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { openEventStream } from "../../events/eventStream.js";
+import { holdEventStream, openEventStream } from "../../events/eventStream.js";
 import type { PatientNotifications } from "../../consent/notifications.js";
 import type { EventBus } from "../../events/eventBus.js";
 
@@ -49,21 +49,20 @@ export class NotificationStreams {
     } else cursor = (await this.#d.notifications.list(account, 1))[0]?.cursor;
     const raw = openEventStream(request, reply, "notifications");
 
-    let closed = false;
     let pumping: Promise<void> = Promise.resolve();
     // what this stream sent lately, by id: the look-back window finds some of it again
     const sent = new Map<string, number>();
     let first = true;
     const pump = (): void => {
       pumping = pumping.then(async () => {
-        if (closed) return;
+        if (stream.closed) return;
         try {
           const found = await this.#d.notifications.since(account, cursor, {
             lookbackMs: first ? 0 : LOOKBACK_MS,
           });
           first = false;
           for (const n of found) {
-            if (closed) return;
+            if (stream.closed) return;
             if (sent.has(n.id)) continue;
             const at = Date.parse(n.createdAt);
             sent.set(n.id, at);
@@ -82,21 +81,14 @@ export class NotificationStreams {
       if (e.account === own) pump();
     });
     const poll = setInterval(pump, this.#d.pollMs ?? 2_000);
-    const heartbeat = setInterval(() => {
-      if (!closed) raw.write(": heartbeat\n\n");
-    }, this.#d.heartbeatMs ?? 15_000);
-    const finish = (): void => {
-      if (closed) return;
-      closed = true;
-      clearInterval(poll);
-      clearInterval(heartbeat);
-      detach();
-      this.#open.delete(finish);
-      raw.end();
-    };
-    this.#open.add(finish);
-    request.raw.on("close", finish);
-    raw.on("close", finish);
+    const stream = holdEventStream(request, raw, {
+      open: this.#open,
+      heartbeatMs: this.#d.heartbeatMs ?? 15_000,
+      onClose: () => {
+        clearInterval(poll);
+        detach();
+      },
+    });
     pump();
   }
 }
