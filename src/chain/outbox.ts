@@ -195,6 +195,26 @@ export class Outbox {
       .executeTakeFirst();
   }
 
+  /**
+   * The intents whose idempotency key starts with `keyPrefix` that the ledger state at block
+   * `afterBlock` does not hold yet: not yet confirmed or failed, or confirmed in a later block.
+   * Oldest first. A row still "signed" may already be in a block up to `afterBlock`: its receipt tells.
+   */
+  async inFlightRows(keyPrefix: string, afterBlock: number): Promise<OutboxRow[]> {
+    return this.#store.db
+      .selectFrom("outbox")
+      .selectAll()
+      .where(sql<string>`substr(idem_key, 1, ${keyPrefix.length})`, "=", keyPrefix)
+      .where((eb) =>
+        eb.or([
+          eb("status", "in", ["pending", "signed"]),
+          eb.and([eb("status", "=", "confirmed"), eb("block_number", ">", afterBlock)]),
+        ]),
+      )
+      .orderBy("id")
+      .execute();
+  }
+
   /** Rows awaiting a signature, oldest first. */
   async pendingRows(limit: number): Promise<OutboxRow[]> {
     return this.#store.db
