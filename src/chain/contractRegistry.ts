@@ -1,10 +1,12 @@
 import type { Abi, Address } from "viem";
 import { BaseError } from "../errors/BaseError.js";
 import { auditAnchorAbi } from "./artifacts/AuditAnchor.js";
+import { careCreditAbi } from "./artifacts/CareCredit.js";
 import { consentRegistryAbi } from "./artifacts/ConsentRegistry.js";
 import { credentialRegistryAbi } from "./artifacts/CredentialRegistry.js";
 import { participantRegistryAbi } from "./artifacts/ParticipantRegistry.js";
 import { recordLocatorAbi } from "./artifacts/RecordLocator.js";
+import { studyEscrowAbi } from "./artifacts/StudyEscrow.js";
 import type { Deployment } from "./deploy.js";
 
 /**
@@ -17,6 +19,8 @@ export const CONTRACT_ABIS = {
   AuditAnchor: auditAnchorAbi,
   RecordLocator: recordLocatorAbi,
   CredentialRegistry: credentialRegistryAbi,
+  CareCredit: careCreditAbi,
+  StudyEscrow: studyEscrowAbi,
 } as const;
 
 export type ContractName = keyof typeof CONTRACT_ABIS;
@@ -45,7 +49,13 @@ export function contractName(value: string): ContractName {
 export function addressBookOf(
   deployment: Pick<
     Deployment,
-    "participantRegistry" | "consentRegistry" | "auditAnchor" | "recordLocator" | "credentialRegistry"
+    | "participantRegistry"
+    | "consentRegistry"
+    | "auditAnchor"
+    | "recordLocator"
+    | "credentialRegistry"
+    | "careCredit"
+    | "studyEscrow"
   >,
 ): AddressBook {
   return {
@@ -54,6 +64,8 @@ export function addressBookOf(
     AuditAnchor: deployment.auditAnchor,
     RecordLocator: deployment.recordLocator,
     CredentialRegistry: deployment.credentialRegistry,
+    CareCredit: deployment.careCredit,
+    StudyEscrow: deployment.studyEscrow,
   };
 }
 

@@ -1,11 +1,21 @@
-import { getAddress, getContractAddress, type Address, type Hash } from "viem";
+import {
+  getAddress,
+  getContractAddress,
+  keccak256,
+  toHex,
+  type Address,
+  type Hash,
+  type TransactionReceipt,
+} from "viem";
 import { crashPoint } from "../config/crashPoint.js";
 import { BaseError } from "../errors/BaseError.js";
 import { auditAnchorAbi, auditAnchorBytecode } from "./artifacts/AuditAnchor.js";
+import { careCreditAbi, careCreditBytecode } from "./artifacts/CareCredit.js";
 import { consentRegistryAbi, consentRegistryBytecode } from "./artifacts/ConsentRegistry.js";
 import { credentialRegistryAbi, credentialRegistryBytecode } from "./artifacts/CredentialRegistry.js";
 import { participantRegistryAbi, participantRegistryBytecode } from "./artifacts/ParticipantRegistry.js";
 import { recordLocatorAbi, recordLocatorBytecode } from "./artifacts/RecordLocator.js";
+import { studyEscrowAbi, studyEscrowBytecode } from "./artifacts/StudyEscrow.js";
 import type { ChainClients } from "./clients.js";
 
 /** Where the carechain contracts live on a ledger. */
@@ -18,15 +28,19 @@ export interface Deployment {
   recordLocator: Address;
   /** SMART Health Card issuers, their keys and revocation lists (src/passport). */
   credentialRegistry: Address;
+  /** The consortium's credits (ERC-20); the deployer governs minting (src/chain/studyLedgerClient.ts). */
+  careCredit: Address;
+  /** Research studies' escrow and payouts in CareCredit. */
+  studyEscrow: Address;
   /** First block holding any of the contracts: where an indexer starts reading events. */
   blockNumber: bigint;
 }
 
 /**
- * Deploys ParticipantRegistry, ConsentRegistry, AuditAnchor, RecordLocator and CredentialRegistry from
- * `clients.account` (which becomes the registry's admin and governor) and waits until all are mined. The
- * transactions are sent back to back with consecutive nonces, so on a chain with block time
- * they land in one block.
+ * Deploys ParticipantRegistry, ConsentRegistry, AuditAnchor, RecordLocator, CredentialRegistry,
+ * CareCredit and StudyEscrow from `clients.account` (which becomes the registry's admin and
+ * governor, and CareCredit's admin and minter) and waits until all are mined. The transactions are
+ * sent back to back with consecutive nonces, so on a chain with block time they land in one block.
  * @param clients - Clients with the deploying account.
  * @returns The contract addresses and the deployment block.
  */
@@ -79,9 +93,13 @@ export async function deployContracts(clients: ChainClients): Promise<Deployment
     }),
   );
   crashPoint("deploy:sent");
+  const research = await sendResearchContracts(clients, participantRegistry, nonce + 5);
+  hashes.push(...research.hashes);
 
   const receipts = await Promise.all(hashes.map((hash) => publicClient.waitForTransactionReceipt({ hash })));
   const addresses = receipts.map((receipt, i) => {
+    // the last transaction is CareCredit's MINTER_ROLE grant, not a deployment
+    if (i === receipts.length - 1) return undefined;
     if (receipt.status !== "success" || !receipt.contractAddress) {
       throw new BaseError("unavailable", "a contract deployment was reverted", {
         details: `transaction ${receipt.transactionHash} (contract ${i + 1} of ${hashes.length}) has status ${receipt.status}`,
@@ -89,13 +107,16 @@ export async function deployContracts(clients: ChainClients): Promise<Deployment
     }
     return getAddress(receipt.contractAddress);
   });
-  const [registry, consent, audit, locator, credentials] = addresses as [
+  const [registry, consent, audit, locator, credentials, careCredit, studyEscrow] = addresses as [
+    Address,
+    Address,
     Address,
     Address,
     Address,
     Address,
     Address,
   ];
+  assertGranted(receipts.at(-1)!);
   if (registry !== participantRegistry) {
     throw new BaseError("internal", "ParticipantRegistry landed at an unexpected address", {
       details: `expected ${participantRegistry}, got ${registry}: was another transaction sent from the deployer?`,
@@ -109,8 +130,95 @@ export async function deployContracts(clients: ChainClients): Promise<Deployment
     auditAnchor: audit,
     recordLocator: locator,
     credentialRegistry: credentials,
+    careCredit,
+    studyEscrow,
     blockNumber,
   };
+}
+
+/**
+ * Sends CareCredit (admin: the deployer), StudyEscrow over it and `participantRegistry`, and the
+ * grant of MINTER_ROLE to the deployer, with nonces `nonce`, `nonce + 1`, `nonce + 2`. The grant
+ * carries its own gas limit: estimating it would run before CareCredit is mined.
+ */
+async function sendResearchContracts(
+  clients: ChainClients,
+  participantRegistry: Address,
+  nonce: number,
+): Promise<{ hashes: Hash[]; careCredit: Address; studyEscrow: Address }> {
+  const { walletClient, account } = clients;
+  const careCredit = getContractAddress({ from: account.address, nonce: BigInt(nonce) });
+  const studyEscrow = getContractAddress({ from: account.address, nonce: BigInt(nonce + 1) });
+  const hashes: Hash[] = [];
+  hashes.push(
+    await walletClient.deployContract({
+      abi: careCreditAbi,
+      bytecode: careCreditBytecode,
+      args: [account.address],
+      nonce,
+    }),
+  );
+  crashPoint("deploy:sent");
+  hashes.push(
+    await walletClient.deployContract({
+      abi: studyEscrowAbi,
+      bytecode: studyEscrowBytecode,
+      args: [careCredit, participantRegistry],
+      nonce: nonce + 1,
+    }),
+  );
+  crashPoint("deploy:sent");
+  hashes.push(
+    await walletClient.writeContract({
+      address: careCredit,
+      abi: careCreditAbi,
+      functionName: "grantRole",
+      args: [MINTER_ROLE, account.address],
+      nonce: nonce + 2,
+      gas: 120_000n,
+    }),
+  );
+  crashPoint("deploy:sent");
+  return { hashes, careCredit, studyEscrow };
+}
+
+/** CareCredit's MINTER_ROLE (keccak256("MINTER_ROLE")). */
+export const MINTER_ROLE = keccak256(toHex("MINTER_ROLE"));
+
+function assertGranted(receipt: TransactionReceipt): void {
+  if (receipt.status !== "success") {
+    throw new BaseError("unavailable", "granting CareCredit's MINTER_ROLE to the deployer was reverted", {
+      details: `transaction ${receipt.transactionHash}`,
+    });
+  }
+}
+
+/**
+ * Deploys only CareCredit and StudyEscrow (the deployer governs minting) against an existing
+ * ParticipantRegistry: the upgrade path of a deployment made before research studies existed.
+ * @param clients - Clients with the deploying account.
+ * @param participantRegistry - The consortium's registry.
+ * @returns The two addresses.
+ */
+export async function deployResearchContracts(
+  clients: ChainClients,
+  participantRegistry: Address,
+): Promise<{ careCredit: Address; studyEscrow: Address }> {
+  const { publicClient, account } = clients;
+  const nonce = await publicClient.getTransactionCount({ address: account.address, blockTag: "pending" });
+  const sent = await sendResearchContracts(clients, participantRegistry, nonce);
+  const receipts = await Promise.all(
+    sent.hashes.map((hash) => publicClient.waitForTransactionReceipt({ hash })),
+  );
+  for (const receipt of receipts.slice(0, 2)) {
+    if (receipt.status !== "success" || !receipt.contractAddress) {
+      throw new BaseError("unavailable", "a research contract deployment was reverted", {
+        details: `transaction ${receipt.transactionHash}`,
+      });
+    }
+  }
+  assertGranted(receipts[2]!);
+  return { careCredit: sent.careCredit, studyEscrow: sent.studyEscrow };
 }
 
 /**

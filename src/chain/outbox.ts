@@ -195,6 +195,17 @@ export class Outbox {
       .executeTakeFirst();
   }
 
+  /** Every intent not yet confirmed or failed whose idempotency key starts with `keyPrefix`, oldest first. */
+  async unsettledRows(keyPrefix: string): Promise<OutboxRow[]> {
+    return this.#store.db
+      .selectFrom("outbox")
+      .selectAll()
+      .where("status", "in", ["pending", "signed"])
+      .where(sql<string>`substr(idem_key, 1, ${keyPrefix.length})`, "=", keyPrefix)
+      .orderBy("id")
+      .execute();
+  }
+
   /** Rows awaiting a signature, oldest first. */
   async pendingRows(limit: number): Promise<OutboxRow[]> {
     return this.#store.db

@@ -34,7 +34,7 @@ export const configSchema = z.object({
   keyFile: z.string().min(1),
   /** CARECHAIN_KEY_PASSWORD: password of the keystore (generated into the data dir when absent). */
   keyPassword: z.string().min(8).optional(),
-  /** CARECHAIN_CONTRACTS: JSON {participantRegistry, consentRegistry, auditAnchor, recordLocator, credentialRegistry?} to join a consortium. */
+  /** CARECHAIN_CONTRACTS: JSON {participantRegistry, consentRegistry, auditAnchor, recordLocator, credentialRegistry?, careCredit?, studyEscrow?} to join a consortium. */
   contracts: z
     .string()
     .transform((s, ctx) => {
@@ -52,6 +52,8 @@ export const configSchema = z.object({
         auditAnchor: address,
         recordLocator: address,
         credentialRegistry: address.optional(),
+        careCredit: address.optional(),
+        studyEscrow: address.optional(),
         blockNumber: z.coerce.number().int().min(0).default(0),
       }),
     )

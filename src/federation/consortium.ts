@@ -50,6 +50,8 @@ export interface ContractsJson {
   auditAnchor: string;
   recordLocator: string;
   credentialRegistry: string;
+  careCredit: string;
+  studyEscrow: string;
   blockNumber: number;
 }
 
@@ -170,6 +172,8 @@ export async function contractsOfNode(url: string): Promise<ContractsJson> {
     auditAnchor: need("AuditAnchor"),
     recordLocator: need("RecordLocator"),
     credentialRegistry: need("CredentialRegistry"),
+    careCredit: need("CareCredit"),
+    studyEscrow: need("StudyEscrow"),
     blockNumber: 0,
   };
 }

@@ -7,6 +7,7 @@ import {
   deployContracts,
   deployCredentialRegistry,
   deployRecordLocator,
+  deployResearchContracts,
   type Deployment,
 } from "../chain/deploy.js";
 import type { Config } from "../config/config.js";
@@ -30,6 +31,9 @@ interface StoredDeployment {
   recordLocatorVersion?: number;
   /** Absent in deployments made before health cards existed (deployed on start). */
   credentialRegistry?: Address;
+  /** Absent in deployments made before research studies existed (deployed on start). */
+  careCredit?: Address;
+  studyEscrow?: Address;
   blockNumber: string;
   /** True when this node deployed the contracts, so it governs the registry (absent before). */
   deployedHere?: boolean;
@@ -83,6 +87,9 @@ export async function resolveDeployment(
           : await upgradeRecordLocator(clients, config, s.participantRegistry),
       credentialRegistry:
         s.credentialRegistry ?? (await addCredentialRegistry(clients, config, s.participantRegistry)),
+      ...(s.careCredit !== undefined && s.studyEscrow !== undefined
+        ? { careCredit: s.careCredit, studyEscrow: s.studyEscrow }
+        : await addResearchContracts(clients, config, s.participantRegistry)),
       blockNumber: BigInt(s.blockNumber),
     };
   } else if (config.contracts) {
@@ -97,6 +104,7 @@ export async function resolveDeployment(
         config,
         config.contracts.participantRegistry as Address,
       ),
+      ...(await addResearchContracts(clients, config, config.contracts.participantRegistry as Address)),
       blockNumber: BigInt(config.contracts.blockNumber),
     };
   } else {
@@ -111,6 +119,8 @@ export async function resolveDeployment(
     ["AuditAnchor", deployment.auditAnchor],
     ["RecordLocator", deployment.recordLocator],
     ["CredentialRegistry", deployment.credentialRegistry],
+    ["CareCredit", deployment.careCredit],
+    ["StudyEscrow", deployment.studyEscrow],
   ] as const) {
     const code = await clients.publicClient.getCode({ address });
     if (!code || code === "0x") {
@@ -160,6 +170,8 @@ export async function resolveDeployment(
     recordLocator: deployment.recordLocator,
     recordLocatorVersion: LOCATOR_VERSION,
     credentialRegistry: deployment.credentialRegistry,
+    careCredit: deployment.careCredit,
+    studyEscrow: deployment.studyEscrow,
     blockNumber: deployment.blockNumber.toString(),
     deployedHere,
   };
@@ -223,4 +235,31 @@ async function addCredentialRegistry(
     );
   }
   return (await deployCredentialRegistry(clients, registry)).address;
+}
+
+/**
+ * CareCredit and StudyEscrow of a deployment that has none yet: CARECHAIN_CONTRACTS' `careCredit`
+ * and `studyEscrow` when given, else (embedded ledger only) fresh ones deployed now, this node
+ * governing minting.
+ */
+async function addResearchContracts(
+  clients: ChainClients,
+  config: Config,
+  registry: Address,
+): Promise<{ careCredit: Address; studyEscrow: Address }> {
+  const careCredit = config.contracts?.careCredit;
+  const studyEscrow = config.contracts?.studyEscrow;
+  if (careCredit !== undefined && studyEscrow !== undefined)
+    return { careCredit: careCredit as Address, studyEscrow: studyEscrow as Address };
+  if (config.chainRpcUrl) {
+    throw new BaseError(
+      "config",
+      "this node's deployment has no CareCredit and StudyEscrow: set CARECHAIN_CONTRACTS",
+      {
+        details:
+          "a consortium governor deploys CareCredit and StudyEscrow once and publishes their addresses (careCredit, studyEscrow)",
+      },
+    );
+  }
+  return deployResearchContracts(clients, registry);
 }

@@ -12,6 +12,9 @@ import type { ChainClients } from "../chain/clients.js";
 import type { Indexer } from "../chain/indexer.js";
 import type { Outbox } from "../chain/outbox.js";
 import { organizationByNode } from "../chain/participantMirror.js";
+import { creditMirror } from "../chain/creditMovements.js";
+import type { StudyLedger } from "../chain/studyLedger.js";
+import { StudyLedgerClient } from "../chain/studyLedgerClient.js";
 import type { Config } from "../config/config.js";
 import { HookTargets } from "../federation/hookTargets.js";
 import { BreakGlassSessions } from "../consent/breakGlass.js";
@@ -86,6 +89,8 @@ export interface Services {
   intents: IntentSweeper;
   /** Remote patient monitoring: devices, ingest, scores, alerts; started by startNode. */
   monitoring: MonitoringService;
+  /** Research studies on the ledger: StudyEscrow and CareCredit through the outbox (src/chain/studyLedgerClient.ts). */
+  studyLedger: StudyLedger;
 }
 
 export interface ServiceDeps {
@@ -205,6 +210,17 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
   d.indexer.onLog(consents.onLog);
   d.indexer.onLog(anchorer.onLog);
   d.indexer.onLog(locatorMirror(d.store.db));
+  d.indexer.onLog(creditMirror(d.store.db, d.deployment.studyEscrow));
+  const studyLedger = new StudyLedgerClient({
+    outbox: d.outbox,
+    db: d.store.db,
+    publicClient: d.clients.publicClient,
+    careCredit: d.deployment.careCredit,
+    studyEscrow: d.deployment.studyEscrow,
+    node,
+    organizationId: d.organizationId,
+    waitForBlock: (block, timeoutMs) => d.indexer.waitForBlock(block, timeoutMs),
+  });
   const locators = new LocatorPublisher({
     db: d.store.db,
     events,
@@ -290,6 +306,7 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
     grants,
     intents,
     monitoring,
+    studyLedger,
   };
 }
 

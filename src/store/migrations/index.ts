@@ -23,6 +23,7 @@ import { consentRequests } from "./022_consent_requests.js";
 import { passport } from "./023_passport.js";
 import { monitoring } from "./024_monitoring.js";
 import { cdsHooks } from "./025_cds_hooks.js";
+import { creditMovements } from "./026_credit_movements.js";
 import { research } from "./027_research.js";
 
 /** Every migration, in the order it runs. Names are stored: never rename, only append. */
@@ -51,5 +52,6 @@ export const migrations: Record<string, DialectMigration> = {
   "023_passport": passport,
   "024_monitoring": monitoring,
   "025_cds_hooks": cdsHooks,
+  "026_credit_movements": creditMovements,
   "027_research": research,
 };
