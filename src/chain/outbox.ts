@@ -195,13 +195,23 @@ export class Outbox {
       .executeTakeFirst();
   }
 
-  /** Every intent not yet confirmed or failed whose idempotency key starts with `keyPrefix`, oldest first. */
-  async unsettledRows(keyPrefix: string): Promise<OutboxRow[]> {
+  /**
+   * The intents whose idempotency key starts with `keyPrefix` that the ledger state at block
+   * `afterBlock` does not hold yet: not yet confirmed or failed, or confirmed in a later block.
+   * Oldest first. (A row still "signed" whose transaction is already in a block up to `afterBlock`
+   * is counted too: a check against the ledger plus these rows errs on the safe side.)
+   */
+  async inFlightRows(keyPrefix: string, afterBlock: number): Promise<OutboxRow[]> {
     return this.#store.db
       .selectFrom("outbox")
       .selectAll()
-      .where("status", "in", ["pending", "signed"])
       .where(sql<string>`substr(idem_key, 1, ${keyPrefix.length})`, "=", keyPrefix)
+      .where((eb) =>
+        eb.or([
+          eb("status", "in", ["pending", "signed"]),
+          eb.and([eb("status", "=", "confirmed"), eb("block_number", ">", afterBlock)]),
+        ]),
+      )
       .orderBy("id")
       .execute();
   }

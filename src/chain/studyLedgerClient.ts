@@ -124,10 +124,15 @@ export class StudyLedgerClient implements StudyLedger {
         return { outboxIds: approved ? [approved.id, committed] : [committed] };
       }
       if ((await this.study(t.studyId)) !== null) throw conflict("a study with this id exists on the ledger");
-      const [balance, pending] = await Promise.all([
-        this.balanceOf(this.#o.node),
-        this.#unsettled(STUDY_KEYS.register),
-      ]);
+      const block = await this.#block();
+      const balance = await this.#o.publicClient.readContract({
+        address: this.#o.careCredit,
+        abi: careCreditAbi,
+        functionName: "balanceOf",
+        args: [this.#o.node],
+        blockNumber: block,
+      });
+      const pending = await this.#inFlight(STUDY_KEYS.register, block);
       const reserved = pending.reduce((sum, row) => sum + escrowOfRegistration(row), 0n);
       if (balance - reserved < escrow) {
         throw conflict("the sponsor's credits do not cover reward × maxParticipants", {
@@ -159,13 +164,14 @@ export class StudyLedgerClient implements StudyLedger {
       };
       const committed = await this.#committed(intent, "the participant is already enrolled in this study");
       if (committed !== undefined) return { outboxId: committed };
-      const study = await this.#studyOrIntended(s);
+      const block = await this.#block();
+      const study = await this.#studyOrIntended(s, block);
       if (study.closed || (await this.#intended(`${STUDY_KEYS.close}${s}`)))
         throw conflict("the study is closed");
-      const now = await this.#ledgerTime();
+      const now = Number((await this.#o.publicClient.getBlock({ blockNumber: block })).timestamp);
       if (now < study.enrollmentStart || now > study.enrollmentEnd)
         throw conflict("the study's enrollment window is not open");
-      const inFlight = (await this.#unsettled(`${STUDY_KEYS.enroll}${s}:`)).length;
+      const inFlight = (await this.#inFlight(`${STUDY_KEYS.enroll}${s}:`, block)).length;
       if (study.enrolled + inFlight >= study.maxParticipants) throw conflict("the study is full");
       if ((await this.participant(s, p)) !== null)
         throw conflict("the participant is already enrolled in this study");
@@ -210,9 +216,10 @@ export class StudyLedgerClient implements StudyLedger {
       };
       const committed = await this.#committed(intent, "this release was recorded with another ε or k");
       if (committed !== undefined) return { outboxId: committed };
-      const study = await this.#studyOrIntended(s);
+      const block = await this.#block();
+      const study = await this.#studyOrIntended(s, block);
       if (k < study.minK) throw conflict("the release's k is below the study's minimum k");
-      const pending = (await this.#unsettled(`${STUDY_KEYS.release}${s}:`)).reduce(
+      const pending = (await this.#inFlight(`${STUDY_KEYS.release}${s}:`, block)).reduce(
         (sum, row) => sum + (decodeArgs(row.args)[2] as bigint),
         0n,
       );
@@ -239,13 +246,14 @@ export class StudyLedgerClient implements StudyLedger {
       // a payout derived again (a retry, a resumed run) is the committed one: never a second
       const committed = await this.#committed(intent, "this contribution is paid to another participant");
       if (committed !== undefined) return { outboxId: committed };
-      const study = await this.#studyOrIntended(s);
+      const block = await this.#block();
+      const study = await this.#studyOrIntended(s, block);
       if (study.closed || (await this.#intended(`${STUDY_KEYS.close}${s}`)))
         throw conflict("the study is closed");
       await this.#enrolledHere(s, p);
       if (await this.#intended(`${STUDY_KEYS.withdraw}${s}:${p}`))
         throw conflict("the participant withdrew from this study: no further payouts");
-      const inFlight = BigInt((await this.#unsettled(`${STUDY_KEYS.pay}${s}:`)).length);
+      const inFlight = BigInt((await this.#inFlight(`${STUDY_KEYS.pay}${s}:`, block)).length);
       if (study.escrowed - inFlight * study.reward < study.reward)
         throw conflict("the payout would exceed the study's escrow", {
           details: `escrow ${study.escrowed} units, ${inFlight} payouts of ${study.reward} in flight`,
@@ -265,14 +273,17 @@ export class StudyLedgerClient implements StudyLedger {
       };
       const committed = await this.#committed(intent, "");
       if (committed !== undefined) return { outboxId: committed };
-      const study = await this.#studyOrIntended(s);
+      const study = await this.#studyOrIntended(s, await this.#block());
       if (!isAddressEqual(study.sponsor, this.#o.node)) throw forbidden("only the study's sponsor closes it");
       return { outboxId: (await this.#o.outbox.intend(intent)).id };
     });
   }
 
-  async study(studyId: Hex): Promise<StudyOnLedger | null> {
-    const s = bytes32(studyId, "studyId");
+  study(studyId: Hex): Promise<StudyOnLedger | null> {
+    return this.#studyAt(bytes32(studyId, "studyId"), undefined);
+  }
+
+  async #studyAt(s: Hex, blockNumber: bigint | undefined): Promise<StudyOnLedger | null> {
     let raw;
     try {
       raw = await this.#o.publicClient.readContract({
@@ -280,6 +291,7 @@ export class StudyLedgerClient implements StudyLedger {
         abi: studyEscrowAbi,
         functionName: "getStudy",
         args: [s],
+        ...(blockNumber === undefined ? {} : { blockNumber }),
       });
     } catch (error) {
       if (revertName(error) === "StudyEscrowUnknownStudy") return null;
@@ -376,13 +388,21 @@ export class StudyLedgerClient implements StudyLedger {
     return row !== undefined && row.status !== "failed";
   }
 
-  #unsettled(prefix: string): Promise<OutboxRow[]> {
-    return this.#o.outbox.unsettledRows(prefix);
+  /**
+   * The checks read the ledger at one block and add this node's intents that block does not hold
+   * (see `Outbox.inFlightRows`), so an intent mined between two reads is never missed.
+   */
+  async #block(): Promise<bigint> {
+    return this.#o.publicClient.getBlockNumber({ cacheTime: 0 });
   }
 
-  /** The study on the ledger, else as this node's registration in flight states it; `not-found` otherwise. */
-  async #studyOrIntended(studyId: Hex): Promise<StudyOnLedger> {
-    const onLedger = await this.study(studyId);
+  #inFlight(prefix: string, block: bigint): Promise<OutboxRow[]> {
+    return this.#o.outbox.inFlightRows(prefix, Number(block));
+  }
+
+  /** The study at `block`, else as this node's registration in flight states it; `not-found` otherwise. */
+  async #studyOrIntended(studyId: Hex, block: bigint): Promise<StudyOnLedger> {
+    const onLedger = await this.#studyAt(studyId, block);
     if (onLedger) return onLedger;
     const row = await this.#o.outbox.byKey(`${STUDY_KEYS.register}${studyId}`);
     if (!row || row.status === "failed") throw notFound("no such study on the ledger");
@@ -425,11 +445,6 @@ export class StudyLedgerClient implements StudyLedger {
     }
     if (!(await this.#intended(`${STUDY_KEYS.enroll}${studyId}:${participant}`)))
       throw notFound("the participant is not enrolled in this study");
-  }
-
-  async #ledgerTime(): Promise<number> {
-    const block = await this.#o.publicClient.getBlock({ blockTag: "latest" });
-    return Number(block.timestamp);
   }
 
   #serially<T>(task: () => Promise<T>): Promise<T> {
