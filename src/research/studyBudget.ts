@@ -2,7 +2,8 @@
  * A study's privacy budget lives on the ledger (StudyEscrow sums the ε of every release of every
  * node), so two nodes answering the same researcher share it. Before anything noisy leaves this
  * node, its ε is recorded there and the node waits until the ledger took it: a release the
- * ledger refuses (beyond the budget, below k) is never returned.
+ * ledger refuses (beyond the budget, below k) is never returned. A release hash covers a random
+ * nonce as well as the data, so two releases with equal results are two writes, each charged.
  */
 import type { Hex } from "viem";
 import type { StudyLedger } from "../chain/studyLedger.js";

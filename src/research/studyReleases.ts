@@ -45,8 +45,9 @@ export interface NodeRelease {
   studyId: Hex;
   organization: Hex;
   kind: "extract" | "aggregate";
-  /** keccak256 of the canonical JSON of `data` (recorded on the ledger). */
+  /** keccak256 of the canonical JSON of `{ data, nonce }` (recorded on the ledger). */
   releaseHash: Hex;
+  nonce: Hex;
   /** Extract: the smallest quasi-identifier group. Aggregate: the study's minimum k. */
   k: number;
   epsilon: number;
@@ -146,17 +147,17 @@ export class StudyReleases {
         result: this.#aggregate(spec, profiles, epsilon, now),
       };
     }
-    const releaseHash = keccak256(toHex(canonicalJson(data)));
+    const nonce = toHex(randomBytes(16));
+    const releaseHash = keccak256(toHex(canonicalJson({ data, nonce })));
     await spendOnLedger(this.#d.ledger, study.studyId, releaseHash, micros, k);
-    const releaseId = keccak256(
-      concat([study.studyId, this.#d.organizationId, releaseHash, toHex(randomBytes(16))]),
-    );
+    const releaseId = keccak256(concat([study.studyId, this.#d.organizationId, releaseHash]));
     const release: NodeRelease = {
       releaseId,
       studyId: study.studyId,
       organization: this.#d.organizationId,
       kind: spec.kind,
       releaseHash,
+      nonce,
       k,
       epsilon: Number(micros) / 1e6,
       data,

@@ -267,7 +267,13 @@ export class StudyService {
     const micros = checkEpsilon(epsilon);
     const matched = await this.#d.cohort.match(study.definition.criteria, this.#now());
     const count = dpCount(this.#rng, matched.length, epsilon);
-    const body = { studyId: study.studyId, kind: "feasibility", count, epsilon };
+    const body = {
+      studyId: study.studyId,
+      kind: "feasibility",
+      count,
+      epsilon,
+      nonce: toHex(randomBytes(16)),
+    };
     await spendOnLedger(
       this.#d.ledger,
       study.studyId,
