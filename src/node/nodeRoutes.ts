@@ -6,6 +6,7 @@ import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { FastifyInstance } from "fastify";
+import { hexToBytes } from "viem";
 import type { AddressBook } from "../chain/contractRegistry.js";
 import { healthRoutes } from "../api/routes/health.js";
 import { webAppRoutes, type DemoIdentity } from "../api/routes/webApp.js";
@@ -24,6 +25,7 @@ import { monitoringRoutes } from "../api/routes/monitoring.js";
 import { NotificationStreams } from "../api/routes/notificationStream.js";
 import { smartRoutes } from "../api/routes/smart.js";
 import { guidanceRoutes } from "../api/routes/guidance.js";
+import { researchRoutes } from "../api/routes/research.js";
 import { bearerPrincipal } from "../api/authenticate.js";
 import { PassportService } from "../passport/passportService.js";
 import { DbChallengeStore } from "../access/challengeStore.js";
@@ -32,6 +34,12 @@ import { smartSecurity } from "../smart/configuration.js";
 import { SmartService } from "../smart/smartService.js";
 import { CdsClientRegistry } from "../guidance/cdsClients.js";
 import { CdsHooksService } from "../guidance/cdsHooks.js";
+import { signNodeRequest } from "../federation/nodeAuth.js";
+import { NodeCohort } from "../research/nodeCohort.js";
+import { StudyFederation } from "../research/studyFederation.js";
+import { StudySecrets } from "../research/studyRecords.js";
+import { StudyReleases } from "../research/studyReleases.js";
+import { StudyService } from "../research/studyService.js";
 import { monitoringViews } from "./monitoringViews.js";
 import type { NodeContext } from "./startNode.js";
 import type { Services } from "./services.js";
@@ -71,6 +79,37 @@ export function nodeRoutes(deps: NodeRoutesDeps): ((app: FastifyInstance) => voi
     registry: deployment.credentialRegistry,
     organizationId,
     issuerUrl: publicUrl,
+  });
+  const secrets = new StudySecrets(hexToBytes(nodeKey));
+  const studies = new StudyService({
+    store,
+    records: services.records,
+    cohort: new NodeCohort(store, services.keyring, services.events),
+    auditor: services.auditor,
+    ledger: services.studyLedger,
+    secrets,
+    organizationId,
+    chainId: clients.chainId,
+  });
+  const releases = new StudyReleases({
+    store,
+    records: services.records,
+    auditor: services.auditor,
+    ledger: services.studyLedger,
+    secrets,
+    organizationId,
+  });
+  // contributions whose payout intent a crash left unwritten
+  releases
+    .payPending()
+    .catch((err: unknown) => context.logger.warn({ err }, "could not write pending research payouts"));
+  const studyFederation = new StudyFederation({
+    store,
+    studies,
+    releases,
+    organizationId,
+    signRequest: (request) => signNodeRequest(key.account, request),
+    signMessage: (message) => key.account.signMessage({ message }),
   });
   const auditDeps = {
     log: services.audit,
@@ -181,6 +220,7 @@ export function nodeRoutes(deps: NodeRoutesDeps): ((app: FastifyInstance) => voi
         ),
     }),
     monitoringRoutes({ monitoring: services.monitoring, nodeKey }),
+    researchRoutes({ studies, federation: studyFederation, store, nodeKey }),
   ];
 }
 

@@ -455,6 +455,60 @@ export interface ConsentRequestTable {
   answered_at: number | null;
 }
 
+/** A study this node knows (src/research): its own organization's, or one a sponsor's node shared. */
+export interface ResearchStudyTable {
+  study_id: string;
+  /** The sponsoring organization's id. */
+  organization: string;
+  /** The definition's canonical JSON. */
+  definition: string;
+  protocol_hash: string;
+  created_by: string;
+  created_at: number;
+  closed_at: number | null;
+}
+
+/** A patient's enrollment in a study at this node, with their signed research consent. */
+export interface ResearchEnrollmentTable {
+  study_id: string;
+  account: string;
+  /** The per-study pseudonym the ledger knows them by (bytes32). */
+  participant: string;
+  payout: string;
+  /** The signed ResearchConsent (JSON). */
+  consent: string;
+  signature: string;
+  /** Salt of the commitment on the ledger. */
+  salt: string;
+  commitment: string;
+  enrolled_at: number;
+  withdrawn_at: number | null;
+}
+
+/** A release this node made for a study (extract or DP aggregate). */
+export interface ResearchReleaseTable {
+  release_id: string;
+  study_id: string;
+  kind: string;
+  release_hash: string;
+  epsilon_micros: number;
+  k: number;
+  participants: number;
+  /** The released JSON (de-identified or noisy: never PHI). */
+  body: string;
+  requested_by: string;
+  created_at: number;
+}
+
+/** One contribution of one participant to one release, paid once (outbox intent id once written). */
+export interface ResearchContributionTable {
+  contribution: string;
+  release_id: string;
+  study_id: string;
+  participant: string;
+  outbox_id: number | null;
+}
+
 export interface Schema {
   meta: MetaTable;
   outbox: OutboxTable;
@@ -493,4 +547,8 @@ export interface Schema {
   consent_requests: ConsentRequestTable;
   passport_issuer_keys: PassportIssuerKeyTable;
   passport_cards: PassportCardTable;
+  research_studies: ResearchStudyTable;
+  research_enrollments: ResearchEnrollmentTable;
+  research_releases: ResearchReleaseTable;
+  research_contributions: ResearchContributionTable;
 }

@@ -24,6 +24,7 @@ import { passport } from "./023_passport.js";
 import { monitoring } from "./024_monitoring.js";
 import { cdsHooks } from "./025_cds_hooks.js";
 import { creditMovements } from "./026_credit_movements.js";
+import { research } from "./027_research.js";
 
 /** Every migration, in the order it runs. Names are stored: never rename, only append. */
 export const migrations: Record<string, DialectMigration> = {
@@ -52,4 +53,5 @@ export const migrations: Record<string, DialectMigration> = {
   "024_monitoring": monitoring,
   "025_cds_hooks": cdsHooks,
   "026_credit_movements": creditMovements,
+  "027_research": research,
 };
