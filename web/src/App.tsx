@@ -27,6 +27,10 @@ const FindPatient = lazy(() => import("./pages/clinic/FindPatient"));
 const PatientView = lazy(() => import("./pages/clinic/PatientView"));
 const MyRequests = lazy(() => import("./pages/clinic/MyRequests"));
 const PatientRequests = lazy(() => import("./pages/requests/PatientRequests"));
+const Research = lazy(() => import("./pages/patient/Research"));
+const Studies = lazy(() => import("./pages/clinic/Studies"));
+const NewStudy = lazy(() => import("./pages/clinic/NewStudy"));
+const Study = lazy(() => import("./pages/clinic/Study"));
 const OperatorStatus = lazy(() => import("./pages/operator/Status"));
 
 function Page({ children }: { children: ReactNode }) {
@@ -69,6 +73,7 @@ const router = createBrowserRouter([
       { path: "notifications", element: <Notifications /> },
       { path: "settings", element: <Settings /> },
       { path: "requests", element: <PatientRequests /> },
+      { path: "research", element: <Research /> },
     ],
   },
   {
@@ -79,6 +84,9 @@ const router = createBrowserRouter([
       { path: "find", element: <FindPatient /> },
       { path: "patient", element: <PatientView /> },
       { path: "requests", element: <MyRequests /> },
+      { path: "studies", element: <Studies /> },
+      { path: "studies/new", element: <NewStudy /> },
+      { path: "studies/:id", element: <Study /> },
     ],
   },
   {

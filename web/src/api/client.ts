@@ -11,6 +11,8 @@ export class ApiError extends Error {
     readonly status: number,
     /** The node's own diagnostics (OperationOutcome), which never carry personal data. */
     readonly details?: string,
+    /** Which input the node refused (the OperationOutcome issue's expression), e.g. `budget`. */
+    readonly expression?: string,
   ) {
     super(message);
     this.name = "ApiError";
@@ -76,16 +78,18 @@ export function messageOf(error: unknown): string {
 
 async function errorOf(res: Response): Promise<ApiError> {
   let details: string | undefined;
+  let expression: string | undefined;
   try {
     const body = (await res.json()) as {
-      issue?: Array<{ diagnostics?: string; details?: { text?: string } }>;
+      issue?: Array<{ diagnostics?: string; details?: { text?: string }; expression?: string[] }>;
     };
     const issue = body.issue?.[0];
     details = issue?.diagnostics ?? issue?.details?.text;
+    expression = issue?.expression?.[0];
   } catch {
     details = undefined;
   }
-  return new ApiError(plainWords(res.status), res.status, details);
+  return new ApiError(plainWords(res.status), res.status, details, expression);
 }
 
 export function createApi(session: ApiSession): Api {

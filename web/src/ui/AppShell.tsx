@@ -11,6 +11,8 @@ export interface NavItem {
   icon: LucideIcon;
   /** Match the path exactly (an area's index page). */
   end?: boolean;
+  /** Shown only to practitioners of these roles (the node refuses the pages' requests to others). */
+  roles?: readonly string[];
 }
 
 export function AppShell({ nav, children }: { nav: NavItem[]; children: ReactNode }) {
@@ -54,13 +56,15 @@ export function AppShell({ nav, children }: { nav: NavItem[]; children: ReactNod
       <div className="body">
         <nav className="nav" aria-label="Main">
           <ul>
-            {nav.map((item) => (
-              <li key={item.to}>
-                <NavLink to={item.to} end={item.end === true}>
-                  <item.icon size={18} aria-hidden="true" /> {item.label}
-                </NavLink>
-              </li>
-            ))}
+            {nav
+              .filter((item) => item.roles === undefined || item.roles.includes(identity?.role ?? ""))
+              .map((item) => (
+                <li key={item.to}>
+                  <NavLink to={item.to} end={item.end === true}>
+                    <item.icon size={18} aria-hidden="true" /> {item.label}
+                  </NavLink>
+                </li>
+              ))}
           </ul>
         </nav>
         <main id="main" className="main stack" tabIndex={-1}>

@@ -4,6 +4,7 @@ import {
   HeartPulse,
   Inbox,
   FileHeart,
+  FlaskConical,
   Settings,
   Share2,
   ShieldCheck,
@@ -17,6 +18,7 @@ export const patientNav: NavItem[] = [
   { to: "/patient/sharing", label: "Who can see what", icon: ClipboardList },
   { to: "/patient/access-log", label: "Access log", icon: ShieldCheck },
   { to: "/patient/requests", label: "Access requests", icon: Inbox },
+  { to: "/patient/research", label: "Research", icon: FlaskConical },
   { to: "/patient/notifications", label: "Notifications", icon: Bell },
   { to: "/patient/settings", label: "Settings", icon: Settings },
 ];
