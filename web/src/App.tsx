@@ -28,6 +28,9 @@ const PatientView = lazy(() => import("./pages/clinic/PatientView"));
 const MyRequests = lazy(() => import("./pages/clinic/MyRequests"));
 const PatientRequests = lazy(() => import("./pages/requests/PatientRequests"));
 const OperatorStatus = lazy(() => import("./pages/operator/Status"));
+const Passport = lazy(() => import("./pages/patient/Passport"));
+const Issuer = lazy(() => import("./pages/operator/Issuer"));
+const Verifier = lazy(() => import("./pages/verify/Verifier"));
 
 function Page({ children }: { children: ReactNode }) {
   return <Suspense fallback={<Loading what="the page" />}>{children}</Suspense>;
@@ -69,6 +72,7 @@ const router = createBrowserRouter([
       { path: "notifications", element: <Notifications /> },
       { path: "settings", element: <Settings /> },
       { path: "requests", element: <PatientRequests /> },
+      { path: "passport", element: <Passport /> },
     ],
   },
   {
@@ -82,14 +86,27 @@ const router = createBrowserRouter([
     ],
   },
   {
-    // public, like /health it reads
+    // the status page is public, like /health it reads; the issuer console asks for the node's key
     path: "/operator",
     element: (
       <AppShell nav={operatorNav}>
         <Page>
-          <OperatorStatus />
+          <Outlet />
         </Page>
       </AppShell>
+    ),
+    children: [
+      { index: true, element: <OperatorStatus /> },
+      { path: "issuer", element: <Issuer /> },
+    ],
+  },
+  {
+    // public: verifies only what it is given, in the browser, offline once loaded
+    path: "/verify",
+    element: (
+      <Page>
+        <Verifier />
+      </Page>
     ),
   },
   {
