@@ -32,10 +32,14 @@ function verifierServiceWorker(): Plugin {
       };
       for (const entry of chunks.filter((chunk) => chunk.isEntry)) visit(entry, false);
       visit(verifier, true);
-      for (const file of Object.values(bundle)) if (file.type === "asset" && file.fileName.startsWith("assets/")) files.add(file.fileName);
+      for (const file of Object.values(bundle))
+        if (file.type === "asset" && file.fileName.startsWith("assets/")) files.add(file.fileName);
       const assets = [...files].map((file) => `/${file}`).sort();
       const version = createHash("sha256").update(assets.join("\n")).digest("hex").slice(0, 16);
-      const source = readFileSync(join(import.meta.dirname, "src", "passport", "verifierServiceWorker.js"), "utf8")
+      const source = readFileSync(
+        join(import.meta.dirname, "src", "passport", "verifierServiceWorker.js"),
+        "utf8",
+      )
         .replace("__VERSION__", JSON.stringify(version))
         .replace("__ASSETS__", JSON.stringify(assets));
       this.emitFile({ type: "asset", fileName: "verify-sw.js", source });

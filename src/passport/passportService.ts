@@ -237,10 +237,7 @@ export class PassportService {
    * The patient's records that a card of each type would hold, read as the caller (as issuance
    * reads them), summarized for the patient's own page.
    */
-  async eligible(
-    principal: Principal,
-    patientId?: string,
-  ): Promise<Record<CardType, EligibleRecord[]>> {
+  async eligible(principal: Principal, patientId?: string): Promise<Record<CardType, EligibleRecord[]>> {
     const id = await this.#patientFor(principal, patientId);
     const [immunization, laboratory] = await Promise.all([
       this.#resourcesFor(principal, id, "immunization"),

@@ -89,7 +89,8 @@ export function passportRoutes(deps: PassportRouteDeps) {
       {
         method: "GET",
         url: "/passport/issuer",
-        summary: "Issuer console (node operator): keys here and on the ledger, CRLs, issued cards, ledger writes",
+        summary:
+          "Issuer console (node operator): keys here and on the ledger, CRLs, issued cards, ledger writes",
         tags: ["passport"],
         auth: session,
       },

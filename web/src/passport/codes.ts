@@ -47,11 +47,19 @@ const SYSTEMS: Record<string, string> = {
 };
 
 /** A fact's code in words: its display when the card has one, a known name, else system + code. */
-export function codeName(fact: { system?: string | undefined; code?: string | undefined; display?: string | undefined }): string {
+export function codeName(fact: {
+  system?: string | undefined;
+  code?: string | undefined;
+  display?: string | undefined;
+}): string {
   if (fact.display) return fact.display;
   const code = fact.code ?? "";
   const known =
-    fact.system === "http://hl7.org/fhir/sid/cvx" ? CVX[code] : fact.system === "http://loinc.org" ? LOINC[code] : undefined;
+    fact.system === "http://hl7.org/fhir/sid/cvx"
+      ? CVX[code]
+      : fact.system === "http://loinc.org"
+        ? LOINC[code]
+        : undefined;
   if (known !== undefined) return known;
   const system = fact.system === undefined ? "" : (SYSTEMS[fact.system] ?? fact.system);
   return `${system} ${code}`.trim() || "unnamed";

@@ -32,7 +32,9 @@ self.addEventListener("activate", (event) => {
       .then((keys) =>
         Promise.all(
           keys
-            .filter((key) => key.startsWith("carechain-verifier-") && key !== APP_CACHE && key !== LEDGER_CACHE)
+            .filter(
+              (key) => key.startsWith("carechain-verifier-") && key !== APP_CACHE && key !== LEDGER_CACHE,
+            )
             .map((key) => caches.delete(key)),
         ),
       )

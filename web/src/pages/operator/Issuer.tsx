@@ -113,8 +113,8 @@ export default function Issuer() {
     <>
       <PageHeader title="Issuer console">
         This node issues SMART Health Cards as <span className="mono">{state?.iss ?? "…"}</span>. Keys and
-        revocations live on the ledger (CredentialRegistry); every change is a ledger write the node
-        sends through its outbox.
+        revocations live on the ledger (CredentialRegistry); every change is a ledger write the node sends
+        through its outbox.
       </PageHeader>
       {error ? (
         <Alert tone="danger" title="That did not work">
@@ -159,7 +159,10 @@ export default function Issuer() {
                 busy={busy === "/passport/issuer/rotate-key"}
                 disabled={!state.keys.some((k) => k.status === "active")}
                 onClick={() =>
-                  void act("/passport/issuer/rotate-key", "New key made; the old one is retired on the ledger.")
+                  void act(
+                    "/passport/issuer/rotate-key",
+                    "New key made; the old one is retired on the ledger.",
+                  )
                 }
               >
                 <RefreshCw size={18} aria-hidden="true" /> Rotate the signing key
@@ -168,7 +171,10 @@ export default function Issuer() {
                 variant="secondary"
                 busy={busy === "/passport/issuer/approve"}
                 onClick={() =>
-                  void act("/passport/issuer/approve", "Approval sent (it succeeds only from the governor's node).")
+                  void act(
+                    "/passport/issuer/approve",
+                    "Approval sent (it succeeds only from the governor's node).",
+                  )
                 }
               >
                 <ShieldPlus size={18} aria-hidden="true" /> Approve this organization to issue
@@ -209,11 +215,17 @@ export default function Issuer() {
                         </td>
                         <td>
                           <Badge tone={tone(key.ledgerStatus)}>{key.ledgerStatus ?? "not yet"}</Badge>
-                          {key.revokedAt ? <div className="muted">{formatDateTime(key.revokedAt)}</div> : null}
+                          {key.revokedAt ? (
+                            <div className="muted">{formatDateTime(key.revokedAt)}</div>
+                          ) : null}
                         </td>
                         <td>{key.crlVersion}</td>
                         <td className="mono">
-                          {key.revokedRids.length === 0 ? <span className="muted">none</span> : key.revokedRids.join(", ")}
+                          {key.revokedRids.length === 0 ? (
+                            <span className="muted">none</span>
+                          ) : (
+                            key.revokedRids.join(", ")
+                          )}
                         </td>
                         <td>
                           {key.status === "revoked" ? null : (

@@ -76,9 +76,10 @@ export default function Passport() {
   }, [api]);
 
   useEffect(() => {
-    Promise.all([api.get<Record<CardType, EligibleRecord[]>>("/passport/eligible").then(setEligible), loadCards()]).catch(
-      (e: unknown) => setError(messageOf(e)),
-    );
+    Promise.all([
+      api.get<Record<CardType, EligibleRecord[]>>("/passport/eligible").then(setEligible),
+      loadCards(),
+    ]).catch((e: unknown) => setError(messageOf(e)));
   }, [api, loadCards]);
 
   const issue = async (type: CardType) => {
@@ -111,8 +112,8 @@ export default function Passport() {
   return (
     <>
       <PageHeader title="My passport">
-        A SMART Health Card proves a vaccination or a test result to anyone who scans it, offline. It
-        holds your name, your birth date and the facts below, nothing else from your record.
+        A SMART Health Card proves a vaccination or a test result to anyone who scans it, offline. It holds
+        your name, your birth date and the facts below, nothing else from your record.
       </PageHeader>
       {error ? (
         <Alert tone="danger" title="That did not work">
@@ -150,7 +151,9 @@ export default function Passport() {
           </div>
         </Card>
       ) : null}
-      {issued && fullScreen ? <QrFullScreen svgs={issued.qrSvg} onClose={() => setFullScreen(false)} /> : null}
+      {issued && fullScreen ? (
+        <QrFullScreen svgs={issued.qrSvg} onClose={() => setFullScreen(false)} />
+      ) : null}
 
       {eligible ? (
         <div className="grid">
@@ -159,7 +162,11 @@ export default function Passport() {
               {eligible[type].length === 0 ? (
                 <p className="muted">{TYPE_WORDS[type].none}</p>
               ) : (
-                <ul className="list">
+                <ul
+                  className="list eligible"
+                  tabIndex={0}
+                  aria-label={`${TYPE_WORDS[type].title} on the card`}
+                >
                   {eligible[type].map((record) => (
                     <li key={record.id}>
                       <strong>{record.label}</strong>

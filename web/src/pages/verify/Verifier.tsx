@@ -55,6 +55,7 @@ const REASON_WORDS: Record<string, string> = {
 
 function age(readAt: string): string {
   const seconds = Math.max(0, Math.round((Date.now() - Date.parse(readAt)) / 1000));
+  if (seconds === 1) return "1 second";
   if (seconds < 90) return `${seconds} seconds`;
   if (seconds < 90 * 60) return `${Math.round(seconds / 60)} minutes`;
   if (seconds < 36 * 3600) return `${Math.round(seconds / 3600)} hours`;
@@ -165,7 +166,8 @@ export default function Verifier() {
       setError(undefined);
       setResults(undefined);
       const cards = texts.map((t) => t.trim()).filter((t) => t.length > 0);
-      if (cards.length === 0) return setError("Give a health card: scan it, pick a picture or a file, or paste it.");
+      if (cards.length === 0)
+        return setError("Give a health card: scan it, pick a picture or a file, or paste it.");
       const dcc = cards.filter(isDccText);
       const shc = cards.filter((t) => !isDccText(t));
       try {
@@ -218,7 +220,9 @@ export default function Verifier() {
           await new Promise((resolve) => setTimeout(resolve, 200));
         }
       } catch {
-        setError("The camera is not available here. Give a picture of the code, the file, or paste it instead.");
+        setError(
+          "The camera is not available here. Give a picture of the code, the file, or paste it instead.",
+        );
         setScanning(false);
       }
     };
@@ -270,7 +274,10 @@ export default function Verifier() {
           </Alert>
         ) : null}
         {ledger ? (
-          <Alert tone={ledger.fresh ? "info" : "warn"} title={ledger.fresh ? "Issuers read from the ledger" : "Offline"}>
+          <Alert
+            tone={ledger.fresh ? "info" : "warn"}
+            title={ledger.fresh ? "Issuers read from the ledger" : "Offline"}
+          >
             <span data-testid="ledger-age">
               Trusted issuers as the ledger listed them {age(ledger.cache.readAt)} ago (
               {formatDateTime(ledger.cache.readAt)}).
@@ -290,7 +297,9 @@ export default function Verifier() {
               <>
                 <video ref={video} className="scanner" muted playsInline aria-label="Camera view" />
                 <p role="status">
-                  {scanned.length === 0 ? "Point the camera at the QR code." : `Read code ${have} of ${total}; show the next one.`}
+                  {scanned.length === 0
+                    ? "Point the camera at the QR code."
+                    : `Read code ${have} of ${total}; show the next one.`}
                 </p>
                 <Button variant="secondary" onClick={() => setScanning(false)}>
                   <CameraOff size={18} aria-hidden="true" /> Stop
@@ -342,7 +351,9 @@ export default function Verifier() {
             {error}
           </Alert>
         ) : null}
-        {results?.reports.map((report, i) => <Report key={i} report={report} where={results.where} />)}
+        {results?.reports.map((report, i) => (
+          <Report key={i} report={report} where={results.where} />
+        ))}
       </main>
     </div>
   );
