@@ -17,6 +17,7 @@ import { cardForms, cardQrPngs, signCard } from "../src/passport/cardSigner.js";
 import type { SigningKey } from "../src/passport/issuerKeys.js";
 import { publicJwk } from "../src/passport/jwk.js";
 import { readTrustFiles } from "../src/passport/trustFiles.js";
+import { nodeCrypto } from "../src/passport/nodeCrypto.js";
 import { TrustStore } from "../src/passport/trustStore.js";
 import { verifyPassport } from "../src/passport/verifyPassport.js";
 import { isMain, round, runAsScript, type BenchOptions } from "./support/report.js";
@@ -90,7 +91,7 @@ export async function runPassportBench({ quick }: BenchOptions): Promise<object>
     ),
   );
   const uris = cards.map((card) => card.qrPayloads[0] ?? "");
-  const trust = new TrustStore();
+  const trust = new TrustStore(nodeCrypto);
   trust.addShcKey({ jwk: key.jwk, issuer: ISS, issuerName: "Bench", source: "ledger", revokedAt: null });
   const now = new Date();
 

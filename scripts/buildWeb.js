@@ -37,6 +37,7 @@ const INPUTS = [
   "src/model",
   "src/errors",
   "src/access/siweClient.ts",
+  "src/passport",
   "src/chain/artifacts",
 ];
 const SKIP = new Set(["dist", "dist.next", "node_modules"]);

@@ -197,7 +197,7 @@ export function nodeRoutes(deps: NodeRoutesDeps): ((app: FastifyInstance) => voi
     subscriptionRoutes({ subscriptions: services.subscriptions, nodeKey }),
     referralRoutes({ referrals: services.referrals, store, nodeKey }),
     federationRoutes({ federation: services.federation, db: store.db, nodeKey }),
-    passportRoutes({ passport, nodeKey }),
+    passportRoutes({ passport, nodeKey, organizationId }),
     guidanceRoutes({
       records: services.records,
       federation: services.federation,

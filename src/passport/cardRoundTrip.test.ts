@@ -12,6 +12,7 @@ import { cardBundle, cardTypes } from "./cardBundle.js";
 import { cardForms, cardQrPngs, cardQrSvgs, signCard } from "./cardSigner.js";
 import { signEs256, type SigningKey } from "./issuerKeys.js";
 import { publicJwk } from "./jwk.js";
+import { nodeCrypto } from "./nodeCrypto.js";
 import { parseRids, TrustStore } from "./trustStore.js";
 import { verifyPassport } from "./verifyPassport.js";
 
@@ -62,7 +63,7 @@ function makeCard(key: SigningKey, overrides: { nbf?: number; rid?: string } = {
 }
 
 function trustOf(key: SigningKey, extra: (trust: TrustStore) => void = () => undefined): TrustStore {
-  const trust = new TrustStore();
+  const trust = new TrustStore(nodeCrypto);
   trust.addShcKey({
     jwk: key.jwk,
     issuer: ISS,
@@ -161,7 +162,7 @@ describe("a card this node makes", () => {
     expect(reasonOf(jws, withCrl)).toBe("revoked");
 
     expect(reasonOf(jws, trustOf(other))).toBe("untrusted_key");
-    const elsewhere = new TrustStore();
+    const elsewhere = new TrustStore(nodeCrypto);
     elsewhere.addShcKey({
       jwk: key.jwk,
       issuer: "https://other.example",
@@ -272,7 +273,7 @@ describe("independent implementations", () => {
     const jws = await new CompactSign(deflateRawSync(Buffer.from(JSON.stringify(payload))))
       .setProtectedHeader({ alg: "ES256", zip: "DEF", kid })
       .sign(privateKey);
-    const trust = new TrustStore();
+    const trust = new TrustStore(nodeCrypto);
     expect(
       trust.addShcKey({
         jwk: { kid, kty: "EC", crv: "P-256", x: jwk.x ?? "", y: jwk.y ?? "" },

@@ -4,13 +4,13 @@
  * The report has the same shape as a SMART Health Card's.
  * https://github.com/ehn-dcc-development/hcert-spec, RFC 9052 (COSE), RFC 8392 (CWT), RFC 9285 (Base45)
  */
-import { constants, verify as verifySignature, type X509Certificate } from "node:crypto";
+import { constants, verify as verifySignature, type KeyObject } from "node:crypto";
 import { inflateSync } from "node:zlib";
 import base45 from "base45";
 import cbor from "cbor";
 import { z } from "zod";
 import { CheckList, PassportFormatError, type HealthFact, type PassportReport } from "./passportReport.js";
-import type { TrustedDsc, TrustStore } from "./trustStore.js";
+import type { DscCertificate, TrustedDsc, TrustStore } from "./trustStore.js";
 
 const BASE45_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:";
 const COSE_SIGN1_TAG = 18;
@@ -133,10 +133,11 @@ function decodeCwt(payload: Buffer): Cwt {
   };
 }
 
-function verifiesWith(cose: CoseSign1, certificate: X509Certificate): boolean {
+function verifiesWith(cose: CoseSign1, certificate: DscCertificate): boolean {
   const signed = cbor.encode(["Signature1", cose.protectedBytes, Buffer.alloc(0), cose.payload]);
   const alg = cose.protectedHeader.get(HEADER_ALG) ?? cose.unprotectedHeader.get(HEADER_ALG);
-  const key = certificate.publicKey;
+  // trust files add node X509Certificates, whose public key is a KeyObject
+  const key = certificate.publicKey as KeyObject;
   try {
     if (alg === ALG_ES256) {
       return verifySignature("sha256", signed, { key, dsaEncoding: "ieee-p1363" }, cose.signature);

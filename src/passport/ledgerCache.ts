@@ -3,7 +3,7 @@
  * read once and written to a file so a verifier can check cards offline. The report shows its age.
  */
 import { z } from "zod";
-import { issuerJwkSchema } from "./jwk.js";
+import { issuerJwkSchema } from "./issuerJwk.js";
 import { parseRids, type TrustStore } from "./trustStore.js";
 
 export const LEDGER_CACHE_FORMAT = "carechain-passport-ledger-cache/1";

@@ -24,6 +24,7 @@ import { trustLedgerCache, type LedgerCache } from "./ledgerCache.js";
 import { bytes32Of, readLedgerCache } from "./ledgerReader.js";
 import type { PassportReport } from "./passportReport.js";
 import { addTrustFile } from "./trustFiles.js";
+import { nodeCrypto } from "./nodeCrypto.js";
 import { TrustStore } from "./trustStore.js";
 import { verifyPassport } from "./verifyPassport.js";
 
@@ -57,6 +58,48 @@ export interface IssuedCard extends CardForms {
   kid: string;
   type: CardType;
   issuedAt: string;
+}
+
+/** A record that would go on a card, as the patient's own page lists it. */
+export interface EligibleRecord {
+  resourceType: string;
+  id: string;
+  /** What it is: the vaccine or the test, in the record's own words. */
+  label: string;
+  date: string | null;
+  /** A laboratory result's value, when it has one. */
+  value: string | null;
+}
+
+/** What the issuer console shows: this node's keys, their state on the ledger, cards and writes. */
+export interface IssuerState {
+  iss: string;
+  /** When the ledger was read for `ledger`. */
+  ledgerReadAt: string;
+  /** This issuer on the ledger; null until registered. */
+  ledger: { name: string; active: boolean } | null;
+  keys: Array<{
+    kid: string;
+    /** On this node: active signs new cards, retired verifies old ones, revoked verifies none. */
+    status: string;
+    /** On the ledger: null until the key's registration is confirmed. */
+    ledgerStatus: string | null;
+    revokedAt: string | null;
+    crlVersion: number;
+    revokedRids: string[];
+  }>;
+  /** The newest cards this node issued (no patient named: the operator revokes by card). */
+  cards: Array<CardSummary & { rid: string }>;
+  /** The node's ledger writes for the passport, newest first. */
+  writes: Array<{
+    id: number;
+    action: string;
+    status: string;
+    txHash: string | null;
+    block: number | null;
+    error: string | null;
+    updatedAt: string;
+  }>;
 }
 
 export interface CardSummary {
@@ -190,6 +233,78 @@ export class PassportService {
     return { outboxId: intent.id };
   }
 
+  /**
+   * The patient's records that a card of each type would hold, read as the caller (as issuance
+   * reads them), summarized for the patient's own page.
+   */
+  async eligible(principal: Principal, patientId?: string): Promise<Record<CardType, EligibleRecord[]>> {
+    const id = await this.#patientFor(principal, patientId);
+    const [immunization, laboratory] = await Promise.all([
+      this.#resourcesFor(principal, id, "immunization"),
+      this.#resourcesFor(principal, id, "laboratory"),
+    ]);
+    return { immunization: immunization.map(eligibleRecord), laboratory: laboratory.map(eligibleRecord) };
+  }
+
+  /** The issuer console's view: keys here and on the ledger, CRLs, issued cards, ledger writes. */
+  async issuerState(principal: Principal): Promise<IssuerState> {
+    this.#requireOperator(principal);
+    const [local, cache, cards, writes] = await Promise.all([
+      this.keys.list(),
+      this.ledgerCache(true),
+      this.#d.db
+        .selectFrom("passport_cards")
+        .select(["card_id", "card_type", "kid", "rid", "nbf", "revoked_at"])
+        .orderBy("nbf", "desc")
+        .limit(100)
+        .execute(),
+      this.#d.db
+        .selectFrom("outbox")
+        .select(["id", "function_name", "status", "tx_hash", "block_number", "last_error", "updated_at"])
+        .where("contract", "=", "CredentialRegistry")
+        .orderBy("id", "desc")
+        .limit(50)
+        .execute(),
+    ]);
+    const issuer = cache.issuers.find((candidate) => candidate.iss === this.#d.issuerUrl);
+    return {
+      iss: this.#d.issuerUrl,
+      ledgerReadAt: cache.readAt,
+      ledger: issuer === undefined ? null : { name: issuer.name, active: issuer.active },
+      keys: local.map(({ jwk, status }) => {
+        const onLedger = issuer?.keys.find((key) => key.jwk.kid === jwk.kid);
+        return {
+          kid: jwk.kid,
+          status,
+          ledgerStatus: onLedger?.status ?? null,
+          revokedAt:
+            onLedger?.revokedAt === null || onLedger?.revokedAt === undefined
+              ? null
+              : new Date(onLedger.revokedAt * 1000).toISOString(),
+          crlVersion: onLedger?.crl.ctr ?? 0,
+          revokedRids: onLedger?.crl.rids ?? [],
+        };
+      }),
+      cards: cards.map((row) => ({
+        cardId: row.card_id,
+        type: row.card_type,
+        kid: row.kid,
+        rid: row.rid,
+        issuedAt: new Date(Number(row.nbf) * 1000).toISOString(),
+        revokedAt: row.revoked_at === null ? null : new Date(Number(row.revoked_at)).toISOString(),
+      })),
+      writes: writes.map((row) => ({
+        id: row.id,
+        action: row.function_name,
+        status: row.status,
+        txHash: row.tx_hash,
+        block: row.block_number,
+        error: row.last_error,
+        updatedAt: new Date(Number(row.updated_at)).toISOString(),
+      })),
+    };
+  }
+
   /** The operator's issuer key management (register, rotate, revoke a key). Operator only. */
   admin(principal: Principal): IssuerAdmin {
     this.#requireOperator(principal);
@@ -240,7 +355,7 @@ export class PassportService {
     trustDocuments: ReadonlyArray<{ name: string; content: string }> = [],
     now = new Date(),
   ): Promise<PassportReport[]> {
-    const trust = new TrustStore();
+    const trust = new TrustStore(nodeCrypto);
     trustLedgerCache(await this.ledgerCache(), trust);
     for (const document of trustDocuments) addTrustFile(document.name, Buffer.from(document.content), trust);
     return verifyPassport(inputs, trust, now);
@@ -299,4 +414,31 @@ export class PassportService {
       .map((entry) => entry.resource as Json)
       .filter((resource) => resource["status"] !== "entered-in-error");
   }
+}
+
+const text = (value: unknown): string | undefined => (typeof value === "string" ? value : undefined);
+
+/** What a coded element says in words: its text, else its first coding's display or code. */
+function words(concept: unknown): string | undefined {
+  const c = concept as { text?: unknown; coding?: Array<{ display?: unknown; code?: unknown }> } | undefined;
+  return text(c?.text) ?? text(c?.coding?.[0]?.display) ?? text(c?.coding?.[0]?.code);
+}
+
+function eligibleRecord(resource: Json): EligibleRecord {
+  const quantity = resource["valueQuantity"] as { value?: unknown; unit?: unknown } | undefined;
+  const value =
+    quantity?.value !== undefined
+      ? `${String(quantity.value)}${text(quantity.unit) === undefined ? "" : ` ${text(quantity.unit)}`}`
+      : (words(resource["valueCodeableConcept"]) ?? text(resource["valueString"]) ?? null);
+  return {
+    resourceType: String(resource["resourceType"]),
+    id: String(resource["id"]),
+    label: words(resource["vaccineCode"] ?? resource["code"]) ?? "unnamed",
+    date:
+      text(resource["occurrenceDateTime"]) ??
+      text(resource["effectiveDateTime"]) ??
+      text(resource["issued"]) ??
+      null,
+    value: resource["resourceType"] === "Observation" ? value : null,
+  };
 }

@@ -1,12 +1,11 @@
 /**
  * Verifies one SMART Health Card (compact JWS): decoding, issuer trust, ES256 signature, key and
  * card revocation (with the CRL timestamp rule), `nbf`/`exp`, and the bundle rules, each reported
- * on its own. https://spec.smarthealth.cards/
+ * on its own. Plain TypeScript over the trust store's platform primitives: the node and the
+ * browser verifier run this same code. https://spec.smarthealth.cards/
  */
-import { verify as verifySignature } from "node:crypto";
-import { inflateRawSync } from "node:zlib";
 import { z } from "zod";
-import { verificationKey } from "./jwk.js";
+import { base64urlBytes, utf8Bytes, utf8Text, type PassportCrypto } from "./passportCrypto.js";
 import { CheckList, PassportFormatError, type PassportReport } from "./passportReport.js";
 import { cardFacts, cardPatient, contentProblem, shcPayloadSchema, type ShcPayload } from "./shcContent.js";
 import type { TrustedShcKey, TrustStore } from "./trustStore.js";
@@ -22,8 +21,8 @@ const headerSchema = z
 interface ParsedJws {
   signingInput: string;
   header: z.infer<typeof headerSchema>;
-  payloadBytes: Buffer;
-  signature: Buffer;
+  payloadBytes: Uint8Array;
+  signature: Uint8Array;
 }
 
 function parseJws(jws: string): ParsedJws {
@@ -34,7 +33,7 @@ function parseJws(jws: string): ParsedJws {
   const [headerPart = "", payloadPart = "", signaturePart = ""] = parts;
   let header: unknown;
   try {
-    header = JSON.parse(Buffer.from(headerPart, "base64url").toString("utf8"));
+    header = JSON.parse(utf8Text(base64urlBytes(headerPart)));
   } catch (cause) {
     throw new PassportFormatError("malformed_jws", "JWS: header is not JSON", { cause });
   }
@@ -43,24 +42,24 @@ function parseJws(jws: string): ParsedJws {
   return {
     signingInput: `${headerPart}.${payloadPart}`,
     header: parsed.data,
-    payloadBytes: Buffer.from(payloadPart, "base64url"),
-    signature: Buffer.from(signaturePart, "base64url"),
+    payloadBytes: base64urlBytes(payloadPart),
+    signature: base64urlBytes(signaturePart),
   };
 }
 
-function decodePayload(jws: ParsedJws): ShcPayload {
+function decodePayload(jws: ParsedJws, crypto: PassportCrypto): ShcPayload {
   if (jws.header.zip !== "DEF") {
     throw new PassportFormatError("decompression_failed", 'JWS: header zip must be "DEF"');
   }
-  let inflated: Buffer;
+  let inflated: Uint8Array;
   try {
-    inflated = inflateRawSync(jws.payloadBytes, { maxOutputLength: MAX_INFLATED_BYTES });
+    inflated = crypto.inflateRaw(jws.payloadBytes, MAX_INFLATED_BYTES);
   } catch (cause) {
     throw new PassportFormatError("decompression_failed", "JWS: payload is not raw DEFLATE", { cause });
   }
   let json: unknown;
   try {
-    json = JSON.parse(inflated.toString("utf8"));
+    json = JSON.parse(utf8Text(inflated));
   } catch (cause) {
     throw new PassportFormatError("malformed_payload", "JWS: payload is not JSON", { cause });
   }
@@ -121,7 +120,7 @@ export function verifyShcJws(jws: string, trust: TrustStore, now: Date): Passpor
   try {
     if (parsed.header.alg !== "ES256")
       throw new PassportFormatError("malformed_jws", "JWS: alg must be ES256");
-    payload = decodePayload(parsed);
+    payload = decodePayload(parsed, trust.crypto);
     checks.pass("payload-well-formed");
     report.issuer.id = payload.iss;
     report.patient = cardPatient(payload);
@@ -147,7 +146,7 @@ export function verifyShcJws(jws: string, trust: TrustStore, now: Date): Passpor
       "issuer-trusted",
       key.issuer === null ? `kid found in ${key.source}` : `kid registered for ${key.issuer}`,
     );
-    if (verifiesWith(parsed, key)) checks.pass("signature", "ES256 over P-256");
+    if (verifiesWith(parsed, key, trust.crypto)) checks.pass("signature", "ES256 over P-256");
     else
       checks.fail(
         "signature",
@@ -181,14 +180,9 @@ function trustedKey(trust: TrustStore, kid: string, iss: string | null): Trusted
   return bound ?? keys.find((key) => key.issuer === null) ?? null;
 }
 
-function verifiesWith(jws: ParsedJws, key: TrustedShcKey): boolean {
+function verifiesWith(jws: ParsedJws, key: TrustedShcKey, crypto: PassportCrypto): boolean {
   if (jws.signature.length !== 64) return false;
-  return verifySignature(
-    "sha256",
-    Buffer.from(jws.signingInput, "ascii"),
-    { key: verificationKey(key.jwk), dsaEncoding: "ieee-p1363" },
-    jws.signature,
-  );
+  return crypto.verifyEs256(key.jwk, utf8Bytes(jws.signingInput), jws.signature);
 }
 
 /**

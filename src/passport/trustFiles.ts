@@ -10,6 +10,7 @@ import { z } from "zod";
 import { invalid } from "../errors/BaseError.js";
 import { issuerJwkSchema, jwkThumbprint } from "./jwk.js";
 import { ledgerCacheSchema, trustLedgerCache } from "./ledgerCache.js";
+import { nodeCrypto } from "./nodeCrypto.js";
 import { parseRids, TrustStore } from "./trustStore.js";
 
 const crlSchema = z.object({
@@ -27,7 +28,7 @@ const jwksSchema = z.object({ keys: z.array(z.record(z.string(), z.unknown())) }
  * @param trust - store to fill (a new one by default)
  * @returns the store
  */
-export function readTrustFiles(paths: readonly string[], trust = new TrustStore()): TrustStore {
+export function readTrustFiles(paths: readonly string[], trust = new TrustStore(nodeCrypto)): TrustStore {
   for (const path of paths) {
     for (const file of listFiles(path)) addTrustFile(file, readFileSync(file), trust);
   }

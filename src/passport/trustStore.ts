@@ -2,9 +2,10 @@
  * What a verifier trusts: SMART Health Card issuer keys (with the issuer URL they are bound to,
  * when known), their revocation lists, revoked keys, and EU DCC document signer certificates.
  * Filled from the ledger cache (issuers registered on chain) and from trust files a verifier gives.
+ * Plain TypeScript over the platform's primitives (`crypto`), so the browser verifier uses it too.
  */
-import { createHash, X509Certificate } from "node:crypto";
-import { jwkThumbprint, type IssuerJwk } from "./jwk.js";
+import { thumbprintOf, type IssuerJwk } from "./issuerJwk.js";
+import { base64, type PassportCrypto } from "./passportCrypto.js";
 
 export interface TrustedShcKey {
   jwk: IssuerJwk;
@@ -25,9 +26,20 @@ export interface RevocationList {
   source: string;
 }
 
+/** What verification needs of a DSC certificate; node's X509Certificate is one (trustFiles.ts). */
+export interface DscCertificate {
+  readonly raw: Uint8Array;
+  readonly fingerprint256: string;
+  readonly subject: string;
+  readonly validFrom: string;
+  readonly validTo: string;
+  /** The platform's public key object (a node KeyObject). */
+  readonly publicKey: object;
+}
+
 export interface TrustedDsc {
   kid: string;
-  certificate: X509Certificate;
+  certificate: DscCertificate;
   source: string;
 }
 
@@ -37,13 +49,16 @@ export class TrustStore {
   readonly dscs = new Map<string, TrustedDsc[]>();
   ledgerReadAt: Date | null = null;
 
+  /** @param crypto - the platform's hash, signature and inflate primitives verification uses */
+  constructor(readonly crypto: PassportCrypto) {}
+
   /**
    * Trusts an issuer key. A key whose `kid` is not its RFC 7638 thumbprint is refused, so a kid can
    * never name a key other than its own.
    * @returns false when the key was refused
    */
   addShcKey(key: TrustedShcKey): boolean {
-    if (jwkThumbprint(key.jwk) !== key.jwk.kid) return false;
+    if (thumbprintOf(key.jwk, this.crypto.sha256) !== key.jwk.kid) return false;
     const list = this.shcKeys.get(key.jwk.kid) ?? [];
     list.push(key);
     this.shcKeys.set(key.jwk.kid, list);
@@ -57,8 +72,8 @@ export class TrustStore {
   }
 
   /** Trusts a DCC document signer certificate under kid = first 8 bytes of SHA-256(DER), base64. */
-  addDsc(certificate: X509Certificate, source: string): void {
-    const kid = dscKid(certificate);
+  addDsc(certificate: DscCertificate, source: string): void {
+    const kid = dscKid(certificate, this.crypto.sha256);
     const list = this.dscs.get(kid) ?? [];
     if (!list.some((dsc) => dsc.certificate.fingerprint256 === certificate.fingerprint256)) {
       list.push({ kid, certificate, source });
@@ -71,8 +86,8 @@ export class TrustStore {
  * The EU DCC key identifier of a document signer certificate.
  * https://github.com/ehn-dcc-development/hcert-spec (section 3.3.1)
  */
-export function dscKid(certificate: X509Certificate): string {
-  return createHash("sha256").update(certificate.raw).digest().subarray(0, 8).toString("base64");
+export function dscKid(certificate: DscCertificate, sha256: PassportCrypto["sha256"]): string {
+  return base64(sha256(certificate.raw).subarray(0, 8));
 }
 
 /**

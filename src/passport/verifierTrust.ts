@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { invalid } from "../errors/BaseError.js";
 import { ledgerCacheSchema, trustLedgerCache } from "./ledgerCache.js";
 import { readTrustFiles } from "./trustFiles.js";
+import { nodeCrypto } from "./nodeCrypto.js";
 import { TrustStore } from "./trustStore.js";
 
 /**
@@ -13,7 +14,7 @@ import { TrustStore } from "./trustStore.js";
  * @param ledgerCachePath - a ledger cache file written by `carechain passport issuer cache` or the node
  */
 export function verifierTrust(trustPaths: readonly string[], ledgerCachePath?: string): TrustStore {
-  const trust = new TrustStore();
+  const trust = new TrustStore(nodeCrypto);
   if (ledgerCachePath !== undefined) {
     let json: unknown;
     try {

@@ -48,6 +48,8 @@ const PUBLIC_ROUTES = [
   "GET /.well-known/jwks.json",
   "GET /passport/ledger-cache",
   "POST /passport/verify",
+  // the health card verifier's service worker: a static file listing the verifier's own files
+  "GET /verify-sw.js",
   // CDS Hooks discovery: lists the services and their prefetch templates, nothing about anyone
   "GET /cds-services",
   // no session: a device's batch is authenticated by the device's ES256 signature over its payload,

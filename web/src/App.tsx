@@ -32,6 +32,9 @@ const Studies = lazy(() => import("./pages/clinic/Studies"));
 const NewStudy = lazy(() => import("./pages/clinic/NewStudy"));
 const Study = lazy(() => import("./pages/clinic/Study"));
 const OperatorStatus = lazy(() => import("./pages/operator/Status"));
+const Passport = lazy(() => import("./pages/patient/Passport"));
+const Issuer = lazy(() => import("./pages/operator/Issuer"));
+const Verifier = lazy(() => import("./pages/verify/Verifier"));
 
 function Page({ children }: { children: ReactNode }) {
   return <Suspense fallback={<Loading what="the page" />}>{children}</Suspense>;
@@ -74,6 +77,7 @@ const router = createBrowserRouter([
       { path: "settings", element: <Settings /> },
       { path: "requests", element: <PatientRequests /> },
       { path: "research", element: <Research /> },
+      { path: "passport", element: <Passport /> },
     ],
   },
   {
@@ -90,14 +94,27 @@ const router = createBrowserRouter([
     ],
   },
   {
-    // public, like /health it reads
+    // the status page is public, like /health it reads; the issuer console asks for the node's key
     path: "/operator",
     element: (
       <AppShell nav={operatorNav}>
         <Page>
-          <OperatorStatus />
+          <Outlet />
         </Page>
       </AppShell>
+    ),
+    children: [
+      { index: true, element: <OperatorStatus /> },
+      { path: "issuer", element: <Issuer /> },
+    ],
+  },
+  {
+    // public: verifies only what it is given, in the browser, offline once loaded
+    path: "/verify",
+    element: (
+      <Page>
+        <Verifier />
+      </Page>
     ),
   },
   {

@@ -9,6 +9,8 @@ import { publicRoute, route } from "../routeDef.js";
 export interface PassportRouteDeps {
   passport: PassportService;
   nodeKey: Hex;
+  /** This node's organization (the issuer the console manages). */
+  organizationId: Hex;
 }
 
 const VERIFY_BODY_LIMIT = 4 * 1024 * 1024;
@@ -68,6 +70,88 @@ export function passportRoutes(deps: PassportRouteDeps) {
       async ({ caller, params, reply }) => {
         reply.status(202);
         return deps.passport.revokeCard(caller, params.cardId);
+      },
+    );
+    route(
+      app,
+      {
+        method: "GET",
+        url: "/passport/eligible",
+        summary: "The patient's immunizations and laboratory results a card of each type would hold",
+        tags: ["passport"],
+        auth: session,
+        query: z.object({ patient: z.string().min(1).max(64).optional() }),
+      },
+      async ({ caller, query }) => deps.passport.eligible(caller, query.patient),
+    );
+    route(
+      app,
+      {
+        method: "GET",
+        url: "/passport/issuer",
+        summary:
+          "Issuer console (node operator): keys here and on the ledger, CRLs, issued cards, ledger writes",
+        tags: ["passport"],
+        auth: session,
+      },
+      async ({ caller }) => deps.passport.issuerState(caller),
+    );
+    route(
+      app,
+      {
+        method: "POST",
+        url: "/passport/issuer/register",
+        summary: "Register this node's issuer URL and signing key on the CredentialRegistry (node operator)",
+        tags: ["passport"],
+        auth: session,
+      },
+      async ({ caller, reply }) => {
+        reply.status(202);
+        return deps.passport.admin(caller).register();
+      },
+    );
+    route(
+      app,
+      {
+        method: "POST",
+        url: "/passport/issuer/rotate-key",
+        summary: "Sign new cards with a new key; the old one is retired on the ledger (node operator)",
+        tags: ["passport"],
+        auth: session,
+      },
+      async ({ caller, reply }) => {
+        reply.status(202);
+        return deps.passport.admin(caller).rotate();
+      },
+    );
+    route(
+      app,
+      {
+        method: "POST",
+        url: "/passport/issuer/keys/:kid/revoke",
+        summary: "Revoke an issuer key: no card it signed verifies any more (node operator)",
+        tags: ["passport"],
+        auth: session,
+        params: z.object({ kid: z.string().regex(/^[A-Za-z0-9_-]{43}$/) }),
+      },
+      async ({ caller, params, reply }) => {
+        reply.status(202);
+        return deps.passport.admin(caller).revokeKey(params.kid);
+      },
+    );
+    route(
+      app,
+      {
+        method: "POST",
+        url: "/passport/issuer/approve",
+        summary:
+          "Consortium governor's node: let this organization issue health cards whatever its kind (node operator)",
+        tags: ["passport"],
+        auth: session,
+      },
+      async ({ caller, reply }) => {
+        reply.status(202);
+        return deps.passport.admin(caller).approve(deps.organizationId, true);
       },
     );
     route(

@@ -88,14 +88,14 @@ and reload; <code>npm ci</code> and <code>npm start</code> build it too.</p>
 const MAX_PARAM_LENGTH = 100;
 
 /** First path segments of the app's client-side routes (web/src/App.tsx). */
-const APP_SECTIONS: ReadonlySet<string> = new Set(["patient", "clinic", "operator"]);
+const APP_SECTIONS: ReadonlySet<string> = new Set(["patient", "clinic", "operator", "verify"]);
 
 /** `GET /` and the app's assets, configuration, demo identities and client-side routes. */
 export function webAppRoutes(deps: WebAppDeps) {
   return (app: FastifyInstance): void => {
     // First path segments of the API's routes: a path under one of them is never an app page.
     const apiPrefixes = new Set<string>();
-    const own = new Set(["", "assets", "app", "demo", "*"]);
+    const own = new Set(["", "assets", "app", "demo", "verify-sw.js", "*"]);
     app.addHook("onRoute", (r) => {
       const first = r.url.split("/")[1] ?? "";
       if (!own.has(first)) apiPrefixes.add(first);
@@ -145,6 +145,30 @@ export function webAppRoutes(deps: WebAppDeps) {
           throw noRoute();
         }
         return reply.header("cache-control", "public, max-age=31536000, immutable").type(type).send(body);
+      },
+    );
+    route(
+      app,
+      {
+        method: "GET",
+        url: "/verify-sw.js",
+        summary: "The health card verifier's service worker: keeps the verifier and the ledger cache offline",
+        tags: ["web"],
+        auth: publicRoute,
+      },
+      async ({ reply }) => {
+        let body: Buffer;
+        try {
+          body = await readFile(join(deps.distDir, "verify-sw.js"));
+        } catch {
+          throw noRoute();
+        }
+        // re-checked on every registration, so a new build's worker replaces the old one
+        return reply
+          .header("cache-control", "no-cache")
+          .header("content-security-policy", "default-src 'none'; connect-src 'self'")
+          .type(TYPES[".js"] ?? "text/javascript")
+          .send(body);
       },
     );
     route(

@@ -46,18 +46,24 @@ export async function startWebNode(
     ),
     { logger: createLogger("silent") },
   );
+  let stopping: Promise<void> | undefined;
   return {
     node,
     url: node.url,
-    stop: async () => {
-      await node.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
+    // once: a test may stop the node itself (to go offline) before afterAll does
+    stop: () =>
+      (stopping ??= (async () => {
+        await node.stop();
+        rmSync(dir, { recursive: true, force: true });
+      })()),
   };
 }
 
-/** Launches headless Chromium; throws (never skips) when it is not installed. */
-export async function launchBrowser(): Promise<Browser> {
+/**
+ * Launches headless Chromium; throws (never skips) when it is not installed.
+ * @param extraArgs - more switches (a fake camera, for instance)
+ */
+export async function launchBrowser(extraArgs: readonly string[] = []): Promise<Browser> {
   if (!existsSync(CHROMIUM))
     throw new Error(
       `Chromium is not installed at ${CHROMIUM}: install Debian's chromium (.ci/run does) or set CHROMIUM_PATH`,
@@ -74,6 +80,7 @@ export async function launchBrowser(): Promise<Browser> {
       "--disable-background-networking",
       "--disable-component-update",
       "--disable-sync",
+      ...extraArgs,
     ],
   });
 }
