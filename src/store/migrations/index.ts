@@ -23,6 +23,7 @@ import { consentRequests } from "./022_consent_requests.js";
 import { passport } from "./023_passport.js";
 import { monitoring } from "./024_monitoring.js";
 import { cdsHooks } from "./025_cds_hooks.js";
+import { monitoringDelivery } from "./028_monitoring_delivery.js";
 
 /** Every migration, in the order it runs. Names are stored: never rename, only append. */
 export const migrations: Record<string, DialectMigration> = {
@@ -50,4 +51,5 @@ export const migrations: Record<string, DialectMigration> = {
   "023_passport": passport,
   "024_monitoring": monitoring,
   "025_cds_hooks": cdsHooks,
+  "028_monitoring_delivery": monitoringDelivery,
 };
