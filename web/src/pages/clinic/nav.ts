@@ -1,4 +1,4 @@
-import { Inbox, Search, Stethoscope, Users } from "lucide-react";
+import { Inbox, LayoutDashboard, Search, Stethoscope, Users } from "lucide-react";
 import type { NavItem } from "../../ui/AppShell";
 
 /** The clinician area's navigation. */
@@ -7,4 +7,5 @@ export const clinicNav: NavItem[] = [
   { to: "/clinic/find", label: "Find a patient", icon: Search },
   { to: "/clinic/patient", label: "Patient", icon: Stethoscope },
   { to: "/clinic/requests", label: "My requests", icon: Inbox },
+  { to: "/clinic/ward", label: "Ward board", icon: LayoutDashboard },
 ];
