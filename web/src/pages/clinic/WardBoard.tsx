@@ -91,7 +91,13 @@ function AlertItem({ a, onAck, busy }: { a: AlertView; onAck: (id: string) => vo
         {a.step > 0 ? <Badge tone="warn">escalated (step {a.step + 1})</Badge> : null}
       </div>
       <div>{a.triggers.map(triggerText).join("; ")}</div>
-      <div className="muted">Raised {formatDateTime(a.createdAt)}</div>
+      <div className="muted">
+        Raised {formatDateTime(a.createdAt)}.{" "}
+        {a.step === 0
+          ? "With the first responders of the escalation chain"
+          : `Escalated to step ${a.step + 1} of the chain`}
+        {open ? "; escalates further if nobody acknowledges it." : "."}
+      </div>
       {open ? (
         <div>
           <Button

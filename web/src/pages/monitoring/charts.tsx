@@ -65,6 +65,8 @@ export function TimeChart(props: {
   lines: Line[];
   caption: string;
   height?: number;
+  /** The value axis shows at least this range (the range a reading usually falls in). */
+  range?: [number, number];
 }) {
   const box = useRef<HTMLDivElement>(null);
   const data = aligned(props.lines);
@@ -76,7 +78,19 @@ export function TimeChart(props: {
       ms: 1,
       legend: { show: false },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true } },
+      scales: {
+        x: { time: true },
+        ...(props.range
+          ? {
+              y: {
+                range: (_u: uPlot, min: number | null, max: number | null): uPlot.Range.MinMax => [
+                  Math.min(min ?? Infinity, props.range![0]),
+                  Math.max(max ?? -Infinity, props.range![1]),
+                ],
+              },
+            }
+          : {}),
+      },
       axes: [
         { stroke: "#4a5968", grid: { stroke: "#e4e9ee" } },
         { stroke: "#4a5968", grid: { stroke: "#e4e9ee" }, label: props.unit, size: 56 },

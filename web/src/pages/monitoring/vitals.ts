@@ -52,16 +52,16 @@ export interface AlertView {
   acknowledged: { at: string; by: string } | null;
 }
 
-/** Each vital's name, the unit people read, and its stored UCUM unit. */
-export const VITAL_LABELS: Record<QuantityKind, { name: string; unit: string }> = {
-  "heart-rate": { name: "Heart rate", unit: "beats/min" },
-  "respiratory-rate": { name: "Breathing rate", unit: "breaths/min" },
-  spo2: { name: "Oxygen saturation (SpO₂)", unit: "%" },
-  systolic: { name: "Systolic blood pressure", unit: "mmHg" },
-  diastolic: { name: "Diastolic blood pressure", unit: "mmHg" },
-  temperature: { name: "Temperature", unit: "°C" },
-  glucose: { name: "Blood glucose", unit: "mmol/L" },
-  "oxygen-flow": { name: "Supplemental oxygen", unit: "L/min" },
+/** Each vital's name, the unit people read, and the range its chart shows at least. */
+export const VITAL_LABELS: Record<QuantityKind, { name: string; unit: string; range: [number, number] }> = {
+  "heart-rate": { name: "Heart rate", unit: "beats/min", range: [40, 140] },
+  "respiratory-rate": { name: "Breathing rate", unit: "breaths/min", range: [5, 30] },
+  spo2: { name: "Oxygen saturation (SpO₂)", unit: "%", range: [85, 100] },
+  systolic: { name: "Systolic blood pressure", unit: "mmHg", range: [40, 180] },
+  diastolic: { name: "Diastolic blood pressure", unit: "mmHg", range: [40, 180] },
+  temperature: { name: "Temperature", unit: "°C", range: [35, 40] },
+  glucose: { name: "Blood glucose", unit: "mmol/L", range: [3, 12] },
+  "oxygen-flow": { name: "Supplemental oxygen", unit: "L/min", range: [0, 5] },
 };
 
 export const ACVPU_WORDS: Record<string, string> = {

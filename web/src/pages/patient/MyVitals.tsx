@@ -167,8 +167,13 @@ export default function MyVitals() {
   };
 
   const score = vitals?.latest.news2 ?? null;
+  // supplemental oxygen is charted only when some was given; otherwise the summary says "room air"
+  const onAir = !vitals?.vitals["oxygen-flow"]?.v.some((v) => v > 0);
   const charts = vitals
-    ? CHARTED.filter((kinds) => kinds.some((k) => (vitals.vitals[k]?.t.length ?? 0) > 0))
+    ? CHARTED.filter(
+        (kinds) =>
+          kinds.some((k) => (vitals.vitals[k]?.t.length ?? 0) > 0) && !(kinds[0] === "oxygen-flow" && onAir),
+      )
     : [];
 
   return (
@@ -248,6 +253,7 @@ export default function MyVitals() {
                     {vitals.latest.acvpu
                       ? `Consciousness: ${ACVPU_WORDS[vitals.latest.acvpu.value] ?? vitals.latest.acvpu.value}. `
                       : ""}
+                    {vitals.vitals["oxygen-flow"] && onAir ? "Breathing room air (no oxygen given). " : ""}
                     {vitals.latest.readingAt
                       ? `Last reading ${formatDateTime(vitals.latest.readingAt)}.`
                       : ""}
@@ -260,6 +266,7 @@ export default function MyVitals() {
                     title="Early warning score (NEWS2)"
                     unit="points"
                     caption={rangeText(vitals.news2.v, "points")}
+                    range={[0, 7]}
                     lines={[{ label: "NEWS2", t: vitals.news2.t, v: vitals.news2.v, color: COLORS[1] }]}
                   />
                 </div>
@@ -279,7 +286,13 @@ export default function MyVitals() {
                       : rangeText(vitals.vitals[first]?.v ?? [], unit);
                   return (
                     <div className="card" key={kinds.join("+")}>
-                      <TimeChart title={title} unit={unit} caption={caption} lines={lines} />
+                      <TimeChart
+                        title={title}
+                        unit={unit}
+                        caption={caption}
+                        lines={lines}
+                        range={VITAL_LABELS[first].range}
+                      />
                     </div>
                   );
                 })}
