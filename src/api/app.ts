@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import rateLimit from "@fastify/rate-limit";
+import websocket from "@fastify/websocket";
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
@@ -102,6 +103,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // devices behind one gateway address must not share one client budget
     allowList: (req) => req.url === "/health" || req.url === "/monitoring/batches",
   });
+
+  // WebSocket routes (src/api/routeDef.ts websocketRoute); frames past 4 KiB end the socket
+  await app.register(websocket, { options: { maxPayload: 4096 } });
 
   app.addHook("onResponse", (request, reply, done) => {
     // Paths may hold resource ids but never PHI; query strings are not logged.

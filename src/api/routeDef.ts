@@ -117,29 +117,7 @@ export function route<
     url: spec.url,
     config: { carechainAuth: auth.scheme },
     ...(spec.bodyLimit ? { bodyLimit: spec.bodyLimit } : {}),
-    ...(auth.beforeBody && auth.scheme !== "public"
-      ? {
-          onRequest: (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) => {
-            // callback style: a session check is synchronous, and this runs on every request
-            let caller: A | Promise<A>;
-            try {
-              caller = auth.authenticate(request);
-            } catch (error) {
-              done(error as Error);
-              return;
-            }
-            if (caller instanceof Promise)
-              caller.then(
-                (c) => (early.set(request, c), done()),
-                (error: Error) => done(error),
-              );
-            else {
-              early.set(request, caller);
-              done();
-            }
-          },
-        }
-      : {}),
+    ...(auth.beforeBody && auth.scheme !== "public" ? { onRequest: authenticateEarly(auth) } : {}),
     handler: async (request, reply) => {
       const caller = auth.beforeBody ? (early.get(request) as A) : await auth.authenticate(request);
       const body = parse(spec.body, request.body, "body");
@@ -152,6 +130,72 @@ export function route<
         A
       >);
     },
+  });
+}
+
+/** An onRequest hook that authenticates the caller before the body is read, for the handler to take. */
+function authenticateEarly<A>(auth: Authenticator<A>) {
+  return (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void => {
+    // callback style: a session check is synchronous, and this runs on every request
+    let caller: A | Promise<A>;
+    try {
+      caller = auth.authenticate(request);
+    } catch (error) {
+      done(error as Error);
+      return;
+    }
+    if (caller instanceof Promise)
+      caller.then(
+        (c) => (early.set(request, c), done()),
+        (error: Error) => done(error),
+      );
+    else {
+      early.set(request, caller);
+      done();
+    }
+  };
+}
+
+/** The part of a WebSocket (the `ws` package's, through @fastify/websocket) a route uses. */
+export interface RouteSocket {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  ping(): void;
+  on(event: "close", listener: () => void): void;
+}
+
+/**
+ * Declares a WebSocket route (`GET` with an upgrade; the app registers @fastify/websocket): the
+ * caller is authenticated from the upgrade request's headers before the upgrade, so an
+ * unauthenticated one gets the HTTP error and never a socket. A plain GET is answered 400.
+ */
+export function websocketRoute<A>(
+  app: FastifyInstance,
+  spec: { url: string; summary: string; tags: string[]; auth: Authenticator<A> },
+  open: (input: { caller: A; socket: RouteSocket; request: FastifyRequest }) => Promise<void> | void,
+): void {
+  if (!spec.auth.beforeBody || spec.auth.scheme === "public")
+    throw new BaseError("internal", "a WebSocket route authenticates from the upgrade request's headers");
+  const routes = registry.get(app.server) ?? [];
+  registry.set(app.server, routes);
+  routes.push({
+    method: "GET",
+    url: spec.url,
+    summary: spec.summary,
+    tags: spec.tags,
+    auth: spec.auth.scheme,
+  });
+  app.route({
+    method: "GET",
+    url: spec.url,
+    config: { carechainAuth: spec.auth.scheme },
+    onRequest: authenticateEarly(spec.auth),
+    handler: async () => {
+      throw new BaseError("invalid", "this route answers a WebSocket upgrade only");
+    },
+    wsHandler: (socket: RouteSocket, request: FastifyRequest) =>
+      open({ caller: early.get(request) as A, socket, request }),
   });
 }
 

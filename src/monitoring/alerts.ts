@@ -7,8 +7,15 @@
  * about the patient. Whoever the consent decision refuses never hears of an alert: not on a
  * stream, not in a list, and an acknowledgement of an alert they may not see is answered as for
  * an id that does not exist.
+ *
+ * Live recipients are the streams (SSE, WebSocket) open in this process, and the REST hooks
+ * clinicians registered (src/monitoring/alertHooks.ts). Every change of an alert (raised,
+ * escalated, acknowledged) is also written as an event under the shared `monitoring-alerts`
+ * version, so the other API processes of the organization deliver it to their own streams
+ * (src/store/sharedState.ts); hooks are pushed once, by the process where the change happened.
  */
 import { randomBytes } from "node:crypto";
+import type { Transaction } from "kysely";
 import type { Address } from "viem";
 import type { Auditor } from "../audit/auditor.js";
 import type { ConsentGate } from "../consent/consentGate.js";
@@ -16,8 +23,11 @@ import { decryptRecord, encryptRecord } from "../crypto/envelope.js";
 import type { PatientKeyring } from "../crypto/patientKeys.js";
 import { BaseError } from "../errors/BaseError.js";
 import { systemPrincipal, type Principal } from "../model/principal.js";
+import type { Schema } from "../store/schema.js";
+import { bumpVersion, type SharedState } from "../store/sharedState.js";
+import type { AlertHooks } from "./alertHooks.js";
 import { patientKeyId } from "./chunkStore.js";
-import type { MonitoringAlertRow, MonitoringDb } from "./monitoringTables.js";
+import type { MonitoringAlertRow, MonitoringDb, MonitoringTables } from "./monitoringTables.js";
 import type { AlertTrigger, EscalationStep, MonitoringSettings } from "./patientVitals.js";
 import { READING_CATEGORIES } from "./vitals.js";
 
@@ -52,6 +62,8 @@ export interface AlertServiceDeps {
   gate: Pick<ConsentGate, "forPatient">;
   auditor: Pick<Auditor, "record">;
   settingsOf(patientId: string): Promise<MonitoringSettings>;
+  /** REST hooks to push alerts to, besides live streams. */
+  hooks?: Pick<AlertHooks, "all" | "push">;
   now?: () => number;
   /** How often due escalations are looked for (1 s). */
   tickMs?: number;
@@ -66,6 +78,9 @@ export class AlertService {
   readonly #subscribers = new Set<Subscriber>();
   #timer: NodeJS.Timeout | undefined;
   #ticking = false;
+  /** Versions of the alert events this process wrote, while followers have not passed them. */
+  readonly #own = new Set<number>();
+  #following = false;
 
   constructor(deps: AlertServiceDeps) {
     this.#d = deps;
@@ -134,40 +149,123 @@ export class AlertService {
       categories: READING_CATEGORIES,
       reason: "monitoring alert raised",
     });
-    await this.#d.db.insertInto("monitoring_alerts").values(row).execute();
+    await this.#d.db.transaction().execute(async (tx) => {
+      await tx.insertInto("monitoring_alerts").values(row).execute();
+      await this.#announce(tx, "alert", id, 0);
+    });
     const view = viewOf(row, body);
-    await this.#deliver(row, view, settings.escalation, 0);
+    await this.#deliver(row, view, settings.escalation, 0, true);
     return view;
   }
 
-  /** Sends an alert to the live recipients its step names (only newly named ones), auditing each delivery. */
+  /**
+   * Sends an alert to the live recipients its step names (only newly named ones), auditing each
+   * delivery; with `hooks`, also queues a POST to each such recipient's REST hooks (the process
+   * where the alert was raised or escalated does, once).
+   */
   async #deliver(
     row: MonitoringAlertRow,
     view: AlertView,
     chain: EscalationStep[],
     step: number,
+    hooks: boolean,
   ): Promise<void> {
     const account = row.patient_account as Address;
+    const named = (p: Principal) => this.#mayKnow(p, account) && firstStepNaming(chain, p) === step;
     const deliveries: Promise<number>[] = [];
     for (const sub of this.#subscribers) {
-      if (!this.#mayKnow(sub.principal, account)) continue;
-      const first = firstStepNaming(chain, sub.principal);
-      if (first !== step) continue;
+      if (!named(sub.principal)) continue;
       sub.send({ type: "alert", alert: view });
       deliveries.push(this.#auditDelivery(sub.principal, row));
+    }
+    for (const hook of hooks && this.#d.hooks ? await this.#d.hooks.all() : []) {
+      if (!named(hook.owner)) continue;
+      // the alert, its patient and step; the receiver reads the rest under its own session
+      const body = {
+        type: "alert",
+        alert: { id: view.id, patient: view.patient, createdAt: view.createdAt, step: view.step },
+      };
+      await this.#d.hooks!.push(hook, `monitoring-alert:${row.alert_id}:${step}:${hook.id}`, body);
+      deliveries.push(this.#auditDelivery(hook.owner, row, "monitoring alert delivered by REST hook"));
     }
     await Promise.all(deliveries);
   }
 
-  #auditDelivery(principal: Principal, row: MonitoringAlertRow): Promise<number> {
+  #auditDelivery(
+    principal: Principal,
+    row: MonitoringAlertRow,
+    reason = "monitoring alert delivered",
+  ): Promise<number> {
     return this.#d.auditor.record(principal, {
       action: "alert",
       decision: "permit",
       patient: row.patient_account,
       resources: [`Flag/${row.alert_id}`],
       categories: READING_CATEGORIES,
-      reason: "monitoring alert delivered",
+      reason,
     });
+  }
+
+  /** Writes an alert's change as an event the other processes follow, in the change's transaction. */
+  async #announce(
+    tx: Transaction<Schema & MonitoringTables>,
+    kind: "alert" | "ack",
+    alertId: string,
+    step: number,
+  ): Promise<void> {
+    const seq = await bumpVersion(tx as unknown as Transaction<Schema>, "monitoring-alerts");
+    // noted before the commit, so this process's follower never takes its own event for another's
+    if (this.#following) this.#own.add(seq);
+    await tx
+      .insertInto("monitoring_alert_events")
+      .values({ seq, alert_id: alertId, kind, step, at: this.#now() })
+      .execute();
+  }
+
+  /**
+   * Follows the alert events other processes write: each raised or escalated alert is delivered
+   * to this process's streams as it would be here (consent, step, one audit entry per delivery),
+   * each acknowledgement is told to them. Events older than a day are dropped as they are read.
+   */
+  follow(shared: Pick<SharedState, "on">): void {
+    this.#following = true;
+    shared.on("monitoring-alerts", async (since, version) => {
+      const events = await this.#d.db
+        .selectFrom("monitoring_alert_events")
+        .selectAll()
+        .where("seq", ">", since)
+        .where("seq", "<=", version)
+        .orderBy("seq")
+        .execute();
+      for (const event of events) {
+        if (this.#own.delete(Number(event.seq))) continue;
+        if (this.#subscribers.size === 0) continue;
+        const row = await this.#d.db
+          .selectFrom("monitoring_alerts")
+          .selectAll()
+          .where("alert_id", "=", event.alert_id)
+          .executeTakeFirst();
+        if (row === undefined) continue;
+        const view = viewOf(row, await this.#body(row));
+        if (event.kind === "ack") this.#tellAck(row, view);
+        else {
+          const settings = await this.#d.settingsOf(row.patient_id);
+          await this.#deliver(row, view, settings.escalation, Number(event.step), false);
+        }
+      }
+      await this.#d.db
+        .deleteFrom("monitoring_alert_events")
+        .where("at", "<", this.#now() - 86_400_000)
+        .execute();
+    });
+  }
+
+  /** Tells this process's streams that may know the patient's alerts about an acknowledgement. */
+  #tellAck(row: MonitoringAlertRow, view: AlertView): void {
+    for (const sub of this.#subscribers) {
+      if (this.#mayKnow(sub.principal, row.patient_account as Address))
+        sub.send({ type: "ack", alert: view });
+    }
   }
 
   /** Whether the consent decision lets `principal` see this patient's monitoring data. */
@@ -258,12 +356,16 @@ export class AlertService {
       categories: READING_CATEGORIES,
       reason: "monitoring alert acknowledged",
     });
-    const done = await this.#d.db
-      .updateTable("monitoring_alerts")
-      .set({ acked_at: at, acked_by: by, escalate_at: null })
-      .where("alert_id", "=", alertId)
-      .where("acked_at", "is", null)
-      .executeTakeFirst();
+    const done = await this.#d.db.transaction().execute(async (tx) => {
+      const updated = await tx
+        .updateTable("monitoring_alerts")
+        .set({ acked_at: at, acked_by: by, escalate_at: null })
+        .where("alert_id", "=", alertId)
+        .where("acked_at", "is", null)
+        .executeTakeFirst();
+      if (Number(updated.numUpdatedRows) > 0) await this.#announce(tx, "ack", alertId, Number(row.step));
+      return updated;
+    });
     if (Number(done.numUpdatedRows) === 0) {
       const now = await this.#d.db
         .selectFrom("monitoring_alerts")
@@ -273,10 +375,7 @@ export class AlertService {
       return viewOf(now, body);
     }
     const view = viewOf({ ...row, acked_at: at, acked_by: by, escalate_at: null }, body);
-    for (const sub of this.#subscribers) {
-      if (this.#mayKnow(sub.principal, row.patient_account as Address))
-        sub.send({ type: "ack", alert: view });
-    }
+    this.#tellAck(row, view);
     return view;
   }
 
@@ -308,17 +407,21 @@ export class AlertService {
           reason: `monitoring alert escalated to step ${step}`,
         });
         // another process may have escalated or an acknowledgement may have landed meanwhile
-        const done = await this.#d.db
-          .updateTable("monitoring_alerts")
-          .set({ step, escalate_at: escalateAt })
-          .where("alert_id", "=", row.alert_id)
-          .where("step", "=", Number(row.step))
-          .where("acked_at", "is", null)
-          .executeTakeFirst();
+        const done = await this.#d.db.transaction().execute(async (tx) => {
+          const updated = await tx
+            .updateTable("monitoring_alerts")
+            .set({ step, escalate_at: escalateAt })
+            .where("alert_id", "=", row.alert_id)
+            .where("step", "=", Number(row.step))
+            .where("acked_at", "is", null)
+            .executeTakeFirst();
+          if (Number(updated.numUpdatedRows) > 0) await this.#announce(tx, "alert", row.alert_id, step);
+          return updated;
+        });
         if (Number(done.numUpdatedRows) === 0) continue;
         n++;
         const next = { ...row, step, escalate_at: escalateAt };
-        await this.#deliver(next, viewOf(next, await this.#body(row)), settings.escalation, step);
+        await this.#deliver(next, viewOf(next, await this.#body(row)), settings.escalation, step, true);
       }
       return n;
     } catch (err) {

@@ -11,6 +11,8 @@ import type { PatientKeyring } from "../crypto/patientKeys.js";
 import { BaseError } from "../errors/BaseError.js";
 import type { Principal } from "../model/principal.js";
 import type { Store } from "../store/database.js";
+import type { SharedState } from "../store/sharedState.js";
+import { AlertHooks, type HookDelivery } from "./alertHooks.js";
 import { AlertService, type AlertView } from "./alerts.js";
 import { ChunkStore, patientKeyId } from "./chunkStore.js";
 import { DeviceLimits, type DeviceLimitOptions } from "./deviceLimits.js";
@@ -25,6 +27,7 @@ import {
   type MonitoringSettings,
 } from "./patientVitals.js";
 import { READING_CATEGORIES } from "./vitals.js";
+import { WardView, type PatientVitalsView, type WardPatient } from "./ward.js";
 
 export interface MonitoringDeps {
   store: Pick<Store, "db">;
@@ -33,6 +36,10 @@ export interface MonitoringDeps {
   auditor: Pick<Auditor, "record">;
   patients: PatientAccounts;
   limits?: DeviceLimitOptions;
+  /** Where alert REST hooks are POSTed (the node wires its SSRF-checked delivery queue); none: no hooks. */
+  hookDelivery?: HookDelivery;
+  /** The versions shared with the organization's other API processes: alerts raised there reach streams here. */
+  shared?: Pick<SharedState, "on">;
   /** Escalation check interval (1 s). */
   escalationTickMs?: number;
   skewMs?: number;
@@ -49,6 +56,8 @@ export class MonitoringService {
   readonly devices: DeviceRegistry;
   readonly chunks: ChunkStore;
   readonly alerts: AlertService;
+  readonly hooks: AlertHooks;
+  readonly ward: WardView;
   readonly ingestor: Ingestor;
   readonly #d: MonitoringDeps;
   readonly #states = new Map<string, Promise<PatientState>>();
@@ -64,12 +73,22 @@ export class MonitoringService {
       ...(deps.now ? { now: deps.now } : {}),
     });
     this.chunks = new ChunkStore(this.db, deps.keyring);
+    this.hooks = new AlertHooks(this.db, deps.hookDelivery, deps.now);
+    this.ward = new WardView({
+      db: this.db,
+      chunks: this.chunks,
+      gate: deps.gate,
+      patients: deps.patients,
+      auditor: deps.auditor,
+      ...(deps.now ? { now: deps.now } : {}),
+    });
     this.alerts = new AlertService({
       db: this.db,
       keyring: deps.keyring,
       gate: deps.gate,
       auditor: deps.auditor,
       settingsOf: async (patientId) => (await this.#state(patientId)).settings,
+      hooks: this.hooks,
       ...(deps.now ? { now: deps.now } : {}),
       ...(deps.escalationTickMs ? { tickMs: deps.escalationTickMs } : {}),
       ...(deps.onError ? { onError: deps.onError } : {}),
@@ -93,6 +112,7 @@ export class MonitoringService {
       ...(deps.maxAgeMs ? { maxAgeMs: deps.maxAgeMs } : {}),
       ...(deps.now ? { now: deps.now } : {}),
     });
+    if (deps.shared) this.alerts.follow(deps.shared);
   }
 
   start(): void {
@@ -238,6 +258,21 @@ export class MonitoringService {
       }
     }
     return (await this.devices.visible(principal)).map(toFhirDevice);
+  }
+
+  /** One patient's vitals over the last `minutes`, for charts (the patient, or their consented care team). */
+  vitals(principal: Principal, patientId: string, minutes: number): Promise<PatientVitalsView> {
+    return this.ward.patient(principal, patientId, minutes);
+  }
+
+  /** The live ward board: the monitored patients the caller may see, highest latest NEWS2 first. */
+  async wardBoard(principal: Principal, minutes: number): Promise<WardPatient[]> {
+    const open = new Map<string, number>();
+    for (const a of await this.alerts.list(principal, { open: true })) {
+      const id = a.patient.replace(/^Patient\//, "");
+      open.set(id, (open.get(id) ?? 0) + 1);
+    }
+    return this.ward.ward(principal, minutes, (id) => open.get(id) ?? 0);
   }
 
   /** Alerts the caller may see. */

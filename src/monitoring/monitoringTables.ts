@@ -1,5 +1,6 @@
 /**
- * The tables of migration 024 (src/store/migrations/024_monitoring.ts), typed for Kysely here in
+ * The tables of migrations 024 and 028 (src/store/migrations/024_monitoring.ts,
+ * 028_monitoring_delivery.ts), typed for Kysely here in
  * the room that owns them: the store's schema stays the core's.
  */
 import type { Kysely } from "kysely";
@@ -48,11 +49,35 @@ export interface MonitoringAlertRow {
   blob: Uint8Array;
 }
 
+/** A clinician's REST hook for their alerts: the owner as the consent decision needs them. */
+export interface MonitoringAlertHookRow {
+  hook_id: string;
+  owner_account: string;
+  owner_role: string;
+  /** bytes32 organization id, lowercase hex. */
+  owner_organization: string;
+  purpose: string;
+  url: string;
+  created_at: number;
+}
+
+/** An alert's change (raised, escalated, acknowledged) as every API process follows it. */
+export interface MonitoringAlertEventRow {
+  /** The `monitoring-alerts` version it was written with. */
+  seq: number;
+  alert_id: string;
+  kind: "alert" | "ack";
+  step: number;
+  at: number;
+}
+
 export type MonitoringTables = {
   monitoring_devices: MonitoringDeviceRow;
   monitoring_batches: MonitoringBatchRow;
   monitoring_settings: MonitoringSettingsRow;
   monitoring_alerts: MonitoringAlertRow;
+  monitoring_alert_hooks: MonitoringAlertHookRow;
+  monitoring_alert_events: MonitoringAlertEventRow;
 };
 
 export type MonitoringDb = Kysely<Schema & MonitoringTables>;

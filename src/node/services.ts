@@ -49,6 +49,9 @@ import { getMeta, setMeta } from "../store/meta.js";
 import { SharedState } from "../store/sharedState.js";
 import type { NodeKey } from "./nodeKey.js";
 
+/** The delivery queue's kind for monitoring alert REST hooks (a user-chosen URL: SSRF-guarded). */
+const MONITORING_HOOK_KIND = "monitoring-alert";
+
 /** The rooms of a running node, wired to each other through the seams DESIGN.md names. */
 export interface Services {
   events: EventBus;
@@ -257,6 +260,8 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
     store: d.store,
     logger: d.logger,
     targets: new HookTargets(d.config.hookAllow),
+    // user-chosen endpoints: checked against the SSRF rules at registration and at every connection
+    guarded: ["subscription", MONITORING_HOOK_KIND],
     sign: (request) => signNodeRequest(d.key.account, request),
   });
   const push = {
@@ -278,6 +283,14 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
     gate,
     auditor,
     patients: links,
+    shared,
+    hookDelivery: {
+      admit: (url) => deliveries.admit(MONITORING_HOOK_KIND, url),
+      push: async (key, url, body) => {
+        await deliveries.enqueue(key, MONITORING_HOOK_KIND, url, body);
+        deliveries.kick();
+      },
+    },
     onError: (err) => d.logger.warn({ err }, "monitoring escalation check failed"),
   });
   return {

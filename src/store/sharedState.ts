@@ -13,7 +13,7 @@ import type { Kysely, Transaction } from "kysely";
 import type { Schema } from "./schema.js";
 
 /** The kinds of shared state that carry a version. */
-export type SharedStateName = "grants" | "break-glass" | "patient-links";
+export type SharedStateName = "grants" | "break-glass" | "patient-links" | "monitoring-alerts";
 
 /** How often a process looks for other processes' changes, by default (the staleness bound). */
 export const RECHECK_MS = 200;

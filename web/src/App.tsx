@@ -22,10 +22,12 @@ const Grants = lazy(() => import("./pages/patient/Grants"));
 const AccessLog = lazy(() => import("./pages/patient/AccessLog"));
 const Notifications = lazy(() => import("./pages/patient/Notifications"));
 const Settings = lazy(() => import("./pages/patient/Settings"));
+const MyVitals = lazy(() => import("./pages/patient/MyVitals"));
 const SharedWithMe = lazy(() => import("./pages/clinic/SharedWithMe"));
 const FindPatient = lazy(() => import("./pages/clinic/FindPatient"));
 const PatientView = lazy(() => import("./pages/clinic/PatientView"));
 const MyRequests = lazy(() => import("./pages/clinic/MyRequests"));
+const WardBoard = lazy(() => import("./pages/clinic/WardBoard"));
 const PatientRequests = lazy(() => import("./pages/requests/PatientRequests"));
 const Research = lazy(() => import("./pages/patient/Research"));
 const Studies = lazy(() => import("./pages/clinic/Studies"));
@@ -70,6 +72,7 @@ const router = createBrowserRouter([
     children: [
       { index: true, element: <MyRecord /> },
       { path: "guidance", element: <Guidance /> },
+      { path: "vitals", element: <MyVitals /> },
       { path: "share", element: <Share /> },
       { path: "sharing", element: <Grants /> },
       { path: "access-log", element: <AccessLog /> },
@@ -91,6 +94,7 @@ const router = createBrowserRouter([
       { path: "studies", element: <Studies /> },
       { path: "studies/new", element: <NewStudy /> },
       { path: "studies/:id", element: <Study /> },
+      { path: "ward", element: <WardBoard /> },
     ],
   },
   {

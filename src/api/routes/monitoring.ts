@@ -7,7 +7,7 @@ import { toFhirDevice } from "../../monitoring/devices.js";
 import type { MonitoringService } from "../../monitoring/monitoringService.js";
 import { MAX_READINGS_PER_BATCH } from "../../monitoring/batch.js";
 import { sessionAuth } from "../authenticate.js";
-import { publicRoute, route } from "../routeDef.js";
+import { publicRoute, route, websocketRoute } from "../routeDef.js";
 
 export interface MonitoringRouteDeps {
   monitoring: MonitoringService;
@@ -19,11 +19,15 @@ export interface MonitoringRouteDeps {
 const patientId = z.string().regex(/^[A-Za-z0-9.-]{1,64}$/, "must be a FHIR id");
 const deviceParams = z.object({ id: z.string().min(1).max(64) });
 const alertParams = z.object({ id: z.string().min(1).max(64) });
+/** How far back the charts reach, in minutes (default 30; at most a day). */
+const windowQuery = z.object({ minutes: z.coerce.number().int().min(1).max(1440).default(30) });
 
 /**
  * Remote patient monitoring (docs/monitoring.md): devices post signed batches (the device's
  * signature authenticates them, so the route takes no session); patients and their care team
- * register and revoke devices, set the per-patient rules, list, follow and acknowledge alerts.
+ * register and revoke devices, set the per-patient rules, chart vitals (one patient, or the ward
+ * board of every patient a clinician may see), list, follow (Server-Sent Events or WebSocket) and
+ * acknowledge alerts, and register REST hooks for them.
  */
 export function monitoringRoutes(deps: MonitoringRouteDeps) {
   const session = sessionAuth(deps.nodeKey);
@@ -196,6 +200,99 @@ export function monitoringRoutes(deps: MonitoringRouteDeps) {
         request.raw.on("close", finish);
         raw.on("close", finish);
         for (const alert of await m.alerts.pendingFor(caller)) send({ type: "alert", alert });
+      },
+    );
+    websocketRoute(
+      app,
+      {
+        url: "/monitoring/alerts/ws",
+        summary: "Live alerts addressed to the caller (WebSocket: one JSON message per alert or ack)",
+        tags: ["monitoring"],
+        auth: session,
+      },
+      async ({ caller, socket }) => {
+        let closed = false;
+        const send = (event: { type: string; alert: unknown }) => {
+          if (!closed && socket.readyState === 1) socket.send(JSON.stringify(event));
+        };
+        const detach = m.alerts.subscribe(caller, send);
+        const heartbeat = setInterval(() => {
+          if (!closed && socket.readyState === 1) socket.ping();
+        }, deps.heartbeatMs ?? 15_000);
+        const finish = () => {
+          if (closed) return;
+          closed = true;
+          clearInterval(heartbeat);
+          detach();
+          open.delete(finish);
+          socket.close(1001, "server closing");
+        };
+        open.add(finish);
+        socket.on("close", finish);
+        for (const alert of await m.alerts.pendingFor(caller)) send({ type: "alert", alert });
+      },
+    );
+    route(
+      app,
+      {
+        method: "GET",
+        url: "/monitoring/patients/:id/vitals",
+        summary: "A patient's vitals and NEWS2 scores over the last minutes, for charts",
+        tags: ["monitoring"],
+        auth: session,
+        params: z.object({ id: patientId }),
+        query: windowQuery,
+      },
+      async ({ caller, params, query }) => m.vitals(caller, params.id, query.minutes),
+    );
+    route(
+      app,
+      {
+        method: "GET",
+        url: "/monitoring/ward",
+        summary: "The ward board: monitored patients the caller may see, highest latest NEWS2 first",
+        tags: ["monitoring"],
+        auth: session,
+        query: windowQuery,
+      },
+      async ({ caller, query }) => ({ patients: await m.wardBoard(caller, query.minutes) }),
+    );
+    route(
+      app,
+      {
+        method: "POST",
+        url: "/monitoring/hooks",
+        summary: "Register a REST hook the caller's alerts are POSTed to (public addresses only)",
+        tags: ["monitoring"],
+        auth: session,
+        body: z.strictObject({ url: z.string().min(1).max(2000) }),
+      },
+      async ({ caller, body, reply }) => reply.status(201).send(await m.hooks.register(caller, body.url)),
+    );
+    route(
+      app,
+      {
+        method: "GET",
+        url: "/monitoring/hooks",
+        summary: "The caller's alert REST hooks",
+        tags: ["monitoring"],
+        auth: session,
+      },
+      async ({ caller }) => ({ hooks: await m.hooks.list(caller) }),
+    );
+    route(
+      app,
+      {
+        method: "DELETE",
+        url: "/monitoring/hooks/:id",
+        summary: "Remove one of the caller's alert REST hooks",
+        tags: ["monitoring"],
+        auth: session,
+        params: z.object({ id: z.string().min(1).max(64) }),
+      },
+      async ({ caller, params, reply }) => {
+        await m.hooks.remove(caller, params.id);
+        return reply.status(204).send();
       },
     );
   };

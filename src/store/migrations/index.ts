@@ -25,6 +25,7 @@ import { monitoring } from "./024_monitoring.js";
 import { cdsHooks } from "./025_cds_hooks.js";
 import { creditMovements } from "./026_credit_movements.js";
 import { research } from "./027_research.js";
+import { monitoringDelivery } from "./028_monitoring_delivery.js";
 
 /** Every migration, in the order it runs. Names are stored: never rename, only append. */
 export const migrations: Record<string, DialectMigration> = {
@@ -54,4 +55,5 @@ export const migrations: Record<string, DialectMigration> = {
   "025_cds_hooks": cdsHooks,
   "026_credit_movements": creditMovements,
   "027_research": research,
+  "028_monitoring_delivery": monitoringDelivery,
 };

@@ -1,4 +1,4 @@
-import { FlaskConical, Inbox, Search, Stethoscope, Users } from "lucide-react";
+import { FlaskConical, Inbox, LayoutDashboard, Search, Stethoscope, Users } from "lucide-react";
 import type { NavItem } from "../../ui/AppShell";
 
 /** The clinician area's navigation. */
@@ -8,4 +8,5 @@ export const clinicNav: NavItem[] = [
   { to: "/clinic/patient", label: "Patient", icon: Stethoscope },
   { to: "/clinic/requests", label: "My requests", icon: Inbox },
   { to: "/clinic/studies", label: "Studies", icon: FlaskConical, roles: ["researcher"] },
+  { to: "/clinic/ward", label: "Ward board", icon: LayoutDashboard },
 ];

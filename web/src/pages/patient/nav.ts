@@ -1,4 +1,5 @@
 import {
+  Activity,
   Bell,
   ClipboardList,
   HeartPulse,
@@ -15,6 +16,7 @@ import type { NavItem } from "../../ui/AppShell";
 export const patientNav: NavItem[] = [
   { to: "/patient", label: "My record", icon: FileHeart, end: true },
   { to: "/patient/guidance", label: "Guidance", icon: HeartPulse },
+  { to: "/patient/vitals", label: "My vitals", icon: Activity },
   { to: "/patient/share", label: "Share", icon: Share2 },
   { to: "/patient/sharing", label: "Who can see what", icon: ClipboardList },
   { to: "/patient/passport", label: "My passport", icon: QrCode },
