@@ -14,6 +14,7 @@ import { registerDemoCommand } from "./demoCommand.js";
 import { registerMonitorCommand } from "./monitorCommand.js";
 import { registerPassportCommand } from "./passportCommand.js";
 import { registerResearchCommand } from "./researchCommand.js";
+import { registerResearchCreditsCommand } from "./researchCreditsCommand.js";
 
 /** The `carechain` command line: a thin shell over the same functions the API uses. */
 export function buildCli(): Command {
@@ -37,6 +38,7 @@ export function buildCli(): Command {
   registerCdsCommand(program);
   registerMonitorCommand(program);
   registerResearchCommand(program);
+  registerResearchCreditsCommand(program);
   return program;
 }
 

@@ -20,6 +20,7 @@ import {
   ApiClient,
   type UserOptions,
 } from "./apiClient.js";
+import { researchCommandOf } from "./researchCreditsCommand.js";
 
 const studyId = (raw: string): Hex => parseOptions(bytes32, raw);
 const epsilon = z.coerce.number().positive().max(100);
@@ -34,9 +35,7 @@ function readJson(path: string): unknown {
 
 /** `carechain research …`: studies (researchers), enrollment and earnings (patients). */
 export function registerResearchCommand(program: Command): void {
-  const research = program
-    .command("research")
-    .description("research studies: create and release (researchers), enroll and earn (patients)");
+  const research = researchCommandOf(program);
   const study = research.command("study").description("studies of your research organization");
 
   withUserOptions(
