@@ -1,10 +1,10 @@
 /**
- * One study (researchers): enrollment here and on the ledger, budget and spend, ε spent, a
+ * One study (researchers): enrollment here and on the ledger (read again every 10 s), budget and spend, ε spent, a
  * differentially private feasibility count with its error bound, releases (each downloadable as
  * JSON), and closing the study.
  */
 import { Download, Lock, Send, Users } from "lucide-react";
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { Link, useLocation, useParams } from "react-router";
 import { ApiError, messageOf } from "../../api/client";
 import { useApiGet } from "../../api/useApiGet";
@@ -51,6 +51,12 @@ export default function Study() {
     `/research/studies/${id}/releases`,
     (body: { releases: NodeRelease[] }) => body.releases,
   );
+  // enrollment is watched: the study is read again every 10 s while the page is open
+  const reloadStudy = study.reload;
+  useEffect(() => {
+    const timer = setInterval(() => void reloadStudy(), 10_000);
+    return () => clearInterval(timer);
+  }, [reloadStudy]);
   const [epsilon, setEpsilon] = useState("0.1");
   const [releaseEpsilon, setReleaseEpsilon] = useState("0.5");
   const [busy, setBusy] = useState<"feasibility" | "release" | "close" | undefined>();
