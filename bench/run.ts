@@ -19,6 +19,7 @@ const LIMIT_MS: Record<string, number> = {
   anchorGas: 60_000,
   monitoring: 480_000,
   passport: 120_000,
+  research: 720_000,
 };
 
 const args = process.argv.slice(2);

@@ -22,4 +22,5 @@ export const BENCHES: Record<string, BenchRun> = {
   passport: async (options) => (await import("../passport.js")).runPassportBench(options),
   webAccessLog: async (options) => (await import("../webAccessLog.js")).runWebAccessLogBench(options),
   monitoring: async (options) => (await import("../monitoring.js")).runMonitoringBench(options),
+  research: async (options) => (await import("../research.js")).runResearchBench(options),
 };

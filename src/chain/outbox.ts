@@ -198,8 +198,7 @@ export class Outbox {
   /**
    * The intents whose idempotency key starts with `keyPrefix` that the ledger state at block
    * `afterBlock` does not hold yet: not yet confirmed or failed, or confirmed in a later block.
-   * Oldest first. (A row still "signed" whose transaction is already in a block up to `afterBlock`
-   * is counted too: a check against the ledger plus these rows errs on the safe side.)
+   * Oldest first. A row still "signed" may already be in a block up to `afterBlock`: its receipt tells.
    */
   async inFlightRows(keyPrefix: string, afterBlock: number): Promise<OutboxRow[]> {
     return this.#store.db

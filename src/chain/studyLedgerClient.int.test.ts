@@ -7,7 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../config/config.js";
 import { createLogger } from "../node/logger.js";
 import { startNode, type RunningNode } from "../node/startNode.js";
+import { runCli } from "../../test/support/cli.js";
 import { engines, freshDatabase, type FreshDatabase } from "../../test/support/stores.js";
+import { getMeta, setMeta } from "../store/meta.js";
 import { studyEscrowAbi } from "./artifacts/StudyEscrow.js";
 import { registrationKey } from "./participantAdmin.js";
 import type { StudyLedger, StudyTerms } from "./studyLedger.js";
@@ -270,5 +272,57 @@ describe.each(engines)("StudyLedgerClient on a node (%s)", (engine) => {
     expect(
       await node.context.store.db.selectFrom("outbox").select("id").where("status", "=", "failed").execute(),
     ).toEqual([]);
+  }, 120_000);
+
+  it("lets the governor mint with `carechain research credits mint`, once per reference", async () => {
+    const receiver = payoutAddress();
+    const env = { DATABASE_URL: database?.url ?? "", CHAIN_RPC_URL: "" };
+    const mint = (...args: string[]) =>
+      runCli(["--data-dir", dir, "research", "credits", "mint", "--to", receiver, ...args], env);
+    const first = await mint("--amount", "12.5", "--reference", "cli-test-1", "--wait");
+    expect(first.code, first.stderr).toBe(0);
+    expect(JSON.parse(first.stdout)).toMatchObject({ status: "confirmed", units: "1250", created: true });
+    const again = await mint("--amount", "12.5", "--reference", "cli-test-1", "--wait");
+    expect(JSON.parse(again.stdout)).toMatchObject({ status: "confirmed", created: false });
+    expect(await ledger.balanceOf(receiver)).toBe(1250n);
+    // an organization id names its registered node
+    const own = await runCli(
+      [
+        "--data-dir",
+        dir,
+        "research",
+        "credits",
+        "mint",
+        "--to",
+        node.context.organizationId,
+        "--amount",
+        "1",
+        "--wait",
+      ],
+      env,
+    );
+    expect(JSON.parse(own.stdout)).toMatchObject({ status: "confirmed", to: sponsor.toLowerCase() });
+
+    const bad = await mint("--amount", "1.234");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim()).toBe(
+      "carechain: --amount must be a positive number of credits with at most two decimals",
+    );
+    expect((await mint("--amount", "0")).code).toBe(2);
+    // a node that did not deploy the contracts does not govern minting
+    const stored = (await getMeta(node.context.store.db, "chain.deployment"))!;
+    await setMeta(
+      node.context.store.db,
+      "chain.deployment",
+      JSON.stringify({ ...(JSON.parse(stored) as object), deployedHere: false }),
+    );
+    try {
+      const refused = await mint("--amount", "5");
+      expect(refused.code).toBe(4);
+      expect(refused.stderr).toMatch(/only the consortium governor/);
+    } finally {
+      await setMeta(node.context.store.db, "chain.deployment", stored);
+    }
+    expect(await ledger.balanceOf(receiver)).toBe(1250n);
   }, 120_000);
 });

@@ -396,8 +396,23 @@ export class StudyLedgerClient implements StudyLedger {
     return this.#o.publicClient.getBlockNumber({ cacheTime: 0 });
   }
 
-  #inFlight(prefix: string, block: bigint): Promise<OutboxRow[]> {
-    return this.#o.outbox.inFlightRows(prefix, Number(block));
+  /**
+   * This node's intents under `prefix` whose effect the ledger at `block` does not hold: pending,
+   * confirmed after `block`, or signed and not in a block up to `block` (a row the relayer has not
+   * settled yet may already be mined: its receipt says so).
+   */
+  async #inFlight(prefix: string, block: bigint): Promise<OutboxRow[]> {
+    const rows = await this.#o.outbox.inFlightRows(prefix, Number(block));
+    const mined = await Promise.all(
+      rows.map(async (row) => {
+        if (row.status !== "signed" || row.tx_hash === null) return false;
+        const receipt = await this.#o.publicClient
+          .getTransactionReceipt({ hash: row.tx_hash as Hex })
+          .catch(() => undefined);
+        return receipt !== undefined && receipt.blockNumber <= block;
+      }),
+    );
+    return rows.filter((_, i) => !mined[i]);
   }
 
   /** The study at `block`, else as this node's registration in flight states it; `not-found` otherwise. */

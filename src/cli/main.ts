@@ -13,6 +13,8 @@ import { registerCdsCommand } from "./cdsCommand.js";
 import { registerDemoCommand } from "./demoCommand.js";
 import { registerMonitorCommand } from "./monitorCommand.js";
 import { registerPassportCommand } from "./passportCommand.js";
+import { registerResearchCommand } from "./researchCommand.js";
+import { registerResearchCreditsCommand } from "./researchCreditsCommand.js";
 
 /** The `carechain` command line: a thin shell over the same functions the API uses. */
 export function buildCli(): Command {
@@ -35,6 +37,8 @@ export function buildCli(): Command {
   registerPassportCommand(program);
   registerCdsCommand(program);
   registerMonitorCommand(program);
+  registerResearchCommand(program);
+  registerResearchCreditsCommand(program);
   return program;
 }
 

@@ -13,6 +13,7 @@ import { encodePacked, keccak256, type Address, type Hex, type LocalAccount } fr
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { Outbox } from "../chain/outbox.js";
 import { ParticipantAdmin } from "../chain/participantAdmin.js";
+import { intendMint } from "../chain/studyLedgerClient.js";
 import type { OrganizationKind, PractitionerRole } from "../model/vocabulary.js";
 import { writeKeystoreFile } from "../crypto/keystore.js";
 import { BaseError } from "../errors/BaseError.js";
@@ -229,6 +230,32 @@ export async function registerAsGovernor(
       more.push((await admin.addPractitioner(p.organization, p.account, p.role)).id);
     for (const id of more) last = Math.max(last, await confirmed(outbox, id, timeoutMs));
     return last;
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * Mints CareCredit from the governor node (it holds MINTER_ROLE) to another node, through the
+ * governor's outbox, and waits until it is mined; returns the block. `reference` makes it
+ * idempotent (the same reference mints once).
+ * @param governorDataDir - Data directory of the node that deployed the contracts.
+ * @param to - The receiving node's account.
+ * @param units - Credit units (1/100 credit).
+ * @param reference - Idempotency reference of this mint.
+ */
+export async function mintAsGovernor(
+  governorDataDir: string,
+  to: Address,
+  units: bigint,
+  reference: string,
+  timeoutMs = 30_000,
+): Promise<number> {
+  const store = await openStore({ sqlitePath: join(governorDataDir, "carechain.db"), migrate: false });
+  try {
+    const outbox = new Outbox(store);
+    const { id } = await intendMint(outbox, to, units, reference);
+    return await confirmed(outbox, id, timeoutMs);
   } finally {
     await store.close();
   }

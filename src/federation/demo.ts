@@ -20,6 +20,7 @@ import { BaseError } from "../errors/BaseError.js";
 import type { FhirResource } from "../records/fhirTypes.js";
 import {
   contractsOfNode,
+  mintAsGovernor,
   prepareNodeKey,
   registerAsGovernor,
   spawnNode,
@@ -40,6 +41,16 @@ const MEMBERS: Array<{ key: string; name: string; kind: OrganizationKind; role: 
   { key: "lab", name: "Riverside Lab", kind: "lab", role: "lab-technician" },
   { key: "research", name: "Northern Research Institute", kind: "research", role: "researcher" },
 ];
+
+/** Credit units the governor mints to the demo research organization's node (10,000 credits). */
+const DEMO_CREDITS = 1_000_000n;
+
+/** The node of the demo member `key`. */
+function byMemberKey(nodes: NodeProcess[], key: string): NodeProcess {
+  const node = nodes[MEMBERS.findIndex((m) => m.key === key)];
+  if (!node) throw new BaseError("internal", `no demo member ${key}`);
+  return node;
+}
 
 /** A running demo consortium. */
 export interface Demo {
@@ -99,9 +110,17 @@ export async function startDemo(dataDir: string, log: (line: string) => void = (
       })),
       patients: [],
     });
+    const research = byMemberKey(nodes, "research");
+    log(`minting ${DEMO_CREDITS / 100n} credits to ${research.spec.name} (it funds studies with them)`);
+    const minted = await mintAsGovernor(
+      join(dataDir, MEMBERS[0]!.key),
+      research.account.address,
+      DEMO_CREDITS,
+      "demo:research-credits",
+    );
     await waitForIndexers(
       nodes.map((n) => n.url),
-      block,
+      Math.max(block, minted),
     );
 
     const patients = await seedPatients(nodes, practitioners, log);

@@ -2,7 +2,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { careCreditAbi } from "../chain/artifacts/CareCredit.js";
 import { consentRegistryAbi } from "../chain/artifacts/ConsentRegistry.js";
+import { MINTER_ROLE } from "../chain/deploy.js";
 import { recordLocatorAbi } from "../chain/artifacts/RecordLocator.js";
 import { loadConfig } from "../config/config.js";
 import { getMeta, setMeta } from "../store/meta.js";
@@ -81,5 +83,39 @@ describe("RecordLocator upgrade on start", () => {
     await rewrite(second, (s) => (s.consentRegistry = s.participantRegistry));
     await second.stop();
     await expect(start()).rejects.toThrow(/ConsentRegistry at 0x[0-9a-fA-F]{40} is not version 2/u);
+  }, 90_000);
+
+  it("deploys CareCredit and StudyEscrow for a deployment remembered from before them; the node holds MINTER_ROLE", async () => {
+    rmSync(dir, { recursive: true, force: true });
+    const first = await start();
+    const node = first.context.key.account.address;
+    const hasMinter = (running: RunningNode, credit: `0x${string}`) =>
+      running.context.clients.publicClient.readContract({
+        address: credit,
+        abi: careCreditAbi,
+        functionName: "hasRole",
+        args: [MINTER_ROLE, node],
+      });
+    expect(await hasMinter(first, first.context.deployment.careCredit)).toBe(true);
+    const before = first.context.deployment.studyEscrow;
+    await rewrite(first, (s) => {
+      delete s.careCredit;
+      delete s.studyEscrow;
+    });
+    await first.stop();
+
+    const second = await start();
+    try {
+      const { careCredit, studyEscrow } = second.context.deployment;
+      expect(studyEscrow).not.toBe(before);
+      expect(await hasMinter(second, careCredit)).toBe(true);
+      expect(JSON.parse((await getMeta(second.context.store.db, "chain.deployment"))!)).toMatchObject({
+        careCredit,
+        studyEscrow,
+      });
+      expect(await second.services.studyLedger.balanceOf(node)).toBe(0n);
+    } finally {
+      await second.stop();
+    }
   }, 90_000);
 });

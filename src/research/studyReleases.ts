@@ -251,11 +251,19 @@ export class StudyReleases {
     let written = 0;
     for (const p of pending) {
       if (p.withdrawn_at !== null) continue;
-      const { outboxId } = await this.#d.ledger.pay(
-        p.study_id as Hex,
-        p.participant as Hex,
-        p.contribution as Hex,
-      );
+      let outboxId: number;
+      try {
+        ({ outboxId } = await this.#d.ledger.pay(
+          p.study_id as Hex,
+          p.participant as Hex,
+          p.contribution as Hex,
+        ));
+      } catch (err) {
+        // not payable yet (the enrollment is not mined) or not payable at all (escrow, closed):
+        // the row stays pending for the next call; other contributions are still paid
+        if (err instanceof BaseError && err.kind !== "internal") continue;
+        throw err;
+      }
       await this.#d.store.db
         .updateTable("research_contributions")
         .set({ outbox_id: outboxId })

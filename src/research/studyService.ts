@@ -175,6 +175,11 @@ export class StudyService {
     return { ...this.#view(await this.rows.study(studyId)), outboxIds };
   }
 
+  /** Waits until ledger writes are mined (rejects with the revert when one failed). */
+  settled(outboxIds: readonly number[]): Promise<void> {
+    return this.#d.ledger.settled(outboxIds);
+  }
+
   /** Stores a study another node's organization sponsors (its definition must hash to the ledger's). */
   async receive(sponsor: Hex, studyId: Hex, input: unknown): Promise<void> {
     const definition = parseStudyDefinition(input);

@@ -2,14 +2,28 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { decodeEventLog, decodeFunctionData, isAddressEqual, type Abi, type Address, type Hex } from "viem";
+import {
+  concat,
+  decodeEventLog,
+  decodeFunctionData,
+  isAddressEqual,
+  keccak256,
+  pad,
+  toHex,
+  type Abi,
+  type Address,
+  type Hex,
+} from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { auditAnchorAbi } from "../../src/chain/artifacts/AuditAnchor.js";
+import { careCreditAbi } from "../../src/chain/artifacts/CareCredit.js";
 import { consentRegistryAbi } from "../../src/chain/artifacts/ConsentRegistry.js";
 import { credentialRegistryAbi } from "../../src/chain/artifacts/CredentialRegistry.js";
 import { participantRegistryAbi } from "../../src/chain/artifacts/ParticipantRegistry.js";
 import { recordLocatorAbi } from "../../src/chain/artifacts/RecordLocator.js";
+import { studyEscrowAbi } from "../../src/chain/artifacts/StudyEscrow.js";
+import { intendMint } from "../../src/chain/studyLedgerClient.js";
 import { loadConfig } from "../../src/config/config.js";
 import { CATEGORIES, SENSITIVE_MASK } from "../../src/model/vocabulary.js";
 import {
@@ -46,7 +60,8 @@ interface Finding {
  * grant is still enforced at the node that holds the data. `/federation/locate` refuses an
  * unauthenticated caller, shows no categories to a practitioner and lands in the patient's log;
  * `$everything?federated=true` decides and audits before it fetches, and a refused caller gets
- * the answer of an unknown patient.
+ * the answer of an unknown patient. A research study the patient joins (StudyEscrow, CareCredit)
+ * leaves no trace of their account or record: a per-study pseudonym, a per-study payout address.
  */
 describe.each(engines)("ledger privacy (%s)", (engine) => {
   const dir = mkdtempSync(join(tmpdir(), "carechain-ledger-privacy-"));
@@ -258,6 +273,8 @@ describe.each(engines)("ledger privacy (%s)", (engine) => {
       [d.auditAnchor.toLowerCase(), { name: "AuditAnchor", abi: auditAnchorAbi }],
       [d.recordLocator.toLowerCase(), { name: "RecordLocator", abi: recordLocatorAbi }],
       [d.credentialRegistry.toLowerCase(), { name: "CredentialRegistry", abi: credentialRegistryAbi }],
+      [d.careCredit.toLowerCase(), { name: "CareCredit", abi: careCreditAbi }],
+      [d.studyEscrow.toLowerCase(), { name: "StudyEscrow", abi: studyEscrowAbi }],
     ]);
     await registerParticipants(
       node,
@@ -301,6 +318,102 @@ describe.each(engines)("ledger privacy (%s)", (engine) => {
     expect(scan.calls).toBeGreaterThan(5);
     await expectNoCategoryInLocators(patient.address);
     expect(await holders(patient.address)).toEqual([own()]);
+  });
+
+  it("keeps a research study pseudonymous on the ledger: no patient account, record or category in StudyEscrow or CareCredit", async () => {
+    const ledger = node.services.studyLedger;
+    const client = node.context.clients.publicClient;
+    const sponsor = node.context.key.account.address;
+    await ledger.settled([(await intendMint(node.context.outbox, sponsor, 10_000n, "privacy-test")).id]);
+    const now = Number((await client.getBlock()).timestamp);
+    const studyId = keccak256(toHex(`privacy-study:${engine}`));
+    const registered = await ledger.registerStudy({
+      studyId,
+      protocolHash: keccak256(toHex("HIV and depression cohort protocol")),
+      reward: 100n,
+      maxParticipants: 10,
+      enrollmentStart: now - 60,
+      enrollmentEnd: now + 3600,
+      minK: 5,
+      epsilonBudgetMicros: 1_000_000n,
+    });
+    // as the study side does it: a pseudonym keyed by a secret of the study, a payout address the
+    // patient's wallet derives for this study, a commitment to the signed research consent
+    const studySecret = keccak256(toHex(`secret:${randomUUID()}`));
+    const participant = keccak256(concat([studySecret, patient.address]));
+    const payout = privateKeyToAccount(
+      keccak256(concat([toHex("payout"), studyId, generatePrivateKey()])),
+    ).address;
+    const writes = [
+      ...registered.outboxIds,
+      (await ledger.enroll(studyId, participant, payout, keccak256(toHex(`consent:${randomUUID()}`))))
+        .outboxId,
+      (await ledger.recordRelease(studyId, keccak256(toHex("release-1")), 250_000n, 5)).outboxId,
+      (
+        await ledger.pay(
+          studyId,
+          participant,
+          keccak256(concat([keccak256(toHex("release-1")), participant])),
+        )
+      ).outboxId,
+      (await ledger.withdraw(studyId, participant)).outboxId,
+      (await ledger.close(studyId)).outboxId,
+    ];
+    await ledger.settled(writes);
+
+    // every StudyEscrow and CareCredit event and call: the fields they carry, and their raw bytes
+    const research = new Set(
+      [node.context.deployment.studyEscrow, node.context.deployment.careCredit].map((a) => a.toLowerCase()),
+    );
+    const logs = (await client.getLogs({ fromBlock: 0n, toBlock: "latest" })).filter((l) =>
+      research.has(l.address.toLowerCase()),
+    );
+    const events = logs.map((log) => {
+      const c = contracts.get(log.address.toLowerCase())!;
+      return { log, ...decodeEventLog({ abi: c.abi, topics: log.topics, data: log.data }) };
+    });
+    expect(new Set(events.map((e) => e.eventName))).toEqual(
+      new Set([
+        "Transfer",
+        "Approval",
+        "RoleGranted",
+        "StudyRegistered",
+        "ParticipantEnrolled",
+        "ReleaseRecorded",
+        "ContributionPaid",
+        "ParticipantWithdrew",
+        "StudyClosed",
+      ]),
+    );
+    const enrolled = events.find((e) => e.eventName === "ParticipantEnrolled")!;
+    expect(Object.keys(enrolled.args as object).sort()).toEqual([
+      "consentCommitment",
+      "organization",
+      "participant",
+      "payout",
+      "studyId",
+    ]);
+    const calls: Hex[] = [];
+    for (const hash of new Set(logs.map((l) => l.transactionHash)))
+      calls.push((await client.getTransaction({ hash })).input);
+    const bytes = [...logs.map((l) => `${l.topics.join("")}${l.data}`), ...calls].join("").toLowerCase();
+    // the patient's account, plain or as a 32-byte word or hashed alone, is nowhere; nor their record id
+    for (const needle of [
+      patient.address.slice(2),
+      pad(patient.address).slice(2),
+      keccak256(patient.address).slice(2),
+      toHex(patientId).slice(2),
+    ])
+      expect(bytes).not.toContain(needle.toLowerCase());
+    // the payout went to the per-study address, never to the patient's account
+    const transfers = events
+      .filter((e) => e.eventName === "Transfer")
+      .map((e) => e.args as unknown as { to: Address });
+    expect(transfers.some((t) => isAddressEqual(t.to, payout))).toBe(true);
+    expect(transfers.some((t) => isAddressEqual(t.to, patient.address))).toBe(false);
+    expect(await ledger.balanceOf(patient.address)).toBe(0n);
+    // and the category scan of the whole ledger finds nothing, now that studies are on it
+    expect((await scanLedger()).findings).toEqual([]);
   });
 
   it("keeps the sensitive grant off the ledger: no term in its state, events or calldata; still enforced here", async () => {

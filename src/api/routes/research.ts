@@ -57,9 +57,11 @@ export function researchRoutes(deps: ResearchRouteDeps) {
       },
       async ({ caller, body, reply }) => {
         const created = await studies.create(caller, body);
-        await federation.share(created.studyId);
+        // the other nodes check the definition against the ledger: share it once it is mined
+        await studies.settled(created.outboxIds);
+        const notShared = await federation.share(created.studyId);
         reply.status(201);
-        return created;
+        return { ...created, notShared };
       },
     );
     route(
