@@ -185,7 +185,7 @@ describe("research pages in the browser", { timeout: 120_000 }, () => {
     await form.getByRole("button", { name: "Create and register the study" }).click();
     await res.page.waitForURL(/\/clinic\/studies\/0x[0-9a-f]{64}$/);
     studyId = res.page.url().split("/").at(-1) as Hex;
-    await res.page.getByText("The study is created").waitFor();
+    await res.page.getByText("The study is registered on the ledger and shared with every node").waitFor();
     // the refused create is a failed request Chromium logs; the app itself logged nothing
     res.problems.splice(0, res.problems.length, ...res.problems.filter((p) => !p.includes("400")));
     const enrollment = res.page.getByRole("region", { name: "Enrollment" });

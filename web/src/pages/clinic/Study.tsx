@@ -12,6 +12,7 @@ import { useSession } from "../../auth/session";
 import { formatDateTime, shortAccount } from "../../lib/format";
 import { credits, type NodeRelease, type NoisyValue, type StudyDetail } from "../../research/studies";
 import { StudyTerms } from "../../research/StudyTerms";
+import { useOrganizationNames } from "../../research/useOrganizationNames";
 import { Alert, Badge, Button, Card, Dialog, Loading, PageHeader, TextField } from "../../ui/components";
 
 interface Merged {
@@ -45,7 +46,8 @@ const refusalOf = (e: unknown) =>
 export default function Study() {
   const { id = "" } = useParams();
   const { api } = useSession();
-  const created = (useLocation().state as { created?: boolean } | null)?.created === true;
+  const names = useOrganizationNames();
+  const created = useLocation().state as { created?: boolean; notShared?: number } | null;
   const study = useApiGet(`/research/studies/${id}`, (body: StudyDetail) => body);
   const releases = useApiGet(
     `/research/studies/${id}/releases`,
@@ -89,7 +91,14 @@ export default function Study() {
       <PageHeader title={d?.title ?? "Study"}>
         <Link to="/clinic/studies">All studies</Link>
       </PageHeader>
-      {created ? <Alert tone="ok">The study is created and shared with the consortium.</Alert> : null}
+      {created?.created === true ? (
+        <Alert tone={created.notShared ? "warn" : "ok"}>
+          The study is registered on the ledger
+          {created.notShared
+            ? `, but ${created.notShared} node(s) of the consortium could not be reached; they receive it with the next release.`
+            : " and shared with every node of the consortium."}
+        </Alert>
+      ) : null}
       {study.error ? (
         <Alert tone="danger" title="Something went wrong">
           {study.error}
@@ -171,7 +180,7 @@ export default function Study() {
                 A differentially private count of the patients every node of the consortium matches, before
                 they enroll. It spends ε from the study's budget.
               </p>
-              <div className="row">
+              <div className="row bottom">
                 <TextField label="ε for this count" value={epsilon} onChange={setEpsilon} />
                 <Button
                   variant="secondary"
@@ -209,7 +218,7 @@ export default function Study() {
                   : `Each node releases its own enrolled participants de-identified, only when at least ${d.minK} of them look alike; this node merges the signed parts.`}{" "}
                 Each participant in a release is paid {credits(d.reward)} credits.
               </p>
-              <div className="row">
+              <div className="row bottom">
                 {aggregate ? (
                   <TextField label="ε for this release" value={releaseEpsilon} onChange={setReleaseEpsilon} />
                 ) : null}
@@ -281,7 +290,7 @@ export default function Study() {
 
           <Card title="Terms">
             <div className="stack">
-              <StudyTerms study={s} sponsor={undefined} />
+              <StudyTerms study={s} sponsor={names.get(s.organization.toLowerCase())} titled={false} />
               <p className="muted">
                 Created {formatDateTime(s.createdAt)} · protocol hash{" "}
                 <span className="mono">{shortAccount(s.protocolHash)}</span>
