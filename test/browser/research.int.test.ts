@@ -170,8 +170,20 @@ describe("research pages in the browser", { timeout: 120_000 }, () => {
     await form.getByLabel("Age to").fill("80");
     await form.getByLabel("Reward per contribution").fill("2.50");
     await form.getByLabel("Maximum participants").fill("20");
-    await form.getByLabel("Budget", { exact: true }).fill("10");
     await form.getByLabel("Minimum k").fill("2");
+    // a threshold in a unit UCUM does not know: the node names the rule and the criterion
+    await form.getByRole("button", { name: "Add a threshold" }).click();
+    const threshold = form.getByRole("group", { name: "Threshold 1" });
+    await threshold.getByLabel("LOINC code").fill("4548-4");
+    await threshold.getByLabel("Value").fill("6.5");
+    await threshold.getByLabel("Unit (UCUM)").fill("furlongs");
+    await form.getByRole("button", { name: "Create and register the study" }).click();
+    const badUnit = res.page.getByRole("alert").filter({ hasText: "the unit is not a UCUM unit" });
+    // above the form and at the criteria it names
+    await expect.poll(() => badUnit.count()).toBe(2);
+    await screenshot(res.page, "research-new-study-bad-unit");
+    await threshold.getByRole("button", { name: "Remove threshold 1" }).click();
+    await form.getByLabel("Budget", { exact: true }).fill("10");
     await form.getByRole("button", { name: "Create and register the study" }).click();
     const refusal = res.page.getByRole("alert").filter({ hasText: "did not accept this study" });
     await refusal.waitFor();
