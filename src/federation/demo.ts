@@ -144,12 +144,65 @@ export async function startDemo(dataDir: string, log: (line: string) => void = (
         categories: ["demographics", "labs", "medications", "conditions", "encounters", "procedures"],
       });
     }
-    const summary = await describe(nodes, practitioners, patients, block);
+    const studyId = await seedStudy(byKey.get("research")!, log);
+    const summary = `${await describe(nodes, practitioners, patients, block)}${
+      studyId === undefined
+        ? ""
+        : `\n  a study patients may discover and enroll in (GET /patients/me/studies at their nodes): ${studyId}\n`
+    }`;
     return { anvil, nodes, summary, stop };
   } catch (error) {
     await stop();
     throw error;
   }
+}
+
+/**
+ * The research organization's researcher creates a study every node can match: viral sinusitis or
+ * acute bronchitis (common in the Synthea fixtures), as a de-identified extract, open for 30 days.
+ * @returns the study id, or undefined when the research node refused it (the demo goes on)
+ */
+async function seedStudy(
+  research: { node: NodeProcess; practitioner: PrivateKeyAccount },
+  log: (line: string) => void,
+): Promise<string | undefined> {
+  const { token } = await siweSignIn(research.node.url, research.practitioner);
+  const now = Date.now();
+  const res = await fetch(`${research.node.url}/research/studies`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify({
+      title: "Respiratory infections in primary care",
+      description: "Which treatments follow viral sinusitis and acute bronchitis (de-identified extract)",
+      criteria: [
+        {
+          kind: "condition",
+          codes: [
+            { system: "http://snomed.info/sct", code: "444814009" },
+            { system: "http://snomed.info/sct", code: "10509002" },
+          ],
+        },
+      ],
+      request: { categories: ["demographics", "conditions", "medications"] },
+      release: { kind: "extract" },
+      reward: 500,
+      maxParticipants: 10,
+      budget: 5000,
+      enrollment: {
+        start: new Date(now - 60_000).toISOString(),
+        end: new Date(now + 30 * 24 * 3600 * 1000).toISOString(),
+      },
+      minK: 2,
+      epsilonBudget: 1,
+    }),
+  });
+  if (res.status !== 201) {
+    log(`the demo study was not created (HTTP ${res.status})`);
+    return undefined;
+  }
+  const { studyId } = (await res.json()) as { studyId: string };
+  log(`seeded a research study (${studyId}) at ${research.node.spec.name}`);
+  return studyId;
 }
 
 function prepareDirectory(dataDir: string): void {

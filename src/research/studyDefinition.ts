@@ -19,7 +19,7 @@ export const ICD10_WHO = "http://hl7.org/fhir/sid/icd-10";
 export const LOINC = "http://loinc.org";
 export const RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm";
 
-const code = z.string().regex(/^[A-Za-z0-9.\-]{1,32}$/, "must be a code (letters, digits, '.', '-')");
+const code = z.string().regex(/^[A-Za-z0-9.-]{1,32}$/, "must be a code (letters, digits, '.', '-')");
 
 const conditionCriterion = z.strictObject({
   kind: z.literal("condition"),
