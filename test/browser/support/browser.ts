@@ -13,6 +13,7 @@ import axe from "axe-core";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { ensureWebBuilt } from "../../../scripts/buildWeb.js";
 import { loadConfig } from "../../../src/config/config.js";
+import type { OrganizationKind } from "../../../src/model/vocabulary.js";
 import { createLogger } from "../../../src/node/logger.js";
 import { startNode, type RunningNode } from "../../../src/node/startNode.js";
 
@@ -27,7 +28,7 @@ export interface WebNode {
 
 /** Builds the web app when stale and starts a node (anvil + SQLite) serving it. */
 export async function startWebNode(
-  options: { demo?: boolean; databaseUrl?: string | undefined } = {},
+  options: { demo?: boolean; databaseUrl?: string | undefined; orgKind?: OrganizationKind } = {},
 ): Promise<WebNode> {
   ensureWebBuilt();
   if (!existsSync(join(import.meta.dirname, "..", "..", "..", "web", "dist", "index.html")))
@@ -42,6 +43,7 @@ export async function startWebNode(
         anchorIntervalMs: 300,
         demo: options.demo ?? false,
         databaseUrl: options.databaseUrl,
+        ...(options.orgKind !== undefined ? { orgKind: options.orgKind } : {}),
       },
     ),
     { logger: createLogger("silent") },

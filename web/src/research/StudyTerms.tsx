@@ -11,11 +11,20 @@ import {
 } from "./studies";
 
 /** What a study asks, who runs it, what it pays, its window and its k, in plain words. */
-export function StudyTerms({ study, sponsor }: { study: StudyView; sponsor: string | undefined }) {
+export function StudyTerms({
+  study,
+  sponsor,
+  titled = true,
+}: {
+  study: StudyView;
+  sponsor: string | undefined;
+  /** Whether to head the terms with the study's title (not when the page is the study's own). */
+  titled?: boolean;
+}) {
   const d = study.definition;
   return (
     <>
-      <h3>{d.title}</h3>
+      {titled ? <h3>{d.title}</h3> : null}
       {d.description ? <p>{d.description}</p> : null}
       <dl className="facts">
         <dt>Run by</dt>

@@ -5,6 +5,12 @@
  * the node's own research consent code (src/research/researchConsent.ts).
  */
 import type { Address, Hex } from "viem";
+import { toAccount } from "viem/accounts";
+import {
+  derivePayoutAccount,
+  signResearchConsent,
+  type ResearchConsent,
+} from "../../../src/research/researchConsent.js";
 import type { Category } from "../../../src/model/vocabulary.js";
 import type { Signer } from "../auth/signer";
 import { categoryLabel, formatDate } from "../lib/format";
@@ -187,10 +193,6 @@ export async function signEnrollment(
   config: { chainId: number; organization: Hex },
   study: StudyView,
 ): Promise<{ consent: object; signature: Hex }> {
-  const [{ toAccount }, rc] = await Promise.all([
-    import("viem/accounts"),
-    import("../../../src/research/researchConsent.js"),
-  ]);
   // the node's functions take a viem account; this one signs with the browser's signer
   const wallet = toAccount({
     address: signer.address,
@@ -198,7 +200,7 @@ export async function signEnrollment(
     signTypedData: (args) => signer.signTypedData(args as Parameters<Signer["signTypedData"]>[0]),
     signTransaction: () => Promise.reject(new Error("enrollment signs no transaction")),
   });
-  const payout = await rc.derivePayoutAccount(wallet, config.chainId, study.studyId);
+  const payout = await derivePayoutAccount(wallet, config.chainId, study.studyId);
   const consent = {
     patient: signer.address,
     studyId: study.studyId,
@@ -208,7 +210,7 @@ export async function signEnrollment(
     payout: payout.address,
     mayWithdraw: true,
     issuedAt: Math.floor(Date.now() / 1000),
-  } satisfies import("../../../src/research/researchConsent.js").ResearchConsent;
-  const signature = await rc.signResearchConsent(wallet, config.chainId, consent);
+  } satisfies ResearchConsent;
+  const signature = await signResearchConsent(wallet, config.chainId, consent);
   return { consent, signature };
 }

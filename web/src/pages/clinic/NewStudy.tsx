@@ -132,8 +132,14 @@ export default function NewStudy() {
     setBusy(true);
     setRefusal(undefined);
     try {
-      const created = await api.send<StudyView>("POST", "/research/studies", definition());
-      void navigate(`/clinic/studies/${created.studyId}`, { state: { created: true } });
+      const created = await api.send<StudyView & { notShared?: unknown[] }>(
+        "POST",
+        "/research/studies",
+        definition(),
+      );
+      void navigate(`/clinic/studies/${created.studyId}`, {
+        state: { created: true, notShared: created.notShared?.length ?? 0 },
+      });
     } catch (err) {
       setRefusal(
         err instanceof ApiError && err.status < 500

@@ -1,10 +1,10 @@
 /**
- * One study (researchers): enrollment here and on the ledger, budget and spend, ε spent, a
+ * One study (researchers): enrollment here and on the ledger (read again every 10 s), budget and spend, ε spent, a
  * differentially private feasibility count with its error bound, releases (each downloadable as
  * JSON), and closing the study.
  */
 import { Download, Lock, Send, Users } from "lucide-react";
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { Link, useLocation, useParams } from "react-router";
 import { ApiError, messageOf } from "../../api/client";
 import { useApiGet } from "../../api/useApiGet";
@@ -12,6 +12,7 @@ import { useSession } from "../../auth/session";
 import { formatDateTime, shortAccount } from "../../lib/format";
 import { credits, type NodeRelease, type NoisyValue, type StudyDetail } from "../../research/studies";
 import { StudyTerms } from "../../research/StudyTerms";
+import { useOrganizationNames } from "../../research/useOrganizationNames";
 import { Alert, Badge, Button, Card, Dialog, Loading, PageHeader, TextField } from "../../ui/components";
 
 interface Merged {
@@ -45,12 +46,19 @@ const refusalOf = (e: unknown) =>
 export default function Study() {
   const { id = "" } = useParams();
   const { api } = useSession();
-  const created = (useLocation().state as { created?: boolean } | null)?.created === true;
+  const names = useOrganizationNames();
+  const created = useLocation().state as { created?: boolean; notShared?: number } | null;
   const study = useApiGet(`/research/studies/${id}`, (body: StudyDetail) => body);
   const releases = useApiGet(
     `/research/studies/${id}/releases`,
     (body: { releases: NodeRelease[] }) => body.releases,
   );
+  // enrollment is watched: the study is read again every 10 s while the page is open
+  const reloadStudy = study.reload;
+  useEffect(() => {
+    const timer = setInterval(() => void reloadStudy(), 10_000);
+    return () => clearInterval(timer);
+  }, [reloadStudy]);
   const [epsilon, setEpsilon] = useState("0.1");
   const [releaseEpsilon, setReleaseEpsilon] = useState("0.5");
   const [busy, setBusy] = useState<"feasibility" | "release" | "close" | undefined>();
@@ -83,7 +91,14 @@ export default function Study() {
       <PageHeader title={d?.title ?? "Study"}>
         <Link to="/clinic/studies">All studies</Link>
       </PageHeader>
-      {created ? <Alert tone="ok">The study is created and shared with the consortium.</Alert> : null}
+      {created?.created === true ? (
+        <Alert tone={created.notShared ? "warn" : "ok"}>
+          The study is registered on the ledger
+          {created.notShared
+            ? `, but ${created.notShared} node(s) of the consortium could not be reached; they receive it with the next release.`
+            : " and shared with every node of the consortium."}
+        </Alert>
+      ) : null}
       {study.error ? (
         <Alert tone="danger" title="Something went wrong">
           {study.error}
@@ -165,7 +180,7 @@ export default function Study() {
                 A differentially private count of the patients every node of the consortium matches, before
                 they enroll. It spends ε from the study's budget.
               </p>
-              <div className="row">
+              <div className="row bottom">
                 <TextField label="ε for this count" value={epsilon} onChange={setEpsilon} />
                 <Button
                   variant="secondary"
@@ -203,7 +218,7 @@ export default function Study() {
                   : `Each node releases its own enrolled participants de-identified, only when at least ${d.minK} of them look alike; this node merges the signed parts.`}{" "}
                 Each participant in a release is paid {credits(d.reward)} credits.
               </p>
-              <div className="row">
+              <div className="row bottom">
                 {aggregate ? (
                   <TextField label="ε for this release" value={releaseEpsilon} onChange={setReleaseEpsilon} />
                 ) : null}
@@ -275,7 +290,7 @@ export default function Study() {
 
           <Card title="Terms">
             <div className="stack">
-              <StudyTerms study={s} sponsor={undefined} />
+              <StudyTerms study={s} sponsor={names.get(s.organization.toLowerCase())} titled={false} />
               <p className="muted">
                 Created {formatDateTime(s.createdAt)} · protocol hash{" "}
                 <span className="mono">{shortAccount(s.protocolHash)}</span>
