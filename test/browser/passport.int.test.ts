@@ -285,6 +285,9 @@ describe("passport pages in Chromium", () => {
       "signature_invalid",
     );
     expect(await checkStatus(page, "signature")).toBe("fail");
+    // what an altered card claims is not shown
+    expect(await verdict(page).locator(".verdict-person").count()).toBe(0);
+    expect(await verdict(page).locator(".list li").count()).toBe(0);
     await screenshot(page, "passport-verifier-tampered");
   });
 

@@ -4,10 +4,11 @@
  * (audited, pure JavaScript; WebCrypto's verify is asynchronous), SHA-256 from @noble/hashes, raw
  * DEFLATE from pako (DecompressionStream is asynchronous).
  */
+/// <reference path="./pako.d.ts" />
 import { p256 } from "@noble/curves/p256";
 import { sha256 } from "@noble/hashes/sha256";
 import { Inflate } from "pako";
-import { base64urlBytes, type PassportCrypto } from "../../../src/passport/passportCrypto";
+import { base64urlBytes, type PassportCrypto } from "../../../src/passport/passportCrypto.js";
 
 const points = new Map<string, Uint8Array>();
 
