@@ -4,6 +4,8 @@
  * (audited, pure JavaScript; WebCrypto's verify is asynchronous), SHA-256 from @noble/hashes, raw
  * DEFLATE from pako (DecompressionStream is asynchronous).
  */
+// the node's typecheck reaches this file from test/browser/passportCrypto.test.ts, outside web/src
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference
 /// <reference path="./pako.d.ts" />
 import { p256 } from "@noble/curves/p256";
 import { sha256 } from "@noble/hashes/sha256";
