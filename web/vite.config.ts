@@ -40,8 +40,10 @@ function verifierServiceWorker(): Plugin {
         join(import.meta.dirname, "src", "passport", "verifierServiceWorker.js"),
         "utf8",
       )
-        .replace("__VERSION__", JSON.stringify(version))
-        .replace("__ASSETS__", JSON.stringify(assets));
+        .replace("const VERSION = __VERSION__;", `const VERSION = ${JSON.stringify(version)};`)
+        .replace("const ASSETS = __ASSETS__;", `const ASSETS = ${JSON.stringify(assets)};`);
+      if (/= __(VERSION|ASSETS)__;/.test(source))
+        throw new Error("the verifier's service worker was not filled in");
       this.emitFile({ type: "asset", fileName: "verify-sw.js", source });
     },
   };

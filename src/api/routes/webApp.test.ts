@@ -69,6 +69,22 @@ describe("the web app at /", () => {
     expect((await a.inject({ method: "POST", url: "/patient" })).statusCode).toBe(404);
   });
 
+  it("serves the public verifier page and its service worker, re-checked on every registration", async () => {
+    writeFileSync(join(dist, "verify-sw.js"), 'const ASSETS = ["/assets/index-abc.js"];');
+    const a = await app(dist);
+    const page = await a.inject({ method: "GET", url: "/verify" });
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain("/assets/index-abc.js");
+    const worker = await a.inject({ method: "GET", url: "/verify-sw.js" });
+    expect(worker.statusCode).toBe(200);
+    expect(worker.headers["content-type"]).toMatch(/^text\/javascript/);
+    expect(worker.headers["cache-control"]).toBe("no-cache");
+    expect(worker.headers["content-security-policy"]).toBe("default-src 'none'; connect-src 'self'");
+    expect(worker.body).toContain("ASSETS");
+    const unbuilt = await app(join(dist, "nowhere"));
+    expect((await unbuilt.inject({ method: "GET", url: "/verify-sw.js" })).statusCode).toBe(404);
+  });
+
   it("tells the app its ledger and contracts, and has no demo route without --demo", async () => {
     const a = await app(dist);
     expect((await a.inject({ method: "GET", url: "/app/config" })).json()).toEqual(config);

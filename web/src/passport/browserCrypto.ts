@@ -4,10 +4,13 @@
  * (audited, pure JavaScript; WebCrypto's verify is asynchronous), SHA-256 from @noble/hashes, raw
  * DEFLATE from pako (DecompressionStream is asynchronous).
  */
+// the node's typecheck reaches this file from test/browser/passportCrypto.test.ts, outside web/src
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference
+/// <reference path="./pako.d.ts" />
 import { p256 } from "@noble/curves/p256";
 import { sha256 } from "@noble/hashes/sha256";
 import { Inflate } from "pako";
-import { base64urlBytes, type PassportCrypto } from "../../../src/passport/passportCrypto";
+import { base64urlBytes, type PassportCrypto } from "../../../src/passport/passportCrypto.js";
 
 const points = new Map<string, Uint8Array>();
 

@@ -1,4 +1,4 @@
-/* global self, caches, location, fetch, URL, Response, Headers */
+/* global self, caches, location, fetch, URL, Response, Headers, __VERSION__, __ASSETS__ */
 /**
  * The health card verifier's service worker (scope /verify): keeps the verifier page, the files it
  * runs on and the last ledger cache, so the verifier works offline once loaded. The build

@@ -5,9 +5,10 @@
  * in the outbox. Refreshed every 3 seconds, so confirmations show as they land.
  */
 import { Ban, KeyRound, RefreshCw, ShieldPlus, Stamp } from "lucide-react";
-import { useCallback, useEffect, useState } from "react";
+import { useEffect, useState } from "react";
 import { Navigate, useLocation } from "react-router";
 import { messageOf } from "../../api/client";
+import { useApiGet } from "../../api/useApiGet";
 import { useSession } from "../../auth/session";
 import { formatDateTime } from "../../lib/format";
 import { Alert, Badge, Button, Card, Dialog, Empty, Loading, PageHeader } from "../../ui/components";
@@ -58,32 +59,10 @@ const tone = (status: string | null) => STATUS_TONE[status ?? ""] ?? "neutral";
 type Confirm = { what: string; path: string; done: string };
 
 export default function Issuer() {
-  const { api, identity } = useSession();
+  const { identity } = useSession();
   const location = useLocation();
-  const [state, setState] = useState<IssuerState | undefined>();
-  const [error, setError] = useState<string | undefined>();
-  const [done, setDone] = useState<string | undefined>();
-  const [busy, setBusy] = useState<string | undefined>();
-  const [confirm, setConfirm] = useState<Confirm | undefined>();
-  const operator = identity?.kind === "node";
-
-  const load = useCallback(async () => {
-    try {
-      setState(await api.get<IssuerState>("/passport/issuer"));
-    } catch (e) {
-      setError(messageOf(e));
-    }
-  }, [api]);
-
-  useEffect(() => {
-    if (!operator) return;
-    void load();
-    const timer = setInterval(() => void load(), 3_000);
-    return () => clearInterval(timer);
-  }, [load, operator]);
-
   if (!identity) return <Navigate to="/" replace state={{ from: location.pathname }} />;
-  if (!operator)
+  if (identity.kind !== "node")
     return (
       <>
         <PageHeader title="Issuer console" />
@@ -92,6 +71,25 @@ export default function Issuer() {
         </Alert>
       </>
     );
+  return <IssuerConsole />;
+}
+
+function IssuerConsole() {
+  const { api } = useSession();
+  const {
+    value: state,
+    error,
+    setError,
+    reload,
+  } = useApiGet("/passport/issuer", (body: IssuerState) => body);
+  const [done, setDone] = useState<string | undefined>();
+  const [busy, setBusy] = useState<string | undefined>();
+  const [confirm, setConfirm] = useState<Confirm | undefined>();
+
+  useEffect(() => {
+    const timer = setInterval(() => void reload(), 3_000);
+    return () => clearInterval(timer);
+  }, [reload]);
 
   const act = async (path: string, what: string) => {
     setError(undefined);
@@ -100,7 +98,7 @@ export default function Issuer() {
     try {
       await api.send("POST", path);
       setDone(what);
-      await load();
+      await reload();
     } catch (e) {
       setError(messageOf(e));
     } finally {

@@ -5,8 +5,9 @@
  * The node keeps no copy of a card's content: it is shown and downloaded right after issuing.
  */
 import { Ban, Download, Maximize2, QrCode } from "lucide-react";
-import { useCallback, useEffect, useState } from "react";
+import { useState } from "react";
 import { messageOf } from "../../api/client";
+import { useApiGet } from "../../api/useApiGet";
 import { useSession } from "../../auth/session";
 import { formatDate, formatDateTime } from "../../lib/format";
 import { Alert, Badge, Button, Card, Empty, Loading, PageHeader } from "../../ui/components";
@@ -64,23 +65,19 @@ function download(card: IssuedCard): void {
 
 export default function Passport() {
   const { api } = useSession();
-  const [eligible, setEligible] = useState<Record<CardType, EligibleRecord[]> | undefined>();
-  const [cards, setCards] = useState<CardSummary[] | undefined>();
-  const [error, setError] = useState<string | undefined>();
+  const { value: eligible, error: eligibleError } = useApiGet(
+    "/passport/eligible",
+    (body: Record<CardType, EligibleRecord[]>) => body,
+  );
+  const {
+    value: cards,
+    error,
+    setError,
+    reload: loadCards,
+  } = useApiGet("/passport/cards", (body: { cards: CardSummary[] }) => body.cards);
   const [busy, setBusy] = useState<string | undefined>();
   const [issued, setIssued] = useState<IssuedCard | undefined>();
   const [fullScreen, setFullScreen] = useState(false);
-
-  const loadCards = useCallback(async () => {
-    setCards((await api.get<{ cards: CardSummary[] }>("/passport/cards")).cards);
-  }, [api]);
-
-  useEffect(() => {
-    Promise.all([
-      api.get<Record<CardType, EligibleRecord[]>>("/passport/eligible").then(setEligible),
-      loadCards(),
-    ]).catch((e: unknown) => setError(messageOf(e)));
-  }, [api, loadCards]);
 
   const issue = async (type: CardType) => {
     setError(undefined);
@@ -115,12 +112,12 @@ export default function Passport() {
         A SMART Health Card proves a vaccination or a test result to anyone who scans it, offline. It holds
         your name, your birth date and the facts below, nothing else from your record.
       </PageHeader>
-      {error ? (
+      {error || eligibleError ? (
         <Alert tone="danger" title="That did not work">
-          {error}
+          {error ?? eligibleError}
         </Alert>
       ) : null}
-      {!eligible && !error ? <Loading what="your vaccinations and test results" /> : null}
+      {!eligible && !eligibleError ? <Loading what="your vaccinations and test results" /> : null}
 
       {issued ? (
         <Card title={`Your new ${TYPE_WORDS[issued.type].card}`}>

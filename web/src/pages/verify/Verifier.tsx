@@ -4,12 +4,12 @@
  * verified here, in this browser, by the node's own verifier code against the issuers on the
  * ledger (a ledger cache kept for offline use, its age shown). A service worker keeps this page
  * and the last ledger cache, so it works offline once loaded. It only verifies what it is given:
- * it asks the node for nothing about anyone.
+ * it asks the node for nothing about anyone. Only a valid card's person and facts are shown: an
+ * altered or revoked card proves nothing, so nothing it says is shown either.
  */
 import { Camera, CameraOff, CheckCircle2, FileUp, HeartPulse, ShieldCheck, XCircle } from "lucide-react";
 import { useCallback, useEffect, useRef, useState } from "react";
-import type { QrReader } from "../../lib/qrReader";
-import { qrReader } from "../../lib/qrReader";
+import { qrReader, type QrReader } from "../../lib/qrReader";
 import { formatDate, formatDateTime } from "../../lib/format";
 import { codeName } from "../../passport/codes";
 import {
@@ -90,7 +90,12 @@ function Report({ report, where }: { report: PassportReport; where: string }) {
           {REASON_WORDS[report.reason] ?? report.reason}
         </p>
       ) : null}
-      {report.patient ? (
+      {!valid ? (
+        <p className="muted">
+          What the card says is not shown: it could not be trusted, so it proves nothing about anyone.
+        </p>
+      ) : null}
+      {valid && report.patient ? (
         <dl className="verdict-person">
           <dt>Name</dt>
           <dd>{report.patient.name}</dd>
@@ -98,7 +103,7 @@ function Report({ report, where }: { report: PassportReport; where: string }) {
           <dd>{report.patient.birthDate ? formatDate(report.patient.birthDate) : "not given"}</dd>
         </dl>
       ) : null}
-      {report.facts.length > 0 ? (
+      {valid && report.facts.length > 0 ? (
         <>
           <h3>{report.facts.some((f) => f.kind === "test") ? "Results" : "Vaccinations"}</h3>
           <ul className="list">
