@@ -27,7 +27,7 @@ import {
 import { READING_CATEGORIES } from "./vitals.js";
 
 export interface MonitoringDeps {
-  store: Pick<Store, "db">;
+  store: Pick<Store, "db" | "sqlite">;
   keyring: PatientKeyring;
   gate: Pick<ConsentGate, "forPatient">;
   auditor: Pick<Auditor, "record">;
@@ -63,7 +63,7 @@ export class MonitoringService {
       auditor: deps.auditor,
       ...(deps.now ? { now: deps.now } : {}),
     });
-    this.chunks = new ChunkStore(this.db, deps.keyring);
+    this.chunks = new ChunkStore(this.db, deps.keyring, deps.store.sqlite);
     this.alerts = new AlertService({
       db: this.db,
       keyring: deps.keyring,
