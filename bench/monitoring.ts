@@ -9,7 +9,7 @@
  * (bench/support/monitoringDevices.ts), each with its clock when it is made, a few hundred ahead
  * of the node: devices are other machines, so the node's thread does only the node's work (the
  * devices' thread's busy share is reported). The load generator keeps as many batches in flight
- * as keeps the answer latency near 250 ms (it grows the depth while the p90 is below that and
+ * as keeps the answer latency near 150 ms (it grows the depth while the p90 is below that and
  * shrinks it when above), so an alert's latency is the node's work, not a queue the generator
  * built. Every 2 s one patient starts deteriorating; a consented nurse's subscription times each
  * alert from the submission of the oldest batch of that patient then in flight. Then the same
@@ -48,7 +48,7 @@ const SAMPLES_PER_BATCH = 10;
 /** Batches in flight: from MIN_DEPTH to MAX_DEPTH, following the answers' latency. */
 const MIN_DEPTH = 8;
 const MAX_DEPTH = 512;
-const TARGET_ANSWER_MS = 250;
+const TARGET_ANSWER_MS = 150;
 
 const RULES: CategoryRule[] = [
   ["profiler", (f) => f.url === "node:inspector" || f.url.includes("support/cpuProfile")],
@@ -274,7 +274,7 @@ export async function runMonitoringBench({ quick }: BenchOptions): Promise<objec
     }
   };
   devices.onBatches = fill;
-  // the depth follows the node: deeper while the answers' p90 stays under 250 ms, shallower above
+  // the depth follows the node: deeper while the answers' p90 stays under TARGET_ANSWER_MS, shallower above
   const tune = (): void => {
     if (answers.length < 8) return;
     const p90 = percentile(Float64Array.from(answers).sort(), 90);
