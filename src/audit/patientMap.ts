@@ -14,19 +14,23 @@ import { hash } from "node:crypto";
 import type { Hex } from "viem";
 import { EMPTY_MAP_ROOT, type PatientMapProof, type PatientMapValue } from "./patientMapProof.js";
 
-/** One patient's value, mutated in place as entries about them commit. */
-interface Slot {
+/** What linking needs of one patient's value, mutated in place as entries about them commit. */
+export interface ChainSlot {
   readonly patient: string;
-  /** The map key, `SHA-256(patient)` as latin1, computed when the patient first enters the tree. */
-  key: string | undefined;
   last: number;
   /** 0 while no committed entry names the patient (the slot is then not in the map). */
   count: number;
-  /** Changed since the tree was last brought up to date. */
-  dirty: boolean;
   /** The batch being built that last linked this patient, and the index it gave them. */
   batch: number;
   batchLast: number;
+}
+
+/** One patient's value in the reference map. */
+interface Slot extends ChainSlot {
+  /** The map key, `SHA-256(patient)` as latin1, computed when the patient first enters the tree. */
+  key: string | undefined;
+  /** Changed since the tree was last brought up to date. */
+  dirty: boolean;
 }
 
 interface Leaf {
@@ -167,6 +171,35 @@ export interface PatientBatch {
 }
 
 /**
+ * A batch over any map's slots (the reference map here, the live one in patientMapLive.ts).
+ * @param id - the batch's number, above every earlier batch's
+ * @param slotOf - the patient's slot, made on first sight
+ * @param advance - records one committed entry at `index` in the slot
+ */
+export function linkingBatch<S extends ChainSlot>(
+  id: number,
+  slotOf: (patient: string) => S,
+  advance: (slot: S, index: number) => void,
+): PatientBatch {
+  const slots: S[] = [];
+  const indices: number[] = [];
+  return {
+    link: (patient, index) => {
+      const s = slotOf(patient);
+      const prev = s.batch === id ? s.batchLast : s.count === 0 ? undefined : s.last;
+      s.batch = id;
+      s.batchLast = index;
+      slots.push(s);
+      indices.push(index);
+      return prev;
+    },
+    apply: () => {
+      for (let i = 0; i < slots.length; i++) advance(slots[i] as S, indices[i] as number);
+    },
+  };
+}
+
+/**
  * The patient map of one log, with tree versions at the sizes of recent tree heads.
  */
 export class PatientMap {
@@ -197,23 +230,11 @@ export class PatientMap {
 
   /** Starts linking a batch of appends (see {@link PatientBatch}). */
   batch(): PatientBatch {
-    const id = ++this.#batches;
-    const slots: Slot[] = [];
-    const indices: number[] = [];
-    return {
-      link: (patient, index) => {
-        const s = this.#slot(patient);
-        const prev = s.batch === id ? s.batchLast : s.count === 0 ? undefined : s.last;
-        s.batch = id;
-        s.batchLast = index;
-        slots.push(s);
-        indices.push(index);
-        return prev;
-      },
-      apply: () => {
-        for (let i = 0; i < slots.length; i++) this.#advance(slots[i] as Slot, indices[i] as number);
-      },
-    };
+    return linkingBatch(
+      ++this.#batches,
+      (patient) => this.#slot(patient),
+      (s, index) => this.#advance(s, index),
+    );
   }
 
   /**

@@ -21,23 +21,22 @@
 import { Worker } from "node:worker_threads";
 import type { Hex } from "viem";
 import { BaseError } from "../errors/BaseError.js";
-import { PatientMap, type PatientBatch, type PatientMapRow } from "./patientMap.js";
+import {
+  linkingBatch,
+  PatientMap,
+  type ChainSlot,
+  type PatientBatch,
+  type PatientMapRow,
+} from "./patientMap.js";
 import type { PatientMapProof } from "./patientMapProof.js";
 import type { PatientMapWorkerDelta, PatientMapWorkerRoot } from "./patientMapWorker.js";
 
-/** One patient's value, mutated in place as entries about them commit. */
-interface Slot {
+/** One patient's value in the live map. */
+interface Slot extends ChainSlot {
   /** Dense, in order of first sight: the index into the deltas' and the base's arrays. */
   readonly id: number;
-  readonly patient: string;
-  last: number;
-  /** 0 while no committed entry names the patient (the slot is then not in the map). */
-  count: number;
   /** Changed since the last commit. */
   dirty: boolean;
-  /** The batch being built that last linked this patient, and the index it gave them. */
-  batch: number;
-  batchLast: number;
 }
 
 /** The values, at `size`, of the patients changed since the previous committed version. */
@@ -119,23 +118,11 @@ export class LivePatientMap {
 
   /** Starts linking a batch of appends (see {@link PatientBatch}). */
   batch(): PatientBatch {
-    const id = ++this.#batches;
-    const slots: Slot[] = [];
-    const indices: number[] = [];
-    return {
-      link: (patient, index) => {
-        const s = this.#slot(patient);
-        const prev = s.batch === id ? s.batchLast : s.count === 0 ? undefined : s.last;
-        s.batch = id;
-        s.batchLast = index;
-        slots.push(s);
-        indices.push(index);
-        return prev;
-      },
-      apply: () => {
-        for (let i = 0; i < slots.length; i++) this.#advance(slots[i] as Slot, indices[i] as number);
-      },
-    };
+    return linkingBatch(
+      ++this.#batches,
+      (patient) => this.#slot(patient),
+      (s, index) => this.#advance(s, index),
+    );
   }
 
   /**

@@ -1,6 +1,7 @@
 /** My access requests: what I asked which patient for, and what they answered. */
-import { useCallback, useEffect, useState } from "react";
+import { useState } from "react";
 import { messageOf } from "../../api/client";
+import { useApiGet } from "../../api/useApiGet";
 import { useSession } from "../../auth/session";
 import { categoryLabel, formatDate, formatDateTime, shortAccount } from "../../lib/format";
 import { Alert, Badge, Button, Empty, Loading, PageHeader } from "../../ui/components";
@@ -21,19 +22,13 @@ const TONE = { pending: "warn", granted: "ok", declined: "danger", withdrawn: "n
 
 export default function MyRequests() {
   const { api } = useSession();
-  const [requests, setRequests] = useState<RequestView[] | undefined>();
-  const [error, setError] = useState<string | undefined>();
+  const {
+    value: requests,
+    error,
+    setError,
+    reload: load,
+  } = useApiGet("/access-requests", (body: { requests: RequestView[] }) => body.requests);
   const [busy, setBusy] = useState<string | undefined>();
-
-  const load = useCallback(
-    () =>
-      api
-        .get<{ requests: RequestView[] }>("/access-requests")
-        .then((r) => setRequests(r.requests))
-        .catch((e: unknown) => setError(messageOf(e))),
-    [api],
-  );
-  useEffect(() => void load(), [load]);
 
   const withdraw = async (id: string) => {
     setBusy(id);

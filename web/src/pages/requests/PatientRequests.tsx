@@ -3,9 +3,12 @@
  * proposed grant in this browser (EIP-712) and relays it, or declines. The terms shown are the
  * terms signed.
  */
-import { useCallback, useEffect, useState } from "react";
+import { useState } from "react";
 import { CONSENT_TYPES } from "../../../../src/model/consentTypes.js";
+import { newSalt } from "../../../../src/model/grantMessage.js";
+import { SENSITIVE_CATEGORIES } from "../../../../src/model/vocabulary.js";
 import { messageOf } from "../../api/client";
+import { useApiGet } from "../../api/useApiGet";
 import { useSession } from "../../auth/session";
 import { categoryLabel, formatDate, formatDateTime, purposeLabel, shortAccount } from "../../lib/format";
 import { Alert, Badge, Button, Empty, Loading, PageHeader } from "../../ui/components";
@@ -32,26 +35,18 @@ interface PendingRequest {
   };
 }
 
-const SENSITIVE = new Set(["mental-health", "sexual-health", "substance-use", "genomics"]);
-const hex = (bytes: Uint8Array) =>
-  `0x${[...bytes].map((b) => b.toString(16).padStart(2, "0")).join("")}` as const;
+const SENSITIVE = new Set<string>(SENSITIVE_CATEGORIES);
 
 export default function PatientRequests() {
   const { api, signer } = useSession();
-  const [requests, setRequests] = useState<PendingRequest[] | undefined>();
-  const [error, setError] = useState<string | undefined>();
+  const {
+    value: requests,
+    error,
+    setError,
+    reload: load,
+  } = useApiGet("/patients/me/access-requests", (body: { requests: PendingRequest[] }) => body.requests);
   const [done, setDone] = useState<string | undefined>();
   const [busy, setBusy] = useState<string | undefined>();
-
-  const load = useCallback(
-    () =>
-      api
-        .get<{ requests: PendingRequest[] }>("/patients/me/access-requests")
-        .then((r) => setRequests(r.requests))
-        .catch((e: unknown) => setError(messageOf(e))),
-    [api],
-  );
-  useEffect(() => void load(), [load]);
 
   const grant = async (r: PendingRequest) => {
     if (!signer) return setError("Sign in again to sign the grant.");
@@ -65,7 +60,7 @@ export default function PatientRequests() {
         verifyingContract: `0x${string}`;
       }>("/consents/domain");
       const p = r.proposedGrant;
-      const grantMessage = { ...p, salt: hex(crypto.getRandomValues(new Uint8Array(32))) };
+      const grantMessage = { ...p, salt: newSalt() };
       const signature = await signer.signTypedData({
         domain,
         types: CONSENT_TYPES,
