@@ -17,7 +17,7 @@ const LIMIT_MS: Record<string, number> = {
   fhirRead: 120_000,
   patientSearch: 300_000,
   anchorGas: 60_000,
-  monitoring: 480_000,
+  monitoring: 660_000,
   passport: 120_000,
 };
 

@@ -13,13 +13,12 @@ import { deviceSigner } from "./deviceKeys.js";
 
 export const MAX_READINGS_PER_BATCH = 2000;
 
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+const BATCH_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
 export const batchEnvelope = z.strictObject({
   device: z.string().min(1).max(64),
-  payload: z
-    .string()
-    .min(1)
-    .max(1_000_000)
-    .regex(/^[A-Za-z0-9_-]+$/, "expected base64url"),
+  payload: z.string().min(1).max(1_000_000).regex(BASE64URL, "expected base64url"),
   signature: z.string().min(1).max(200),
 });
 export type BatchEnvelope = z.infer<typeof batchEnvelope>;
@@ -35,12 +34,100 @@ export type DeviceReading = z.infer<typeof reading>;
 
 export const batchPayload = z.strictObject({
   device: z.string().min(1).max(64),
-  batchId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "expected 1-64 of A-Z a-z 0-9 . _ -"),
+  batchId: z.string().regex(BATCH_ID, "expected 1-64 of A-Z a-z 0-9 . _ -"),
   /** Device time of sending, milliseconds since the epoch. */
   sentAt: z.number().int().nonnegative(),
   readings: z.array(reading).min(1).max(MAX_READINGS_PER_BATCH),
 });
 export type BatchPayload = z.infer<typeof batchPayload>;
+
+const KINDS: ReadonlySet<unknown> = new Set(VITAL_KINDS);
+const LEVELS: ReadonlySet<unknown> = new Set(ACVPU_LEVELS);
+
+const isObject = (x: unknown): x is Record<string, unknown> =>
+  typeof x === "object" && x !== null && !Array.isArray(x);
+const isString = (x: unknown, min: number, max: number): x is string =>
+  typeof x === "string" && x.length >= min && x.length <= max;
+/** What `z.number().int().nonnegative()` accepts. */
+const isTime = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
+
+/**
+ * Whether `x` is a batch envelope, by the rules of {@link batchEnvelope} written out: the check
+ * every batch pays. It accepts nothing the schema refuses; what it refuses goes through the schema
+ * for the reasons (so the schema stays the definition).
+ */
+function isBatchEnvelope(x: unknown): x is BatchEnvelope {
+  if (!isObject(x)) return false;
+  let keys = 0;
+  for (const k in x) {
+    if (k !== "device" && k !== "payload" && k !== "signature") return false;
+    keys++;
+  }
+  return (
+    keys === 3 &&
+    isString(x.device, 1, 64) &&
+    isString(x.payload, 1, 1_000_000) &&
+    BASE64URL.test(x.payload) &&
+    isString(x.signature, 1, 200)
+  );
+}
+
+/** Whether `x` is one reading by the rules of the schema's `reading`, written out. */
+function isReading(x: unknown): x is DeviceReading {
+  if (!isObject(x)) return false;
+  let required = 0;
+  for (const k in x) {
+    if (k === "kind" || k === "value" || k === "at") required++;
+    else if (k !== "unit") return false;
+  }
+  const value = x.value;
+  return (
+    required === 3 &&
+    KINDS.has(x.kind) &&
+    ((typeof value === "number" && Number.isFinite(value)) || LEVELS.has(value)) &&
+    (x.unit === undefined || isString(x.unit, 0, 40)) &&
+    isTime(x.at)
+  );
+}
+
+/** Whether `x` is a batch payload by the rules of {@link batchPayload}, written out (as the envelope's). */
+function isBatchPayload(x: unknown): x is BatchPayload {
+  if (!isObject(x)) return false;
+  let keys = 0;
+  for (const k in x) {
+    if (k !== "device" && k !== "batchId" && k !== "sentAt" && k !== "readings") return false;
+    keys++;
+  }
+  const readings = x.readings;
+  if (
+    keys !== 4 ||
+    !isString(x.device, 1, 64) ||
+    typeof x.batchId !== "string" ||
+    !BATCH_ID.test(x.batchId) ||
+    !isTime(x.sentAt) ||
+    !Array.isArray(readings) ||
+    readings.length < 1 ||
+    readings.length > MAX_READINGS_PER_BATCH
+  )
+    return false;
+  for (const r of readings) if (!isReading(r)) return false;
+  return true;
+}
+
+type Parsed<T> = { success: true; data: T } | { success: false; error: z.ZodError };
+
+/**
+ * Parses a batch envelope: the written-out check first, the schema for what it refuses.
+ * @returns the envelope (the input itself: the schema neither adds nor changes a field), or the schema's error
+ */
+export function parseBatchEnvelope(x: unknown): Parsed<BatchEnvelope> {
+  return isBatchEnvelope(x) ? { success: true, data: x } : batchEnvelope.safeParse(x);
+}
+
+/** Parses a batch payload as {@link parseBatchEnvelope} parses an envelope. */
+export function parseBatchPayload(x: unknown): Parsed<BatchPayload> {
+  return isBatchPayload(x) ? { success: true, data: x } : batchPayload.safeParse(x);
+}
 
 /** A reading as stored: kind, value in the stored unit (or the ACVPU letter), device time. */
 export type StoredReading = [kind: VitalKind, value: number | Acvpu, at: number];

@@ -56,13 +56,25 @@ export function deviceSigner(privatePem: string): (payload: Uint8Array) => strin
   return (payload) => sign("sha256", payload, { key, dsaEncoding: "ieee-p1363" }).toString("base64url");
 }
 
-/** Whether `signature` (base64url r‖s) is the key's signature over `payload`. */
-export function verifyDeviceSignature(key: KeyObject, payload: Uint8Array, signature: string): boolean {
+/**
+ * Whether `signature` (base64url r‖s) is the key's signature over `payload`, checked on libuv's
+ * thread pool (Node's `crypto.verify` with a callback): the ingest path's verification runs beside
+ * the event loop instead of on it.
+ */
+export function verifyDeviceSignatureOffThread(
+  key: KeyObject,
+  payload: Uint8Array,
+  signature: string,
+): Promise<boolean> {
   const bytes = Buffer.from(signature, "base64url");
-  if (bytes.length !== 64) return false;
-  try {
-    return verify("sha256", payload, { key, dsaEncoding: "ieee-p1363" }, bytes);
-  } catch {
-    return false;
-  }
+  if (bytes.length !== 64) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    try {
+      verify("sha256", payload, { key, dsaEncoding: "ieee-p1363" }, bytes, (error, ok) =>
+        resolve(error === null && ok),
+      );
+    } catch {
+      resolve(false);
+    }
+  });
 }

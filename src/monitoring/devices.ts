@@ -57,6 +57,9 @@ export class DeviceRegistry {
   readonly #d: DeviceRegistryDeps;
   readonly #now: () => number;
   readonly #cache = new Map<string, { device: KnownDevice | undefined; until: number }>();
+  readonly #loading = new Map<string, Promise<KnownDevice | undefined>>();
+  /** Revocations made through this registry (a lookup that raced one does not cache its row). */
+  #revocations = 0;
 
   constructor(deps: DeviceRegistryDeps) {
     this.#d = deps;
@@ -120,7 +123,9 @@ export class DeviceRegistry {
       .where("device_id", "=", deviceId)
       .where("revoked_at", "is", null)
       .execute();
+    this.#revocations++;
     this.#cache.delete(deviceId);
+    this.#loading.delete(deviceId);
     return { ...row, revoked_at: at, revoked_by: principal.account.toLowerCase() };
   }
 
@@ -156,12 +161,26 @@ export class DeviceRegistry {
 
   /**
    * The device ingest checks a batch against (cached for `cacheMs`), or undefined when unknown.
+   * Concurrent lookups of a device that is not cached share one query: a flood of batches from one
+   * device costs one read, and reaches the device's rate budget at once.
    */
-  async lookup(deviceId: string): Promise<KnownDevice | undefined> {
+  lookup(deviceId: string): Promise<KnownDevice | undefined> {
     const now = this.#now();
     const hit = this.#cache.get(deviceId);
-    if (hit !== undefined && hit.until > now) return hit.device;
-    if (!isDeviceId(deviceId)) return undefined;
+    if (hit !== undefined && hit.until > now) return Promise.resolve(hit.device);
+    if (!isDeviceId(deviceId)) return Promise.resolve(undefined);
+    let loading = this.#loading.get(deviceId);
+    if (loading === undefined) {
+      const mine = this.#load(deviceId).finally(() => {
+        if (this.#loading.get(deviceId) === mine) this.#loading.delete(deviceId);
+      });
+      this.#loading.set(deviceId, (loading = mine));
+    }
+    return loading;
+  }
+
+  async #load(deviceId: string): Promise<KnownDevice | undefined> {
+    const revocations = this.#revocations;
     const row = await this.#row(deviceId);
     const device =
       row === undefined
@@ -173,8 +192,10 @@ export class DeviceRegistry {
             key: importPublicJwk(publicJwk.parse(JSON.parse(row.public_key))),
             revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
           };
+    // a row read before a revocation here is answered once, never cached
+    if (revocations !== this.#revocations) return device;
     if (this.#cache.size > 100_000) this.#cache.clear();
-    this.#cache.set(deviceId, { device, until: now + (this.#d.cacheMs ?? 5000) });
+    this.#cache.set(deviceId, { device, until: this.#now() + (this.#d.cacheMs ?? 5000) });
     return device;
   }
 

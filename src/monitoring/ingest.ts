@@ -11,9 +11,9 @@ import { createHash } from "node:crypto";
 import { systemPrincipal } from "../model/principal.js";
 import type { Auditor } from "../audit/auditor.js";
 import { BaseError } from "../errors/BaseError.js";
-import { batchEnvelope, batchPayload, checkReading, type StoredReading } from "./batch.js";
+import { checkReading, parseBatchEnvelope, parseBatchPayload, type StoredReading } from "./batch.js";
 import type { ChunkStore, StoredScore } from "./chunkStore.js";
-import { verifyDeviceSignature } from "./deviceKeys.js";
+import { verifyDeviceSignatureOffThread } from "./deviceKeys.js";
 import { DeviceLimits, RefusalCounts, type RefusalReason } from "./deviceLimits.js";
 import type { DeviceRegistry } from "./devices.js";
 import type { Evaluation, MonitoringSettings, PatientVitals } from "./patientVitals.js";
@@ -39,7 +39,7 @@ export interface PatientState {
 
 export interface IngestDeps {
   devices: Pick<DeviceRegistry, "lookup">;
-  chunks: Pick<ChunkStore, "put">;
+  chunks: Pick<ChunkStore, "seal" | "write">;
   auditor: Pick<Auditor, "record">;
   stateOf(patientId: string): Promise<PatientState>;
   /** Raises the alerts an evaluation found (after the batch is stored). */
@@ -60,6 +60,10 @@ export interface IngestDeps {
 /** Recent reading keys remembered per device, to drop resent readings before they are stored. */
 const RECENT_PER_DEVICE = 1024;
 const KIND_INDEX = new Map<VitalKind, number>(VITAL_KINDS.map((k, i) => [k, i]));
+const SEEN_HERE = new Set<number>();
+
+/** A reading's identity within its device as one number: device time and vital. */
+const readingKey = (r: StoredReading): number => r[2] * 16 + KIND_INDEX.get(r[0])!;
 
 export class Ingestor {
   readonly #d: IngestDeps;
@@ -87,7 +91,7 @@ export class Ingestor {
    *   signature), forbidden (revoked device), rate-limited
    */
   async ingest(input: unknown): Promise<IngestResult> {
-    const envelope = batchEnvelope.safeParse(input);
+    const envelope = parseBatchEnvelope(input);
     if (!envelope.success) {
       this.#refuse(
         "unknown",
@@ -104,7 +108,7 @@ export class Ingestor {
       this.#refuse(deviceId, "rate-limited", new BaseError("rate-limited", "device batch rate exceeded"));
     }
     const bytes = Buffer.from(payload, "base64url");
-    if (!verifyDeviceSignature(device.key, bytes, signature)) {
+    if (!(await verifyDeviceSignatureOffThread(device.key, bytes, signature))) {
       this.#refuse(
         deviceId,
         "bad-signature",
@@ -120,7 +124,7 @@ export class Ingestor {
     } catch {
       parsed = undefined;
     }
-    const body = batchPayload.safeParse(parsed);
+    const body = parseBatchPayload(parsed);
     if (!body.success) {
       this.#refuse(
         deviceId,
@@ -160,22 +164,25 @@ export class Ingestor {
     let duplicates = 0;
     let recent = this.#recent.get(deviceId);
     if (recent === undefined) this.#recent.set(deviceId, (recent = new Set()));
-    const seenHere = new Set<number>();
-    batch.readings.forEach((r, index) => {
-      const checked = checkReading(r, bounds);
+    // readings of this batch, by key (a scratch set: the loop below never awaits)
+    const seenHere = SEEN_HERE;
+    seenHere.clear();
+    const list = batch.readings;
+    for (let index = 0; index < list.length; index++) {
+      const checked = checkReading(list[index]!, bounds);
       if (typeof checked === "string") {
         this.refusals.add(deviceId, checked);
         refused.push({ index, reason: checked });
-        return;
+        continue;
       }
-      const key = checked[2] * 16 + KIND_INDEX.get(checked[0])!;
+      const key = readingKey(checked);
       if (recent.has(key) || seenHere.has(key)) {
         duplicates++;
-        return;
+        continue;
       }
       seenHere.add(key);
       readings.push(checked);
-    });
+    }
     const result: IngestResult = {
       batchId: batch.batchId,
       accepted: 0,
@@ -198,8 +205,16 @@ export class Ingestor {
         Object.entries(evaluation.score.inputs).map(([k, r]) => [k, [r.device, r.at, r.value]]),
       ),
     };
-    // the entry goes first: a crash between the two leaves an entry for a batch the device resends
-    await this.#d.auditor.record(systemPrincipal(`batch.${deviceId}.${batch.batchId}`), {
+    // sealed while the audit entry commits; the entry is durable before the chunk is written, so
+    // a crash between the two leaves an entry for a batch the device resends
+    const sealed = this.#d.chunks.seal(device.patientId, {
+      device: deviceId,
+      batchId: batch.batchId,
+      receivedAt: now,
+      readings,
+      ...(score ? { score } : {}),
+    });
+    const audited = this.#d.auditor.record(systemPrincipal(`batch.${deviceId}.${batch.batchId}`), {
       action: "create",
       decision: "permit",
       patient: device.patientAccount,
@@ -207,15 +222,10 @@ export class Ingestor {
       categories: READING_CATEGORIES,
       reason: "monitoring batch received",
     });
-    const stored = await this.#d.chunks.put(device.patientId, {
-      device: deviceId,
-      batchId: batch.batchId,
-      receivedAt: now,
-      readings,
-      ...(score ? { score } : {}),
-    });
+    const [row] = await Promise.all([sealed, audited]);
+    const stored = await this.#d.chunks.write(row);
     if (!stored) return { ...result, duplicates: duplicates + readings.length, replayed: true };
-    for (const r of readings) recent.add(r[2] * 16 + KIND_INDEX.get(r[0])!);
+    for (const r of readings) recent.add(readingKey(r));
     if (recent.size > RECENT_PER_DEVICE) {
       let drop = recent.size - RECENT_PER_DEVICE;
       for (const k of recent) {

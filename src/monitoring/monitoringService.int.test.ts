@@ -233,7 +233,9 @@ describe.each(engines)("monitoring room (%s)", (engine) => {
     );
     expect(new Set(refusedWith)).toEqual(new Set(["device batch rate exceeded"]));
     const limited = refusedWith.length;
-    expect(limited).toBeGreaterThan(100);
+    // the 400 share one device lookup, so they meet the budget together: 200 go through, the rest
+    // are refused (less what the budget regains in the few milliseconds they take)
+    expect(limited).toBeGreaterThanOrEqual(190);
     expect(h.monitoring.ingestor.refusals.of(flooder.device_id)["rate-limited"]).toBe(limited);
     expect(
       await h.monitoring.ingestor.ingest(

@@ -30,7 +30,7 @@ import { READING_CATEGORIES } from "./vitals.js";
 import { WardView, type PatientVitalsView, type WardPatient } from "./ward.js";
 
 export interface MonitoringDeps {
-  store: Pick<Store, "db">;
+  store: Pick<Store, "db" | "sqlite">;
   keyring: PatientKeyring;
   gate: Pick<ConsentGate, "forPatient">;
   auditor: Pick<Auditor, "record">;
@@ -72,7 +72,7 @@ export class MonitoringService {
       auditor: deps.auditor,
       ...(deps.now ? { now: deps.now } : {}),
     });
-    this.chunks = new ChunkStore(this.db, deps.keyring);
+    this.chunks = new ChunkStore(this.db, deps.keyring, deps.store.sqlite);
     this.hooks = new AlertHooks(this.db, deps.hookDelivery, deps.now);
     this.ward = new WardView({
       db: this.db,
