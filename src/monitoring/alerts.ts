@@ -149,9 +149,9 @@ export class AlertService {
       categories: READING_CATEGORIES,
       reason: "monitoring alert raised",
     });
-    await this.#d.db.transaction().execute(async (tx) => {
+    await this.#change(async (tx, announce) => {
       await tx.insertInto("monitoring_alerts").values(row).execute();
-      await this.#announce(tx, "alert", id, 0);
+      await announce("alert", id, 0);
     });
     const view = viewOf(row, body);
     await this.#deliver(row, view, settings.escalation, 0, true);
@@ -206,20 +206,37 @@ export class AlertService {
     });
   }
 
-  /** Writes an alert's change as an event the other processes follow, in the change's transaction. */
-  async #announce(
-    tx: Transaction<Schema & MonitoringTables>,
-    kind: "alert" | "ack",
-    alertId: string,
-    step: number,
-  ): Promise<void> {
-    const seq = await bumpVersion(tx as unknown as Transaction<Schema>, "monitoring-alerts");
-    // noted before the commit, so this process's follower never takes its own event for another's
-    if (this.#following) this.#own.add(seq);
-    await tx
-      .insertInto("monitoring_alert_events")
-      .values({ seq, alert_id: alertId, kind, step, at: this.#now() })
-      .execute();
+  /**
+   * Runs an alert's change in a transaction with `announce`, which writes the change as an event
+   * the other processes follow.
+   */
+  async #change<T>(
+    fn: (
+      tx: Transaction<Schema & MonitoringTables>,
+      announce: (kind: "alert" | "ack", alertId: string, step: number) => Promise<void>,
+    ) => Promise<T>,
+  ): Promise<T> {
+    const mine: number[] = [];
+    try {
+      return await this.#d.db.transaction().execute((tx) =>
+        fn(tx, async (kind, alertId, step) => {
+          const seq = await bumpVersion(tx as unknown as Transaction<Schema>, "monitoring-alerts");
+          // noted before the commit, so this process's follower never takes its own event for another's
+          if (this.#following) {
+            this.#own.add(seq);
+            mine.push(seq);
+          }
+          await tx
+            .insertInto("monitoring_alert_events")
+            .values({ seq, alert_id: alertId, kind, step, at: this.#now() })
+            .execute();
+        }),
+      );
+    } catch (err) {
+      // a version rolled back is taken again by the next change, maybe another process's
+      for (const seq of mine) this.#own.delete(seq);
+      throw err;
+    }
   }
 
   /**
@@ -356,14 +373,14 @@ export class AlertService {
       categories: READING_CATEGORIES,
       reason: "monitoring alert acknowledged",
     });
-    const done = await this.#d.db.transaction().execute(async (tx) => {
+    const done = await this.#change(async (tx, announce) => {
       const updated = await tx
         .updateTable("monitoring_alerts")
         .set({ acked_at: at, acked_by: by, escalate_at: null })
         .where("alert_id", "=", alertId)
         .where("acked_at", "is", null)
         .executeTakeFirst();
-      if (Number(updated.numUpdatedRows) > 0) await this.#announce(tx, "ack", alertId, Number(row.step));
+      if (Number(updated.numUpdatedRows) > 0) await announce("ack", alertId, Number(row.step));
       return updated;
     });
     if (Number(done.numUpdatedRows) === 0) {
@@ -407,7 +424,7 @@ export class AlertService {
           reason: `monitoring alert escalated to step ${step}`,
         });
         // another process may have escalated or an acknowledgement may have landed meanwhile
-        const done = await this.#d.db.transaction().execute(async (tx) => {
+        const done = await this.#change(async (tx, announce) => {
           const updated = await tx
             .updateTable("monitoring_alerts")
             .set({ step, escalate_at: escalateAt })
@@ -415,7 +432,7 @@ export class AlertService {
             .where("step", "=", Number(row.step))
             .where("acked_at", "is", null)
             .executeTakeFirst();
-          if (Number(updated.numUpdatedRows) > 0) await this.#announce(tx, "alert", row.alert_id, step);
+          if (Number(updated.numUpdatedRows) > 0) await announce("alert", row.alert_id, step);
           return updated;
         });
         if (Number(done.numUpdatedRows) === 0) continue;

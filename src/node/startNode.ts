@@ -218,7 +218,7 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
       void demo
         .then(async () => {
           if (!seeding.signal.aborted)
-            stopMonitoring = await startDemoMonitoring(config.dataDir, services.monitoring, logger);
+            stopMonitoring = await startDemoMonitoring(config.dataDir, services, logger);
         })
         .catch((err: unknown) => logger.warn({ err }, "demo monitoring did not start"));
       cleanups.push(async () => stopMonitoring?.());

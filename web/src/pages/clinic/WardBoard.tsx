@@ -2,8 +2,9 @@
  * The live ward board: every monitored patient whose consent lets this clinician see their vitals,
  * highest NEWS2 first, each with sparklines of the main vitals and the score; beside it the alert
  * queue, live over Server-Sent Events (read with fetch, which can send the session token), with
- * acknowledgement and the escalation each alert reached. The board rereads the vitals every few
- * seconds and at once when an alert arrives.
+ * acknowledgement and the escalation each alert reached. The board rereads the vitals and the
+ * alerts every few seconds (alerts the escalation chain has not sent this clinician yet show
+ * there) and at once when an alert arrives.
  */
 import { BellRing, CheckCircle2, Radio } from "lucide-react";
 import { useCallback, useEffect, useRef, useState } from "react";
@@ -134,10 +135,13 @@ export default function WardBoard() {
     if (loading.current) return;
     loading.current = true;
     try {
-      const { patients: list } = await api.get<{ patients: WardPatient[] }>(
-        `/monitoring/ward?minutes=${WINDOW_MINUTES}`,
-      );
+      const [{ patients: list }, known] = await Promise.all([
+        api.get<{ patients: WardPatient[] }>(`/monitoring/ward?minutes=${WINDOW_MINUTES}`),
+        // every alert the clinician may see, also those the escalation chain does not send them (yet)
+        api.get<AlertView[]>("/monitoring/alerts"),
+      ]);
       setPatients(list);
+      setAlerts((old) => [...known, ...(old ?? []).filter((o) => !known.some((k) => k.id === o.id))]);
     } catch (e) {
       setError(messageOf(e));
     } finally {
@@ -152,12 +156,6 @@ export default function WardBoard() {
   useEffect(() => {
     void loadWard();
     const timer = setInterval(() => void loadWard(), REFRESH_MS);
-    api
-      .get<AlertView[]>("/monitoring/alerts")
-      .then((list) =>
-        setAlerts((old) => [...(old ?? []), ...list.filter((a) => !old?.some((o) => o.id === a.id))]),
-      )
-      .catch((e: unknown) => setError(messageOf(e)));
     const stop = new AbortController();
     setLive(true);
     api

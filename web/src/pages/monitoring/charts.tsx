@@ -92,7 +92,8 @@ export function TimeChart(props: {
           : {}),
       },
       axes: [
-        { stroke: "#4a5968", grid: { stroke: "#e4e9ee" } },
+        // wide tick spacing: the date line under the times must not run into the next one
+        { stroke: "#4a5968", grid: { stroke: "#e4e9ee" }, space: 90 },
         { stroke: "#4a5968", grid: { stroke: "#e4e9ee" }, label: props.unit, size: 56 },
       ],
       series: [

@@ -7,6 +7,7 @@ import { Eye, MonitorSmartphone, Plus, Ban } from "lucide-react";
 import { useCallback, useEffect, useState } from "react";
 import { Link } from "react-router";
 import { messageOf } from "../../api/client";
+import { useApiGet } from "../../api/useApiGet";
 import { useSession } from "../../auth/session";
 import type { GrantView } from "../../consent/grant";
 import { allResources } from "../../lib/fhir";
@@ -87,7 +88,12 @@ export default function MyVitals() {
   const [minutes, setMinutes] = useState<"60" | "360" | "1440">("60");
   const [vitals, setVitals] = useState<VitalsView | undefined>();
   const [devices, setDevices] = useState<DeviceView[] | undefined>();
-  const [watchers, setWatchers] = useState<GrantView[] | undefined>();
+  const { value: watchers, error: watchersError } = useApiGet("/consents", (body: { grants: GrantView[] }) =>
+    body.grants.filter(
+      (g) =>
+        !g.revokedAt && Date.parse(g.notAfter) > Date.now() && g.categories.some((c) => WATCHED.includes(c)),
+    ),
+  );
   const [error, setError] = useState<string | undefined>();
   const [busy, setBusy] = useState<string | undefined>();
   const [newKey, setNewKey] = useState<{ id: string; pem: string } | undefined>();
@@ -95,18 +101,6 @@ export default function MyVitals() {
   useEffect(() => {
     allResources(api, "/fhir/Patient")
       .then((patients) => setPatientId(patients[0]?.id ?? ""))
-      .catch((e: unknown) => setError(messageOf(e)));
-    api
-      .get<{ grants: GrantView[] }>("/consents")
-      .then(({ grants }) => {
-        const now = Date.now();
-        setWatchers(
-          grants.filter(
-            (g) =>
-              !g.revokedAt && Date.parse(g.notAfter) > now && g.categories.some((c) => WATCHED.includes(c)),
-          ),
-        );
-      })
       .catch((e: unknown) => setError(messageOf(e)));
   }, [api]);
 
@@ -179,9 +173,9 @@ export default function MyVitals() {
   return (
     <>
       <PageHeader title="My vitals">The readings your home devices send, and who may see them.</PageHeader>
-      {error ? (
+      {error || watchersError ? (
         <Alert tone="danger" title="Something went wrong">
-          {error}
+          {error ?? watchersError}
         </Alert>
       ) : null}
       {patientId === "" ? (
@@ -189,7 +183,7 @@ export default function MyVitals() {
       ) : null}
 
       <Card title="Who watches">
-        {!watchers ? <Loading what="who can see your vitals" /> : null}
+        {!watchers && !watchersError ? <Loading what="who can see your vitals" /> : null}
         {watchers && watchers.length === 0 ? (
           <p>Nobody: you share your vital signs and device readings with no one.</p>
         ) : null}
