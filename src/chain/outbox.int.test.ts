@@ -98,4 +98,29 @@ describe.each(engines)("Outbox on %s", (engine) => {
     expect(await outbox.latestUnsettled("anchor:0xa1:")).toMatchObject({ idem_key: "anchor:0xa1:5" });
     expect(await outbox.latestUnsettled("anchor:0xa1%")).toBeUndefined();
   });
+
+  it("inFlightRows holds what the ledger at a block does not: pending, signed, confirmed later; not failed or earlier", async () => {
+    const write = (key: string) => outbox.intend({ ...intent, key });
+    const early = await write("research:pay:s1:a");
+    await outbox.markConfirmed(early.id, 10);
+    const later = await write("research:pay:s1:b");
+    await outbox.markConfirmed(later.id, 11);
+    const failed = await write("research:pay:s1:c");
+    await outbox.markFailed(failed.id, "reverted", 9);
+    const signed = await write("research:pay:s1:d");
+    await outbox.markSigned(signed.id, "0xabc", 0, "0xh", "0xr");
+    const pending = await write("research:pay:s1:e");
+    await write("research:pay:s10:f");
+    const keys = async (block: number) =>
+      (await outbox.inFlightRows("research:pay:s1:", block)).map((r) => r.idem_key);
+    expect(await keys(10)).toEqual(["research:pay:s1:b", "research:pay:s1:d", "research:pay:s1:e"]);
+    expect(await keys(11)).toEqual(["research:pay:s1:d", "research:pay:s1:e"]);
+    expect(await keys(9)).toEqual([
+      "research:pay:s1:a",
+      "research:pay:s1:b",
+      "research:pay:s1:d",
+      "research:pay:s1:e",
+    ]);
+    expect(pending.created).toBe(true);
+  });
 });
