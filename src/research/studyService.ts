@@ -162,16 +162,26 @@ export class StudyService {
         closed_at: null,
       })
       .execute();
-    const { outboxIds } = await this.#d.ledger.registerStudy({
-      studyId,
-      protocolHash: hash,
-      reward: BigInt(definition.reward),
-      maxParticipants: definition.maxParticipants,
-      enrollmentStart: Math.floor(Date.parse(definition.enrollment.start) / 1000),
-      enrollmentEnd: Math.floor(Date.parse(definition.enrollment.end) / 1000),
-      minK: definition.minK,
-      epsilonBudgetMicros: BigInt(Math.round(definition.epsilonBudget * 1e6)),
-    });
+    let outboxIds: number[];
+    try {
+      ({ outboxIds } = await this.#d.ledger.registerStudy({
+        studyId,
+        protocolHash: hash,
+        reward: BigInt(definition.reward),
+        maxParticipants: definition.maxParticipants,
+        enrollmentStart: Math.floor(Date.parse(definition.enrollment.start) / 1000),
+        enrollmentEnd: Math.floor(Date.parse(definition.enrollment.end) / 1000),
+        minK: definition.minK,
+        epsilonBudgetMicros: BigInt(Math.round(definition.epsilonBudget * 1e6)),
+      }));
+    } catch (err) {
+      // refused before any intent was written (credits, terms): no study
+      await this.#d.store.db
+        .deleteFrom("research_studies")
+        .where("study_id", "=", studyId.toLowerCase())
+        .execute();
+      throw err;
+    }
     return { ...this.#view(await this.rows.study(studyId)), outboxIds };
   }
 
@@ -385,6 +395,8 @@ export class StudyService {
     if (row === undefined) throw new BaseError("not-found", "you are not enrolled in this study");
     if (row.withdrawn_at !== null)
       throw new BaseError("conflict", "already withdrawn from this study", { code: "duplicate" });
+    // the ledger first: a withdrawal it cannot take yet (enrollment not mined) changes nothing here
+    const { outboxId } = await this.#d.ledger.withdraw(row.study_id as Hex, row.participant as Hex);
     await this.#d.store.db
       .updateTable("research_enrollments")
       .set({ withdrawn_at: Date.now() })
@@ -397,7 +409,6 @@ export class StudyService {
       patient: patient.account,
       reason: `research consent to study ${row.study_id} withdrawn`,
     });
-    const { outboxId } = await this.#d.ledger.withdraw(row.study_id as Hex, row.participant as Hex);
     return { ...(await this.enrollmentView(row.study_id as Hex, patient.account))!, outboxId };
   }
 
