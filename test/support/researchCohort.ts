@@ -7,7 +7,7 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { LocalAccount } from "viem";
+import type { Hex, LocalAccount } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import type { FhirResource } from "../../src/records/fhirTypes.js";
 
@@ -27,6 +27,8 @@ export const METFORMIN = "860975";
 
 export interface SyntheticPatient {
   account: LocalAccount;
+  /** The account's key (for tests that sign in through the CLI's keystore). */
+  privateKey: Hex;
   patientId: string;
   /** The transaction Bundle written to the node. */
   bundle: FhirResource;
@@ -126,8 +128,10 @@ export function syntheticPatient(i: number, tag: string, matches: boolean): Synt
       note: [{ text: `Call ${String((base.telecom as { value?: string }[] | undefined)?.[0]?.value)}` }],
     },
   ];
+  const privateKey = generatePrivateKey();
   return {
-    account: privateKeyToAccount(generatePrivateKey()),
+    account: privateKeyToAccount(privateKey),
+    privateKey,
     patientId,
     resources,
     matches,

@@ -34,6 +34,8 @@ export interface ResearchConsortium {
   H: RunningNode;
   researcher: Session;
   researcherAccount: LocalAccount;
+  /** The researcher's key (for tests that sign in through the CLI's keystore). */
+  researcherKey: Hex;
   /** A practitioner with the researcher role at the hospital H (not a research organization). */
   hospitalResearcher: LocalAccount;
   doctors: { R: Session; H: Session };
@@ -45,7 +47,8 @@ export function researchConsortium(): ResearchConsortium {
   const root = mkdtempSync(join(tmpdir(), "carechain-research-"));
   const c = {} as ResearchConsortium;
   let database: FreshDatabase | undefined;
-  const researcherAccount = privateKeyToAccount(generatePrivateKey());
+  const researcherKey = generatePrivateKey();
+  const researcherAccount = privateKeyToAccount(researcherKey);
   const hospitalResearcher = privateKeyToAccount(generatePrivateKey());
   const docR = privateKeyToAccount(generatePrivateKey());
   const docH = privateKeyToAccount(generatePrivateKey());
@@ -108,6 +111,7 @@ export function researchConsortium(): ResearchConsortium {
     await c.H.context.indexer.waitForBlock(block, 20_000);
     c.chainId = c.R.context.clients.chainId;
     c.researcherAccount = researcherAccount;
+    c.researcherKey = researcherKey;
     c.hospitalResearcher = hospitalResearcher;
     c.researcher = await signIn(c.R.url, researcherAccount);
     c.doctors = { R: await signIn(c.R.url, docR), H: await signIn(c.H.url, docH) };
