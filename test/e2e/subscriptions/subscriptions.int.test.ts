@@ -201,13 +201,15 @@ describe.each(engines)("subscriptions (%s)", (engine) => {
     const final = stream.frames.at(-1);
     expect(final?.event).toBe("ended");
     expect(final?.data.reason).toBe("consent revoked");
-    const list = (await (await gpSession.get("/subscriptions")).json()).subscriptions;
-    expect(
-      list.every(
-        (s: { status: string; endReason: string }) =>
-          s.status === "ended" && s.endReason === "consent revoked",
-      ),
-    ).toBe(true);
+    // the patient's subscriptions end one after the other; this stream's may be the first
+    const allEnded = async () =>
+      (
+        (await (await gpSession.get("/subscriptions")).json()).subscriptions as Array<{
+          status: string;
+          endReason: string;
+        }>
+      ).every((s) => s.status === "ended" && s.endReason === "consent revoked");
+    expect(await until(allEnded, 5000)).toBe(true);
     // a stream opened after the end gets the final event and closes
     const late = sseReader(await gpSession.get(`/subscriptions/${sseSubscription}/events`));
     expect((await late.next(0, 2000))?.event).toBe("ended");
