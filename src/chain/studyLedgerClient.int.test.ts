@@ -13,7 +13,7 @@ import { getMeta, setMeta } from "../store/meta.js";
 import { studyEscrowAbi } from "./artifacts/StudyEscrow.js";
 import { registrationKey } from "./participantAdmin.js";
 import type { StudyLedger, StudyTerms } from "./studyLedger.js";
-import { intendMint } from "./studyLedgerClient.js";
+import { intendMint } from "./studyWrites.js";
 
 const id = (s: string): Hex => keccak256(toHex(s));
 const payoutAddress = (): Address => privateKeyToAccount(generatePrivateKey()).address;

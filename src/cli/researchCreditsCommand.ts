@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import type { Address } from "viem";
 import { z } from "zod";
 import { Outbox } from "../chain/outbox.js";
-import { intendMint } from "../chain/studyLedgerClient.js";
+import { intendMint } from "../chain/studyWrites.js";
 import { BaseError } from "../errors/BaseError.js";
 import { ADDRESS_PATTERN, BYTES32_PATTERN } from "../model/schemas.js";
 import { getMeta } from "../store/meta.js";

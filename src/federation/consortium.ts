@@ -13,7 +13,7 @@ import { encodePacked, keccak256, type Address, type Hex, type LocalAccount } fr
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { Outbox } from "../chain/outbox.js";
 import { ParticipantAdmin } from "../chain/participantAdmin.js";
-import { intendMint } from "../chain/studyLedgerClient.js";
+import { intendMint } from "../chain/studyWrites.js";
 import type { OrganizationKind, PractitionerRole } from "../model/vocabulary.js";
 import { writeKeystoreFile } from "../crypto/keystore.js";
 import { BaseError } from "../errors/BaseError.js";

@@ -8,7 +8,7 @@ import { createHmac } from "node:crypto";
 import type { Address, Hex } from "viem";
 import { BaseError } from "../errors/BaseError.js";
 import type { Store } from "../store/database.js";
-import type { ResearchEnrollmentTable, ResearchStudyTable } from "../store/schema.js";
+import type { ResearchEnrollmentTable, ResearchStudyTable } from "../store/roomSchema.js";
 import type { StudySecret } from "./deidentify.js";
 import { studyDefinitionSchema, type StudyDefinition } from "./studyDefinition.js";
 

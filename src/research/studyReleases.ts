@@ -18,7 +18,7 @@ import { categoryMask } from "../model/vocabulary.js";
 import type { FhirResource } from "../records/fhirTypes.js";
 import type { RecordRepository } from "../records/repository.js";
 import type { Store } from "../store/database.js";
-import type { ResearchEnrollmentTable } from "../store/schema.js";
+import type { ResearchEnrollmentTable } from "../store/roomSchema.js";
 import { ageOn, profileOf, type PatientProfile } from "./cohortProfile.js";
 import { deidentify, smallestGroup } from "./deidentify.js";
 import { dpCount, dpHistogram, dpMean, dpSum } from "./dpAggregates.js";

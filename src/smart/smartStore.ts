@@ -11,7 +11,7 @@ import type { Address, Hex } from "viem";
 import { resolveRoles } from "../access/resolvePrincipal.js";
 import type { PractitionerRole } from "../model/vocabulary.js";
 import type { Store } from "../store/database.js";
-import type { SmartTokenTable } from "../store/schema.js";
+import type { SmartTokenTable } from "../store/roomSchema.js";
 import { CONTEXT_SCOPES, parseResourceScope, splitScope } from "./scopes.js";
 
 /** The user an app acts for: who approved it, and the launch patient of its `patient/` scopes. */

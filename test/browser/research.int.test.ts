@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
 import type { Browser } from "playwright-core";
-import { intendMint } from "../../src/chain/studyLedgerClient.js";
+import { intendMint } from "../../src/chain/studyWrites.js";
 import {
   derivePayoutAccount,
   signResearchConsent,

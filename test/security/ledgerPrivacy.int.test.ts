@@ -23,7 +23,7 @@ import { credentialRegistryAbi } from "../../src/chain/artifacts/CredentialRegis
 import { participantRegistryAbi } from "../../src/chain/artifacts/ParticipantRegistry.js";
 import { recordLocatorAbi } from "../../src/chain/artifacts/RecordLocator.js";
 import { studyEscrowAbi } from "../../src/chain/artifacts/StudyEscrow.js";
-import { intendMint } from "../../src/chain/studyLedgerClient.js";
+import { intendMint } from "../../src/chain/studyWrites.js";
 import { loadConfig } from "../../src/config/config.js";
 import { CATEGORIES, SENSITIVE_MASK } from "../../src/model/vocabulary.js";
 import {

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import type { Hex, LocalAccount } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, expect } from "vitest";
-import { intendMint } from "../../src/chain/studyLedgerClient.js";
+import { intendMint } from "../../src/chain/studyWrites.js";
 import { loadConfig } from "../../src/config/config.js";
 import { contractsOfNode, organizationIdOf, prepareNodeKey } from "../../src/federation/consortium.js";
 import { createLogger } from "../../src/node/logger.js";

@@ -16,7 +16,7 @@ import { concat, keccak256, parseEventLogs, toHex, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { studyEscrowAbi } from "../../src/chain/artifacts/StudyEscrow.js";
 import { registrationKey } from "../../src/chain/participantAdmin.js";
-import { intendMint } from "../../src/chain/studyLedgerClient.js";
+import { intendMint } from "../../src/chain/studyWrites.js";
 import { loadConfig } from "../../src/config/config.js";
 import { createLogger } from "../../src/node/logger.js";
 import { startNode } from "../../src/node/startNode.js";
