@@ -196,7 +196,7 @@ async function proofLatency(dir: string, leaves: number) {
     }
     listed += page.length;
   }
-  log.stopBackground();
+  await log.stopBackground();
   await store.close();
   lookups.sort((a, b) => a - b);
   inclusion.sort((a, b) => a - b);

@@ -21,7 +21,7 @@ describe.each(engines)("Anchorer on %s", (engine) => {
   let t: TestStore;
   let log: AuditLog;
   afterEach(async () => {
-    log.stopBackground();
+    await log.stopBackground();
     await t.dispose();
   });
 

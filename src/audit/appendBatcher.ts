@@ -1,7 +1,9 @@
 /**
  * Group commit for the audit log: concurrent `push` calls made in the same event-loop turn (or
  * while a write is in flight) are written together by one `write` call, so request handlers do
- * not each pay a database transaction.
+ * not each pay a database transaction. Up to `concurrency` writes may be in flight (the audit log
+ * prepares the next batch while its writing thread writes one); `flush` counts a batch only once
+ * every batch before it has settled.
  */
 
 interface Pending<T> {
@@ -15,15 +17,19 @@ export interface AppendBatcherOptions {
   maxBatch?: number;
   /** Wait this long before writing a partial batch; 0 (default) writes on the next turn. */
   delayMs?: number;
+  /** Most writes in flight at once (default 1). */
+  concurrency?: number;
 }
 
 export class AppendBatcher<T> {
   private pending: Pending<T>[] = [];
-  private running: Promise<void> | undefined;
+  /** Writes in flight, oldest first, with whether each has settled. */
+  private running: Array<{ size: number; done: boolean }> = [];
   private scheduled = false;
   private readonly maxBatch: number;
   private readonly delayMs: number;
-  /** Items pushed, and items whose batch has settled (committed or failed); batches run in order. */
+  private readonly concurrency: number;
+  /** Items pushed, and items whose batch and every batch before it have settled (committed or failed). */
   private pushed = 0;
   private settled = 0;
   private waiters: Array<{ upTo: number; wake: () => void }> = [];
@@ -38,6 +44,7 @@ export class AppendBatcher<T> {
   ) {
     this.maxBatch = Math.max(1, options.maxBatch ?? 1000);
     this.delayMs = Math.max(0, options.delayMs ?? 0);
+    this.concurrency = Math.max(1, options.concurrency ?? 1);
   }
 
   /** Queues one item; resolves with its index once its batch is committed. */
@@ -80,15 +87,17 @@ export class AppendBatcher<T> {
   };
 
   private kick(): void {
-    if (this.running !== undefined || this.pending.length === 0) return;
+    if (this.running.length >= this.concurrency || this.pending.length === 0) return;
     const batch = this.pending.splice(0, this.maxBatch);
-    this.running = this.write(batch.map((p) => p.item)).then(
+    const slot = { size: batch.length, done: false };
+    this.running.push(slot);
+    const written = this.write(batch.map((p) => p.item)).then(
       (first) => batch.forEach((p, i) => p.resolve(first + i)),
       (error: unknown) => batch.forEach((p) => p.reject(error)),
     );
-    void this.running.finally(() => {
-      this.running = undefined;
-      this.settled += batch.length;
+    void written.finally(() => {
+      slot.done = true;
+      while (this.running[0]?.done === true) this.settled += (this.running.shift() as { size: number }).size;
       if (this.waiters.length > 0) {
         const still: Array<{ upTo: number; wake: () => void }> = [];
         for (const w of this.waiters) {
@@ -102,5 +111,7 @@ export class AppendBatcher<T> {
       // HTTP) for as long as the stream lasts. The wait also lets the next batch grow.
       if (this.pending.length > 0) setImmediate(() => this.kick());
     });
+    // With room for another write, the next batch starts once this turn's pushes are in.
+    if (this.pending.length > 0 && this.running.length < this.concurrency) this.schedule();
   }
 }

@@ -109,7 +109,7 @@ describe.each(engines)("audit layout migrations on %s", (engine) => {
       expect(await log.append([entry(11)])).toEqual({ firstIndex: 11, size: 12 });
       await expectTree(log, [...leaves, (await log.entry(11))!.leafHash], [12]);
       expect(await log.verifyAll([])).toEqual({ ok: true });
-      log.stopBackground();
+      await log.stopBackground();
     } finally {
       await dispose();
     }
@@ -143,7 +143,7 @@ describe.each(engines)("audit layout migrations on %s", (engine) => {
       const all = [...leaves, (await log.entry(size))!.leafHash];
       await expectTree(log, all, [size + 1]);
       expect(await log.verifyAll([])).toEqual({ ok: true });
-      log.stopBackground();
+      await log.stopBackground();
     } finally {
       await dispose();
     }

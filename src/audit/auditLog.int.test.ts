@@ -254,7 +254,7 @@ describe.each(engines)("AuditLog on %s", (engine) => {
     await fill(log, 37);
     const rootAt37 = (await log.createTreeHead(account, domain)).mapRoot;
     await fill(log, 40);
-    log.stopBackground();
+    await log.stopBackground();
     await t.store.close();
 
     // Entries below the persisted size lose their patient column: a start that replayed them
@@ -302,8 +302,8 @@ describe.each(engines)("AuditLog on %s", (engine) => {
         [PATIENT_A.toLowerCase(), 27, 10],
         [PATIENT_B.toLowerCase(), 29, 20],
       ]);
-      onWorker.stopBackground();
-      here.stopBackground();
+      await onWorker.stopBackground();
+      await here.stopBackground();
       // Stopped: later heads are built on this thread, with the same roots.
       await fill(onWorker, 70);
       await fill(here, 70);

@@ -11,13 +11,14 @@ import { isUniqueViolation } from "../store/uniqueViolation.js";
 import { getMeta } from "../store/meta.js";
 import { AUDIT_CHAINS_FROM } from "../store/migrations/014_audit_patient_chains.js";
 import type { Store } from "../store/database.js";
-import type { AuditEntryTable, AuditOpeningTable, TreeHeadStatus } from "../store/schema.js";
+import type { AuditOpeningTable, TreeHeadStatus } from "../store/schema.js";
 import { BaseError } from "../errors/BaseError.js";
 import { AppendBatcher } from "./appendBatcher.js";
 import { canonicalText } from "./canonicalText.js";
 import { sealFacts } from "./entrySealer.js";
 import { certainlyValidEntry, parseAuditEntry, patientKey, type AuditEntry } from "./auditEntry.js";
 import { dbNodeSource, loadFrontier } from "./auditStore.js";
+import { batchRows, EntryWriter, EntryWriterGone, REFUSED, type EntryBatch } from "./entryWriter.js";
 import { buildConsistencyProof } from "./consistencyProof.js";
 import { buildInclusionProof } from "./inclusionProof.js";
 import { EMPTY_ROOT } from "./merkleHash.js";
@@ -30,12 +31,12 @@ import {
   type StoredAuditEntry,
 } from "./entryReader.js";
 import { indexedUpTo, PatientIndexer } from "./patientIndex.js";
-import { PatientMap } from "./patientMap.js";
+import { PatientMap, type PatientBatch } from "./patientMap.js";
 import type { LivePatientMap } from "./patientMapLive.js";
 import { PatientMapPersister } from "./patientMapPersister.js";
 import { loadPatientMap, replayPatients, type LoadedPatientMap } from "./patientMapReplay.js";
 import type { PatientMapProof } from "./patientMapProof.js";
-import { pushLeaf, textLeafHash, type EdgeNode } from "./serverHash.js";
+import type { EdgeNode } from "./serverHash.js";
 import { foldSubtrees, frontierOf, type NodeSource } from "./subtrees.js";
 import { signTreeHead, type SignedTreeHead, type TreeHeadDomain, type TreeHeadSigner } from "./treeHead.js";
 import {
@@ -50,6 +51,8 @@ import { verifyStoredLog, type Anchor, type VerifyResult } from "./verifyLog.js"
 import { verifyPatientChains } from "./verifyPatientChains.js";
 
 const DEFAULT_MAX_BATCH = 1024;
+/** Batches in flight at once with a writing thread: one being written, the next ones posted. */
+const WRITES_IN_FLIGHT = 3;
 
 export interface AuditLogOptions {
   /**
@@ -79,9 +82,29 @@ export interface AuditLogOptions {
    * worker thread instead of the main one (default 4096; `Infinity`: never). src/audit/patientMapLive.ts
    */
   patientMapWorkerFrom?: number;
+  /**
+   * Hash and insert batches on a writing thread with its own connection (src/audit/entryWriter.ts;
+   * SQLite files only, default false). The node turns it on; short-lived commands write here.
+   */
+  writeOnThread?: boolean;
 }
 
 export type { EntryQuery, StoredAuditEntry } from "./entryReader.js";
+
+/** Where an appended batch went: its first index and the log's size after it. */
+export interface AppendResult {
+  firstIndex: number;
+  size: number;
+}
+
+/** A batch posted to the writing thread. */
+interface InFlight {
+  firstIndex: number;
+  count: number;
+  /** The first entry's text: how a batch whose outcome the thread never told is recognized. */
+  first: string;
+  reply: Promise<EdgeNode[]>;
+}
 
 export class AuditLog {
   private frontier: EdgeNode[];
@@ -90,10 +113,18 @@ export class AuditLog {
   private readonly batcher: AppendBatcher<AuditEntry>;
   private readonly now: () => number;
   private readonly patientIndex: PatientIndexer;
+  /** Settles once every append started so far has settled. */
   private lock: Promise<unknown> = Promise.resolve();
+  /** Batches are prepared and posted one after the other. */
+  private posting: Promise<unknown> = Promise.resolve();
+  /** Batches posted to the writing thread and not yet back, oldest first. */
+  private inFlight: InFlight[] = [];
+  /** Set from a failed batch until the log's edge is reloaded. */
+  private recovery: Promise<void> | undefined;
   private chains = true;
   private readonly patientMap: LivePatientMap;
   private readonly persister: PatientMapPersister;
+  private writer: EntryWriter | undefined;
 
   private constructor(
     private readonly store: Store,
@@ -117,9 +148,14 @@ export class AuditLog {
     this.patientIndex = new PatientIndexer(store, {
       ...(options.patientIndexDelayMs === undefined ? {} : { delayMs: options.patientIndexDelayMs }),
     });
+    const file = store.sqlite;
+    if (options.writeOnThread === true && file !== undefined && !file.memory)
+      this.writer = new EntryWriter(file.name);
     this.batcher = new AppendBatcher((items) => this.appendValid(items).then((r) => r.firstIndex), {
       maxBatch: options.maxBatch ?? DEFAULT_MAX_BATCH,
       ...(options.flushDelayMs === undefined ? {} : { delayMs: options.flushDelayMs }),
+      // With a writing thread, the next batch is prepared while the thread writes the last.
+      concurrency: this.writer === undefined ? 1 : WRITES_IN_FLIGHT,
     });
   }
 
@@ -158,6 +194,11 @@ export class AuditLog {
     return this.patientMap.onWorker;
   }
 
+  /** True while batches are hashed and written on the writing thread (bench/auditThroughput.ts). */
+  writesOnThread(): boolean {
+    return this.writer?.running === true;
+  }
+
   /** Number of entries in the log. */
   size(): number {
     return this.treeSize;
@@ -181,15 +222,18 @@ export class AuditLog {
    * @returns the index of the first entry and the new size
    * @throws BaseError("invalid") for an invalid entry (nothing is appended)
    */
-  async append(entries: readonly AuditEntry[]): Promise<{ firstIndex: number; size: number }> {
+  async append(entries: readonly AuditEntry[]): Promise<AppendResult> {
     return await this.appendValid(entries.map((e) => parseAuditEntry(e)));
   }
 
-  private async appendValid(entries: readonly AuditEntry[]): Promise<{ firstIndex: number; size: number }> {
+  private appendValid(entries: readonly AuditEntry[], attempt = 0): Promise<AppendResult> {
     const patients = entries.map((e) => (e.patient === undefined ? null : patientKey(e.patient)));
-    const run = this.lock.then(() => this.appendLocked(entries, patients));
-    this.lock = run.catch(() => undefined);
-    return await run;
+    const posted = this.posting.then(() => this.post(entries, patients, attempt));
+    this.posting = posted.catch(() => undefined);
+    const done = posted.then((p) => p.done);
+    const settled = (): Promise<unknown> => done.catch(() => undefined);
+    this.lock = this.lock.then(settled);
+    return done;
   }
 
   /**
@@ -266,12 +310,15 @@ export class AuditLog {
   }
 
   /**
-   * Stops the patient index's timer and the patient map's worker thread; call before closing the
-   * store. Appends and tree heads stay possible (the map's tree is then built on this thread).
+   * Stops the patient index's timer, the patient map's worker thread and the writing thread; call
+   * before closing the store. Appends and tree heads stay possible (then all on this thread).
    */
-  stopBackground(): void {
+  async stopBackground(): Promise<void> {
     this.patientIndex.stop();
     this.patientMap.stop();
+    const writer = this.writer;
+    this.writer = undefined;
+    await writer?.stop();
   }
 
   /**
@@ -432,60 +479,147 @@ export class AuditLog {
     return latestTreeHead(this.store.db, status);
   }
 
-  private async appendLocked(
+  /**
+   * Prepares and posts one batch after the batches posted before it: with a writing thread, it is
+   * posted while earlier ones are still being written (their patient links are in flight, see
+   * `PatientBatch`); without, it is written here once everything in flight is back.
+   * @returns once posted: `done`, which settles when the batch is committed or has failed
+   */
+  private async post(
     entries: readonly AuditEntry[],
     patients: Array<string | null>,
-  ): Promise<{ firstIndex: number; size: number }> {
+    attempt: number,
+  ): Promise<{ done: Promise<AppendResult> }> {
+    while (this.recovery !== undefined) await this.recovery;
+    const writer = this.writer?.running === true ? this.writer : undefined;
+    if (writer === undefined || entries.length === 0) {
+      await this.drain();
+      return { done: Promise.resolve(await this.appendHere(entries, patients)) };
+    }
+    let firstIndex = this.treeSize;
+    for (const f of this.inFlight) firstIndex += f.count;
+    const { batch, links } = this.prepare(entries, patients, firstIndex);
+    // The first batch after none in flight brings the edge: the thread may have failed since.
+    const reply = writer.write(this.inFlight.length === 0 ? { ...batch, frontier: this.frontier } : batch);
+    const f: InFlight = { firstIndex, count: entries.length, first: batch.texts[0] as string, reply };
+    this.inFlight.push(f);
+    const done = reply.then(
+      (frontier) => {
+        if (this.inFlight[0] !== f) throw new BaseError("internal", "audit batches committed out of order");
+        this.inFlight.shift();
+        return this.advance(batch, links, frontier);
+      },
+      (error: unknown) => this.retry(f, links, entries, attempt, error),
+    );
+    return { done };
+  }
+
+  /** A batch the writing thread did not commit: fails it, or appends it again after a reload. */
+  private async retry(
+    f: InFlight,
+    links: PatientBatch | undefined,
+    entries: readonly AuditEntry[],
+    attempt: number,
+    error: unknown,
+  ): Promise<AppendResult> {
+    links?.discard();
+    this.inFlight.splice(this.inFlight.indexOf(f), 1);
+    // Every batch posted after this one comes back refused (or gone): the edge is reloaded once.
+    this.recovery ??= this.recover();
+    await this.recovery;
+    const gone = error instanceof EntryWriterGone;
+    // The thread ended without saying whether it committed: the reload counted it if it did.
+    if (gone && (await this.entry(f.firstIndex))?.text === f.first) {
+      return { firstIndex: f.firstIndex, size: f.firstIndex + f.count };
+    }
+    const again = gone || (error as { code?: unknown } | null)?.code === REFUSED;
+    if (attempt < 3 && (again || isUniqueViolation(this.store.dialect, error))) {
+      return await this.appendValid(entries, attempt + 1);
+    }
+    throw new BaseError("unavailable", "audit append failed", { cause: error });
+  }
+
+  /** Once every batch in flight is back: the log's edge and patient map as the database has them. */
+  private async recover(): Promise<void> {
+    try {
+      await Promise.allSettled(this.inFlight.map((f) => f.reply));
+      await this.reload();
+      if (this.writer?.running !== true) this.writer = undefined;
+    } finally {
+      this.recovery = undefined;
+    }
+  }
+
+  /** Resolves once nothing is in flight on the writing thread. */
+  private async drain(): Promise<void> {
+    while (this.inFlight.length > 0 || this.recovery !== undefined) {
+      await Promise.allSettled(this.inFlight.map((f) => f.reply));
+      if (this.recovery !== undefined) await this.recovery;
+    }
+  }
+
+  /** Appends a batch on this thread (no writing thread, or PostgreSQL), nothing being in flight. */
+  private async appendHere(
+    entries: readonly AuditEntry[],
+    patients: Array<string | null>,
+  ): Promise<AppendResult> {
     for (let attempt = 0; ; attempt++) {
-      const firstIndex = this.treeSize;
-      const frontier = this.frontier.slice();
-      const createdAt = this.now();
-      // Each entry about a patient links to the patient's previous entry, inside its hashed text.
-      const links = this.chains ? this.patientMap.batch() : undefined;
-      const openings: AuditOpeningTable[] = [];
-      const rows: AuditEntryTable[] = entries.map((e, i) => {
-        const patient = patients[i] ?? null;
-        const prev =
-          patient === null || links === undefined ? undefined : links.link(patient, firstIndex + i);
-        // Version 2: a patient's categories and reasons only as a commitment, opened apart.
-        const sealed = patient === null ? null : sealFacts(e, firstIndex + i);
-        if (sealed !== null) openings.push(sealed.opening);
-        const entry = canonicalText(e, prev, sealed?.commitment ?? null);
-        const hash = textLeafHash(entry);
-        const completed = pushLeaf(frontier, firstIndex + i, hash);
-        return {
-          idx: firstIndex + i,
-          entry,
-          leaf_hash: hash,
-          patient: patients[i] ?? null,
-          created_at: createdAt,
-          subtrees: completed.length === 0 ? null : Buffer.concat(completed),
-        };
-      });
+      const { batch, links } = this.prepare(entries, patients, this.treeSize);
+      let frontier: EdgeNode[];
       try {
-        await insertAuditEntries(this.store, rows, openings);
+        const rows = batchRows({ ...batch, frontier: this.frontier });
+        await insertAuditEntries(this.store, rows.rows, batch.openings);
+        frontier = rows.frontier;
       } catch (cause) {
+        links?.discard();
         if (attempt < 3 && isUniqueViolation(this.store.dialect, cause)) {
-          // Another writer appended to this database: reload the edge and place the batch after it.
-          const fresh = await loadFrontier(this.store.db);
-          await replayPatients(
-            this.store,
-            this.patientMap,
-            Math.max(this.treeSize, this.chainsFrom),
-            fresh.size,
-          );
-          this.treeSize = fresh.size;
-          this.frontier = fresh.frontier;
+          // Another process appended to this database: place the batch after its entries.
+          await this.reload();
           continue;
         }
         throw new BaseError("unavailable", "audit append failed", { cause });
       }
-      this.frontier = frontier;
-      this.treeSize = firstIndex + rows.length;
-      links?.apply();
-      if (rows.length > 0) this.patientIndex.appended(this.treeSize, { first: firstIndex, patients });
-      return { firstIndex, size: this.treeSize };
+      return this.advance(batch, links, frontier);
     }
+  }
+
+  /** A batch's texts, its openings and its patient links, for entries from `firstIndex`. */
+  private prepare(
+    entries: readonly AuditEntry[],
+    patients: Array<string | null>,
+    firstIndex: number,
+  ): { batch: EntryBatch; links: PatientBatch | undefined } {
+    // Each entry about a patient links to the patient's previous entry, inside its hashed text.
+    const links = this.chains ? this.patientMap.batch() : undefined;
+    const openings: AuditOpeningTable[] = [];
+    const texts = entries.map((e, i) => {
+      const patient = patients[i] ?? null;
+      const prev = patient === null || links === undefined ? undefined : links.link(patient, firstIndex + i);
+      // Version 2: a patient's categories and reasons only as a commitment, opened apart.
+      const sealed = patient === null ? null : sealFacts(e, firstIndex + i);
+      if (sealed !== null) openings.push(sealed.opening);
+      return canonicalText(e, prev, sealed?.commitment ?? null);
+    });
+    return { batch: { firstIndex, createdAt: this.now(), texts, patients, openings }, links };
+  }
+
+  /** Takes a committed batch into the log's state. */
+  private advance(batch: EntryBatch, links: PatientBatch | undefined, frontier: EdgeNode[]): AppendResult {
+    this.frontier = frontier;
+    this.treeSize = batch.firstIndex + batch.texts.length;
+    links?.apply();
+    if (batch.texts.length > 0)
+      this.patientIndex.appended(this.treeSize, { first: batch.firstIndex, patients: batch.patients });
+    return { firstIndex: batch.firstIndex, size: this.treeSize };
+  }
+
+  /** Reloads the log's edge from the database and replays the entries appended since into the map. */
+  private async reload(): Promise<void> {
+    const fresh = await loadFrontier(this.store.db);
+    await replayPatients(this.store, this.patientMap, Math.max(this.treeSize, this.chainsFrom), fresh.size);
+    this.treeSize = fresh.size;
+    this.frontier = fresh.frontier;
+    this.patientIndex.appended(this.treeSize);
   }
 
   private checkSize(size: number, what: string): void {

@@ -92,7 +92,7 @@ describe.each(engines)("deferred patient index on %s", (engine) => {
     t = await freshStore(engine);
     const first = await AuditLog.open(t.store, { patientIndexDelayMs: 60_000 });
     await first.append(Array.from({ length: 30 }, (_, i) => entry(i)));
-    first.stopBackground();
+    await first.stopBackground();
     await t.store.close();
 
     const reopened: Store = await openStore(t.location);
@@ -161,7 +161,7 @@ describe.each(engines)("patient index runs on %s", (engine) => {
         [1, AUDIT_PATIENT_RUN + 1],
         [2, 2 * AUDIT_PATIENT_RUN + 1],
       ]);
-      log.stopBackground();
+      await log.stopBackground();
     } finally {
       await t.dispose();
     }

@@ -79,12 +79,13 @@ describe("PatientMap", () => {
     }
   });
 
-  it("gives links inside a batch from the batch, and forgets a batch that was not applied", () => {
+  it("gives links inside a batch from the batch, and forgets a batch that was discarded", () => {
     const map = new PatientMap();
     const first = map.batch();
     expect(first.link("p", 0)).toBeUndefined();
     expect(first.link("p", 1)).toBe(0);
-    // Not applied (its write failed): the retry links from the committed state again.
+    // Its write failed: the retry links from the committed state again.
+    first.discard();
     const retry = map.batch();
     expect(retry.link("p", 5)).toBeUndefined();
     expect(retry.link("q", 6)).toBeUndefined();
@@ -94,6 +95,33 @@ describe("PatientMap", () => {
     expect(map.get("q")).toEqual({ last: 6, count: 1 });
     expect(map.get("r")).toBeUndefined();
     expect(map.batch().link("p", 8)).toBe(7);
+    expect(() => retry.apply()).toThrow(/once/);
+    expect(() => retry.discard()).toThrow(/once/);
+  });
+
+  it("links a batch to the batches in flight before it, and counts only what is applied", () => {
+    const map = new PatientMap();
+    const a = map.batch();
+    expect(a.link("p", 0)).toBeUndefined();
+    // b is linked while a is still being written: p's next entry links to a's.
+    const b = map.batch();
+    expect(b.link("p", 1)).toBe(0);
+    expect(b.link("q", 2)).toBeUndefined();
+    expect(map.get("p")).toBeUndefined();
+    a.apply();
+    expect(map.get("p")).toEqual({ last: 0, count: 1 });
+    b.apply();
+    expect(map.get("p")).toEqual({ last: 1, count: 2 });
+    // A failure fails what was linked after it: both are discarded, and linking starts over from
+    // what is committed.
+    const c = map.batch();
+    c.link("p", 3);
+    const d = map.batch();
+    expect(d.link("p", 4)).toBe(3);
+    c.discard();
+    d.discard();
+    expect(map.batch().link("p", 3)).toBe(1);
+    expect(map.get("p")).toEqual({ last: 1, count: 2 });
   });
 
   it("lists exactly the patients that changed between two versions, and rebuilds from them", () => {

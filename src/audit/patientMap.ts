@@ -20,9 +20,12 @@ export interface ChainSlot {
   last: number;
   /** 0 while no committed entry names the patient (the slot is then not in the map). */
   count: number;
-  /** The batch being built that last linked this patient, and the index it gave them. */
-  batch: number;
-  batchLast: number;
+  /**
+   * Entries about the patient linked by batches not yet committed (written or in flight), and the
+   * index of the last of them: the next entry links to it.
+   */
+  pending: number;
+  pendingLast: number;
 }
 
 /** One patient's value in the reference map. */
@@ -157,7 +160,10 @@ const hexOf = (s: string): Hex => `0x${Buffer.from(s, "binary").toString("hex")}
 
 /**
  * Links the entries of one batch of appends into their patients' chains: `link` gives each entry
- * its `prev`, `apply` records them once the batch is committed. A batch that failed is dropped.
+ * its `prev`, `apply` records them once the batch is committed, `discard` forgets them when it
+ * failed. Several batches may be linked before the first commits (the audit log's writing thread
+ * takes the next while it writes one); each is applied, in order, or discarded, and a failed one
+ * fails every batch linked after it (they link to its entries).
  */
 export interface PatientBatch {
   /**
@@ -168,33 +174,47 @@ export interface PatientBatch {
   link(patient: string, index: number): number | undefined;
   /** Records every linked entry as committed, in the order linked. */
   apply(): void;
+  /** Forgets every linked entry: the batch was not committed. */
+  discard(): void;
 }
 
 /**
  * A batch over any map's slots (the reference map here, the live one in patientMapLive.ts).
- * @param id - the batch's number, above every earlier batch's
  * @param slotOf - the patient's slot, made on first sight
  * @param advance - records one committed entry at `index` in the slot
  */
 export function linkingBatch<S extends ChainSlot>(
-  id: number,
   slotOf: (patient: string) => S,
   advance: (slot: S, index: number) => void,
 ): PatientBatch {
   const slots: S[] = [];
   const indices: number[] = [];
+  let settled = false;
+  const settle = () => {
+    if (settled) throw new Error("a patient batch is applied or discarded once");
+    settled = true;
+  };
   return {
     link: (patient, index) => {
       const s = slotOf(patient);
-      const prev = s.batch === id ? s.batchLast : s.count === 0 ? undefined : s.last;
-      s.batch = id;
-      s.batchLast = index;
+      const prev = s.pending > 0 ? s.pendingLast : s.count === 0 ? undefined : s.last;
+      s.pending++;
+      s.pendingLast = index;
       slots.push(s);
       indices.push(index);
       return prev;
     },
     apply: () => {
-      for (let i = 0; i < slots.length; i++) advance(slots[i] as S, indices[i] as number);
+      settle();
+      for (let i = 0; i < slots.length; i++) {
+        const s = slots[i] as S;
+        s.pending--;
+        advance(s, indices[i] as number);
+      }
+    },
+    discard: () => {
+      settle();
+      for (const s of slots) s.pending--;
     },
   };
 }
@@ -207,7 +227,6 @@ export class PatientMap {
   #dirty: Slot[] = [];
   #root: MapNode | null = null;
   readonly #versions = new Map<number, MapNode | null>();
-  #batches = 0;
 
   /** The value of a patient now, or undefined when the log holds no chained entry about them. */
   get(patient: string): PatientMapValue | undefined {
@@ -231,7 +250,6 @@ export class PatientMap {
   /** Starts linking a batch of appends (see {@link PatientBatch}). */
   batch(): PatientBatch {
     return linkingBatch(
-      ++this.#batches,
       (patient) => this.#slot(patient),
       (s, index) => this.#advance(s, index),
     );
@@ -347,7 +365,7 @@ export class PatientMap {
   #slot(patient: string): Slot {
     let s = this.#slots.get(patient);
     if (s === undefined) {
-      s = { patient, key: undefined, last: 0, count: 0, dirty: false, batch: 0, batchLast: 0 };
+      s = { patient, key: undefined, last: 0, count: 0, dirty: false, pending: 0, pendingLast: 0 };
       this.#slots.set(patient, s);
     }
     return s;

@@ -18,7 +18,8 @@
  * {@link MAX_DELTAS}; older ones are folded into a base snapshot, and a tree that fell behind it
  * catches up from the full values).
  */
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
+import { startModuleWorker } from "../store/moduleWorker.js";
 import type { Hex } from "viem";
 import { BaseError } from "../errors/BaseError.js";
 import {
@@ -72,23 +73,10 @@ export interface LivePatientMapOptions {
   workerFrom?: number;
 }
 
-// The worker runs `patientMapWorker`, next to this module: compiled JavaScript in dist/, or,
-// running from TypeScript source (tests, `npm run dev`), the .ts file behind tsx's loader, which a
-// worker thread does not inherit and registers first.
-const FROM_SOURCE = import.meta.url.endsWith(".ts");
-const WORKER = new URL(FROM_SOURCE ? "./patientMapWorker.ts" : "./patientMapWorker.js", import.meta.url);
-
-function spawnWorker(): Worker {
-  if (!FROM_SOURCE) return new Worker(WORKER);
-  const boot = `import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER.href)}); });`;
-  return new Worker(boot, { eval: true });
-}
-
 export class LivePatientMap {
   readonly #slots = new Map<string, Slot>();
   readonly #byId: Slot[] = [];
   #dirty: Slot[] = [];
-  #batches = 0;
   /** Committed versions above `#baseSize`, ascending. */
   #deltas: Delta[] = [];
   /** The values at `#baseSize` by slot id (count 0: absent); -1: the empty map. */
@@ -119,7 +107,6 @@ export class LivePatientMap {
   /** Starts linking a batch of appends (see {@link PatientBatch}). */
   batch(): PatientBatch {
     return linkingBatch(
-      ++this.#batches,
       (patient) => this.#slot(patient),
       (s, index) => this.#advance(s, index),
     );
@@ -383,7 +370,7 @@ export class LivePatientMap {
   }
 
   #spawn(): Worker {
-    const worker = spawnWorker();
+    const worker = startModuleWorker(import.meta.url, "patientMapWorker");
     // The log's owner stops it; it must never keep a process alive by itself.
     worker.unref();
     worker.on("message", (m: PatientMapWorkerRoot | "ready") => {
@@ -440,7 +427,7 @@ export class LivePatientMap {
   #slot(patient: string): Slot {
     let s = this.#slots.get(patient);
     if (s === undefined) {
-      s = { id: this.#byId.length, patient, last: 0, count: 0, dirty: false, batch: 0, batchLast: 0 };
+      s = { id: this.#byId.length, patient, last: 0, count: 0, dirty: false, pending: 0, pendingLast: 0 };
       this.#slots.set(patient, s);
       this.#byId.push(s);
     }

@@ -50,6 +50,14 @@ export interface EdgeNode {
 }
 
 /**
+ * A copy of an edge node that owns its hash's bytes, for posting to another thread: a Buffer that
+ * is a view into a shared pool would be cloned with the whole pool.
+ */
+export function ownedEdgeNode(n: EdgeNode): EdgeNode {
+  return { level: n.level, index: n.index, hash: Uint8Array.from(n.hash) };
+}
+
+/**
  * Appends leaf `index` (hash `leaf`) to the right edge `edge` of an RFC 9162 tree, merging each
  * pair of equal-level subtrees it completes.
  * @returns the hashes of the subtrees the leaf completed, level 1 first (empty when none)

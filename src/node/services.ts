@@ -114,7 +114,7 @@ export async function buildServices(d: ServiceDeps): Promise<Services> {
   const events = new EventBus();
   const keyring = new PatientKeyring(d.store, provider);
   await blindClearMasks(d.store, keyring);
-  const audit = await AuditLog.open(d.store);
+  const audit = await AuditLog.open(d.store, { writeOnThread: true });
   const node = d.key.account.address as Address;
   const auditor = new Auditor(audit, node);
   const accessLog = new AccessLog(audit, node);

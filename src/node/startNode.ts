@@ -167,7 +167,7 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
       organizationId,
     });
     // Stops the audit log's patient index timer and patient map worker, after the flush below.
-    cleanups.push(async () => services.audit.stopBackground());
+    cleanups.push(() => services.audit.stopBackground());
     cleanups.push(() => services.audit.flush());
     services.shared.start();
     cleanups.push(() => services.shared.stop());

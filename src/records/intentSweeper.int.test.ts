@@ -43,7 +43,7 @@ describe.each(engines)("IntentSweeper (%s)", (engine) => {
     });
   });
   afterEach(async () => {
-    log.stopBackground();
+    await log.stopBackground();
     await t.dispose();
     rmSync(dir, { recursive: true, force: true });
   });

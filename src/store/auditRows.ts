@@ -68,6 +68,18 @@ function pushEntry(params: unknown[], e: AuditEntryRow): void {
   params.push(e.idx, e.entry, toBuffer(e.leaf_hash), e.patient, e.created_at, subtrees);
 }
 
+/** The flattened parameters of entry rows and of openings, in their statements' column order. */
+function flatten(
+  rows: readonly AuditEntryRow[],
+  openings: readonly AuditOpeningTable[],
+): { values: unknown[]; opened: unknown[] } {
+  const values: unknown[] = [];
+  for (const e of rows) pushEntry(values, e);
+  const opened: unknown[] = [];
+  for (const o of openings) opened.push(o.idx, o.salt, o.facts);
+  return { values, opened };
+}
+
 const sqlCache = new Map<string, string>();
 
 /**
@@ -188,12 +200,42 @@ async function inSqliteTransaction(
 }
 
 /**
+ * Appends entry rows and the openings of their commitments on the SQLite connection `handle`,
+ * synchronously and atomically, with cached prepared multi-row statements: a batch of up to 64
+ * rows without openings is one statement, committed on its own (autocommit: atomic, and two
+ * statements cheaper); anything larger is one transaction. `handle` is a connection of the
+ * caller's own (src/audit/entryWriterWorker.ts) or the store's while holding Kysely's connection.
+ * @throws what SQLite threw (nothing is written then)
+ */
+export function writeAuditRowsSync(
+  handle: Database.Database,
+  rows: readonly AuditEntryRow[],
+  openings: readonly AuditOpeningTable[] = [],
+): void {
+  if (rows.length === 0) return;
+  if (handle.inTransaction) throw new BaseError("internal", "audit write inside an open transaction");
+  const { values, opened } = flatten(rows, openings);
+  const s = sqliteStatements(handle);
+  if (rows.length <= SQLITE_ROWS && opened.length === 0) {
+    insertRowsSqlite(handle, s, ENTRY_INSERT, values);
+    return;
+  }
+  s.begin.run();
+  try {
+    insertRowsSqlite(handle, s, ENTRY_INSERT, values);
+    if (opened.length > 0) insertRowsSqlite(handle, s, OPENING_INSERT, opened);
+    s.commit.run();
+  } catch (error) {
+    if (handle.inTransaction) s.rollback.run();
+    throw error;
+  }
+}
+
+/**
  * Appends a batch of entry rows, and the openings of their commitments, atomically: all of them
- * or none. On SQLite, cached prepared
- * multi-row statements run synchronously (a batch of up to 64 rows is one statement, committed on
- * its own; a larger one, one transaction), so a batch pays neither statement preparation nor an
- * await per statement; on PostgreSQL, one multi-row statement per 1,000 rows (one statement
- * needs no transaction).
+ * or none. On SQLite, {@link writeAuditRowsSync} on the store's connection (no statement
+ * preparation, no await per statement); on PostgreSQL, one multi-row statement per 1,000 rows
+ * (one statement needs no transaction).
  * @param store - the store
  * @param rows - entry rows, in index order
  * @throws what the database threw; `isUniqueViolation` (src/store/uniqueViolation.ts) tells a concurrent writer's conflict
@@ -204,27 +246,12 @@ export async function insertAuditEntries(
   openings: readonly AuditOpeningTable[] = [],
 ): Promise<void> {
   if (rows.length === 0) return;
-  const values: unknown[] = [];
-  for (const e of rows) pushEntry(values, e);
-  // The openings of the batch's commitments, in the entries' transaction.
-  const opened: unknown[] = [];
-  for (const o of openings) opened.push(o.idx, o.salt, o.facts);
   const handle = store.sqlite;
   if (handle !== undefined) {
-    if (rows.length > SQLITE_ROWS || opened.length > 0) {
-      await inSqliteTransaction(store, handle, (s) => {
-        insertRowsSqlite(handle, s, ENTRY_INSERT, values);
-        if (opened.length > 0) insertRowsSqlite(handle, s, OPENING_INSERT, opened);
-      });
-      return;
-    }
-    // One statement is a transaction of its own (autocommit): atomic, and two statements cheaper.
-    await store.db.connection().execute(async () => {
-      if (handle.inTransaction) throw new BaseError("internal", "audit write inside an open transaction");
-      insertRowsSqlite(handle, sqliteStatements(handle), ENTRY_INSERT, values);
-    });
+    await store.db.connection().execute(async () => writeAuditRowsSync(handle, rows, openings));
     return;
   }
+  const { values, opened } = flatten(rows, openings);
   if (rows.length <= ENTRY_CHUNK && opened.length === 0) {
     await insertChunks(store.db, store.dialect, ENTRY_INSERT, values);
     return;

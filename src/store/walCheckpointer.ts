@@ -13,8 +13,8 @@
  * backstop, and goes back to SQLite's usual threshold if the worker cannot run.
  * https://www.sqlite.org/wal.html#checkpointing
  */
-import { Worker } from "node:worker_threads";
 import type Database from "better-sqlite3";
+import { startModuleWorker } from "./moduleWorker.js";
 import type { WalCheckpointWorkerData } from "./walCheckpointWorker.js";
 
 /** The usual automatic checkpoint threshold, in WAL pages (while no worker runs). */
@@ -38,21 +38,6 @@ export interface WalCheckpointer {
   stop(): Promise<void>;
 }
 
-// The worker runs `walCheckpointWorker`, next to this module: compiled JavaScript in dist/, or,
-// running from TypeScript source (tests, `npm run dev`), the .ts file behind tsx's loader, which a
-// worker thread does not inherit and registers first.
-const FROM_SOURCE = import.meta.url.endsWith(".ts");
-const WORKER = new URL(
-  FROM_SOURCE ? "./walCheckpointWorker.ts" : "./walCheckpointWorker.js",
-  import.meta.url,
-);
-
-function spawnWorker(data: WalCheckpointWorkerData): Worker {
-  if (!FROM_SOURCE) return new Worker(WORKER, { workerData: data });
-  const boot = `import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER.href)}); });`;
-  return new Worker(boot, { eval: true, workerData: data });
-}
-
 /**
  * Starts checkpointing `path` (a WAL-mode database opened by `handle`) from a worker thread.
  * @param handle - the node's main connection, whose automatic threshold is raised while the worker runs
@@ -65,7 +50,8 @@ export function startWalCheckpointer(
   path: string,
   intervalMs = 200,
 ): WalCheckpointer {
-  const worker = spawnWorker({ path, intervalMs });
+  const workerData: WalCheckpointWorkerData = { path, intervalMs };
+  const worker = startModuleWorker(import.meta.url, "walCheckpointWorker", { workerData });
   // The node's own shutdown stops it; it must never keep a process alive by itself.
   worker.unref();
   let checkpoints = 0;

@@ -97,7 +97,7 @@ describe.each(engines)("monitoring ingest killed with SIGKILL (%s)", (engine) =>
       );
       sim.attach(0, row.device_id);
       await audit.flush();
-      audit.stopBackground();
+      await audit.stopBackground();
       await store.close();
     }
 

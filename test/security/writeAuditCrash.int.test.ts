@@ -52,7 +52,7 @@ async function inspect(store: Store) {
     .executeTakeFirst();
   const log = await AuditLog.open(store);
   const entries = (await log.entries({ patient: CRASH_PATIENT, limit: 1000 })).map((e) => e.entry);
-  log.stopBackground();
+  await log.stopBackground();
   return { versions, erased: erasedKey?.erased_at != null, entries };
 }
 
@@ -74,7 +74,7 @@ async function sweep(db: string, dataDir: string): Promise<number> {
     await log.flush();
     return completed;
   } finally {
-    log.stopBackground();
+    await log.stopBackground();
     await store.close();
   }
 }
@@ -124,7 +124,7 @@ describe.each(engines)("a write and its audit entry under SIGKILL (%s)", (engine
     try {
       const log = await AuditLog.open(store);
       const all = await log.entries({ patient: CRASH_PATIENT, limit: 1000 });
-      log.stopBackground();
+      await log.stopBackground();
       return all.find((e) => e.entry.reason === "intent" && e.entry.resources?.includes(ref))?.index;
     } finally {
       await store.close();

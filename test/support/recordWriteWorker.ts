@@ -76,6 +76,6 @@ if (op === "seed") {
 } else if (op === "erase") {
   await records.erasePatient(job, "crash-p");
 }
-audit.stopBackground();
+await audit.stopBackground();
 await store.close();
 console.log("done");

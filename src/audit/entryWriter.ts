@@ -1,0 +1,156 @@
+/**
+ * Audit appends written from a thread of their own (`entryWriterWorker.ts`), for a node on a SQLite
+ * file. The event loop keeps what needs the log's state (checks, patient chains, sealing, the
+ * canonical text); the thread hashes the texts into the tree and runs the insert, the two costliest
+ * steps of an append, on its own connection. An append still resolves only once its batch is
+ * committed. docs/architecture.md ("Audit appends on a writing thread") says why.
+ */
+import type { Worker } from "node:worker_threads";
+import { startModuleWorker } from "../store/moduleWorker.js";
+import type { AuditEntryTable, AuditOpeningTable } from "../store/schema.js";
+import { ownedEdgeNode, pushLeaf, textLeafHash, type EdgeNode } from "./serverHash.js";
+
+/** What the worker is started with. */
+export interface EntryWriterData {
+  /** The SQLite file the store opened. */
+  path: string;
+}
+
+/** One batch: the canonical texts of entries `firstIndex...`. */
+export interface EntryBatch {
+  firstIndex: number;
+  createdAt: number;
+  texts: string[];
+  patients: Array<string | null>;
+  openings: AuditOpeningTable[];
+  /**
+   * The tree's right edge before the batch. The writing thread needs it only for a batch that
+   * starts over (the first, or the first after a failure); the others continue from the last.
+   */
+  frontier?: EdgeNode[];
+}
+
+/** The error code of a batch the writing thread refused because one before it failed. */
+export const REFUSED = "CARECHAIN_BATCH_REFUSED";
+
+/** The right edge after the batch, or what SQLite threw (then nothing was written). */
+export type EntryBatchResult = { frontier: EdgeNode[] } | { error: { message: string; code?: string } };
+
+/**
+ * A batch's rows: each text's RFC 9162 leaf hash and the subtrees it completes on the right edge.
+ * @returns the rows, and the right edge after them
+ */
+export function batchRows(batch: EntryBatch & { frontier: EdgeNode[] }): {
+  rows: AuditEntryTable[];
+  frontier: EdgeNode[];
+} {
+  const frontier = batch.frontier.slice();
+  const rows: AuditEntryTable[] = new Array(batch.texts.length);
+  for (let i = 0; i < batch.texts.length; i++) {
+    const idx = batch.firstIndex + i;
+    const entry = batch.texts[i] as string;
+    const hash = textLeafHash(entry);
+    const completed = pushLeaf(frontier, idx, hash);
+    rows[i] = {
+      idx,
+      entry,
+      leaf_hash: hash,
+      patient: batch.patients[i] ?? null,
+      created_at: batch.createdAt,
+      subtrees: completed.length === 0 ? null : Buffer.concat(completed),
+    };
+  }
+  return { rows, frontier };
+}
+
+/** The writing thread is gone (it failed or was stopped) with a batch whose outcome it never told. */
+export class EntryWriterGone extends Error {}
+
+interface Waiting {
+  resolve(frontier: EdgeNode[]): void;
+  reject(error: unknown): void;
+}
+
+export class EntryWriter {
+  #worker: Worker | undefined;
+  readonly #waiting: Waiting[] = [];
+  readonly #exited: Promise<void>;
+  #stopping = false;
+
+  /** @param path - the store's SQLite file */
+  constructor(path: string) {
+    const workerData: EntryWriterData = { path };
+    const worker = startModuleWorker(import.meta.url, "entryWriterWorker", { workerData });
+    // The log's owner stops it; it must never keep a process alive by itself.
+    worker.unref();
+    worker.on("message", (result: EntryBatchResult) => {
+      const w = this.#waiting.shift();
+      if (w === undefined) return;
+      if ("frontier" in result) w.resolve(result.frontier);
+      else w.reject(Object.assign(new Error(result.error.message), { code: result.error.code }));
+    });
+    const gone = () => this.#drop();
+    worker.on("error", gone);
+    worker.on("messageerror", gone);
+    this.#exited = new Promise((resolve) => worker.once("exit", () => resolve()));
+    void this.#exited.then(gone);
+    this.#worker = worker;
+  }
+
+  /** True while the thread takes batches. */
+  get running(): boolean {
+    return this.#worker !== undefined && !this.#stopping;
+  }
+
+  /**
+   * Hashes and inserts one batch on the thread. Batches may be posted before the earlier ones
+   * are written; replies come in order.
+   * @returns the tree's right edge after it, once committed
+   * @throws the database's error or one with code {@link REFUSED} (nothing written), or
+   *   EntryWriterGone (outcome unknown)
+   */
+  write(batch: EntryBatch): Promise<EdgeNode[]> {
+    const worker = this.#worker;
+    if (worker === undefined || this.#stopping)
+      return Promise.reject(new EntryWriterGone("audit writing thread stopped"));
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ resolve, reject });
+      const frontier = batch.frontier?.map(ownedEdgeNode);
+      worker.postMessage({ ...batch, ...(frontier === undefined ? {} : { frontier }) } satisfies EntryBatch);
+    });
+  }
+
+  /** Stops the thread once the batches posted so far are written; resolves when it has exited. */
+  async stop(): Promise<void> {
+    const worker = this.#worker;
+    if (worker === undefined) return;
+    this.#stopping = true;
+    worker.postMessage("stop");
+    // A thread still starting has no handler yet: end it if it does not leave by itself.
+    const timeout = setTimeout(() => void worker.terminate(), 5000);
+    await this.#exited;
+    clearTimeout(timeout);
+  }
+
+  /**
+   * Ends the thread at once, whatever it is doing, as a crash would (tests of what that leaves):
+   * batches it has not answered fail with EntryWriterGone.
+   */
+  async terminate(): Promise<void> {
+    await this.#worker?.terminate();
+    await this.#exited;
+  }
+
+  #drop(): void {
+    const worker = this.#worker;
+    this.#worker = undefined;
+    if (worker !== undefined) {
+      worker.removeAllListeners("message");
+      // An error after this point has no listener left to take it.
+      worker.on("error", () => undefined);
+    }
+    for (const w of this.#waiting.splice(0)) {
+      w.reject(new EntryWriterGone("audit writing thread stopped"));
+    }
+  }
+}

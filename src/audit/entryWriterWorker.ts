@@ -1,0 +1,72 @@
+/**
+ * The audit log's writing thread (started by `entryWriter.ts`). On a SQLite connection of its own
+ * it turns a batch of entry texts into rows: each text's RFC 9162 leaf hash, the subtrees the leaf
+ * completes on the tree's right edge, then the rows and the openings in one transaction. It
+ * replies with the new right edge, or with the error (nothing written then). Batches are taken
+ * one at a time, in the order they were posted; each continues from the edge the one before left,
+ * unless it brings the edge itself. After a failure every batch is refused until one brings it.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import Database from "better-sqlite3";
+import { writeAuditRowsSync } from "../store/auditRows.js";
+import { BACKSTOP_CHECKPOINT_PAGES } from "../store/walCheckpointer.js";
+import {
+  batchRows,
+  REFUSED,
+  type EntryBatch,
+  type EntryBatchResult,
+  type EntryWriterData,
+} from "./entryWriter.js";
+import { ownedEdgeNode, type EdgeNode } from "./serverHash.js";
+
+if (!parentPort) throw new Error("entryWriterWorker runs as a worker thread");
+const port = parentPort;
+const { path } = workerData as EntryWriterData;
+
+const db = new Database(path, { fileMustExist: true });
+// As the store's own connection (src/store/database.ts): a commit is durable against a process
+// crash once it is in the WAL. Checkpoints are the checkpoint worker's; this is only a backstop.
+db.pragma("synchronous = NORMAL");
+db.pragma("busy_timeout = 5000");
+db.pragma("cache_size = -16384");
+db.pragma(`wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
+
+/** The right edge after the last batch written, and the index the next batch must start at. */
+let frontier: EdgeNode[] | undefined;
+let next = 0;
+
+function write(batch: EntryBatch): EntryBatchResult {
+  if (batch.frontier !== undefined) {
+    frontier = batch.frontier;
+    next = batch.firstIndex;
+  }
+  // After a failure, or out of order, only a batch that starts over from the log's edge is taken.
+  if (frontier === undefined || batch.firstIndex !== next) {
+    return { error: { message: "batch refused: an earlier batch failed", code: REFUSED } };
+  }
+  const { rows, frontier: after } = batchRows({ ...batch, frontier });
+  try {
+    writeAuditRowsSync(db, rows, batch.openings);
+  } catch (error) {
+    frontier = undefined;
+    const e = error as { message?: unknown; code?: unknown } | null;
+    return {
+      error: {
+        message: typeof e?.message === "string" ? e.message : String(error),
+        ...(typeof e?.code === "string" ? { code: e.code } : {}),
+      },
+    };
+  }
+  frontier = after;
+  next = batch.firstIndex + rows.length;
+  return { frontier: after.map(ownedEdgeNode) };
+}
+
+port.on("message", (message: EntryBatch | "stop") => {
+  if (message === "stop") {
+    db.close();
+    port.close();
+    return;
+  }
+  port.postMessage(write(message));
+});
