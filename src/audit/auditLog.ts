@@ -6,7 +6,7 @@
  * to the same database is detected by the primary key and the batch is retried on fresh state.
  */
 import { bytesToHex, type Hex } from "viem";
-import { insertAuditEntries } from "../store/auditRows.js";
+import { indexAuditPatients, insertAuditEntries } from "../store/auditRows.js";
 import { isUniqueViolation } from "../store/uniqueViolation.js";
 import { getMeta } from "../store/meta.js";
 import { AUDIT_CHAINS_FROM } from "../store/migrations/014_audit_patient_chains.js";
@@ -147,6 +147,15 @@ export class AuditLog {
     );
     this.patientIndex = new PatientIndexer(store, {
       ...(options.patientIndexDelayMs === undefined ? {} : { delayMs: options.patientIndexDelayMs }),
+      // On the writing thread while it runs, in order with the batches.
+      write: (from, to, known) =>
+        this.writer?.running === true
+          ? this.writer.index({
+              indexFrom: from,
+              indexTo: to,
+              ...(known === undefined ? {} : { pairs: known }),
+            })
+          : indexAuditPatients(store, from, to, known),
     });
     const file = store.sqlite;
     if (options.writeOnThread === true && file !== undefined && !file.memory)

@@ -8,6 +8,7 @@ import { freshStore, type TestStore } from "../../test/support/stores.js";
 import { AuditLog, type StoredAuditEntry } from "./auditLog.js";
 import { entryLeafHash, type AuditEntry } from "./auditEntry.js";
 import { verifyInclusion } from "./inclusionProof.js";
+import { indexedUpTo } from "./patientIndex.js";
 import { EntryWriter } from "./entryWriter.js";
 
 const ACTOR = "0x00000000000000000000000000000000000000c1";
@@ -81,6 +82,11 @@ describe("AuditLog's writing thread on SQLite", () => {
     // Every opening is there, for every entry about a patient.
     const openings = await threaded.t.store.db.selectFrom("audit_openings").select("idx").execute();
     expect(openings.length).toBe(a.filter((e) => e.entry.patient !== undefined).length);
+    // The deferred patient index, written on the thread too, lists every entry about a patient.
+    await threaded.log.indexPatients();
+    const runs = await threaded.t.store.db.selectFrom("audit_patient_runs").select("idx").execute();
+    expect(runs.length).toBe(openings.length);
+    expect(await indexedUpTo(threaded.t.store.db)).toBe(6000);
     // Proofs from the stored subtrees the thread wrote.
     const root = await threaded.log.root(4321);
     const proof = await threaded.log.inclusionProof(1234, 4321);

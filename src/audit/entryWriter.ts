@@ -7,6 +7,7 @@
  */
 import type { Worker } from "node:worker_threads";
 import { startModuleWorker } from "../store/moduleWorker.js";
+import type { AuditPatientPair } from "../store/auditRows.js";
 import type { AuditEntryTable, AuditOpeningTable } from "../store/schema.js";
 import { ownedEdgeNode, pushLeaf, textLeafHash, type EdgeNode } from "./serverHash.js";
 
@@ -33,8 +34,17 @@ export interface EntryBatch {
 /** The error code of a batch the writing thread refused because one before it failed. */
 export const REFUSED = "CARECHAIN_BATCH_REFUSED";
 
-/** The right edge after the batch, or what SQLite threw (then nothing was written). */
-export type EntryBatchResult = { frontier: EdgeNode[] } | { error: { message: string; code?: string } };
+/** A step of the deferred patient index (src/audit/patientIndex.ts), written on the thread. */
+export interface IndexStep {
+  indexFrom: number;
+  indexTo: number;
+  /** The range's (patient, idx) pairs when known; else the thread reads them. */
+  pairs?: AuditPatientPair[];
+}
+
+/** What the thread answers: the right edge after a batch, a step done, or what SQLite threw (nothing written). */
+export type WriterReply =
+  { frontier: EdgeNode[] } | { indexed: true } | { error: { message: string; code?: string } };
 
 /**
  * A batch's rows: each text's RFC 9162 leaf hash and the subtrees it completes on the right edge.
@@ -67,7 +77,7 @@ export function batchRows(batch: EntryBatch & { frontier: EdgeNode[] }): {
 export class EntryWriterGone extends Error {}
 
 interface Waiting {
-  resolve(frontier: EdgeNode[]): void;
+  resolve(reply: WriterReply): void;
   reject(error: unknown): void;
 }
 
@@ -83,11 +93,12 @@ export class EntryWriter {
     const worker = startModuleWorker(import.meta.url, "entryWriterWorker", { workerData });
     // The log's owner stops it; it must never keep a process alive by itself.
     worker.unref();
-    worker.on("message", (result: EntryBatchResult) => {
+    worker.on("message", (reply: WriterReply) => {
       const w = this.#waiting.shift();
       if (w === undefined) return;
-      if ("frontier" in result) w.resolve(result.frontier);
-      else w.reject(Object.assign(new Error(result.error.message), { code: result.error.code }));
+      if ("error" in reply)
+        w.reject(Object.assign(new Error(reply.error.message), { code: reply.error.code }));
+      else w.resolve(reply);
     });
     const gone = () => this.#drop();
     worker.on("error", gone);
@@ -109,14 +120,31 @@ export class EntryWriter {
    * @throws the database's error or one with code {@link REFUSED} (nothing written), or
    *   EntryWriterGone (outcome unknown)
    */
-  write(batch: EntryBatch): Promise<EdgeNode[]> {
+  async write(batch: EntryBatch): Promise<EdgeNode[]> {
+    const frontier = batch.frontier?.map(ownedEdgeNode);
+    const reply = await this.#post({ ...batch, ...(frontier === undefined ? {} : { frontier }) });
+    if (!("frontier" in reply))
+      throw new Error("the audit writing thread answered a batch with something else");
+    return reply.frontier;
+  }
+
+  /**
+   * Writes one step of the deferred patient index on the thread, after the batches posted before.
+   * @throws the database's error (nothing written), or EntryWriterGone
+   */
+  async index(step: IndexStep): Promise<void> {
+    const reply = await this.#post(step);
+    if (!("indexed" in reply))
+      throw new Error("the audit writing thread answered an index step with something else");
+  }
+
+  #post(message: EntryBatch | IndexStep): Promise<WriterReply> {
     const worker = this.#worker;
     if (worker === undefined || this.#stopping)
       return Promise.reject(new EntryWriterGone("audit writing thread stopped"));
     return new Promise((resolve, reject) => {
       this.#waiting.push({ resolve, reject });
-      const frontier = batch.frontier?.map(ownedEdgeNode);
-      worker.postMessage({ ...batch, ...(frontier === undefined ? {} : { frontier }) } satisfies EntryBatch);
+      worker.postMessage(message);
     });
   }
 

@@ -5,17 +5,19 @@
  * replies with the new right edge, or with the error (nothing written then). Batches are taken
  * one at a time, in the order they were posted; each continues from the edge the one before left,
  * unless it brings the edge itself. After a failure every batch is refused until one brings it.
+ * It also writes the steps of the deferred patient index, between the batches.
  */
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
-import { writeAuditRowsSync } from "../store/auditRows.js";
+import { indexAuditPatientsSync, writeAuditRowsSync } from "../store/auditRows.js";
 import { BACKSTOP_CHECKPOINT_PAGES } from "../store/walCheckpointer.js";
 import {
   batchRows,
   REFUSED,
   type EntryBatch,
-  type EntryBatchResult,
   type EntryWriterData,
+  type IndexStep,
+  type WriterReply,
 } from "./entryWriter.js";
 import { ownedEdgeNode, type EdgeNode } from "./serverHash.js";
 
@@ -35,7 +37,18 @@ db.pragma(`wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
 let frontier: EdgeNode[] | undefined;
 let next = 0;
 
-function write(batch: EntryBatch): EntryBatchResult {
+/** What SQLite threw, as the reply carries it. */
+function failure(error: unknown): WriterReply {
+  const e = error as { message?: unknown; code?: unknown } | null;
+  return {
+    error: {
+      message: typeof e?.message === "string" ? e.message : String(error),
+      ...(typeof e?.code === "string" ? { code: e.code } : {}),
+    },
+  };
+}
+
+function write(batch: EntryBatch): WriterReply {
   if (batch.frontier !== undefined) {
     frontier = batch.frontier;
     next = batch.firstIndex;
@@ -49,24 +62,27 @@ function write(batch: EntryBatch): EntryBatchResult {
     writeAuditRowsSync(db, rows, batch.openings);
   } catch (error) {
     frontier = undefined;
-    const e = error as { message?: unknown; code?: unknown } | null;
-    return {
-      error: {
-        message: typeof e?.message === "string" ? e.message : String(error),
-        ...(typeof e?.code === "string" ? { code: e.code } : {}),
-      },
-    };
+    return failure(error);
   }
   frontier = after;
   next = batch.firstIndex + rows.length;
   return { frontier: after.map(ownedEdgeNode) };
 }
 
-port.on("message", (message: EntryBatch | "stop") => {
+function index(step: IndexStep): WriterReply {
+  try {
+    indexAuditPatientsSync(db, step.indexFrom, step.indexTo, step.pairs);
+  } catch (error) {
+    return failure(error);
+  }
+  return { indexed: true };
+}
+
+port.on("message", (message: EntryBatch | IndexStep | "stop") => {
   if (message === "stop") {
     db.close();
     port.close();
     return;
   }
-  port.postMessage(write(message));
+  port.postMessage("texts" in message ? write(message) : index(message));
 });

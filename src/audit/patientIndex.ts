@@ -9,7 +9,7 @@
  * as soon as their append resolved, on any process sharing the database.
  */
 import type { Kysely } from "kysely";
-import { indexAuditPatients } from "../store/auditRows.js";
+import { indexAuditPatients, type AuditPatientPair } from "../store/auditRows.js";
 import type { Store } from "../store/database.js";
 import type { AuditEntryTable, Schema } from "../store/schema.js";
 import { AUDIT_PATIENT_WATERMARK } from "../store/migrations/007_audit_patient_index.js";
@@ -92,6 +92,8 @@ const MAX_BUFFERED = 1_000_000;
 export interface PatientIndexerOptions {
   /** How long after an append the index catches up (default 500 ms). */
   delayMs?: number;
+  /** Writes one step (default: `indexAuditPatients` on the store; the audit log may hand it to its writing thread). */
+  write?: (from: number, to: number, known: AuditPatientPair[] | undefined) => Promise<void>;
 }
 
 /**
@@ -102,6 +104,7 @@ export interface PatientIndexerOptions {
 export class PatientIndexer {
   readonly #store: Store;
   readonly #delayMs: number;
+  readonly #write: NonNullable<PatientIndexerOptions["write"]>;
   #target = 0;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
@@ -112,6 +115,7 @@ export class PatientIndexer {
   constructor(store: Store, options: PatientIndexerOptions = {}) {
     this.#store = store;
     this.#delayMs = Math.max(0, options.delayMs ?? 500);
+    this.#write = options.write ?? ((from, to, known) => indexAuditPatients(store, from, to, known));
   }
 
   /**
@@ -164,7 +168,7 @@ export class PatientIndexer {
     let from = await indexedUpTo(this.#store.db);
     while (from < target) {
       const to = Math.min(target, from + CHUNK, (runOf(from) + 1) * AUDIT_PATIENT_RUN);
-      await indexAuditPatients(this.#store, from, to, this.#pairs(from, to));
+      await this.#write(from, to, this.#pairs(from, to));
       this.#forget(to);
       from = to;
       if (from < target) await new Promise((r) => setImmediate(r));
@@ -181,9 +185,9 @@ export class PatientIndexer {
   }
 
   /** The pairs of `[from, to)` from memory, when the buffer holds all of them. */
-  #pairs(from: number, to: number): Array<{ patient: string; idx: number }> | undefined {
+  #pairs(from: number, to: number): AuditPatientPair[] | undefined {
     if (from < this.#bufferFrom || to > this.#bufferFrom + this.#buffer.length) return undefined;
-    const pairs: Array<{ patient: string; idx: number }> = [];
+    const pairs: AuditPatientPair[] = [];
     for (let idx = from; idx < to; idx++) {
       const patient = this.#buffer[idx - this.#bufferFrom];
       if (patient !== null && patient !== undefined) pairs.push({ patient, idx });

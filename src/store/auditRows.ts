@@ -175,28 +175,30 @@ function insertRowsSqlite(
   }
 }
 
+/** Runs `work` in one transaction of cached statements on `handle`: committed when it returns, rolled back when it throws. */
+function sqliteTransaction(handle: Database.Database, work: (s: SqliteStatements) => void): void {
+  if (handle.inTransaction) throw new BaseError("internal", "audit write inside an open transaction");
+  const s = sqliteStatements(handle);
+  s.begin.run();
+  try {
+    work(s);
+    s.commit.run();
+  } catch (error) {
+    if (handle.inTransaction) s.rollback.run();
+    throw error;
+  }
+}
+
 /**
  * Runs `work` in one SQLite transaction of cached statements, synchronously, while holding
- * Kysely's single connection (so no Kysely transaction is open on the handle). Committed when it
- * returns, rolled back when it throws.
+ * Kysely's single connection (so no Kysely transaction is open on the handle).
  */
 async function inSqliteTransaction(
   store: Store,
   handle: Database.Database,
   work: (s: SqliteStatements) => void,
 ): Promise<void> {
-  await store.db.connection().execute(async () => {
-    if (handle.inTransaction) throw new BaseError("internal", "audit write inside an open transaction");
-    const s = sqliteStatements(handle);
-    s.begin.run();
-    try {
-      work(s);
-      s.commit.run();
-    } catch (error) {
-      if (handle.inTransaction) s.rollback.run();
-      throw error;
-    }
-  });
+  await store.db.connection().execute(async () => sqliteTransaction(handle, work));
 }
 
 /**
@@ -215,20 +217,14 @@ export function writeAuditRowsSync(
   if (rows.length === 0) return;
   if (handle.inTransaction) throw new BaseError("internal", "audit write inside an open transaction");
   const { values, opened } = flatten(rows, openings);
-  const s = sqliteStatements(handle);
   if (rows.length <= SQLITE_ROWS && opened.length === 0) {
-    insertRowsSqlite(handle, s, ENTRY_INSERT, values);
+    insertRowsSqlite(handle, sqliteStatements(handle), ENTRY_INSERT, values);
     return;
   }
-  s.begin.run();
-  try {
+  sqliteTransaction(handle, (s) => {
     insertRowsSqlite(handle, s, ENTRY_INSERT, values);
     if (opened.length > 0) insertRowsSqlite(handle, s, OPENING_INSERT, opened);
-    s.commit.run();
-  } catch (error) {
-    if (handle.inTransaction) s.rollback.run();
-    throw error;
-  }
+  });
 }
 
 /**
@@ -279,6 +275,23 @@ function pairValues(pairs: AuditPatientPair[]): unknown[] {
 }
 
 /**
+ * {@link indexAuditPatients} on the SQLite connection `handle`, synchronously (a connection of the
+ * caller's own, src/audit/entryWriterWorker.ts, or the store's while holding Kysely's connection).
+ */
+export function indexAuditPatientsSync(
+  handle: Database.Database,
+  from: number,
+  to: number,
+  known?: AuditPatientPair[],
+): void {
+  sqliteTransaction(handle, (s) => {
+    const pairs = known ?? s.pairs.all(from, to).map(([patient, idx]) => ({ patient, idx }));
+    insertRowsSqlite(handle, s, PAIR_INSERT, pairValues(pairs));
+    s.watermark.run(String(to), AUDIT_PATIENT_WATERMARK, to);
+  });
+}
+
+/**
  * Copies the (patient, idx) pairs of entries `[from, to)` into the deferred patient index, in key
  * order, and raises its watermark to `to`, in one transaction. Idempotent: another process
  * indexing the same range at the same time inserts nothing twice and never lowers the watermark.
@@ -295,11 +308,7 @@ export async function indexAuditPatients(
 ): Promise<void> {
   const handle = store.sqlite;
   if (handle !== undefined) {
-    await inSqliteTransaction(store, handle, (s) => {
-      const pairs = known ?? s.pairs.all(from, to).map(([patient, idx]) => ({ patient, idx }));
-      insertRowsSqlite(handle, s, PAIR_INSERT, pairValues(pairs));
-      s.watermark.run(String(to), AUDIT_PATIENT_WATERMARK, to);
-    });
+    await store.db.connection().execute(async () => indexAuditPatientsSync(handle, from, to, known));
     return;
   }
   await store.db.transaction().execute(async (trx) => {
