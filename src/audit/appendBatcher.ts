@@ -19,6 +19,8 @@ export interface AppendBatcherOptions {
   delayMs?: number;
   /** Most writes in flight at once (default 1). */
   concurrency?: number;
+  /** Items waiting from which a write starts while another is in flight (default 1). */
+  concurrentFrom?: number;
 }
 
 export class AppendBatcher<T> {
@@ -29,6 +31,7 @@ export class AppendBatcher<T> {
   private readonly maxBatch: number;
   private readonly delayMs: number;
   private readonly concurrency: number;
+  private readonly concurrentFrom: number;
   /** Items pushed, and items whose batch and every batch before it have settled (committed or failed). */
   private pushed = 0;
   private settled = 0;
@@ -45,6 +48,7 @@ export class AppendBatcher<T> {
     this.maxBatch = Math.max(1, options.maxBatch ?? 1000);
     this.delayMs = Math.max(0, options.delayMs ?? 0);
     this.concurrency = Math.max(1, options.concurrency ?? 1);
+    this.concurrentFrom = Math.max(1, options.concurrentFrom ?? 1);
   }
 
   /** Queues one item; resolves with its index once its batch is committed. */
@@ -87,7 +91,7 @@ export class AppendBatcher<T> {
   };
 
   private kick(): void {
-    if (this.running.length >= this.concurrency || this.pending.length === 0) return;
+    if (!this.mayStart()) return;
     const batch = this.pending.splice(0, this.maxBatch);
     const slot = { size: batch.length, done: false };
     this.running.push(slot);
@@ -112,6 +116,13 @@ export class AppendBatcher<T> {
       if (this.pending.length > 0) setImmediate(() => this.kick());
     });
     // With room for another write, the next batch starts once this turn's pushes are in.
-    if (this.pending.length > 0 && this.running.length < this.concurrency) this.schedule();
+    if (this.mayStart()) this.schedule();
+  }
+
+  /** True when a write may start now: something waits, and nothing is in flight or enough waits to join it. */
+  private mayStart(): boolean {
+    if (this.pending.length === 0) return false;
+    if (this.running.length === 0) return true;
+    return this.running.length < this.concurrency && this.pending.length >= this.concurrentFrom;
   }
 }

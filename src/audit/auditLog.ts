@@ -51,6 +51,8 @@ import { verifyStoredLog, type Anchor, type VerifyResult } from "./verifyLog.js"
 import { verifyPatientChains } from "./verifyPatientChains.js";
 
 const DEFAULT_MAX_BATCH = 1024;
+/** Batches of fewer entries are written here even with a writing thread (only heavy load fills batches). */
+const THREAD_FROM = 256;
 /** Batches in flight at once with a writing thread: one being written, the next ones posted. */
 const WRITES_IN_FLIGHT = 3;
 
@@ -165,6 +167,7 @@ export class AuditLog {
       ...(options.flushDelayMs === undefined ? {} : { delayMs: options.flushDelayMs }),
       // With a writing thread, the next batch is prepared while the thread writes the last.
       concurrency: this.writer === undefined ? 1 : WRITES_IN_FLIGHT,
+      concurrentFrom: THREAD_FROM,
     });
   }
 
@@ -501,7 +504,9 @@ export class AuditLog {
   ): Promise<{ done: Promise<AppendResult> }> {
     while (this.recovery !== undefined) await this.recovery;
     const writer = this.writer?.running === true ? this.writer : undefined;
-    if (writer === undefined || entries.length === 0) {
+    // A small batch costs less here than a message to the thread and back, and a commit from
+    // another connection would empty the node's cache of current rows (src/store/currentRowCache.ts).
+    if (writer === undefined || entries.length < THREAD_FROM) {
       await this.drain();
       return { done: Promise.resolve(await this.appendHere(entries, patients)) };
     }
