@@ -6,7 +6,7 @@
  * to the same database is detected by the primary key and the batch is retried on fresh state.
  */
 import { bytesToHex, type Hex } from "viem";
-import { indexAuditPatients, insertAuditEntries } from "../store/auditRows.js";
+import { indexAuditPatients, insertAuditEntries, writePatientMapChunk } from "../store/auditRows.js";
 import { isUniqueViolation } from "../store/uniqueViolation.js";
 import { getMeta } from "../store/meta.js";
 import { AUDIT_CHAINS_FROM } from "../store/migrations/014_audit_patient_chains.js";
@@ -146,6 +146,14 @@ export class AuditLog {
       loaded.map,
       loaded.persistedSize,
       options.patientMapPersistMs ?? 10_000,
+      // On the writing thread while it runs, one transaction between two batches.
+      (rows, sizeIfLast) =>
+        this.writer?.running === true
+          ? this.writer.persistMapChunk({
+              mapRows: rows,
+              ...(sizeIfLast === undefined ? {} : { mapSize: sizeIfLast }),
+            })
+          : writePatientMapChunk(store, rows, sizeIfLast),
     );
     this.patientIndex = new PatientIndexer(store, {
       ...(options.patientIndexDelayMs === undefined ? {} : { delayMs: options.patientIndexDelayMs }),

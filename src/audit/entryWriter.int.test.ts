@@ -4,6 +4,7 @@
  * thread that dies mid-stream leave every entry exactly once, with intact patient chains.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { freshStore, type TestStore } from "../../test/support/stores.js";
 import { AuditLog, type StoredAuditEntry } from "./auditLog.js";
 import { entryLeafHash, type AuditEntry } from "./auditEntry.js";
@@ -12,6 +13,8 @@ import { indexedUpTo } from "./patientIndex.js";
 import { EntryWriter } from "./entryWriter.js";
 
 const ACTOR = "0x00000000000000000000000000000000000000c1";
+const signer = privateKeyToAccount(generatePrivateKey());
+const DOMAIN = { chainId: 31337, verifyingContract: "0x5FbDB2315678afecb367f032d93F642f64180aa3" } as const;
 const patient = (p: number) => `0x${(0xa000 + p).toString(16).padStart(40, "0")}`;
 
 /** Entry `i`, about one of `patients` patients (every seventh about nobody), with a unique request id. */
@@ -87,6 +90,13 @@ describe("AuditLog's writing thread on SQLite", () => {
     const runs = await threaded.t.store.db.selectFrom("audit_patient_runs").select("idx").execute();
     expect(runs.length).toBe(openings.length);
     expect(await indexedUpTo(threaded.t.store.db)).toBe(6000);
+    // The patient map persisted at an anchored head, on the thread too: every patient's row.
+    await threaded.log.createTreeHead(signer, DOMAIN);
+    await threaded.log.markAnchored(6000, 1);
+    expect(await threaded.log.patientMapPersisted()).toBe(6000);
+    const mapRows = await threaded.t.store.db.selectFrom("audit_patient_map").selectAll().execute();
+    expect(mapRows.length).toBe(25);
+    expect(mapRows.reduce((n, r) => n + Number(r.entry_count), 0)).toBe(openings.length);
     // Proofs from the stored subtrees the thread wrote.
     const root = await threaded.log.root(4321);
     const proof = await threaded.log.inclusionProof(1234, 4321);

@@ -7,7 +7,7 @@
  */
 import type { Worker } from "node:worker_threads";
 import { startModuleWorker } from "../store/moduleWorker.js";
-import type { AuditPatientPair } from "../store/auditRows.js";
+import type { AuditPatientMapRow, AuditPatientPair } from "../store/auditRows.js";
 import type { AuditEntryTable, AuditOpeningTable } from "../store/schema.js";
 import { ownedEdgeNode, pushLeaf, textLeafHash, type EdgeNode } from "./serverHash.js";
 
@@ -42,9 +42,19 @@ export interface IndexStep {
   pairs?: AuditPatientPair[];
 }
 
-/** What the thread answers: the right edge after a batch, a step done, or what SQLite threw (nothing written). */
+/** One transaction of a patient-map persist (src/audit/patientMapPersister.ts), written on the thread. */
+export interface MapChunk {
+  mapRows: AuditPatientMapRow[];
+  /** With the last chunk: the persisted size it raises. */
+  mapSize?: number;
+}
+
+/** What the thread answers: the right edge after a batch, a step or chunk done, or what SQLite threw (nothing written). */
 export type WriterReply =
-  { frontier: EdgeNode[] } | { indexed: true } | { error: { message: string; code?: string } };
+  | { frontier: EdgeNode[] }
+  | { indexed: true }
+  | { mapped: true }
+  | { error: { message: string; code?: string } };
 
 /**
  * A batch's rows: each text's RFC 9162 leaf hash and the subtrees it completes on the right edge.
@@ -138,7 +148,17 @@ export class EntryWriter {
       throw new Error("the audit writing thread answered an index step with something else");
   }
 
-  #post(message: EntryBatch | IndexStep): Promise<WriterReply> {
+  /**
+   * Writes one transaction of a patient-map persist on the thread, after what was posted before.
+   * @throws the database's error (nothing written), or EntryWriterGone
+   */
+  async persistMapChunk(chunk: MapChunk): Promise<void> {
+    const reply = await this.#post(chunk);
+    if (!("mapped" in reply))
+      throw new Error("the audit writing thread answered a map chunk with something else");
+  }
+
+  #post(message: EntryBatch | IndexStep | MapChunk): Promise<WriterReply> {
     const worker = this.#worker;
     if (worker === undefined || this.#stopping)
       return Promise.reject(new EntryWriterGone("audit writing thread stopped"));

@@ -5,11 +5,12 @@
  * replies with the new right edge, or with the error (nothing written then). Batches are taken
  * one at a time, in the order they were posted; each continues from the edge the one before left,
  * unless it brings the edge itself. After a failure every batch is refused until one brings it.
- * It also writes the steps of the deferred patient index, between the batches.
+ * It also writes the steps of the deferred patient index and the chunks of patient-map persists,
+ * between the batches.
  */
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
-import { indexAuditPatientsSync, writeAuditRowsSync } from "../store/auditRows.js";
+import { indexAuditPatientsSync, writeAuditRowsSync, writePatientMapChunkSync } from "../store/auditRows.js";
 import { BACKSTOP_CHECKPOINT_PAGES } from "../store/walCheckpointer.js";
 import {
   batchRows,
@@ -17,6 +18,7 @@ import {
   type EntryBatch,
   type EntryWriterData,
   type IndexStep,
+  type MapChunk,
   type WriterReply,
 } from "./entryWriter.js";
 import { ownedEdgeNode, type EdgeNode } from "./serverHash.js";
@@ -78,11 +80,22 @@ function index(step: IndexStep): WriterReply {
   return { indexed: true };
 }
 
-port.on("message", (message: EntryBatch | IndexStep | "stop") => {
+function persistMap(chunk: MapChunk): WriterReply {
+  try {
+    writePatientMapChunkSync(db, chunk.mapRows, chunk.mapSize);
+  } catch (error) {
+    return failure(error);
+  }
+  return { mapped: true };
+}
+
+port.on("message", (message: EntryBatch | IndexStep | MapChunk | "stop") => {
   if (message === "stop") {
     db.close();
     port.close();
     return;
   }
-  port.postMessage("texts" in message ? write(message) : index(message));
+  port.postMessage(
+    "texts" in message ? write(message) : "mapRows" in message ? persistMap(message) : index(message),
+  );
 });

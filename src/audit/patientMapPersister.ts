@@ -5,7 +5,7 @@
  * meanwhile waits for it, and a later one replaces it. A failed persist is retried with the next
  * anchor (the rows it left are each consistent, and the persisted size has not moved).
  */
-import { writePatientMap } from "../store/auditRows.js";
+import { writePatientMap, type PatientMapChunkWriter } from "../store/auditRows.js";
 import type { Store } from "../store/database.js";
 import type { LivePatientMap } from "./patientMapLive.js";
 
@@ -22,6 +22,7 @@ export class PatientMapPersister {
     private readonly map: LivePatientMap,
     persistedSize: number | undefined,
     private readonly everyMs: number,
+    private readonly writeChunk: PatientMapChunkWriter,
   ) {
     this.#persistedSize = persistedSize;
   }
@@ -54,6 +55,7 @@ export class PatientMapPersister {
       this.store,
       rows.map((r) => ({ patient: r.patient, last_idx: r.last, entry_count: r.count })),
       size,
+      this.writeChunk,
     ).then(
       () => {
         this.#persistedSize = size;

@@ -190,18 +190,6 @@ function sqliteTransaction(handle: Database.Database, work: (s: SqliteStatements
 }
 
 /**
- * Runs `work` in one SQLite transaction of cached statements, synchronously, while holding
- * Kysely's single connection (so no Kysely transaction is open on the handle).
- */
-async function inSqliteTransaction(
-  store: Store,
-  handle: Database.Database,
-  work: (s: SqliteStatements) => void,
-): Promise<void> {
-  await store.db.connection().execute(async () => sqliteTransaction(handle, work));
-}
-
-/**
  * Appends entry rows and the openings of their commitments on the SQLite connection `handle`,
  * synchronously and atomically, with cached prepared multi-row statements: a batch of up to 64
  * rows without openings is one statement, committed on its own (autocommit: atomic, and two
@@ -357,6 +345,56 @@ export async function readPatientMap(
   };
 }
 
+/**
+ * Writes one transaction of a patient-map persist: upserts `rows` and, with the last chunk, raises
+ * the persisted size to `sizeIfLast`.
+ */
+export type PatientMapChunkWriter = (
+  rows: AuditPatientMapRow[],
+  sizeIfLast: number | undefined,
+) => Promise<void>;
+
+const mapValues = (rows: readonly AuditPatientMapRow[]): unknown[] => {
+  const values: unknown[] = [];
+  for (const r of rows) values.push(r.patient, r.last_idx, r.entry_count);
+  return values;
+};
+
+/** {@link PatientMapChunkWriter} on the SQLite connection `handle`, synchronously. */
+export function writePatientMapChunkSync(
+  handle: Database.Database,
+  rows: readonly AuditPatientMapRow[],
+  sizeIfLast: number | undefined,
+): void {
+  sqliteTransaction(handle, (s) => {
+    insertRowsSqlite(handle, s, MAP_UPSERT, mapValues(rows));
+    if (sizeIfLast !== undefined) s.watermark.run(String(sizeIfLast), AUDIT_PATIENT_MAP_SIZE, sizeIfLast);
+  });
+}
+
+/** {@link PatientMapChunkWriter} on the store's connection. */
+export async function writePatientMapChunk(
+  store: Store,
+  rows: readonly AuditPatientMapRow[],
+  sizeIfLast: number | undefined,
+): Promise<void> {
+  const handle = store.sqlite;
+  if (handle !== undefined) {
+    await store.db.connection().execute(async () => writePatientMapChunkSync(handle, rows, sizeIfLast));
+    return;
+  }
+  await store.db.transaction().execute(async (trx) => {
+    await insertChunks(trx, store.dialect, MAP_UPSERT, mapValues(rows));
+    if (sizeIfLast === undefined) return;
+    await trx
+      .updateTable("meta")
+      .set({ value: String(sizeIfLast) })
+      .where("key", "=", AUDIT_PATIENT_MAP_SIZE)
+      .where(sql<number>`cast(value as bigint)`, "<", sizeIfLast)
+      .execute();
+  });
+}
+
 /** Rows per transaction when the patient map is persisted: bounds how long one holds the database. */
 const MAP_CHUNK = 4096;
 
@@ -368,39 +406,21 @@ const MAP_CHUNK = 4096;
  * @param store - the store
  * @param rows - the changed patients' values at `size`
  * @param size - the log size the values describe
+ * @param writeChunk - writes one transaction (default: on the store's connection)
  */
 export async function writePatientMap(
   store: Store,
   rows: readonly AuditPatientMapRow[],
   size: number,
+  writeChunk: PatientMapChunkWriter = (chunk, sizeIfLast) => writePatientMapChunk(store, chunk, sizeIfLast),
 ): Promise<void> {
   // In key order, so each transaction updates a contiguous run of the table's pages and every
   // page is written once per persist (in the map's order, by key hash, each chunk of 4,096 rows
   // dirtied most of the table's pages: ~10x the write time at 50k patients).
   const sorted = rows.slice().sort((a, b) => (a.patient < b.patient ? -1 : a.patient > b.patient ? 1 : 0));
   for (let at = 0; at === 0 || at < sorted.length; at += MAP_CHUNK) {
-    const chunk = sorted.slice(at, at + MAP_CHUNK);
-    const values: unknown[] = [];
-    for (const r of chunk) values.push(r.patient, r.last_idx, r.entry_count);
     const last = at + MAP_CHUNK >= sorted.length;
-    const handle = store.sqlite;
-    if (handle !== undefined) {
-      await inSqliteTransaction(store, handle, (s) => {
-        insertRowsSqlite(handle, s, MAP_UPSERT, values);
-        if (last) s.watermark.run(String(size), AUDIT_PATIENT_MAP_SIZE, size);
-      });
-    } else {
-      await store.db.transaction().execute(async (trx) => {
-        await insertChunks(trx, store.dialect, MAP_UPSERT, values);
-        if (!last) return;
-        await trx
-          .updateTable("meta")
-          .set({ value: String(size) })
-          .where("key", "=", AUDIT_PATIENT_MAP_SIZE)
-          .where(sql<number>`cast(value as bigint)`, "<", size)
-          .execute();
-      });
-    }
+    await writeChunk(sorted.slice(at, at + MAP_CHUNK), last ? size : undefined);
     // Let appends and requests run between chunks.
     if (!last) await new Promise((r) => setImmediate(r));
   }
