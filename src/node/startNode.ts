@@ -166,7 +166,7 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
       indexer,
       organizationId,
     });
-    // Stops the audit log's patient index timer and patient map worker, after the flush below.
+    // Stops the audit log's patient index timer, patient map worker and writing thread, after the flush below.
     cleanups.push(() => services.audit.stopBackground());
     cleanups.push(() => services.audit.flush());
     services.shared.start();
