@@ -147,25 +147,27 @@ export class AuditLog {
       loaded.persistedSize,
       options.patientMapPersistMs ?? 10_000,
       // On the writing thread while it runs, one transaction between two batches.
-      (rows, sizeIfLast) =>
-        this.writer?.running === true
-          ? this.writer.persistMapChunk({
-              mapRows: rows,
-              ...(sizeIfLast === undefined ? {} : { mapSize: sizeIfLast }),
-            })
-          : writePatientMapChunk(store, rows, sizeIfLast),
+      (rows, sizeIfLast) => {
+        const writer = this.runningWriter();
+        if (writer === undefined) return writePatientMapChunk(store, rows, sizeIfLast);
+        return writer.persistMapChunk({
+          mapRows: rows,
+          ...(sizeIfLast === undefined ? {} : { mapSize: sizeIfLast }),
+        });
+      },
     );
     this.patientIndex = new PatientIndexer(store, {
       ...(options.patientIndexDelayMs === undefined ? {} : { delayMs: options.patientIndexDelayMs }),
       // On the writing thread while it runs, in order with the batches.
-      write: (from, to, known) =>
-        this.writer?.running === true
-          ? this.writer.index({
-              indexFrom: from,
-              indexTo: to,
-              ...(known === undefined ? {} : { pairs: known }),
-            })
-          : indexAuditPatients(store, from, to, known),
+      write: (from, to, known) => {
+        const writer = this.runningWriter();
+        if (writer === undefined) return indexAuditPatients(store, from, to, known);
+        return writer.index({
+          indexFrom: from,
+          indexTo: to,
+          ...(known === undefined ? {} : { pairs: known }),
+        });
+      },
     });
     const file = store.sqlite;
     if (options.writeOnThread === true && file !== undefined && !file.memory)
@@ -216,7 +218,12 @@ export class AuditLog {
 
   /** True while batches are hashed and written on the writing thread (bench/auditThroughput.ts). */
   writesOnThread(): boolean {
-    return this.writer?.running === true;
+    return this.runningWriter() !== undefined;
+  }
+
+  /** The writing thread while it takes batches. */
+  private runningWriter(): EntryWriter | undefined {
+    return this.writer?.running === true ? this.writer : undefined;
   }
 
   /** Number of entries in the log. */
@@ -511,7 +518,7 @@ export class AuditLog {
     attempt: number,
   ): Promise<{ done: Promise<AppendResult> }> {
     while (this.recovery !== undefined) await this.recovery;
-    const writer = this.writer?.running === true ? this.writer : undefined;
+    const writer = this.runningWriter();
     // A small batch costs less here than a message to the thread and back, and a commit from
     // another connection would empty the node's cache of current rows (src/store/currentRowCache.ts).
     if (writer === undefined || entries.length < THREAD_FROM) {
@@ -566,7 +573,7 @@ export class AuditLog {
     try {
       await Promise.allSettled(this.inFlight.map((f) => f.reply));
       await this.reload();
-      if (this.writer?.running !== true) this.writer = undefined;
+      this.writer = this.runningWriter();
     } finally {
       this.recovery = undefined;
     }
