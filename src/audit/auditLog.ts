@@ -18,7 +18,14 @@ import { canonicalText } from "./canonicalText.js";
 import { sealFacts } from "./entrySealer.js";
 import { certainlyValidEntry, parseAuditEntry, patientKey, type AuditEntry } from "./auditEntry.js";
 import { dbNodeSource, loadFrontier } from "./auditStore.js";
-import { batchRows, EntryWriter, EntryWriterGone, REFUSED, type EntryBatch } from "./entryWriter.js";
+import {
+  batchRows,
+  EntryWriter,
+  EntryWriterGone,
+  packBatch,
+  REFUSED,
+  type EntryBatch,
+} from "./entryWriter.js";
 import { buildConsistencyProof } from "./consistencyProof.js";
 import { buildInclusionProof } from "./inclusionProof.js";
 import { EMPTY_ROOT } from "./merkleHash.js";
@@ -527,16 +534,16 @@ export class AuditLog {
     }
     let firstIndex = this.treeSize;
     for (const f of this.inFlight) firstIndex += f.count;
-    const { batch, links } = this.prepare(entries, patients, firstIndex);
+    const { batch, first, links } = this.prepare(entries, patients, firstIndex);
     // The first batch after none in flight brings the edge: the thread may have failed since.
     const reply = writer.write(this.inFlight.length === 0 ? { ...batch, frontier: this.frontier } : batch);
-    const f: InFlight = { firstIndex, count: entries.length, first: batch.texts[0] as string, reply };
+    const f: InFlight = { firstIndex, count: entries.length, first, reply };
     this.inFlight.push(f);
     const done = reply.then(
       (frontier) => {
         if (this.inFlight[0] !== f) throw new BaseError("internal", "audit batches committed out of order");
         this.inFlight.shift();
-        return this.advance(batch, links, frontier);
+        return this.advance(firstIndex, patients, links, frontier);
       },
       (error: unknown) => this.retry(f, links, entries, attempt, error),
     );
@@ -596,8 +603,8 @@ export class AuditLog {
       const { batch, links } = this.prepare(entries, patients, this.treeSize);
       let frontier: EdgeNode[];
       try {
-        const rows = batchRows({ ...batch, frontier: this.frontier });
-        await insertAuditEntries(this.store, rows.rows, batch.openings);
+        const rows = batchRows(batch, this.frontier);
+        await insertAuditEntries(this.store, rows.rows, rows.openings);
         frontier = rows.frontier;
       } catch (cause) {
         links?.discard();
@@ -608,16 +615,16 @@ export class AuditLog {
         }
         throw new BaseError("unavailable", "audit append failed", { cause });
       }
-      return this.advance(batch, links, frontier);
+      return this.advance(batch.firstIndex, patients, links, frontier);
     }
   }
 
-  /** A batch's texts, its openings and its patient links, for entries from `firstIndex`. */
+  /** A batch's texts and openings (packed), its first text and its patient links, for entries from `firstIndex`. */
   private prepare(
     entries: readonly AuditEntry[],
     patients: Array<string | null>,
     firstIndex: number,
-  ): { batch: EntryBatch; links: PatientBatch | undefined } {
+  ): { batch: EntryBatch; first: string; links: PatientBatch | undefined } {
     // Each entry about a patient links to the patient's previous entry, inside its hashed text.
     const links = this.chains ? this.patientMap.batch() : undefined;
     const openings: AuditOpeningTable[] = [];
@@ -629,17 +636,22 @@ export class AuditLog {
       if (sealed !== null) openings.push(sealed.opening);
       return canonicalText(e, prev, sealed?.commitment ?? null);
     });
-    return { batch: { firstIndex, createdAt: this.now(), texts, patients, openings }, links };
+    const batch = packBatch(firstIndex, this.now(), texts, patients, openings);
+    return { batch, first: texts[0] ?? "", links };
   }
 
-  /** Takes a committed batch into the log's state. */
-  private advance(batch: EntryBatch, links: PatientBatch | undefined, frontier: EdgeNode[]): AppendResult {
+  /** Takes a committed batch (entries from `firstIndex`, about `patients`) into the log's state. */
+  private advance(
+    firstIndex: number,
+    patients: Array<string | null>,
+    links: PatientBatch | undefined,
+    frontier: EdgeNode[],
+  ): AppendResult {
     this.frontier = frontier;
-    this.treeSize = batch.firstIndex + batch.texts.length;
+    this.treeSize = firstIndex + patients.length;
     links?.apply();
-    if (batch.texts.length > 0)
-      this.patientIndex.appended(this.treeSize, { first: batch.firstIndex, patients: batch.patients });
-    return { firstIndex: batch.firstIndex, size: this.treeSize };
+    if (patients.length > 0) this.patientIndex.appended(this.treeSize, { first: firstIndex, patients });
+    return { firstIndex, size: this.treeSize };
   }
 
   /** Reloads the log's edge from the database and replays the entries appended since into the map. */

@@ -1,6 +1,6 @@
 /**
  * The audit log's writing thread (started by `entryWriter.ts`). On a SQLite connection of its own
- * it turns a batch of entry texts into rows: each text's RFC 9162 leaf hash, the subtrees the leaf
+ * it turns a packed batch of entry texts (`EntryBatch`) into rows: each text's RFC 9162 leaf hash, the subtrees the leaf
  * completes on the tree's right edge, then the rows and the openings in one transaction. It
  * replies with the new right edge, or with the error (nothing written then). Batches are taken
  * one at a time, in the order they were posted; each continues from the edge the one before left,
@@ -59,9 +59,9 @@ function write(batch: EntryBatch): WriterReply {
   if (frontier === undefined || batch.firstIndex !== next) {
     return { error: { message: "batch refused: an earlier batch failed", code: REFUSED } };
   }
-  const { rows, frontier: after } = batchRows({ ...batch, frontier });
+  const { rows, openings, frontier: after } = batchRows(batch, frontier);
   try {
-    writeAuditRowsSync(db, rows, batch.openings);
+    writeAuditRowsSync(db, rows, openings);
   } catch (error) {
     frontier = undefined;
     return failure(error);
@@ -96,6 +96,6 @@ port.on("message", (message: EntryBatch | IndexStep | MapChunk | "stop") => {
     return;
   }
   port.postMessage(
-    "texts" in message ? write(message) : "mapRows" in message ? persistMap(message) : index(message),
+    "lengths" in message ? write(message) : "mapRows" in message ? persistMap(message) : index(message),
   );
 });

@@ -2,13 +2,19 @@ import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { leafHash, nodeHash } from "./merkleHash.js";
 import { commitmentOf } from "./auditEntry.js";
-import { fastNodeHash, serverCommitment, textLeafHash } from "./serverHash.js";
+import { fastNodeHash, prefixedLeafHash, serverCommitment, textLeafHash } from "./serverHash.js";
 
 describe("serverHash", () => {
   it("gives the same bytes as the browser-safe hashes", () => {
     for (const text of ["", "a", '{"v":1}', "é ✓ 𝄞", "x".repeat(1000)]) {
       expect(Buffer.from(textLeafHash(text)).toString("hex")).toBe(
         Buffer.from(leafHash(new TextEncoder().encode(text))).toString("hex"),
+      );
+      // As the writing thread hashes it: a slice of a longer string, NUL included.
+      const packed = `\0{"v":0}\0${text}\0{}`;
+      const from = packed.indexOf("\0", 1);
+      expect(prefixedLeafHash(packed.slice(from, from + 1 + text.length)).equals(textLeafHash(text))).toBe(
+        true,
       );
     }
     for (let i = 0; i < 20; i++) {

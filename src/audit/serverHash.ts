@@ -19,6 +19,16 @@ export function textLeafHash(text: string): Buffer {
 }
 
 /**
+ * {@link textLeafHash} of a text given with its NUL prefix already in front (`"\0" + text`, for
+ * instance a slice of the writing thread's packed batch): one native hash, no copy.
+ * @param input - a NUL followed by the stored entry text
+ * @returns 32 bytes
+ */
+export function prefixedLeafHash(input: string): Buffer {
+  return hash("sha256", input, "buffer");
+}
+
+/**
  * `SHA-256(UTF-8(salt || text))` as lowercase hex: a version 2 entry's commitment to its opening
  * (`commitmentOf` in auditEntry.ts is the browser-safe reference).
  * @param salt - the salt, 32 lowercase hex digits
