@@ -11,21 +11,14 @@ import { isUniqueViolation } from "../store/uniqueViolation.js";
 import { getMeta } from "../store/meta.js";
 import { AUDIT_CHAINS_FROM } from "../store/migrations/014_audit_patient_chains.js";
 import type { Store } from "../store/database.js";
-import type { AuditOpeningTable, TreeHeadStatus } from "../store/schema.js";
+import type { TreeHeadStatus } from "../store/schema.js";
 import { BaseError } from "../errors/BaseError.js";
 import { AppendBatcher } from "./appendBatcher.js";
-import { canonicalText } from "./canonicalText.js";
 import { sealFacts } from "./entrySealer.js";
 import { certainlyValidEntry, parseAuditEntry, patientKey, type AuditEntry } from "./auditEntry.js";
 import { dbNodeSource, loadFrontier } from "./auditStore.js";
-import {
-  batchRows,
-  EntryWriter,
-  EntryWriterGone,
-  packBatch,
-  REFUSED,
-  type EntryBatch,
-} from "./entryWriter.js";
+import { BatchPacker, batchRows, firstText, type EntryBatch } from "./entryBatch.js";
+import { EntryWriter, EntryWriterGone, REFUSED } from "./entryWriter.js";
 import { buildConsistencyProof } from "./consistencyProof.js";
 import { buildInclusionProof } from "./inclusionProof.js";
 import { EMPTY_ROOT } from "./merkleHash.js";
@@ -534,10 +527,10 @@ export class AuditLog {
     }
     let firstIndex = this.treeSize;
     for (const f of this.inFlight) firstIndex += f.count;
-    const { batch, first, links } = this.prepare(entries, patients, firstIndex);
+    const { batch, links } = this.prepare(entries, patients, firstIndex);
     // The first batch after none in flight brings the edge: the thread may have failed since.
     const reply = writer.write(this.inFlight.length === 0 ? { ...batch, frontier: this.frontier } : batch);
-    const f: InFlight = { firstIndex, count: entries.length, first, reply };
+    const f: InFlight = { firstIndex, count: entries.length, first: firstText(batch), reply };
     this.inFlight.push(f);
     const done = reply.then(
       (frontier) => {
@@ -619,25 +612,25 @@ export class AuditLog {
     }
   }
 
-  /** A batch's texts and openings (packed), its first text and its patient links, for entries from `firstIndex`. */
+  /** A batch's texts and openings, packed, and its patient links, for entries from `firstIndex`. */
   private prepare(
     entries: readonly AuditEntry[],
     patients: Array<string | null>,
     firstIndex: number,
-  ): { batch: EntryBatch; first: string; links: PatientBatch | undefined } {
+  ): { batch: EntryBatch; links: PatientBatch | undefined } {
     // Each entry about a patient links to the patient's previous entry, inside its hashed text.
     const links = this.chains ? this.patientMap.batch() : undefined;
-    const openings: AuditOpeningTable[] = [];
-    const texts = entries.map((e, i) => {
+    const packer = new BatchPacker(firstIndex, this.now(), entries.length);
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i] as AuditEntry;
       const patient = patients[i] ?? null;
       const prev = patient === null || links === undefined ? undefined : links.link(patient, firstIndex + i);
       // Version 2: a patient's categories and reasons only as a commitment, opened apart.
       const sealed = patient === null ? null : sealFacts(e, firstIndex + i);
-      if (sealed !== null) openings.push(sealed.opening);
-      return canonicalText(e, prev, sealed?.commitment ?? null);
-    });
-    const batch = packBatch(firstIndex, this.now(), texts, patients, openings);
-    return { batch, first: texts[0] ?? "", links };
+      if (sealed !== null) packer.opening(sealed.opening);
+      packer.entry(e, prev, sealed?.commitment ?? null, patient);
+    }
+    return { batch: packer.finish(), links };
   }
 
   /** Takes a committed batch (entries from `firstIndex`, about `patients`) into the log's state. */

@@ -10,7 +10,7 @@ import {
   type AuditEntry,
 } from "./auditEntry.js";
 import canonicalize from "canonicalize";
-import { canonicalText } from "./canonicalText.js";
+import { canonicalParts, canonicalText } from "./canonicalText.js";
 
 const hex = (n: number) => fc.stringMatching(new RegExp(`^[0-9a-f]{${n}}$`));
 const address = hex(40).map((h) => `0x${h}`);
@@ -74,7 +74,12 @@ describe("canonicalText", () => {
         fc.option(fc.nat(), { nil: undefined }),
         fc.option(hex(64), { nil: null }),
         (e, prev, commitment) => {
-          expect(canonicalText(e, prev, commitment)).toBe(encodeAuditEntry(storedEntry(e, prev, commitment)));
+          const text = encodeAuditEntry(storedEntry(e, prev, commitment));
+          expect(canonicalText(e, prev, commitment)).toBe(text);
+          // As a batch takes them: pieces pushed after what is already there, and the text's length.
+          const out = ["\0"];
+          expect(canonicalParts(out, e, prev, commitment)).toBe(text.length);
+          expect(out.join("")).toBe(`\0${text}`);
         },
       ),
       { numRuns: 2000 },

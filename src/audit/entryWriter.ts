@@ -8,98 +8,13 @@
 import type { Worker } from "node:worker_threads";
 import { startModuleWorker } from "../store/moduleWorker.js";
 import type { AuditPatientMapRow, AuditPatientPair } from "../store/auditRows.js";
-import type { AuditEntryTable, AuditOpeningTable } from "../store/schema.js";
-import { ownedEdgeNode, prefixedLeafHash, pushLeaf, type EdgeNode } from "./serverHash.js";
+import type { EntryBatch } from "./entryBatch.js";
+import { ownedEdgeNode, type EdgeNode } from "./serverHash.js";
 
 /** What the worker is started with. */
 export interface EntryWriterData {
   /** The SQLite file the store opened. */
   path: string;
-}
-
-/**
- * One batch of entries `firstIndex...`, packed into a few flat values: posting it to the writing
- * thread copies a handful of strings and arrays instead of thousands of strings and objects, which
- * cost the event loop more than the rest of an append. `packBatch` builds it, `batchRows` opens it.
- */
-export interface EntryBatch {
-  firstIndex: number;
-  createdAt: number;
-  /**
-   * Each entry's canonical text preceded by a NUL, in order, cut into chunks of at most
-   * {@link CHUNK_CHARS} characters (or one text, if longer): a string past ~128 KB is allocated
-   * page by page outside V8's young generation, which costs more than the join itself. A
-   * canonical text holds no raw NUL (JSON escapes control characters), and `"\0" + text` is
-   * exactly its RFC 9162 leaf-hash input.
-   */
-  texts: string[];
-  /** Each text's length in UTF-16 code units. */
-  lengths: Int32Array;
-  /** Each entry's patient key ("" for none), joined by NULs (keys are addresses and opaque ids). */
-  patients: string;
-  /** The openings: each one's entry as an offset from `firstIndex`, its salt, and its text. */
-  openings: { at: Int32Array; salts: string; facts: string };
-  /**
-   * The tree's right edge before the batch. The writing thread needs it only for a batch that
-   * starts over (the first, or the first after a failure); the others continue from the last.
-   */
-  frontier?: EdgeNode[];
-}
-
-/** Salts are 32 hex digits (entrySealer.ts). */
-const SALT_DIGITS = 32;
-/** Most characters of one chunk of a packed batch's texts. */
-const CHUNK_CHARS = 48 * 1024;
-
-/**
- * Packs a batch for the writing thread (or for `batchRows` here).
- * @param texts - the entries' canonical texts, in index order
- * @param patients - each entry's patient key, or null
- * @param openings - the openings of the entries' commitments, in index order
- */
-export function packBatch(
-  firstIndex: number,
-  createdAt: number,
-  texts: readonly string[],
-  patients: ReadonlyArray<string | null>,
-  openings: readonly AuditOpeningTable[],
-): EntryBatch {
-  const n = texts.length;
-  const lengths = new Int32Array(n);
-  const chunks: string[] = [];
-  const keys: string[] = new Array(n);
-  let parts: string[] = [""];
-  let chars = 0;
-  for (let i = 0; i < n; i++) {
-    const text = texts[i] as string;
-    if (chars > 0 && chars + text.length > CHUNK_CHARS) {
-      chunks.push(parts.join("\0"));
-      parts = [""];
-      chars = 0;
-    }
-    lengths[i] = text.length;
-    parts.push(text);
-    chars += text.length + 1;
-    keys[i] = patients[i] ?? "";
-  }
-  if (chars > 0) chunks.push(parts.join("\0"));
-  const at = new Int32Array(openings.length);
-  const salts: string[] = new Array(openings.length);
-  const facts: string[] = new Array(openings.length);
-  for (let i = 0; i < openings.length; i++) {
-    const o = openings[i] as AuditOpeningTable;
-    at[i] = o.idx - firstIndex;
-    salts[i] = o.salt;
-    facts[i] = o.facts;
-  }
-  return {
-    firstIndex,
-    createdAt,
-    texts: chunks,
-    lengths,
-    patients: keys.join("\0"),
-    openings: { at, salts: salts.join(""), facts: facts.join("\0") },
-  };
 }
 
 /** The error code of a batch the writing thread refused because one before it failed. */
@@ -126,55 +41,6 @@ export type WriterReply =
   | { indexed: true }
   | { mapped: true }
   | { error: { message: string; code?: string } };
-
-/**
- * A batch's rows: each text's RFC 9162 leaf hash and the subtrees it completes on the right edge,
- * and its openings.
- * @param frontier - the right edge before the batch (not changed)
- * @returns the rows, the openings, and the right edge after them
- */
-export function batchRows(
-  batch: EntryBatch,
-  frontier: readonly EdgeNode[],
-): { rows: AuditEntryTable[]; openings: AuditOpeningTable[]; frontier: EdgeNode[] } {
-  const edge = frontier.slice();
-  const { lengths } = batch;
-  const patients = batch.patients.split("\0");
-  const rows: AuditEntryTable[] = new Array(lengths.length);
-  let chunk = 0;
-  let texts = batch.texts[0] ?? "";
-  for (let i = 0, at = 0; i < lengths.length; i++) {
-    if (at === texts.length) {
-      texts = batch.texts[++chunk] as string;
-      at = 0;
-    }
-    const end = at + 1 + (lengths[i] as number);
-    const idx = batch.firstIndex + i;
-    // The text with the NUL before it is the leaf input: hashed without a copy.
-    const leaf = prefixedLeafHash(texts.slice(at, end));
-    const completed = pushLeaf(edge, idx, leaf);
-    rows[i] = {
-      idx,
-      entry: texts.slice(at + 1, end),
-      leaf_hash: leaf,
-      patient: patients[i] || null,
-      created_at: batch.createdAt,
-      subtrees: completed.length === 0 ? null : Buffer.concat(completed),
-    };
-    at = end;
-  }
-  const o = batch.openings;
-  const facts = o.at.length === 0 ? [] : o.facts.split("\0");
-  const openings: AuditOpeningTable[] = new Array(o.at.length);
-  for (let i = 0; i < o.at.length; i++) {
-    openings[i] = {
-      idx: batch.firstIndex + (o.at[i] as number),
-      salt: o.salts.slice(i * SALT_DIGITS, (i + 1) * SALT_DIGITS),
-      facts: facts[i] as string,
-    };
-  }
-  return { rows, openings, frontier: edge };
-}
 
 /** The writing thread is gone (it failed or was stopped) with a batch whose outcome it never told. */
 export class EntryWriterGone extends Error {}

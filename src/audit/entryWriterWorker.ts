@@ -12,10 +12,9 @@ import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { indexAuditPatientsSync, writeAuditRowsSync, writePatientMapChunkSync } from "../store/auditRows.js";
 import { BACKSTOP_CHECKPOINT_PAGES } from "../store/walCheckpointer.js";
+import { batchRows, type EntryBatch } from "./entryBatch.js";
 import {
-  batchRows,
   REFUSED,
-  type EntryBatch,
   type EntryWriterData,
   type IndexStep,
   type MapChunk,
