@@ -6,19 +6,16 @@
  * to the same database is detected by the primary key and the batch is retried on fresh state.
  */
 import { bytesToHex, type Hex } from "viem";
-import { indexAuditPatients, insertAuditEntries, writePatientMapChunk } from "../store/auditRows.js";
-import { isUniqueViolation } from "../store/uniqueViolation.js";
+import { indexAuditPatients, writePatientMapChunk } from "../store/auditRows.js";
 import { getMeta } from "../store/meta.js";
 import { AUDIT_CHAINS_FROM } from "../store/migrations/014_audit_patient_chains.js";
 import type { Store } from "../store/database.js";
 import type { TreeHeadStatus } from "../store/schema.js";
 import { BaseError } from "../errors/BaseError.js";
 import { AppendBatcher } from "./appendBatcher.js";
-import { sealFacts } from "./entrySealer.js";
 import { certainlyValidEntry, parseAuditEntry, patientKey, type AuditEntry } from "./auditEntry.js";
 import { dbNodeSource, loadFrontier } from "./auditStore.js";
-import { BatchPacker, batchRows, firstText, type EntryBatch } from "./entryBatch.js";
-import { EntryWriter, EntryWriterGone, REFUSED } from "./entryWriter.js";
+import { EntryWriter } from "./entryWriter.js";
 import { buildConsistencyProof } from "./consistencyProof.js";
 import { buildInclusionProof } from "./inclusionProof.js";
 import { EMPTY_ROOT } from "./merkleHash.js";
@@ -30,8 +27,9 @@ import {
   type EntryQuery,
   type StoredAuditEntry,
 } from "./entryReader.js";
+import { LogAppender, THREAD_FROM, type AppendResult } from "./logAppender.js";
 import { indexedUpTo, PatientIndexer } from "./patientIndex.js";
-import { PatientMap, type PatientBatch } from "./patientMap.js";
+import { PatientMap } from "./patientMap.js";
 import type { LivePatientMap } from "./patientMapLive.js";
 import { PatientMapPersister } from "./patientMapPersister.js";
 import { loadPatientMap, replayPatients, type LoadedPatientMap } from "./patientMapReplay.js";
@@ -51,8 +49,6 @@ import { verifyStoredLog, type Anchor, type VerifyResult } from "./verifyLog.js"
 import { verifyPatientChains } from "./verifyPatientChains.js";
 
 const DEFAULT_MAX_BATCH = 1024;
-/** Batches of fewer entries are written here even with a writing thread (only heavy load fills batches). */
-const THREAD_FROM = 256;
 /** Batches in flight at once with a writing thread: one being written, the next ones posted. */
 const WRITES_IN_FLIGHT = 3;
 
@@ -92,41 +88,16 @@ export interface AuditLogOptions {
 }
 
 export type { EntryQuery, StoredAuditEntry } from "./entryReader.js";
-
-/** Where an appended batch went: its first index and the log's size after it. */
-export interface AppendResult {
-  firstIndex: number;
-  size: number;
-}
-
-/** A batch posted to the writing thread. */
-interface InFlight {
-  firstIndex: number;
-  count: number;
-  /** The first entry's text: how a batch whose outcome the thread never told is recognized. */
-  first: string;
-  reply: Promise<EdgeNode[]>;
-}
+export type { AppendResult } from "./logAppender.js";
 
 export class AuditLog {
-  private frontier: EdgeNode[];
-  private treeSize: number;
   private readonly source: NodeSource;
   private readonly batcher: AppendBatcher<AuditEntry>;
   private readonly now: () => number;
   private readonly patientIndex: PatientIndexer;
-  /** Settles once every append started so far has settled. */
-  private lock: Promise<unknown> = Promise.resolve();
-  /** Batches are prepared and posted one after the other. */
-  private posting: Promise<unknown> = Promise.resolve();
-  /** Batches posted to the writing thread and not yet back, oldest first. */
-  private inFlight: InFlight[] = [];
-  /** Set from a failed batch until the log's edge is reloaded. */
-  private recovery: Promise<void> | undefined;
-  private chains = true;
   private readonly patientMap: LivePatientMap;
   private readonly persister: PatientMapPersister;
-  private writer: EntryWriter | undefined;
+  private readonly appender: LogAppender;
 
   private constructor(
     private readonly store: Store,
@@ -136,8 +107,6 @@ export class AuditLog {
     private readonly chainsFrom: number,
     options: AuditLogOptions,
   ) {
-    this.treeSize = treeSize;
-    this.frontier = frontier;
     this.patientMap = loaded.map;
     this.source = dbNodeSource(store.db);
     this.now = options.now ?? Date.now;
@@ -148,7 +117,7 @@ export class AuditLog {
       options.patientMapPersistMs ?? 10_000,
       // On the writing thread while it runs, one transaction between two batches.
       (rows, sizeIfLast) => {
-        const writer = this.runningWriter();
+        const writer = this.appender.runningWriter();
         if (writer === undefined) return writePatientMapChunk(store, rows, sizeIfLast);
         return writer.persistMapChunk({
           mapRows: rows,
@@ -160,7 +129,7 @@ export class AuditLog {
       ...(options.patientIndexDelayMs === undefined ? {} : { delayMs: options.patientIndexDelayMs }),
       // On the writing thread while it runs, in order with the batches.
       write: (from, to, known) => {
-        const writer = this.runningWriter();
+        const writer = this.appender.runningWriter();
         if (writer === undefined) return indexAuditPatients(store, from, to, known);
         return writer.index({
           indexFrom: from,
@@ -170,13 +139,25 @@ export class AuditLog {
       },
     });
     const file = store.sqlite;
-    if (options.writeOnThread === true && file !== undefined && !file.memory)
-      this.writer = new EntryWriter(file.name);
-    this.batcher = new AppendBatcher((items) => this.appendValid(items).then((r) => r.firstIndex), {
+    const writer =
+      options.writeOnThread === true && file !== undefined && !file.memory
+        ? new EntryWriter(file.name)
+        : undefined;
+    this.appender = new LogAppender({
+      store,
+      size: treeSize,
+      frontier,
+      patientMap: loaded.map,
+      patientIndex: this.patientIndex,
+      chainsFrom,
+      writer,
+      now: this.now,
+    });
+    this.batcher = new AppendBatcher((items) => this.appender.append(items).then((r) => r.firstIndex), {
       maxBatch: options.maxBatch ?? DEFAULT_MAX_BATCH,
       ...(options.flushDelayMs === undefined ? {} : { delayMs: options.flushDelayMs }),
       // With a writing thread, the next batch is prepared while the thread writes the last.
-      concurrency: this.writer === undefined ? 1 : WRITES_IN_FLIGHT,
+      concurrency: writer === undefined ? 1 : WRITES_IN_FLIGHT,
       concurrentFrom: THREAD_FROM,
     });
   }
@@ -208,7 +189,7 @@ export class AuditLog {
    * patient's chain, so a node never turns it off.
    */
   setPatientChainsForBench(on: boolean): void {
-    this.chains = on;
+    this.appender.chains = on;
   }
 
   /** True while the patient map's trees are built on its worker thread (bench/auditThroughput.ts). */
@@ -218,17 +199,12 @@ export class AuditLog {
 
   /** True while batches are hashed and written on the writing thread (bench/auditThroughput.ts). */
   writesOnThread(): boolean {
-    return this.runningWriter() !== undefined;
-  }
-
-  /** The writing thread while it takes batches. */
-  private runningWriter(): EntryWriter | undefined {
-    return this.writer?.running === true ? this.writer : undefined;
+    return this.appender.runningWriter() !== undefined;
   }
 
   /** Number of entries in the log. */
   size(): number {
-    return this.treeSize;
+    return this.appender.size();
   }
 
   /**
@@ -236,10 +212,10 @@ export class AuditLog {
    * @param size - a tree size up to `size()`
    * @returns 32 bytes. https://www.rfc-editor.org/rfc/rfc9162#section-2.1.1
    */
-  async root(size: number = this.treeSize): Promise<Uint8Array> {
+  async root(size: number = this.size()): Promise<Uint8Array> {
     this.checkSize(size, "tree size");
     if (size === 0) return EMPTY_ROOT;
-    if (size === this.treeSize) return foldSubtrees(this.frontier.map((n) => n.hash));
+    if (size === this.size()) return foldSubtrees(this.appender.edge().map((n) => n.hash));
     return foldSubtrees(await this.source.nodes(frontierOf(size)));
   }
 
@@ -250,17 +226,7 @@ export class AuditLog {
    * @throws BaseError("invalid") for an invalid entry (nothing is appended)
    */
   async append(entries: readonly AuditEntry[]): Promise<AppendResult> {
-    return await this.appendValid(entries.map((e) => parseAuditEntry(e)));
-  }
-
-  private appendValid(entries: readonly AuditEntry[], attempt = 0): Promise<AppendResult> {
-    const patients = entries.map((e) => (e.patient === undefined ? null : patientKey(e.patient)));
-    const posted = this.posting.then(() => this.post(entries, patients, attempt));
-    this.posting = posted.catch(() => undefined);
-    const done = posted.then((p) => p.done);
-    const settled = (): Promise<unknown> => done.catch(() => undefined);
-    this.lock = this.lock.then(settled);
-    return done;
+    return await this.appender.append(entries.map((e) => parseAuditEntry(e)));
   }
 
   /**
@@ -322,7 +288,7 @@ export class AuditLog {
    */
   async patientEntryIndexes(patients: readonly string[]): Promise<number[]> {
     await this.flush();
-    await this.lock;
+    await this.appender.settled();
     const all = new Set<number>();
     for (const p of patients) for (const i of await patientEntryIndexes(this.store.db, p)) all.add(i);
     return [...all].sort((a, b) => a - b);
@@ -331,8 +297,8 @@ export class AuditLog {
   /** Brings the deferred patient index up to the current size now (it otherwise follows on a timer). */
   async indexPatients(): Promise<void> {
     await this.flush();
-    await this.lock;
-    this.patientIndex.appended(this.treeSize);
+    await this.appender.settled();
+    this.patientIndex.appended(this.size());
     await this.patientIndex.catchUp();
   }
 
@@ -343,9 +309,7 @@ export class AuditLog {
   async stopBackground(): Promise<void> {
     this.patientIndex.stop();
     this.patientMap.stop();
-    const writer = this.writer;
-    this.writer = undefined;
-    await writer?.stop();
+    await this.appender.stopWriter();
   }
 
   /**
@@ -354,7 +318,7 @@ export class AuditLog {
    * @param treeSize - size of the tree (default: current size)
    * @returns the audit path. https://www.rfc-editor.org/rfc/rfc9162#section-2.1.3.1
    */
-  async inclusionProof(index: number, treeSize: number = this.treeSize): Promise<Uint8Array[]> {
+  async inclusionProof(index: number, treeSize: number = this.size()): Promise<Uint8Array[]> {
     this.checkSize(treeSize, "tree size");
     if (!Number.isSafeInteger(index) || index < 0 || index >= treeSize) {
       throw new BaseError("invalid", "leaf index out of range", {
@@ -370,7 +334,7 @@ export class AuditLog {
    * @param newSize - the later size (default: current size)
    * @returns the proof. https://www.rfc-editor.org/rfc/rfc9162#section-2.1.4.1
    */
-  async consistencyProof(oldSize: number, newSize: number = this.treeSize): Promise<Uint8Array[]> {
+  async consistencyProof(oldSize: number, newSize: number = this.size()): Promise<Uint8Array[]> {
     this.checkSize(newSize, "new tree size");
     if (!Number.isSafeInteger(oldSize) || oldSize < 1 || oldSize > newSize) {
       throw new BaseError("invalid", "old tree size out of range", {
@@ -390,9 +354,9 @@ export class AuditLog {
    */
   async verifyAll(anchors: readonly Anchor[]): Promise<VerifyResult> {
     await this.flush();
-    await this.lock;
+    await this.appender.settled();
     // Appends after this point only add rows past the snapshot size, which is all that is checked.
-    const size = this.treeSize;
+    const size = this.size();
     const log = await verifyStoredLog(this.store.db, this.source, size, anchors);
     if (!log.ok) return log;
     const maps = anchors.flatMap((a) =>
@@ -409,10 +373,10 @@ export class AuditLog {
    */
   async createTreeHead(signer: TreeHeadSigner, domain: TreeHeadDomain): Promise<SignedTreeHead> {
     await this.flush();
-    await this.lock;
+    await this.appender.settled();
     // No await between reading the size and committing the map's version: they describe one state.
     // The root may come from the patient map's worker thread a moment later.
-    const treeSize = this.treeSize;
+    const treeSize = this.size();
     const mapRoot = await (this.patientMap.root(treeSize) ?? this.patientMap.commit(treeSize));
     const latest = await this.latestTreeHead();
     if (latest !== undefined && latest.treeSize === treeSize && latest.node === signer.address) return latest;
@@ -506,159 +470,9 @@ export class AuditLog {
     return latestTreeHead(this.store.db, status);
   }
 
-  /**
-   * Prepares and posts one batch after the batches posted before it: with a writing thread, it is
-   * posted while earlier ones are still being written (their patient links are in flight, see
-   * `PatientBatch`); without, it is written here once everything in flight is back.
-   * @returns once posted: `done`, which settles when the batch is committed or has failed
-   */
-  private async post(
-    entries: readonly AuditEntry[],
-    patients: Array<string | null>,
-    attempt: number,
-  ): Promise<{ done: Promise<AppendResult> }> {
-    while (this.recovery !== undefined) await this.recovery;
-    const writer = this.runningWriter();
-    // A small batch costs less here than a message to the thread and back, and a commit from
-    // another connection would empty the node's cache of current rows (src/store/currentRowCache.ts).
-    if (writer === undefined || entries.length < THREAD_FROM) {
-      await this.drain();
-      return { done: Promise.resolve(await this.appendHere(entries, patients)) };
-    }
-    let firstIndex = this.treeSize;
-    for (const f of this.inFlight) firstIndex += f.count;
-    const { batch, links } = this.prepare(entries, patients, firstIndex);
-    // The first batch after none in flight brings the edge: the thread may have failed since.
-    const reply = writer.write(this.inFlight.length === 0 ? { ...batch, frontier: this.frontier } : batch);
-    const f: InFlight = { firstIndex, count: entries.length, first: firstText(batch), reply };
-    this.inFlight.push(f);
-    const done = reply.then(
-      (frontier) => {
-        if (this.inFlight[0] !== f) throw new BaseError("internal", "audit batches committed out of order");
-        this.inFlight.shift();
-        return this.advance(firstIndex, patients, links, frontier);
-      },
-      (error: unknown) => this.retry(f, links, entries, attempt, error),
-    );
-    return { done };
-  }
-
-  /** A batch the writing thread did not commit: fails it, or appends it again after a reload. */
-  private async retry(
-    f: InFlight,
-    links: PatientBatch | undefined,
-    entries: readonly AuditEntry[],
-    attempt: number,
-    error: unknown,
-  ): Promise<AppendResult> {
-    links?.discard();
-    this.inFlight.splice(this.inFlight.indexOf(f), 1);
-    // Every batch posted after this one comes back refused (or gone): the edge is reloaded once.
-    this.recovery ??= this.recover();
-    await this.recovery;
-    const gone = error instanceof EntryWriterGone;
-    // The thread ended without saying whether it committed: the reload counted it if it did.
-    if (gone && (await this.entry(f.firstIndex))?.text === f.first) {
-      return { firstIndex: f.firstIndex, size: f.firstIndex + f.count };
-    }
-    const again = gone || (error as { code?: unknown } | null)?.code === REFUSED;
-    if (attempt < 3 && (again || isUniqueViolation(this.store.dialect, error))) {
-      return await this.appendValid(entries, attempt + 1);
-    }
-    throw new BaseError("unavailable", "audit append failed", { cause: error });
-  }
-
-  /** Once every batch in flight is back: the log's edge and patient map as the database has them. */
-  private async recover(): Promise<void> {
-    try {
-      await Promise.allSettled(this.inFlight.map((f) => f.reply));
-      await this.reload();
-      this.writer = this.runningWriter();
-    } finally {
-      this.recovery = undefined;
-    }
-  }
-
-  /** Resolves once nothing is in flight on the writing thread. */
-  private async drain(): Promise<void> {
-    while (this.inFlight.length > 0 || this.recovery !== undefined) {
-      await Promise.allSettled(this.inFlight.map((f) => f.reply));
-      if (this.recovery !== undefined) await this.recovery;
-    }
-  }
-
-  /** Appends a batch on this thread (no writing thread, or PostgreSQL), nothing being in flight. */
-  private async appendHere(
-    entries: readonly AuditEntry[],
-    patients: Array<string | null>,
-  ): Promise<AppendResult> {
-    for (let attempt = 0; ; attempt++) {
-      const { batch, links } = this.prepare(entries, patients, this.treeSize);
-      let frontier: EdgeNode[];
-      try {
-        const rows = batchRows(batch, this.frontier);
-        await insertAuditEntries(this.store, rows.rows, rows.openings);
-        frontier = rows.frontier;
-      } catch (cause) {
-        links?.discard();
-        if (attempt < 3 && isUniqueViolation(this.store.dialect, cause)) {
-          // Another process appended to this database: place the batch after its entries.
-          await this.reload();
-          continue;
-        }
-        throw new BaseError("unavailable", "audit append failed", { cause });
-      }
-      return this.advance(batch.firstIndex, patients, links, frontier);
-    }
-  }
-
-  /** A batch's texts and openings, packed, and its patient links, for entries from `firstIndex`. */
-  private prepare(
-    entries: readonly AuditEntry[],
-    patients: Array<string | null>,
-    firstIndex: number,
-  ): { batch: EntryBatch; links: PatientBatch | undefined } {
-    // Each entry about a patient links to the patient's previous entry, inside its hashed text.
-    const links = this.chains ? this.patientMap.batch() : undefined;
-    const packer = new BatchPacker(firstIndex, this.now(), entries.length);
-    for (let i = 0; i < entries.length; i++) {
-      const e = entries[i] as AuditEntry;
-      const patient = patients[i] ?? null;
-      const prev = patient === null || links === undefined ? undefined : links.link(patient, firstIndex + i);
-      // Version 2: a patient's categories and reasons only as a commitment, opened apart.
-      const sealed = patient === null ? null : sealFacts(e, firstIndex + i);
-      if (sealed !== null) packer.opening(sealed.opening);
-      packer.entry(e, prev, sealed?.commitment ?? null, patient);
-    }
-    return { batch: packer.finish(), links };
-  }
-
-  /** Takes a committed batch (entries from `firstIndex`, about `patients`) into the log's state. */
-  private advance(
-    firstIndex: number,
-    patients: Array<string | null>,
-    links: PatientBatch | undefined,
-    frontier: EdgeNode[],
-  ): AppendResult {
-    this.frontier = frontier;
-    this.treeSize = firstIndex + patients.length;
-    links?.apply();
-    if (patients.length > 0) this.patientIndex.appended(this.treeSize, { first: firstIndex, patients });
-    return { firstIndex, size: this.treeSize };
-  }
-
-  /** Reloads the log's edge from the database and replays the entries appended since into the map. */
-  private async reload(): Promise<void> {
-    const fresh = await loadFrontier(this.store.db);
-    await replayPatients(this.store, this.patientMap, Math.max(this.treeSize, this.chainsFrom), fresh.size);
-    this.treeSize = fresh.size;
-    this.frontier = fresh.frontier;
-    this.patientIndex.appended(this.treeSize);
-  }
-
   private checkSize(size: number, what: string): void {
-    if (!Number.isSafeInteger(size) || size < 0 || size > this.treeSize) {
-      throw new BaseError("invalid", `${what} out of range`, { details: `${size} of ${this.treeSize}` });
+    if (!Number.isSafeInteger(size) || size < 0 || size > this.size()) {
+      throw new BaseError("invalid", `${what} out of range`, { details: `${size} of ${this.size()}` });
     }
   }
 }
