@@ -57,6 +57,7 @@ async function carechain(bench: BenchNode, seconds: number, producers: number, c
   const startBlock = await client.getBlockNumber();
   let durable = 0;
   const latencies: number[] = [];
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   const deadline = started + seconds * 1000;
   await Promise.all(
@@ -71,6 +72,7 @@ async function carechain(bench: BenchNode, seconds: number, producers: number, c
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
   const endBlock = await client.getBlockNumber();
   const sizeAtEnd = log.size();
   // How long until an anchor on the ledger covers everything appended in the window.
@@ -97,6 +99,12 @@ async function carechain(bench: BenchNode, seconds: number, producers: number, c
     seconds: round(elapsed),
     entriesDurable: durable,
     entriesPerSecond: Math.round(durable / elapsed),
+    /**
+     * CPU of this process (every thread: event loop, writing thread, patient-map worker, WAL
+     * checkpointer, V8's GC helpers) per durable entry, bench producers included: it moves less
+     * than the rate when the shared host slows down, so it compares versions better.
+     */
+    processCpuMicrosPerEntry: round((cpu.user + cpu.system) / durable, 1),
     logSize: { before: sizeBefore, after: sizeAtEnd },
     enqueueToDurableMs: latencySummary(latencies),
     treeHeadsSigned: (await log.treeHeads({ afterSize: sizeBefore, limit: 1000 })).filter(
