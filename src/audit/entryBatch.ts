@@ -8,6 +8,7 @@
 import type { AuditEntryTable, AuditOpeningTable } from "../store/schema.js";
 import type { AuditEntry } from "./auditEntry.js";
 import { canonicalParts } from "./canonicalText.js";
+import { SALT_DIGITS } from "./entrySealer.js";
 import { prefixedLeafHash, pushLeaf, type EdgeNode } from "./serverHash.js";
 
 /** One batch of entries `firstIndex...`: {@link BatchPacker} builds it, {@link batchRows} opens it. */
@@ -34,8 +35,6 @@ export interface EntryBatch {
   frontier?: EdgeNode[];
 }
 
-/** Salts are 32 hex digits (entrySealer.ts). */
-const SALT_DIGITS = 32;
 /** Characters from which a chunk of a batch's texts is closed (after the entry that crossed it). */
 const CHUNK_CHARS = 48 * 1024;
 

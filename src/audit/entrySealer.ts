@@ -11,7 +11,7 @@ import { factsToSeal, openingText, type AuditEntry } from "./auditEntry.js";
 import { serverCommitment } from "./serverHash.js";
 
 /** Hex digits of one salt (128 bits). */
-const SALT_DIGITS = 32;
+export const SALT_DIGITS = 32;
 const POOL_BYTES = 64 * 1024;
 
 let pool = "";

@@ -1,7 +1,8 @@
 /**
  * The audit log's writing thread (started by `entryWriter.ts`). On a SQLite connection of its own
- * it turns a packed batch of entry texts (`EntryBatch`) into rows: each text's RFC 9162 leaf hash, the subtrees the leaf
- * completes on the tree's right edge, then the rows and the openings in one transaction. It
+ * it turns a packed batch of entry texts (`EntryBatch`) into rows: each text's RFC 9162 leaf hash,
+ * the subtrees the leaf completes on the tree's right edge, then the rows and the openings in one
+ * transaction. It
  * replies with the new right edge, or with the error (nothing written then). Batches are taken
  * one at a time, in the order they were posted; each continues from the edge the one before left,
  * unless it brings the edge itself. After a failure every batch is refused until one brings it.

@@ -246,6 +246,19 @@ export async function insertAuditEntries(
   });
 }
 
+/**
+ * Raises the integer in `meta` under `key` to `value`, never lowering it (two processes may race),
+ * inside `trx`: the PostgreSQL twin of the SQLite `watermark` statement.
+ */
+async function raiseMeta(trx: Transaction<Schema>, key: string, value: number): Promise<void> {
+  await trx
+    .updateTable("meta")
+    .set({ value: String(value) })
+    .where("key", "=", key)
+    .where(sql<number>`cast(value as bigint)`, "<", value)
+    .execute();
+}
+
 const runOf = (idx: number): number => Math.floor(idx / AUDIT_PATIENT_RUN);
 
 /** The index's key order: run, then patient, then index. */
@@ -312,12 +325,7 @@ export async function indexAuditPatients(
           .execute()
       ).map((r) => ({ patient: r.patient as string, idx: Number(r.idx) }));
     await insertChunks(trx, store.dialect, PAIR_INSERT, pairValues(pairs), 5000);
-    await trx
-      .updateTable("meta")
-      .set({ value: String(to) })
-      .where("key", "=", AUDIT_PATIENT_WATERMARK)
-      .where(sql<number>`cast(value as bigint)`, "<", to)
-      .execute();
+    await raiseMeta(trx, AUDIT_PATIENT_WATERMARK, to);
   });
 }
 
@@ -385,13 +393,7 @@ export async function writePatientMapChunk(
   }
   await store.db.transaction().execute(async (trx) => {
     await insertChunks(trx, store.dialect, MAP_UPSERT, mapValues(rows));
-    if (sizeIfLast === undefined) return;
-    await trx
-      .updateTable("meta")
-      .set({ value: String(sizeIfLast) })
-      .where("key", "=", AUDIT_PATIENT_MAP_SIZE)
-      .where(sql<number>`cast(value as bigint)`, "<", sizeIfLast)
-      .execute();
+    if (sizeIfLast !== undefined) await raiseMeta(trx, AUDIT_PATIENT_MAP_SIZE, sizeIfLast);
   });
 }
 
